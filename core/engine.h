@@ -1,0 +1,97 @@
+// The V4 forward pass (spec §4) over a batch of sequences, each at its own position, with every
+// heavy operation called through the kernel plugin's C table.
+//
+// One forward() call is one step: every sequence in it contributes a chunk of one or more new
+// tokens (a prefill chunk or a single decode token). The state of each sequence is extended in
+// place, so prefill-then-decode, chunked prefill and batched decode all compute the same numbers
+// as a one-shot prefill.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/model.h"
+#include "core/sequence_state.h"
+#include "core/thread_pool.h"
+#include "plugins/plugin_loader.h"
+
+namespace dsv4 {
+
+// The plugin an engine uses, replaceable while steps run: a step takes a reference at its start
+// and keeps it until it ends, so a swap never changes kernels mid-step and the old library stays
+// loaded until its last step is done. Thread-safe.
+class PluginSlot {
+ public:
+  explicit PluginSlot(PluginPtr p) : current_(std::move(p)) {}
+  PluginPtr get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return current_;
+  }
+  void publish(PluginPtr p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_ = std::move(p);
+    ++swaps_;
+  }
+  uint64_t swaps() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return swaps_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  PluginPtr current_;
+  uint64_t swaps_ = 0;
+};
+
+// One sequence's part of a step.
+struct SeqChunk {
+  SequenceState* state = nullptr;
+  const int32_t* tokens = nullptr;  // n new token ids
+  int64_t n = 0;
+  bool all_logits = false;          // logits for every new position, else only the last
+  std::vector<float>* logits = nullptr;  // out: [n or 1, vocab]; may be null (no logits wanted)
+};
+
+// What one step did, for throughput and roofline figures.
+struct StepStats {
+  int64_t tokens = 0;
+  double weight_bytes = 0;  // stored weight bytes the kernels streamed (each matrix once per step)
+  double kv_bytes = 0;      // state bytes attention and the indexer read
+  double flops = 0;         // 2 * multiply-adds in matrix products and attention
+  double seconds = 0;
+};
+
+class Engine {
+ public:
+  Engine(std::shared_ptr<const Model> model, std::shared_ptr<PluginSlot> plugins, int threads);
+  ~Engine();
+
+  const Model& model() const { return *model_; }
+  const ModelConfig& config() const { return model_->config(); }
+  PluginSlot& plugins() { return *plugins_; }
+  int threads() const { return pool_.size(); }
+
+  // A fresh sequence at position 0.
+  SequenceState new_sequence() const;
+
+  // Runs one step. Throws dsv4::Error (before touching any state) for a token id outside the
+  // vocabulary, an empty chunk, the same sequence twice, or a position past
+  // max_position_embeddings.
+  StepStats forward(const std::vector<SeqChunk>& chunks);
+
+  // Called after every transformer block with the residual streams [n_tokens, hc_mult, hidden]
+  // of all tokens of the step (tests compare them with the golden hidden states).
+  std::function<void(int64_t layer, const float* streams, int64_t n_tokens)> layer_observer;
+
+ private:
+  struct Impl;
+  std::shared_ptr<const Model> model_;
+  std::shared_ptr<PluginSlot> plugins_;
+  ThreadPool pool_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dsv4

@@ -1,0 +1,277 @@
+// The reference kernel plugin: plain scalar C++, float32 arithmetic throughout.
+// It defines what every other plugin is tested against, so clarity beats speed here; it is still
+// written so that a decode step on a small model is not painfully slow (weights are decoded once
+// per 128-column block and reused across a tile of tokens).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "plugins/dsv4_formats.h"
+#include "plugins/dsv4_kernel_abi.h"
+
+namespace {
+
+constexpr int64_t kBlock = 128;    // columns decoded at a time
+constexpr int64_t kTokenTile = 16; // tokens sharing one decoded block
+
+struct Fp8Lut {
+  float v[256];
+  Fp8Lut() {
+    for (int i = 0; i < 256; ++i) v[i] = dsv4_e4m3_to_f32(static_cast<uint8_t>(i));
+  }
+};
+const Fp8Lut& fp8_lut() {
+  static const Fp8Lut lut;
+  return lut;
+}
+
+// Decodes W[row, k0 .. k0+len) (len <= kBlock, never crossing a 128-column block) into out.
+void decode_block(const dsv4_matrix* w, int64_t row, int64_t k0, int64_t len, float* out) {
+  switch (w->type) {
+    case DSV4_WEIGHT_F32: {
+      const auto* p = static_cast<const uint8_t*>(w->data) + (row * w->cols + k0) * 4;
+      std::memcpy(out, p, static_cast<size_t>(len) * 4);
+      break;
+    }
+    case DSV4_WEIGHT_BF16: {
+      const auto* p = static_cast<const uint8_t*>(w->data) + (row * w->cols + k0) * 2;
+      for (int64_t i = 0; i < len; ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        out[i] = dsv4_bf16_to_f32(h);
+      }
+      break;
+    }
+    case DSV4_WEIGHT_FP8_BLOCK: {
+      const auto* p = static_cast<const uint8_t*>(w->data) + row * w->cols + k0;
+      const int64_t scale_cols = (w->cols + 127) / 128;
+      const float s = dsv4_e8m0_to_f32(w->scale[(row / 128) * scale_cols + k0 / 128]);
+      const float* lut = fp8_lut().v;
+      for (int64_t i = 0; i < len; ++i) out[i] = lut[p[i]] * s;
+      break;
+    }
+    case DSV4_WEIGHT_FP4_GROUP: {
+      const auto* p = static_cast<const uint8_t*>(w->data);
+      for (int64_t i = 0; i < len; ++i)
+        out[i] = dsv4_fp4_element(p, w->scale, w->cols, row, k0 + i);
+      break;
+    }
+    default:
+      for (int64_t i = 0; i < len; ++i) out[i] = NAN;
+  }
+}
+
+void ref_matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x,
+                int64_t ldx, int64_t n, float* y, int64_t ldy) {
+  float wbuf[kBlock];
+  float acc[kTokenTile];
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    for (int64_t t0 = 0; t0 < n; t0 += kTokenTile) {
+      const int64_t nt = std::min(kTokenTile, n - t0);
+      std::fill(acc, acc + nt, 0.0f);
+      for (int64_t k0 = 0; k0 < w->cols; k0 += kBlock) {
+        const int64_t len = std::min(kBlock, w->cols - k0);
+        decode_block(w, r, k0, len, wbuf);
+        for (int64_t t = 0; t < nt; ++t) {
+          const float* xr = x + (t0 + t) * ldx + k0;
+          float s = 0.0f;
+          for (int64_t i = 0; i < len; ++i) s += wbuf[i] * xr[i];
+          acc[t] += s;
+        }
+      }
+      for (int64_t t = 0; t < nt; ++t) y[(t0 + t) * ldy + r] = acc[t];
+    }
+  }
+}
+
+void ref_rmsnorm(const float* x, int64_t ld, int64_t n_rows, int64_t dim, const float* weight,
+                 float eps, float* y, int64_t ldy) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float* xr = x + r * ld;
+    float* yr = y + r * ldy;
+    float ss = 0.0f;
+    for (int64_t i = 0; i < dim; ++i) ss += xr[i] * xr[i];
+    const float inv = 1.0f / std::sqrt(ss / static_cast<float>(dim) + eps);
+    for (int64_t i = 0; i < dim; ++i) yr[i] = xr[i] * inv * (weight ? weight[i] : 1.0f);
+  }
+}
+
+void ref_rope(float* x, int64_t n_vecs, int64_t stride, int64_t n_pairs, const float* cos_,
+              const float* sin_, int32_t inverse) {
+  for (int64_t v = 0; v < n_vecs; ++v) {
+    float* p = x + v * stride;
+    for (int64_t i = 0; i < n_pairs; ++i) {
+      const float c = cos_[i], s = inverse ? -sin_[i] : sin_[i];
+      const float a = p[2 * i], b = p[2 * i + 1];
+      p[2 * i] = a * c - b * s;
+      p[2 * i + 1] = a * s + b * c;
+    }
+  }
+}
+
+void ref_attention(const dsv4_attention_args* a) {
+  for (int64_t h = a->head_begin; h < a->head_end; ++h) {
+    const float* q = a->q + h * a->dim;
+    float* out = a->out + h * a->dim;
+    std::fill(out, out + a->dim, 0.0f);
+    float m = a->sink ? a->sink[h] : -INFINITY;
+    for (int64_t j = 0; j < a->n_kv; ++j) {
+      float s = 0.0f;
+      for (int64_t i = 0; i < a->dim; ++i) s += q[i] * a->kv[j][i];
+      a->scratch[j] = s * a->scale;
+      m = std::max(m, a->scratch[j]);
+    }
+    if (a->n_kv == 0) continue;
+    float den = a->sink ? std::exp(a->sink[h] - m) : 0.0f;
+    for (int64_t j = 0; j < a->n_kv; ++j) {
+      const float p = std::exp(a->scratch[j] - m);
+      den += p;
+      for (int64_t i = 0; i < a->dim; ++i) out[i] += p * a->kv[j][i];
+    }
+    const float inv = 1.0f / den;
+    for (int64_t i = 0; i < a->dim; ++i) out[i] *= inv;
+  }
+}
+
+void ref_index_scores(const float* q, const float* head_weight, int64_t n_heads, int64_t dim,
+                      const float* keys, int64_t key_begin, int64_t key_end, float* scores) {
+  for (int64_t j = key_begin; j < key_end; ++j) {
+    const float* k = keys + j * dim;
+    float total = 0.0f;
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float d = 0.0f;
+      for (int64_t i = 0; i < dim; ++i) d += q[h * dim + i] * k[i];
+      total += head_weight[h] * std::max(d, 0.0f);
+    }
+    scores[j] = total;
+  }
+}
+
+// "a ranks below b": smaller value, or equal value and larger index.
+inline bool ranks_below(const float* v, int32_t a, int32_t b) {
+  return v[a] < v[b] || (v[a] == v[b] && a > b);
+}
+
+// Sift-down in a heap whose root is the lowest-ranked kept index.
+void sift_down(const float* v, int32_t* heap, int64_t size, int64_t i) {
+  for (;;) {
+    int64_t low = i;
+    const int64_t l = 2 * i + 1, r = l + 1;
+    if (l < size && ranks_below(v, heap[l], heap[low])) low = l;
+    if (r < size && ranks_below(v, heap[r], heap[low])) low = r;
+    if (low == i) return;
+    std::swap(heap[i], heap[low]);
+    i = low;
+  }
+}
+
+void ref_topk(const float* v, int64_t n, int64_t k, int32_t* idx) {
+  if (k <= 0) return;
+  k = std::min(k, n);
+  for (int64_t i = 0; i < k; ++i) idx[i] = static_cast<int32_t>(i);
+  for (int64_t i = k / 2; i-- > 0;) sift_down(v, idx, k, i);
+  for (int64_t j = k; j < n; ++j) {
+    if (ranks_below(v, idx[0], static_cast<int32_t>(j))) {
+      idx[0] = static_cast<int32_t>(j);
+      sift_down(v, idx, k, 0);
+    }
+  }
+  // Heap sort: repeatedly move the lowest-ranked to the back -> descending order.
+  for (int64_t size = k; size > 1; --size) {
+    std::swap(idx[0], idx[size - 1]);
+    sift_down(v, idx, size - 1, 0);
+  }
+}
+
+void ref_swiglu(const float* gate, const float* up, int64_t n, float limit, float mult,
+                float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    float g = gate[i], u = up[i];
+    if (limit > 0.0f) {
+      g = std::min(g, limit);
+      u = std::clamp(u, -limit, limit);
+    }
+    out[i] = g / (1.0f + std::exp(-g)) * u * mult;
+  }
+}
+
+void ref_softmax_pool(const float* value, const float* score, int64_t n_slots, int64_t ld,
+                      int64_t dim, float* out) {
+  for (int64_t c = 0; c < dim; ++c) {
+    float m = -INFINITY;
+    for (int64_t s = 0; s < n_slots; ++s) m = std::max(m, score[s * ld + c]);
+    if (m == -INFINITY) {
+      out[c] = 0.0f;
+      continue;
+    }
+    float den = 0.0f, num = 0.0f;
+    for (int64_t s = 0; s < n_slots; ++s) {
+      const float p = std::exp(score[s * ld + c] - m);
+      den += p;
+      num += p * value[s * ld + c];
+    }
+    out[c] = num / den;
+  }
+}
+
+void normalise_rows(float* m, int64_t n, float eps) {
+  for (int64_t j = 0; j < n; ++j) {
+    float s = 0.0f;
+    for (int64_t k = 0; k < n; ++k) s += m[j * n + k];
+    for (int64_t k = 0; k < n; ++k) m[j * n + k] /= s + eps;
+  }
+}
+
+void normalise_cols(float* m, int64_t n, float eps) {
+  for (int64_t k = 0; k < n; ++k) {
+    float s = 0.0f;
+    for (int64_t j = 0; j < n; ++j) s += m[j * n + k];
+    for (int64_t j = 0; j < n; ++j) m[j * n + k] /= s + eps;
+  }
+}
+
+void ref_sinkhorn(float* m, int64_t n, int32_t iters, float eps) {
+  for (int64_t j = 0; j < n; ++j) {
+    float* row = m + j * n;
+    const float mx = *std::max_element(row, row + n);
+    float s = 0.0f;
+    for (int64_t k = 0; k < n; ++k) s += (row[k] = std::exp(row[k] - mx));
+    for (int64_t k = 0; k < n; ++k) row[k] = row[k] / s + eps;
+  }
+  normalise_cols(m, n, eps);
+  for (int32_t it = 1; it < iters; ++it) {
+    normalise_rows(m, n, eps);
+    normalise_cols(m, n, eps);
+  }
+}
+
+int32_t ref_score(uint64_t) { return 1; }
+
+}  // namespace
+
+#ifndef DSV4_REFERENCE_PLUGIN_NAME
+#define DSV4_REFERENCE_PLUGIN_NAME "reference"
+#endif
+
+extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table*
+dsv4_kernel_plugin_entry(void) {
+  static const dsv4_kernel_table table = {
+      DSV4_KERNEL_ABI_VERSION,
+      sizeof(dsv4_kernel_table),
+      DSV4_REFERENCE_PLUGIN_NAME,
+      "portable scalar C++, float32 arithmetic (the conformance baseline)",
+      0,
+      ref_score,
+      ref_matmul,
+      ref_rmsnorm,
+      ref_rope,
+      ref_attention,
+      ref_index_scores,
+      ref_topk,
+      ref_swiglu,
+      ref_softmax_pool,
+      ref_sinkhorn,
+  };
+  return &table;
+}

@@ -1,0 +1,160 @@
+#include "plugins/plugin_loader.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "plugins/cpu_features.h"
+
+namespace dsv4 {
+
+KernelPlugin::KernelPlugin(void* handle, const dsv4_kernel_table* table, std::string path)
+    : handle_(handle), table_(table), path_(std::move(path)) {}
+
+KernelPlugin::~KernelPlugin() {
+  if (handle_) dlclose(handle_);
+}
+
+namespace {
+
+const char* missing_slot(const dsv4_kernel_table& t) {
+  if (!t.name) return "name";
+  if (!t.score) return "score";
+  if (!t.matmul) return "matmul";
+  if (!t.rmsnorm) return "rmsnorm";
+  if (!t.rope) return "rope";
+  if (!t.attention) return "attention";
+  if (!t.index_scores) return "index_scores";
+  if (!t.topk) return "topk";
+  if (!t.swiglu) return "swiglu";
+  if (!t.softmax_pool) return "softmax_pool";
+  if (!t.sinkhorn) return "sinkhorn";
+  return nullptr;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+PluginPtr open_plugin(const std::string& path, uint64_t cpu_features, std::string* error) {
+  auto refuse = [&](const std::string& why) -> PluginPtr {
+    *error = "plugin " + path + ": " + why;
+    return nullptr;
+  };
+  if (access(path.c_str(), R_OK) != 0) return refuse("no such readable file");
+  // RTLD_LOCAL keeps two copies of the same plugin from sharing symbols.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* e = dlerror();
+    return refuse(std::string("dlopen failed: ") + (e ? e : "unknown"));
+  }
+  auto close_and_refuse = [&](const std::string& why) {
+    dlclose(handle);
+    return refuse(why);
+  };
+  auto entry = reinterpret_cast<dsv4_kernel_entry_fn>(dlsym(handle, DSV4_KERNEL_ENTRY_SYMBOL));
+  if (!entry) return close_and_refuse("missing entry symbol " DSV4_KERNEL_ENTRY_SYMBOL);
+  const dsv4_kernel_table* t = entry();
+  if (!t) return close_and_refuse("entry symbol returned no kernel table");
+  if (t->abi_version != DSV4_KERNEL_ABI_VERSION) {
+    return close_and_refuse("ABI version " + std::to_string(t->abi_version) + ", this engine needs " +
+                            std::to_string(DSV4_KERNEL_ABI_VERSION));
+  }
+  if (t->table_size < sizeof(dsv4_kernel_table)) {
+    return close_and_refuse("kernel table is " + std::to_string(t->table_size) +
+                            " bytes, this engine needs " + std::to_string(sizeof(dsv4_kernel_table)));
+  }
+  if (const char* slot = missing_slot(*t)) {
+    return close_and_refuse(std::string("required kernel slot '") + slot + "' is NULL");
+  }
+  const uint64_t missing = t->required_features & ~cpu_features;
+  if (missing) {
+    return close_and_refuse("needs CPU features this machine lacks: " + describe_cpu_features(missing));
+  }
+  if (t->score(cpu_features) <= 0) return close_and_refuse("scores 0 (cannot run on this CPU)");
+  return std::make_shared<KernelPlugin>(handle, t, path);
+}
+
+std::string default_plugin_dir() {
+  if (const char* env = std::getenv("DSV4_PLUGIN_DIR"); env && *env) return env;
+  char buf[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string exe(buf, static_cast<size_t>(n));
+  const auto slash = exe.rfind('/');
+  return slash == std::string::npos ? "." : exe.substr(0, slash);
+}
+
+std::string plugin_file_name(const std::string& name) { return "libdsv4_kernels_" + name + ".so"; }
+
+std::vector<std::string> find_plugin_files(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.rfind("libdsv4_kernels_", 0) == 0 && ends_with(name, ".so")) out.push_back(dir + "/" + name);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+PluginPtr select_plugin(const PluginSelection& sel, const PluginLog& log) {
+  const std::string dir = sel.dir.empty() ? default_plugin_dir() : sel.dir;
+  const uint64_t cpu = sel.cpu_features_set ? sel.cpu_features : detect_cpu_features();
+  std::string error;
+  PluginPtr reference = open_plugin(dir + "/" + plugin_file_name("reference"), cpu, &error);
+  if (!reference) throw std::runtime_error("the reference kernel plugin is required: " + error);
+
+  auto validate = [&](const std::string& path) -> PluginPtr {
+    std::string why;
+    PluginPtr p = open_plugin(path, cpu, &why);
+    if (!p) {
+      log("refused " + why);
+      return nullptr;
+    }
+    if (p.get() != reference.get() && std::string(p->name()) != "reference") {
+      const std::string failure = conformance_self_test(p->table(), reference->table());
+      if (!failure.empty()) {
+        log("refused plugin " + path + ": conformance self-test failed: " + failure);
+        return nullptr;
+      }
+    }
+    return p;
+  };
+
+  if (!sel.requested.empty()) {
+    const bool is_path = sel.requested.find('/') != std::string::npos || ends_with(sel.requested, ".so");
+    const std::string path = is_path ? sel.requested : dir + "/" + plugin_file_name(sel.requested);
+    if (!is_path && sel.requested == "reference") return reference;
+    PluginPtr p = validate(path);
+    if (!p) throw std::runtime_error("requested kernel plugin '" + sel.requested + "' is not usable (see log)");
+    return p;
+  }
+
+  PluginPtr best = reference;
+  int32_t best_score = reference->table().score(cpu);
+  for (const std::string& path : find_plugin_files(dir)) {
+    if (path == reference->path()) continue;
+    PluginPtr p = validate(path);
+    if (!p) continue;
+    const int32_t s = p->table().score(cpu);
+    if (s > best_score) {
+      best = p;
+      best_score = s;
+    }
+  }
+  log("using kernel plugin '" + std::string(best->name()) + "' (" + best->path() + ", cpu: " +
+      describe_cpu_features(cpu) + ")");
+  return best;
+}
+
+}  // namespace dsv4

@@ -1,0 +1,26 @@
+// `dsv4`: the command-line front end. Each subcommand lives in its own file.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+namespace dsv4 {
+int generate_command(int argc, char** argv);
+}
+
+int main(int argc, char** argv) {
+  const std::string usage =
+      "usage: dsv4 COMMAND [options]\n"
+      "  generate   run a model locally on token ids (dsv4 generate --help)\n";
+  if (argc < 2) {
+    std::cerr << usage;
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "generate") return dsv4::generate_command(argc - 1, argv + 1);
+  if (cmd == "-h" || cmd == "--help") {
+    std::cout << usage;
+    return 0;
+  }
+  std::cerr << "dsv4: unknown command '" << cmd << "'\n" << usage;
+  return 2;
+}

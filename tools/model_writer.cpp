@@ -1,0 +1,417 @@
+#include "tools/model_writer.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "plugins/dsv4_formats.h"
+
+namespace dsv4 {
+
+uint8_t encode_e4m3(float v) {
+  if (std::isnan(v)) return 0x7f;
+  const uint8_t sign = std::signbit(v) ? 0x80 : 0;
+  const float a = std::min(std::fabs(v), 448.0f);
+  // Positive codes 0x00..0x7E are increasing in value: binary search, then nearest, ties to even.
+  int lo = 0, hi = 0x7e;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (dsv4_e4m3_to_f32(static_cast<uint8_t>(mid)) <= a) lo = mid;
+    else hi = mid - 1;
+  }
+  int code = lo;
+  if (lo < 0x7e) {
+    const float below = dsv4_e4m3_to_f32(static_cast<uint8_t>(lo)), above = dsv4_e4m3_to_f32(static_cast<uint8_t>(lo + 1));
+    if (a - below > above - a || (a - below == above - a && (lo & 1))) code = lo + 1;
+  }
+  return static_cast<uint8_t>(sign | code);
+}
+
+uint8_t encode_e2m1(float v) {
+  static const float mags[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+  const uint8_t sign = std::signbit(v) ? 8 : 0;
+  const float a = std::min(std::fabs(v), 6.0f);
+  int best = 0;
+  for (int i = 1; i < 8; ++i) {
+    const float d = std::fabs(a - mags[i]), db = std::fabs(a - mags[best]);
+    if (d < db || (d == db && (i & 1) == 0)) best = i;
+  }
+  return static_cast<uint8_t>(sign | best);
+}
+
+namespace {
+
+// splitmix64: tiny, fast, and good enough for random weights.
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
+  float normal() {
+    if (has_spare) {
+      has_spare = false;
+      return spare;
+    }
+    double u1 = uniform(), u2 = uniform();
+    if (u1 < 1e-300) u1 = 1e-300;
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    spare = static_cast<float>(r * std::sin(2.0 * M_PI * u2));
+    has_spare = true;
+    return static_cast<float>(r * std::cos(2.0 * M_PI * u2));
+  }
+  bool has_spare = false;
+  float spare = 0;
+};
+
+uint64_t name_hash(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
+  return h;
+}
+
+bool ends_with(const std::string& s, const std::string& suf) {
+  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+uint8_t e8m0_for(float amax, float fmt_max) {
+  amax = std::max(amax, 1e-30f);
+  const int e = static_cast<int>(std::ceil(std::log2(amax / fmt_max)));
+  return static_cast<uint8_t>(std::clamp(e + 127, 1, 254));
+}
+
+void put_bf16(std::vector<uint8_t>& out, size_t i, float f) {
+  const uint16_t h = dsv4_f32_to_bf16(f);
+  std::memcpy(out.data() + 2 * i, &h, 2);
+}
+
+// How a float tensor's values are drawn (TINY-CONFIG.md "Weight generation rules").
+float draw(Rng& g, const std::string& name, int64_t fan_in) {
+  if (ends_with(name, "norm.weight")) return 1.0f + 0.1f * g.normal();
+  if (ends_with(name, "attn_sink")) return g.normal();
+  if (contains(name, "hc_") && ends_with(name, "_fn")) return 0.02f * g.normal();
+  if (contains(name, "hc_") && ends_with(name, "_base")) return 0.5f * g.normal();
+  if (contains(name, "hc_") && ends_with(name, "_scale")) return static_cast<float>(0.5 + g.uniform());
+  if (ends_with(name, "ape")) return 0.5f * g.normal();
+  if (ends_with(name, "gate.bias")) return 0.1f * g.normal();
+  if (name == "embed.weight") return g.normal();
+  return g.normal() / std::sqrt(static_cast<float>(fan_in));
+}
+
+}  // namespace
+
+ModelConfig model_preset(const std::string& name) {
+  ModelConfig c;
+  c.model_type = "deepseek_v4";
+  c.num_key_value_heads = 1;
+  c.qk_rope_head_dim = 64;
+  c.compress_rope_theta = 160000;
+  c.rope_theta = 10000;
+  c.has_rope_scaling = true;
+  c.rope_scaling = {"yarn", 16.0, 65536, 32.0, 1.0};
+  c.max_position_embeddings = 1048576;
+  c.hc_mult = 4;
+  c.hc_sinkhorn_iters = 20;
+  c.hc_eps = 1e-6;
+  c.rms_norm_eps = 1e-6;
+  c.n_shared_experts = 1;
+  c.scoring_func = "sqrtsoftplus";
+  c.norm_topk_prob = true;
+  c.topk_method = "noaux_tc";
+  c.num_nextn_predict_layers = 1;
+  c.bos_token_id = 0;
+  c.eos_token_id = 1;
+  c.hidden_act = "silu";
+  c.expert_dtype = "fp4";
+  c.torch_dtype = "bfloat16";
+  if (name == "tiny" || name == "tiny-a") {
+    const bool a = name == "tiny-a";
+    c.vocab_size = a ? 512 : 1024;
+    c.hidden_size = 256;
+    c.num_hidden_layers = 6;
+    c.num_attention_heads = 4;
+    c.head_dim = 128;
+    c.q_lora_rank = 128;
+    c.o_groups = 2;
+    c.o_lora_rank = 128;
+    c.sliding_window = 16;
+    c.compress_ratios = a ? std::vector<int64_t>{0, 0, 4, 128, 4, 128, 0} : std::vector<int64_t>{0, 4, 128, 4, 128, 0, 0};
+    if (!a) c.rope_scaling.original_max_position_embeddings = 256;
+    if (!a) c.max_position_embeddings = 4096;
+    c.index_n_heads = 16;
+    c.index_head_dim = 128;
+    c.index_topk = a ? 8 : 4;
+    c.n_routed_experts = 8;
+    c.num_experts_per_tok = 2;
+    c.moe_intermediate_size = 128;
+    c.num_hash_layers = a ? 2 : 3;
+    c.routed_scaling_factor = 1.5;
+    c.swiglu_limit = a ? 10.0 : 2.0;
+    return c;
+  }
+  if (name == "flash" || name == "pro") {
+    const bool pro = name == "pro";
+    c.vocab_size = 129280;
+    c.hidden_size = pro ? 7168 : 4096;
+    c.num_hidden_layers = pro ? 1 : 2;
+    c.num_attention_heads = pro ? 128 : 64;
+    c.head_dim = 512;
+    c.q_lora_rank = pro ? 1536 : 1024;
+    c.o_groups = pro ? 16 : 8;
+    c.o_lora_rank = 1024;
+    c.sliding_window = 128;
+    // Keep the real schedule's mix: a CSA block and an HCA block (and the MTP entry).
+    c.compress_ratios = pro ? std::vector<int64_t>{4, 0} : std::vector<int64_t>{4, 128, 0};
+    c.index_n_heads = 64;
+    c.index_head_dim = 128;
+    c.index_topk = pro ? 1024 : 512;
+    c.n_routed_experts = pro ? 8 : 16;
+    c.num_experts_per_tok = 6;
+    c.moe_intermediate_size = pro ? 3072 : 2048;
+    c.num_hash_layers = pro ? 0 : 1;
+    c.routed_scaling_factor = pro ? 2.5 : 1.5;
+    c.swiglu_limit = 10.0;
+    return c;
+  }
+  throw Error("unknown model preset '" + name + "'; expected one of tiny, tiny-a, flash, pro");
+}
+
+std::vector<std::string> model_preset_names() { return {"tiny", "tiny-a", "flash", "pro"}; }
+
+std::vector<TensorSpec> plan_tensors(const ModelConfig& c, const WriteOptions& o) {
+  std::vector<TensorSpec> t;
+  const int64_t D = c.hidden_size, V = c.vocab_size, N = c.hc_mult, H = c.num_attention_heads, Dh = c.head_dim;
+  const int64_t mix = (2 + N) * N, F = c.moe_intermediate_size, E = c.n_routed_experts;
+  auto add = [&](const std::string& n, DType d, std::vector<int64_t> s) { t.push_back({n, d, std::move(s), ""}); };
+  auto fp8 = [&](const std::string& p, int64_t rows, int64_t cols) {
+    if (o.dequantized) return add(p + ".weight", DType::kBF16, {rows, cols});
+    add(p + ".weight", DType::kF8E4M3, {rows, cols});
+    t.push_back({p + ".scale", DType::kF8E8M0, {(rows + 127) / 128, (cols + 127) / 128}, p + ".weight"});
+  };
+  auto fp4 = [&](const std::string& p, int64_t rows, int64_t cols) {
+    if (o.dequantized) return add(p + ".weight", DType::kBF16, {rows, cols});
+    add(p + ".weight", DType::kI8, {rows, cols / 2});
+    t.push_back({p + ".scale", DType::kF8E8M0, {rows, cols / 32}, p + ".weight"});
+  };
+  auto compressor = [&](const std::string& p, int64_t ratio, int64_t d) {
+    const int64_t width = ratio == 4 ? 2 * d : d;
+    add(p + "wkv.weight", DType::kBF16, {width, D});
+    add(p + "wgate.weight", DType::kBF16, {width, D});
+    add(p + "ape", DType::kF32, {ratio, width});
+    add(p + "norm.weight", DType::kBF16, {d});
+  };
+  auto block = [&](const std::string& p, int64_t ratio, bool hash) {
+    add(p + "attn_norm.weight", DType::kBF16, {D});
+    add(p + "ffn_norm.weight", DType::kBF16, {D});
+    for (const char* which : {"attn", "ffn"}) {
+      add(p + "hc_" + which + "_fn", DType::kF32, {mix, N * D});
+      add(p + "hc_" + which + "_base", DType::kF32, {mix});
+      add(p + "hc_" + which + "_scale", DType::kF32, {3});
+    }
+    fp8(p + "attn.wq_a", c.q_lora_rank, D);
+    add(p + "attn.q_norm.weight", DType::kBF16, {c.q_lora_rank});
+    fp8(p + "attn.wq_b", H * Dh, c.q_lora_rank);
+    fp8(p + "attn.wkv", Dh, D);
+    add(p + "attn.kv_norm.weight", DType::kBF16, {Dh});
+    fp8(p + "attn.wo_a", c.o_groups * c.o_lora_rank, H * Dh / c.o_groups);
+    fp8(p + "attn.wo_b", D, c.o_groups * c.o_lora_rank);
+    add(p + "attn.attn_sink", DType::kF32, {H});
+    if (ratio != 0) compressor(p + "attn.compressor.", ratio, Dh);
+    if (ratio == 4) {
+      fp8(p + "attn.indexer.wq_b", c.index_n_heads * c.index_head_dim, c.q_lora_rank);
+      add(p + "attn.indexer.weights_proj.weight", DType::kBF16, {c.index_n_heads, D});
+      compressor(p + "attn.indexer.compressor.", ratio, c.index_head_dim);
+    }
+    add(p + "ffn.gate.weight", DType::kBF16, {E, D});
+    if (hash) add(p + "ffn.gate.tid2eid", DType::kI64, {V, c.num_experts_per_tok});
+    else add(p + "ffn.gate.bias", DType::kF32, {E});
+    for (int64_t e = 0; e < E; ++e) {
+      const std::string ep = p + "ffn.experts." + std::to_string(e) + ".";
+      fp4(ep + "w1", F, D);
+      fp4(ep + "w2", D, F);
+      fp4(ep + "w3", F, D);
+    }
+    fp8(p + "ffn.shared_experts.w1", F, D);
+    fp8(p + "ffn.shared_experts.w2", D, F);
+    fp8(p + "ffn.shared_experts.w3", F, D);
+  };
+  add("embed.weight", DType::kBF16, {V, D});
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+    block("layers." + std::to_string(i) + ".", c.compress_ratio(i), i < c.num_hash_layers);
+  if (o.include_mtp && c.num_nextn_predict_layers > 0 &&
+      c.compress_ratios.size() > static_cast<size_t>(c.num_hidden_layers)) {
+    const std::string p = "mtp.0.";
+    block(p, c.compress_ratios[static_cast<size_t>(c.num_hidden_layers)], false);
+    fp8(p + "e_proj", D, D);
+    fp8(p + "h_proj", D, D);
+    add(p + "enorm.weight", DType::kBF16, {D});
+    add(p + "hnorm.weight", DType::kBF16, {D});
+    add(p + "norm.weight", DType::kBF16, {D});
+    add(p + "hc_head_fn", DType::kF32, {N, N * D});
+    add(p + "hc_head_base", DType::kF32, {N});
+    add(p + "hc_head_scale", DType::kF32, {1});
+  }
+  add("norm.weight", DType::kBF16, {D});
+  add("hc_head_fn", DType::kF32, {N, N * D});
+  add("hc_head_base", DType::kF32, {N});
+  add("hc_head_scale", DType::kF32, {1});
+  add("head.weight", DType::kBF16, {V, D});
+  return t;
+}
+
+std::vector<uint8_t> generate_tensor(const ModelConfig& c, const TensorSpec& spec, uint64_t seed,
+                                     std::vector<uint8_t>* scale_out) {
+  Rng g{seed ^ name_hash(spec.name)};
+  int64_t numel = 1;
+  for (int64_t s : spec.shape) numel *= s;
+  const int64_t rows = spec.shape.empty() ? 1 : spec.shape[0];
+  const int64_t cols = spec.shape.size() > 1 ? spec.shape[1] : 1;
+  std::vector<uint8_t> out(static_cast<size_t>(numel) * dtype_size(spec.dtype));
+  switch (spec.dtype) {
+    case DType::kBF16:
+      for (int64_t i = 0; i < numel; ++i) put_bf16(out, static_cast<size_t>(i), draw(g, spec.name, cols));
+      return out;
+    case DType::kF32:
+      for (int64_t i = 0; i < numel; ++i) {
+        const float f = draw(g, spec.name, cols);
+        std::memcpy(out.data() + 4 * i, &f, 4);
+      }
+      return out;
+    case DType::kI64: {  // tid2eid: distinct experts per token
+      const int64_t E = c.n_routed_experts, K = spec.shape[1];
+      std::vector<int64_t> perm(static_cast<size_t>(E));
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t e = 0; e < E; ++e) perm[e] = e;
+        for (int64_t k = 0; k < K; ++k) {
+          std::swap(perm[k], perm[k + static_cast<int64_t>(g.next() % static_cast<uint64_t>(E - k))]);
+          std::memcpy(out.data() + 8 * (r * K + k), &perm[k], 8);
+        }
+      }
+      return out;
+    }
+    case DType::kF8E4M3: {  // 128x128 blocks, power-of-two scale, RNE
+      const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;
+      scale_out->assign(static_cast<size_t>(sr * sc), 127);
+      std::vector<float> blk;
+      for (int64_t br = 0; br < sr; ++br) {
+        for (int64_t bc = 0; bc < sc; ++bc) {
+          const int64_t r1 = std::min(rows, br * 128 + 128), c1 = std::min(cols, bc * 128 + 128);
+          blk.clear();
+          float amax = 0.0f;
+          for (int64_t r = br * 128; r < r1; ++r)
+            for (int64_t k = bc * 128; k < c1; ++k) {
+              blk.push_back(g.normal() / std::sqrt(static_cast<float>(cols)));
+              amax = std::max(amax, std::fabs(blk.back()));
+            }
+          const uint8_t s = e8m0_for(amax, 448.0f);
+          (*scale_out)[static_cast<size_t>(br * sc + bc)] = s;
+          const float inv = 1.0f / dsv4_e8m0_to_f32(s);
+          size_t i = 0;
+          for (int64_t r = br * 128; r < r1; ++r)
+            for (int64_t k = bc * 128; k < c1; ++k) out[static_cast<size_t>(r * cols + k)] = encode_e4m3(blk[i++] * inv);
+        }
+      }
+      return out;
+    }
+    case DType::kI8: {  // packed e2m1, per row per 32 inputs
+      const int64_t logical = cols * 2;
+      scale_out->assign(static_cast<size_t>(rows * (logical / 32)), 127);
+      float grp[32];
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t gi = 0; gi < logical / 32; ++gi) {
+          float amax = 0.0f;
+          for (float& v : grp) {
+            v = g.normal() / std::sqrt(static_cast<float>(logical));
+            amax = std::max(amax, std::fabs(v));
+          }
+          const uint8_t s = e8m0_for(amax, 6.0f);
+          (*scale_out)[static_cast<size_t>(r * (logical / 32) + gi)] = s;
+          const float inv = 1.0f / dsv4_e8m0_to_f32(s);
+          for (int j = 0; j < 32; j += 2) {
+            const uint8_t lo = encode_e2m1(grp[j] * inv), hi = encode_e2m1(grp[j + 1] * inv);
+            out[static_cast<size_t>(r * cols + gi * 16 + j / 2)] = static_cast<uint8_t>(lo | (hi << 4));
+          }
+        }
+      }
+      return out;
+    }
+    default:
+      throw Error("generate_tensor: no generator for dtype " + std::string(dtype_name(spec.dtype)));
+  }
+}
+
+size_t write_model(const std::string& dir, const ModelConfig& c, const WriteOptions& o) {
+  validate_config(c, dir + "/config.json");
+  ::mkdir(dir.c_str(), 0755);
+  {
+    std::ofstream cfg(dir + "/config.json");
+    if (!cfg) throw Error(dir + "/config.json: cannot create");
+    cfg << config_to_json(c) << "\n";
+  }
+  const std::vector<TensorSpec> specs = plan_tensors(c, o);
+  auto bytes_of = [](const TensorSpec& s) {
+    int64_t n = 1;
+    for (int64_t d : s.shape) n *= d;
+    return static_cast<size_t>(n) * dtype_size(s.dtype);
+  };
+  size_t total = 0;
+  for (const auto& s : specs) total += bytes_of(s);
+  // Balance shards by bytes, never splitting a weight from its scale.
+  const int shards = std::max(1, o.shards);
+  std::vector<int> shard_of(specs.size());
+  size_t acc = 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    shard_of[i] = specs[i].owner.empty() ? std::min(shards - 1, static_cast<int>(acc * static_cast<size_t>(shards) / std::max<size_t>(total, 1)))
+                                         : shard_of[i - 1];
+    acc += bytes_of(specs[i]);
+  }
+  auto shard_name = [&](int k) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "model-%05d-of-%05d.safetensors", k + 1, shards);
+    return std::string(buf);
+  };
+  nlohmann::ordered_json index;
+  index["metadata"] = {{"total_size", total}};
+  size_t done = 0;
+  for (int k = 0; k < shards; ++k) {
+    SafetensorsWriter w(dir + "/" + shard_name(k));
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (shard_of[i] == k) w.declare(specs[i].name, specs[i].dtype, specs[i].shape);
+    w.write_header();
+    std::map<std::string, std::vector<uint8_t>> pending_scales;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (shard_of[i] != k) continue;
+      const TensorSpec& s = specs[i];
+      std::vector<uint8_t> bytes;
+      if (!s.owner.empty()) {
+        bytes = std::move(pending_scales.at(s.name));
+        pending_scales.erase(s.name);
+      } else {
+        std::vector<uint8_t> scale;
+        bytes = generate_tensor(c, s, o.seed, &scale);
+        if (!scale.empty()) pending_scales[s.name.substr(0, s.name.size() - 7) + ".scale"] = std::move(scale);
+      }
+      w.write(s.name, bytes.data(), bytes.size());
+      index["weight_map"][s.name] = shard_name(k);
+      done += bytes.size();
+      if (o.progress) o.progress(done, total);
+    }
+    w.finish();
+  }
+  std::ofstream idx(dir + "/model.safetensors.index.json");
+  idx << index.dump(2) << "\n";
+  if (!idx) throw Error(dir + "/model.safetensors.index.json: write failed");
+  return total;
+}
+
+}  // namespace dsv4

@@ -1,0 +1,50 @@
+// Writes random-weight V4 checkpoints in the real Hugging Face format (config.json,
+// model.safetensors.index.json, shards), for tests and benchmarks. Weights are deterministic
+// functions of (seed, tensor name), so a checkpoint can be regenerated and compared byte for byte.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/safetensors.h"
+
+namespace dsv4 {
+
+struct TensorSpec {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  std::string owner;  // for .scale tensors: the weight they scale (generated together)
+};
+
+struct WriteOptions {
+  uint64_t seed = 1;
+  int shards = 2;
+  bool include_mtp = true;
+  bool dequantized = false;  // store FP8/FP4 linears as BF16 (a "community copy")
+  std::function<void(size_t done_bytes, size_t total_bytes)> progress;
+};
+
+// Named configurations: "tiny" (TINY-CONFIG.md), "tiny-a" (the golden set A shape), "flash"
+// (V4-Flash widths, 2 layers, 16 experts), "pro" (V4-Pro widths, 1 layer, 8 experts).
+ModelConfig model_preset(const std::string& name);
+std::vector<std::string> model_preset_names();
+
+// Every tensor a checkpoint of this config holds, in writing order.
+std::vector<TensorSpec> plan_tensors(const ModelConfig& c, const WriteOptions& o);
+
+// The bytes of one tensor (and, for a quantised weight, of its scale: `scale_out`).
+std::vector<uint8_t> generate_tensor(const ModelConfig& c, const TensorSpec& spec, uint64_t seed,
+                                     std::vector<uint8_t>* scale_out);
+
+// Writes DIR/config.json, shards and the index. Returns the total bytes written.
+size_t write_model(const std::string& dir, const ModelConfig& c, const WriteOptions& o);
+
+// Round-to-nearest-even encoders (exact inverses of plugins/dsv4_formats.h on representable values).
+uint8_t encode_e4m3(float v);
+uint8_t encode_e2m1(float v);
+
+}  // namespace dsv4
