@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Configures and builds one flavour: scripts/build.sh [release|asan|tsan] -> build/<flavour>
+set -euo pipefail
+cd "$(dirname "$0")/.."
+flavour=${1:-release}
+case "$flavour" in
+  release) flags=(-DCMAKE_BUILD_TYPE=Release) ;;
+  asan)    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV4_SANITIZE=ON) ;;
+  tsan)    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV4_TSAN=ON) ;;
+  *) echo "build.sh: unknown flavour '$flavour' (release, asan, tsan)" >&2; exit 2 ;;
+esac
+cmake -S . -B "build/$flavour" -DDSV4_WERROR=ON "${flags[@]}" >/dev/null
+cmake --build "build/$flavour" -j"$(nproc)"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly what CI runs (.ci/run):
+#   1. release build with warnings as errors, every test;
+#   2. ASan+UBSan build, every test not labelled no-asan (benchmark-sized cases).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+jobs=$(nproc)
+scripts/build.sh release
+(cd build/release && ctest --output-on-failure --no-tests=error -j"$jobs")
+scripts/build.sh asan
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build/asan && ctest --output-on-failure --no-tests=error -j"$jobs" -LE no-asan)
