@@ -1,0 +1,89 @@
+#include "tests/support/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "plugins/cpu_features.h"
+
+namespace dsv4::test {
+
+std::string golden_dir() { return std::string(DSV4_SHARED_DIR) + "/golden/tiny-v4"; }
+std::string bin_dir() { return DSV4_BIN_DIR; }
+
+template <typename T>
+static std::vector<T> read_raw(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + path);
+  in.seekg(0, std::ios::end);
+  const auto bytes = static_cast<size_t>(in.tellg());
+  in.seekg(0);
+  std::vector<T> v(bytes / sizeof(T));
+  in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
+  return v;
+}
+std::vector<float> read_f32(const std::string& path) { return read_raw<float>(path); }
+std::vector<int32_t> read_i32(const std::string& path) { return read_raw<int32_t>(path); }
+
+PluginPtr load_plugin(const std::string& name) {
+  std::string error;
+  PluginPtr p = open_plugin(bin_dir() + "/" + plugin_file_name(name), detect_cpu_features(), &error);
+  if (!p) throw std::runtime_error(error);
+  return p;
+}
+
+std::vector<std::string> runnable_plugins() {
+  std::vector<std::string> names;
+  for (const std::string& path : find_plugin_files(bin_dir())) {
+    std::string error;
+    PluginPtr p = open_plugin(path, detect_cpu_features(), &error);
+    if (p) names.push_back(p->name());
+  }
+  return names;
+}
+
+std::unique_ptr<Engine> make_engine(std::shared_ptr<const Model> model, const std::string& plugin, int threads) {
+  return std::make_unique<Engine>(std::move(model), std::make_shared<PluginSlot>(load_plugin(plugin)), threads);
+}
+
+std::vector<float> prefill_all(Engine& e, SequenceState& s, const std::vector<int32_t>& tokens) {
+  std::vector<float> logits;
+  e.forward({SeqChunk{&s, tokens.data(), static_cast<int64_t>(tokens.size()), true, &logits}});
+  return logits;
+}
+
+std::vector<float> prefill_chunked(Engine& e, SequenceState& s, const std::vector<int32_t>& tokens, int64_t chunk) {
+  std::vector<float> all, part;
+  for (size_t off = 0; off < tokens.size(); off += static_cast<size_t>(chunk)) {
+    const int64_t n = std::min<int64_t>(chunk, static_cast<int64_t>(tokens.size() - off));
+    e.forward({SeqChunk{&s, tokens.data() + off, n, true, &part}});
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  return all;
+}
+
+float max_abs_diff(const float* a, const float* b, size_t n) {
+  float m = 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    const float d = std::fabs(a[i] - b[i]);
+    if (std::isnan(d)) return INFINITY;
+    m = std::max(m, d);
+  }
+  return m;
+}
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "dsv4-test-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+}  // namespace dsv4::test
