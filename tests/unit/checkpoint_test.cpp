@@ -1,0 +1,280 @@
+// Checkpoints: what dsv4-mkmodel writes reads back byte for byte, and every kind of broken
+// checkpoint is refused with an error naming the file and tensor — no crash, no abort.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <tuple>
+
+#include "core/error.h"
+#include "core/model.h"
+#include "plugins/dsv4_formats.h"
+#include "tests/support/test_support.h"
+#include "tools/model_writer.h"
+
+namespace dsv4::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string load_error(const std::string& dir) {
+  try {
+    Model::load(dir);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(loaded without error)";
+}
+
+// Copies a checkpoint, rewriting every shard through `edit` (which may change a tensor's dtype,
+// shape or bytes, or drop it by returning false).
+using Edit = std::function<bool(std::string& name, DType& dtype, std::vector<int64_t>& shape, std::vector<uint8_t>& bytes)>;
+void rewrite_checkpoint(const std::string& src, const std::string& dst, const Edit& edit) {
+  fs::create_directories(dst);
+  fs::copy_file(src + "/config.json", dst + "/config.json", fs::copy_options::overwrite_existing);
+  auto ck = Checkpoint::open(src);
+  std::map<std::string, std::vector<const TensorView*>> by_file;
+  for (const auto& [name, v] : ck->tensors()) by_file[fs::path(v.file).filename().string()].push_back(&v);
+  nlohmann::json index;
+  for (const auto& [file, views] : by_file) {
+    struct Out {
+      std::string name;
+      DType dtype;
+      std::vector<int64_t> shape;
+      std::vector<uint8_t> bytes;
+    };
+    std::vector<Out> outs;
+    for (const TensorView* v : views) {
+      Out o{v->name, v->dtype, v->shape, std::vector<uint8_t>(v->data, v->data + v->nbytes)};
+      if (edit(o.name, o.dtype, o.shape, o.bytes)) outs.push_back(std::move(o));
+    }
+    SafetensorsWriter w(dst + "/" + file);
+    for (const Out& o : outs) w.declare(o.name, o.dtype, o.shape);
+    w.write_header();
+    for (const Out& o : outs) {
+      w.write(o.name, o.bytes.data(), o.bytes.size());
+      index["weight_map"][o.name] = file;
+    }
+    w.finish();
+  }
+  std::ofstream(dst + "/model.safetensors.index.json") << index.dump();
+}
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    WriteOptions o;
+    o.seed = 7;
+    o.shards = 3;
+    write_model(dir_->path() + "/tiny", model_preset("tiny"), o);
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  std::string tiny() const { return dir_->path() + "/tiny"; }
+  std::string scratch(const std::string& name) const { return dir_->path() + "/" + name; }
+  static TempDir* dir_;
+};
+TempDir* CheckpointTest::dir_ = nullptr;
+
+TEST_F(CheckpointTest, MkmodelReadsBackExactlyWhatWasWritten) {
+  const ModelConfig c = model_preset("tiny");
+  WriteOptions o;
+  o.seed = 7;
+  auto ck = Checkpoint::open(tiny());
+  const auto specs = plan_tensors(c, o);
+  ASSERT_EQ(ck->tensors().size(), specs.size());
+  std::set<std::string> files;
+  for (const TensorSpec& s : specs) {
+    if (!s.owner.empty()) continue;  // scales are checked with their weight
+    const TensorView* v = ck->find(s.name);
+    ASSERT_NE(v, nullptr) << s.name;
+    EXPECT_EQ(v->dtype, s.dtype) << s.name;
+    EXPECT_EQ(v->shape, s.shape) << s.name;
+    std::vector<uint8_t> scale;
+    const auto bytes = generate_tensor(c, s, o.seed, &scale);
+    ASSERT_EQ(v->nbytes, bytes.size()) << s.name;
+    EXPECT_EQ(std::memcmp(v->data, bytes.data(), bytes.size()), 0) << s.name;
+    if (!scale.empty()) {
+      const TensorView* sv = ck->find(s.name.substr(0, s.name.size() - 7) + ".scale");
+      ASSERT_NE(sv, nullptr) << s.name;
+      ASSERT_EQ(sv->nbytes, scale.size());
+      EXPECT_EQ(std::memcmp(sv->data, scale.data(), scale.size()), 0) << s.name;
+    }
+    files.insert(v->file);
+  }
+  EXPECT_EQ(files.size(), 3u) << "tensors should be spread over the 3 shards";
+  // And the model built from it runs.
+  auto model = Model::load(tiny());
+  auto engine = make_engine(model);
+  SequenceState s = engine->new_sequence();
+  const std::vector<int32_t> prompt = {5, 17, 300, 2, 9};
+  const auto logits = prefill_all(*engine, s, prompt);
+  for (float v : logits) ASSERT_TRUE(std::isfinite(v));
+}
+
+TEST_F(CheckpointTest, DequantizedCopyLoadsAndAgrees) {
+  // A community copy: the same weights with FP8/FP4 linears stored as BF16 (exact, since every
+  // FP8/FP4 value times a power-of-two scale is a bf16 value).
+  rewrite_checkpoint(tiny(), scratch("bf16"), [&](std::string& name, DType& dtype, std::vector<int64_t>& shape, std::vector<uint8_t>& bytes) {
+    static auto ck = Checkpoint::open(tiny());
+    if (name.size() > 6 && name.compare(name.size() - 6, 6, ".scale") == 0) return false;
+    if (dtype != DType::kF8E4M3 && dtype != DType::kI8) return true;
+    const std::string prefix = name.substr(0, name.size() - 7);
+    const TensorView* s = ck->find(prefix + ".scale");
+    dsv4_matrix m{dtype == DType::kF8E4M3 ? DSV4_WEIGHT_FP8_BLOCK : DSV4_WEIGHT_FP4_GROUP, 0, shape[0],
+                  dtype == DType::kF8E4M3 ? shape[1] : shape[1] * 2, ck->find(name)->data, s->data};
+    std::vector<float> row(static_cast<size_t>(m.cols));
+    bytes.assign(static_cast<size_t>(m.rows * m.cols * 2), 0);
+    for (int64_t r = 0; r < m.rows; ++r) {
+      decode_row(m, r, row.data());
+      for (int64_t k = 0; k < m.cols; ++k) {
+        const uint16_t h = dsv4_f32_to_bf16(row[k]);
+        std::memcpy(bytes.data() + (r * m.cols + k) * 2, &h, 2);
+      }
+    }
+    dtype = DType::kBF16;
+    shape = {m.rows, m.cols};
+    return true;
+  });
+  auto a = Model::load(tiny()), b = Model::load(scratch("bf16"));
+  EXPECT_EQ(b->weights().layers[1].wq_a.type, DSV4_WEIGHT_BF16);
+  EXPECT_EQ(b->weights().layers[1].experts[0].w1.type, DSV4_WEIGHT_BF16);
+  auto ea = make_engine(a), eb = make_engine(b);
+  SequenceState sa = ea->new_sequence(), sb = eb->new_sequence();
+  const std::vector<int32_t> prompt = {3, 1, 4, 1, 5, 9, 2, 6};
+  const auto la = prefill_all(*ea, sa, prompt), lb = prefill_all(*eb, sb, prompt);
+  EXPECT_LE(max_abs_diff(la.data(), lb.data(), la.size()), 1e-4f);
+}
+
+TEST_F(CheckpointTest, TruncatedShardIsRefused) {
+  fs::copy(tiny(), scratch("trunc"), fs::copy_options::recursive);
+  const std::string shard = scratch("trunc") + "/model-00002-of-00003.safetensors";
+  fs::resize_file(shard, fs::file_size(shard) - 1000);
+  const std::string e = load_error(scratch("trunc"));
+  EXPECT_NE(e.find("model-00002-of-00003.safetensors"), std::string::npos) << e;
+  EXPECT_NE(e.find("run past the end of the file"), std::string::npos) << e;
+  // Truncated inside the header too.
+  fs::resize_file(shard, 100);
+  const std::string e2 = load_error(scratch("trunc"));
+  EXPECT_NE(e2.find("model-00002-of-00003.safetensors"), std::string::npos) << e2;
+  EXPECT_NE(e2.find("truncated"), std::string::npos) << e2;
+}
+
+TEST_F(CheckpointTest, HeaderOffsetsPastTheEndAreRefused) {
+  // Hand-made shard whose only tensor claims bytes beyond the file.
+  fs::create_directories(scratch("offsets"));
+  const std::string header = R"({"embed.weight":{"dtype":"BF16","shape":[4,4],"data_offsets":[0,32]}})";
+  std::ofstream f(scratch("offsets") + "/model.safetensors", std::ios::binary);
+  const uint64_t len = header.size();
+  f.write(reinterpret_cast<const char*>(&len), 8);
+  f << header << std::string(8, '\0');
+  f.close();
+  fs::copy_file(tiny() + "/config.json", scratch("offsets") + "/config.json");
+  const std::string e = load_error(scratch("offsets"));
+  EXPECT_NE(e.find("tensor 'embed.weight'"), std::string::npos) << e;
+  EXPECT_NE(e.find("data_offsets [0,32] run past the end"), std::string::npos) << e;
+}
+
+TEST_F(CheckpointTest, OverlappingTensorsAreRefused) {
+  fs::create_directories(scratch("overlap"));
+  const std::string header =
+      R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})";
+  std::ofstream f(scratch("overlap") + "/model.safetensors", std::ios::binary);
+  const uint64_t len = header.size();
+  f.write(reinterpret_cast<const char*>(&len), 8);
+  f << header << std::string(24, '\0');
+  f.close();
+  fs::copy_file(tiny() + "/config.json", scratch("overlap") + "/config.json");
+  const std::string e = load_error(scratch("overlap"));
+  EXPECT_NE(e.find("'a' and 'b' overlap"), std::string::npos) << e;
+}
+
+TEST_F(CheckpointTest, UnknownDtypeAndBadSizeAreRefused) {
+  for (const auto& [tag, header, expect] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"dtype", R"({"x":{"dtype":"Q4_K","shape":[4],"data_offsets":[0,4]}})", "unknown dtype \"Q4_K\""},
+           {"size", R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,12]}})", "holds 12 bytes but shape [4] of F32 needs 16"},
+           {"json", R"({"x":)", "header is not valid JSON"}}) {
+    const std::string dir = scratch("hdr-" + tag);
+    fs::create_directories(dir);
+    std::ofstream f(dir + "/model.safetensors", std::ios::binary);
+    const uint64_t len = header.size();
+    f.write(reinterpret_cast<const char*>(&len), 8);
+    f << header << std::string(16, '\0');
+    f.close();
+    fs::copy_file(tiny() + "/config.json", dir + "/config.json");
+    const std::string e = load_error(dir);
+    EXPECT_NE(e.find(expect), std::string::npos) << tag << ": " << e;
+  }
+}
+
+TEST_F(CheckpointTest, DtypeThatDoesNotFitTheRoleIsRefused) {
+  rewrite_checkpoint(tiny(), scratch("dtype"), [](std::string& name, DType& dtype, std::vector<int64_t>&, std::vector<uint8_t>&) {
+    if (name == "layers.3.attn.wq_b.weight") dtype = DType::kI8;  // same byte size, wrong role
+    return true;
+  });
+  const std::string e = load_error(scratch("dtype"));
+  EXPECT_NE(e.find("tensor 'layers.3.attn.wq_b.weight' has dtype I8"), std::string::npos) << e;
+  EXPECT_NE(e.find("does not fit its role (FP8 linear"), std::string::npos) << e;
+}
+
+TEST_F(CheckpointTest, MissingTensorIsNamed) {
+  rewrite_checkpoint(tiny(), scratch("missing"), [](std::string& name, DType&, std::vector<int64_t>&, std::vector<uint8_t>&) {
+    return name != "layers.1.attn.indexer.weights_proj.weight";
+  });
+  const std::string e = load_error(scratch("missing"));
+  EXPECT_NE(e.find("tensor 'layers.1.attn.indexer.weights_proj.weight' is missing"), std::string::npos) << e;
+}
+
+TEST_F(CheckpointTest, WrongShapeIsNamed) {
+  rewrite_checkpoint(tiny(), scratch("shape"), [](std::string& name, DType&, std::vector<int64_t>& shape, std::vector<uint8_t>&) {
+    if (name == "layers.2.attn.compressor.ape") shape = {64, 256};  // same elements, wrong layout
+    return true;
+  });
+  const std::string e = load_error(scratch("shape"));
+  EXPECT_NE(e.find("tensor 'layers.2.attn.compressor.ape' has shape [64, 256]; expected [128, 128]"), std::string::npos) << e;
+}
+
+TEST_F(CheckpointTest, IndexNamingAMissingShardIsRefused) {
+  fs::copy(tiny(), scratch("noshard"), fs::copy_options::recursive);
+  fs::remove(scratch("noshard") + "/model-00003-of-00003.safetensors");
+  const std::string e = load_error(scratch("noshard"));
+  EXPECT_NE(e.find("model-00003-of-00003.safetensors: shard named by the index is missing"), std::string::npos) << e;
+}
+
+TEST_F(CheckpointTest, HashTableWithOutOfRangeExpertIsRefused) {
+  rewrite_checkpoint(tiny(), scratch("tid"), [](std::string& name, DType&, std::vector<int64_t>&, std::vector<uint8_t>& bytes) {
+    if (name == "layers.0.ffn.gate.tid2eid") {
+      const int64_t bad = 99;
+      std::memcpy(bytes.data() + 8 * 5, &bad, 8);
+    }
+    return true;
+  });
+  const std::string e = load_error(scratch("tid"));
+  EXPECT_NE(e.find("'layers.0.ffn.gate.tid2eid' routes token 2 to expert 99"), std::string::npos) << e;
+}
+
+TEST_F(CheckpointTest, InconsistentConfigIsRefusedAtLoad) {
+  fs::copy(tiny(), scratch("cfg"), fs::copy_options::recursive);
+  auto j = nlohmann::json::parse(std::ifstream(scratch("cfg") + "/config.json"));
+  j["compress_ratios"][1] = 16;
+  std::ofstream(scratch("cfg") + "/config.json") << j.dump();
+  const std::string e = load_error(scratch("cfg"));
+  EXPECT_NE(e.find("config.json: field 'compress_ratios[1]' is 16"), std::string::npos) << e;
+}
+
+TEST_F(CheckpointTest, MissingDirectoryIsAClearError) {
+  const std::string e = load_error(scratch("does-not-exist"));
+  EXPECT_NE(e.find("config.json: cannot open"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace dsv4::test
