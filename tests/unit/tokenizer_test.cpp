@@ -1,0 +1,196 @@
+// The tokenizer against shared/golden/tokenizer (ids produced by Hugging Face tokenizers 0.23.2
+// from the same tokenizer.json), plus its error paths.
+#include "core/tokenizer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "tests/unit/tokenizer_files.h"
+
+namespace dsv4 {
+namespace {
+
+const std::string kGoldenDir = std::string(DSV4_SHARED_DIR) + "/golden/tokenizer";
+
+// Loaded once per test process; nullptr (with the reason) when the file cannot be had.
+const Tokenizer* shared_tokenizer(std::string* why) {
+  static std::string failure;
+  static const std::unique_ptr<Tokenizer> tok = [] {
+    const std::string path = testing::tokenizer_json_path(&failure);
+    if (path.empty()) return std::unique_ptr<Tokenizer>();
+    return std::make_unique<Tokenizer>(Tokenizer::load(path));
+  }();
+  *why = failure;
+  return tok.get();
+}
+
+#define REQUIRE_TOKENIZER(var)                    \
+  std::string why_##var;                          \
+  const Tokenizer* var = shared_tokenizer(&why_##var); \
+  ASSERT_NE(var, nullptr) << why_##var
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in) << "cannot open " << path;
+  std::vector<nlohmann::json> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
+  }
+  return lines;
+}
+
+std::string escaped(const std::string& s) { return nlohmann::json(s).dump(); }
+
+TEST(Tokenizer, golden_lines_encode_and_decode_exactly) {
+  REQUIRE_TOKENIZER(tok);
+  const auto lines = read_jsonl(kGoldenDir + "/golden.jsonl");
+  ASSERT_EQ(lines.size(), 271u);
+  int failures = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string text = lines[i]["text"].get<std::string>();
+    const auto want = lines[i]["ids"].get<std::vector<int32_t>>();
+    const auto got = tok->encode(text);
+    EXPECT_EQ(got, want) << "golden.jsonl line " << i + 1 << ": " << escaped(text).substr(0, 200);
+    EXPECT_EQ(tok->decode(want), lines[i]["decoded"].get<std::string>())
+        << "golden.jsonl line " << i + 1;
+    failures += got != want;
+  }
+  EXPECT_EQ(failures, 0);
+}
+
+// Their ids come from V3's added tokens, which V4 changes: only the round trip is V4 truth.
+TEST(Tokenizer, v3_only_lines_round_trip) {
+  REQUIRE_TOKENIZER(tok);
+  const auto lines = read_jsonl(kGoldenDir + "/v3_only.jsonl");
+  ASSERT_EQ(lines.size(), 5u);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string text = lines[i]["text"].get<std::string>();
+    EXPECT_EQ(tok->decode(tok->encode(text)), text) << "v3_only.jsonl line " << i + 1;
+  }
+}
+
+TEST(Tokenizer, empty_text_encodes_to_no_ids) {
+  REQUIRE_TOKENIZER(tok);
+  EXPECT_TRUE(tok->encode("").empty());
+  EXPECT_EQ(tok->decode(std::vector<int32_t>{}), "");
+}
+
+TEST(Tokenizer, special_token_ids_match_the_spec) {
+  REQUIRE_TOKENIZER(tok);
+  EXPECT_EQ(tok->id_of("<｜begin▁of▁sentence｜>"), 0);
+  EXPECT_EQ(tok->id_of("<｜end▁of▁sentence｜>"), 1);
+  EXPECT_EQ(tok->id_of("<｜User｜>"), 128803);
+  EXPECT_EQ(tok->id_of("<｜Assistant｜>"), 128804);
+  EXPECT_EQ(tok->id_of("Ġthe"), tok->encode(" the").at(0));
+  EXPECT_EQ(tok->id_of("no such token"), std::nullopt);
+  EXPECT_EQ(tok->vocab_size(), 128815u);
+}
+
+TEST(Tokenizer, encode_adds_no_bos) {
+  REQUIRE_TOKENIZER(tok);
+  EXPECT_EQ(tok->encode("<｜User｜>hi<｜Assistant｜>"), (std::vector<int32_t>{128803, 6366, 128804}));
+}
+
+// Tokenizer README: id 2715 alone is an incomplete UTF-8 sequence.
+TEST(Tokenizer, partial_utf8_decodes_to_replacement_character) {
+  REQUIRE_TOKENIZER(tok);
+  EXPECT_EQ(tok->decode(std::vector<int32_t>{2715}), "\xEF\xBF\xBD");
+  EXPECT_EQ(tok->decode(std::vector<int32_t>{2715, 101}), "龥");
+  EXPECT_EQ(tok->token_bytes(2715).size() + tok->token_bytes(101).size(), 3u);
+}
+
+TEST(Tokenizer, unknown_ids_decode_to_nothing) {
+  REQUIRE_TOKENIZER(tok);
+  EXPECT_EQ(tok->decode(std::vector<int32_t>{19923, -5, 129000, 2058}), "Hello world");
+}
+
+TEST(Tokenizer, invalid_utf8_input_is_an_error) {
+  REQUIRE_TOKENIZER(tok);
+  EXPECT_THROW(tok->encode("abc\xC3("), Error);
+}
+
+TEST(Tokenizer, concurrent_encodes_agree) {
+  REQUIRE_TOKENIZER(tok);
+  const std::string text = "Concurrent tokenization of the same words, 12345 times: ünïcödé 漢字.";
+  const auto want = tok->encode(text);
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) mismatches[t] += tok->encode(text) != want;
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int m : mismatches) EXPECT_EQ(m, 0);
+}
+
+// ---- bad files --------------------------------------------------------------------------
+
+std::string write_temp(const std::string& name, const std::string& content) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("dsv4_tokenizer_test_" + std::to_string(::getpid()) + "_" + name);
+  std::ofstream(path) << content;
+  return path.string();
+}
+
+std::string load_error(const std::string& path) {
+  try {
+    Tokenizer::load(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(TokenizerLoad, missing_file_error_names_the_file) {
+  const std::string path = "/nonexistent/dir/tokenizer.json";
+  EXPECT_NE(load_error(path).find(path), std::string::npos) << load_error(path);
+}
+
+TEST(TokenizerLoad, truncated_json_error_names_the_file) {
+  const std::string path = write_temp("truncated.json", R"({"model": {"type": "BPE", "vocab": {)");
+  const std::string err = load_error(path);
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  EXPECT_NE(err.find("not valid JSON"), std::string::npos) << err;
+  std::filesystem::remove(path);
+}
+
+TEST(TokenizerLoad, unsupported_normalizer_is_refused_by_name) {
+  const std::string path = write_temp(
+      "nfkc.json", R"({"normalizer": {"type": "NFKC"}, "pre_tokenizer": null, "model": {}})");
+  const std::string err = load_error(path);
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  EXPECT_NE(err.find("NFKC"), std::string::npos) << err;
+  std::filesystem::remove(path);
+}
+
+TEST(TokenizerLoad, unsupported_regex_construct_is_refused_by_name) {
+  const std::string path = write_temp("lookbehind.json", R"({"pre_tokenizer": {"type": "Sequence",
+      "pretokenizers": [{"type": "Split", "pattern": {"Regex": "(?<=a)b"},
+      "behavior": "Isolated", "invert": false}]}, "model": {}})");
+  const std::string err = load_error(path);
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  EXPECT_NE(err.find("(?<"), std::string::npos) << err;
+  std::filesystem::remove(path);
+}
+
+TEST(TokenizerLoad, missing_byte_token_is_refused) {
+  const std::string path = write_temp("nobytes.json", R"({"pre_tokenizer": {"type": "ByteLevel",
+      "add_prefix_space": false, "use_regex": false}, "decoder": {"type": "ByteLevel"},
+      "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})");
+  const std::string err = load_error(path);
+  EXPECT_NE(err.find("byte-level token for byte"), std::string::npos) << err;
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace dsv4
