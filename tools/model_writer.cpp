@@ -18,18 +18,23 @@ uint8_t encode_e4m3(float v) {
   if (std::isnan(v)) return 0x7f;
   const uint8_t sign = std::signbit(v) ? 0x80 : 0;
   const float a = std::min(std::fabs(v), 448.0f);
-  // Positive codes 0x00..0x7E are increasing in value: binary search, then nearest, ties to even.
-  int lo = 0, hi = 0x7e;
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) / 2;
-    if (dsv4_e4m3_to_f32(static_cast<uint8_t>(mid)) <= a) lo = mid;
-    else hi = mid - 1;
+  if (a < 0.015625f) {  // subnormal range: multiples of 2^-9, round half to even
+    const float q = a * 512.0f;
+    float r = std::nearbyint(q);  // default rounding mode: to nearest, ties to even
+    return static_cast<uint8_t>(sign | static_cast<int>(r));  // 8 -> 0x08 = 2^-6, the first normal
   }
-  int code = lo;
-  if (lo < 0x7e) {
-    const float below = dsv4_e4m3_to_f32(static_cast<uint8_t>(lo)), above = dsv4_e4m3_to_f32(static_cast<uint8_t>(lo + 1));
-    if (a - below > above - a || (a - below == above - a && (lo & 1))) code = lo + 1;
+  uint32_t bits;
+  std::memcpy(&bits, &a, 4);
+  int e = static_cast<int>((bits >> 23) & 255) - 127;
+  const uint32_t mant = bits & 0x7fffff;
+  uint32_t keep = mant >> 20;  // top 3 mantissa bits
+  const uint32_t rest = mant & 0xfffff, half = 0x80000;
+  if (rest > half || (rest == half && (keep & 1))) ++keep;
+  if (keep == 8) {
+    keep = 0;
+    ++e;
   }
+  const int code = std::min(((e + 7) << 3) | static_cast<int>(keep), 0x7e);
   return static_cast<uint8_t>(sign | code);
 }
 
@@ -57,20 +62,14 @@ struct Rng {
     return z ^ (z >> 31);
   }
   double uniform() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
+  // Approximately standard normal: the sum of four 16-bit uniforms (Irwin-Hall), centred and
+  // scaled to unit variance. One 64-bit draw per value keeps multi-GB checkpoints quick to write.
   float normal() {
-    if (has_spare) {
-      has_spare = false;
-      return spare;
-    }
-    double u1 = uniform(), u2 = uniform();
-    if (u1 < 1e-300) u1 = 1e-300;
-    const double r = std::sqrt(-2.0 * std::log(u1));
-    spare = static_cast<float>(r * std::sin(2.0 * M_PI * u2));
-    has_spare = true;
-    return static_cast<float>(r * std::cos(2.0 * M_PI * u2));
+    const uint64_t r = next();
+    const uint32_t sum = static_cast<uint32_t>(r & 0xffff) + static_cast<uint32_t>((r >> 16) & 0xffff) +
+                         static_cast<uint32_t>((r >> 32) & 0xffff) + static_cast<uint32_t>(r >> 48);
+    return (static_cast<float>(sum) * (1.0f / 65536.0f) - 2.0f) * 1.7320508f;
   }
-  bool has_spare = false;
-  float spare = 0;
 };
 
 uint64_t name_hash(const std::string& s) {
@@ -95,17 +94,24 @@ void put_bf16(std::vector<uint8_t>& out, size_t i, float f) {
   std::memcpy(out.data() + 2 * i, &h, 2);
 }
 
-// How a float tensor's values are drawn (TINY-CONFIG.md "Weight generation rules").
-float draw(Rng& g, const std::string& name, int64_t fan_in) {
-  if (ends_with(name, "norm.weight")) return 1.0f + 0.1f * g.normal();
-  if (ends_with(name, "attn_sink")) return g.normal();
-  if (contains(name, "hc_") && ends_with(name, "_fn")) return 0.02f * g.normal();
-  if (contains(name, "hc_") && ends_with(name, "_base")) return 0.5f * g.normal();
-  if (contains(name, "hc_") && ends_with(name, "_scale")) return static_cast<float>(0.5 + g.uniform());
-  if (ends_with(name, "ape")) return 0.5f * g.normal();
-  if (ends_with(name, "gate.bias")) return 0.1f * g.normal();
-  if (name == "embed.weight") return g.normal();
-  return g.normal() / std::sqrt(static_cast<float>(fan_in));
+// How a float tensor's values are drawn (TINY-CONFIG.md "Weight generation rules"):
+// offset + sigma * N(0,1), or uniform in [offset, offset + sigma) for the HC scales.
+struct Dist {
+  float offset = 0.0f, sigma = 1.0f;
+  bool uniform = false;
+  float draw(Rng& g) const { return uniform ? offset + sigma * static_cast<float>(g.uniform()) : offset + sigma * g.normal(); }
+};
+
+Dist dist_for(const std::string& name, int64_t fan_in) {
+  if (ends_with(name, "norm.weight")) return {1.0f, 0.1f};
+  if (ends_with(name, "attn_sink")) return {0.0f, 1.0f};
+  if (contains(name, "hc_") && ends_with(name, "_fn")) return {0.0f, 0.02f};
+  if (contains(name, "hc_") && ends_with(name, "_base")) return {0.0f, 0.5f};
+  if (contains(name, "hc_") && ends_with(name, "_scale")) return {0.5f, 1.0f, true};
+  if (ends_with(name, "ape")) return {0.0f, 0.5f};
+  if (ends_with(name, "gate.bias")) return {0.0f, 0.1f};
+  if (name == "embed.weight") return {0.0f, 1.0f};
+  return {0.0f, 1.0f / std::sqrt(static_cast<float>(fan_in))};
 }
 
 }  // namespace
@@ -278,15 +284,19 @@ std::vector<uint8_t> generate_tensor(const ModelConfig& c, const TensorSpec& spe
   const int64_t cols = spec.shape.size() > 1 ? spec.shape[1] : 1;
   std::vector<uint8_t> out(static_cast<size_t>(numel) * dtype_size(spec.dtype));
   switch (spec.dtype) {
-    case DType::kBF16:
-      for (int64_t i = 0; i < numel; ++i) put_bf16(out, static_cast<size_t>(i), draw(g, spec.name, cols));
+    case DType::kBF16: {
+      const Dist d = dist_for(spec.name, cols);
+      for (int64_t i = 0; i < numel; ++i) put_bf16(out, static_cast<size_t>(i), d.draw(g));
       return out;
-    case DType::kF32:
+    }
+    case DType::kF32: {
+      const Dist d = dist_for(spec.name, cols);
       for (int64_t i = 0; i < numel; ++i) {
-        const float f = draw(g, spec.name, cols);
+        const float f = d.draw(g);
         std::memcpy(out.data() + 4 * i, &f, 4);
       }
       return out;
+    }
     case DType::kI64: {  // tid2eid: distinct experts per token
       const int64_t E = c.n_routed_experts, K = spec.shape[1];
       std::vector<int64_t> perm(static_cast<size_t>(E));

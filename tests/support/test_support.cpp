@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <sys/wait.h>
 
 #include "plugins/cpu_features.h"
 
@@ -84,6 +86,44 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+}  // namespace dsv4::test
+
+namespace dsv4::test {
+
+std::string CommandResult::last_line() const {
+  size_t end = out.size();
+  while (end > 0 && (out[end - 1] == '\n' || out[end - 1] == '\r')) --end;
+  const size_t start = out.rfind('\n', end == 0 ? 0 : end - 1);
+  return out.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1));
+}
+
+static std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CommandResult run_command(const std::string& cmd) {
+  TempDir tmp;
+  const std::string out = tmp.path() + "/out", err = tmp.path() + "/err";
+  const int status = std::system((cmd + " >" + out + " 2>" + err + " </dev/null").c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+size_t resident_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return static_cast<size_t>(std::stoull(line.substr(6))) * 1024;
+  }
+  return 0;
 }
 
 }  // namespace dsv4::test

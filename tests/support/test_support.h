@@ -44,3 +44,18 @@ class TempDir {
 };
 
 }  // namespace dsv4::test
+
+namespace dsv4::test {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out, err;
+  std::string last_line() const;  // last non-empty line of stdout
+};
+// Runs a shell command, capturing stdout and stderr.
+CommandResult run_command(const std::string& cmd);
+
+// Resident set size of this process in bytes (VmRSS).
+size_t resident_bytes();
+
+}  // namespace dsv4::test

@@ -1,0 +1,84 @@
+// dsv4-loadbench: how long a checkpoint takes to become servable and what it costs in memory.
+// Prints mapping+validation time, prefault (read) time and rate, resident memory after load and
+// after one decode step, each against the checkpoint's size, and the disk read rate limit
+// measured right before (a plain sequential read of the same files, page cache dropped if we
+// may; otherwise both figures are page-cache reads and say so).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "core/engine.h"
+#include "plugins/plugin_loader.h"
+
+namespace {
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+size_t rss() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
+bool drop_page_cache() {
+  sync();
+  std::ofstream f("/proc/sys/vm/drop_caches");
+  if (!f) return false;
+  f << "1\n";
+  return static_cast<bool>(f);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: dsv4-loadbench MODEL_DIR [--cold]\n");
+    return 2;
+  }
+  const std::string dir = argv[1];
+  const bool cold = argc > 2 && std::string(argv[2]) == "--cold";
+  try {
+    const bool dropped = cold && drop_page_cache();
+    const size_t rss0 = rss();
+    const double t0 = now();
+    int last = -1;
+    dsv4::LoadOptions lo;
+    lo.prefault = false;
+    auto model = dsv4::Model::load(dir, lo);
+    const double t_map = now() - t0;
+    const double bytes = static_cast<double>(model->checkpoint().file_bytes());
+    const double t1 = now();
+    model->checkpoint().prefault([&](size_t done, size_t total) {
+      const int pct = static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total));
+      if (pct / 10 != last / 10) std::fprintf(stderr, "\rreading weights %d%%", pct), last = pct;
+    });
+    const double t_read = now() - t1;
+    const size_t rss_loaded = rss();
+    dsv4::PluginSelection sel;
+    auto plugin = dsv4::select_plugin(sel, [](const std::string&) {});
+    dsv4::Engine engine(model, std::make_shared<dsv4::PluginSlot>(plugin), 0);
+    dsv4::SequenceState s = engine.new_sequence();
+    const int32_t tok = 1;
+    std::vector<float> logits;
+    engine.forward({dsv4::SeqChunk{&s, &tok, 1, false, &logits}});
+    const size_t rss_step = rss();
+    std::printf("\ncheckpoint: %s, %.2f GB in %zu tensors\n", dir.c_str(), bytes / 1e9, model->checkpoint().tensors().size());
+    std::printf("map + validate headers + bind by role: %.3f s\n", t_map);
+    std::printf("read every page (%s): %.2f s, %.2f GB/s\n", dropped ? "cold, page cache dropped" : "page cache warm or unknown",
+                t_read, bytes / t_read / 1e9);
+    std::printf("resident after load: %.2f GB (%.3fx checkpoint)\n", static_cast<double>(rss_loaded - rss0) / 1e9,
+                static_cast<double>(rss_loaded - rss0) / bytes);
+    std::printf("resident after one decode step (plugin %s): %.2f GB (%.3fx checkpoint)\n", plugin->name(),
+                static_cast<double>(rss_step - rss0) / 1e9, static_cast<double>(rss_step - rss0) / bytes);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dsv4-loadbench: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,78 @@
+// `dsv4 generate` as other checks drive it: ids on the last stdout line, logits dump layout, EOS
+// stop, and clear errors with a non-zero exit for bad input.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/support/test_support.h"
+
+namespace dsv4::test {
+namespace {
+
+std::string join(const std::vector<int32_t>& v, const char* sep) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + std::to_string(v[i]);
+  return s;
+}
+
+std::string dsv4_bin() { return bin_dir() + "/dsv4"; }
+std::string golden_model() { return golden_dir() + "/checkpoint"; }
+
+TEST(Cli, GenerateGreedyMatchesGoldenAndDumpsLogits) {
+  TempDir tmp;
+  const auto prompt = read_i32(golden_dir() + "/golden/prompt1_tokens.i32.bin");
+  const auto want = read_i32(golden_dir() + "/golden/greedy1_tokens.i32.bin");
+  const std::string dump = tmp.path() + "/logits.bin";
+  const auto r = run_command(dsv4_bin() + " generate --model " + golden_model() + " --tokens " + join(prompt, ",") +
+                             " --max-tokens 32 --ignore-eos --plugin reference --dump-logits " + dump);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.last_line(), join(want, " "));
+  EXPECT_NE(r.err.find("tok/s"), std::string::npos) << r.err;
+  const auto logits = read_f32(dump);
+  const auto ref = read_f32(golden_dir() + "/golden/greedy1_logits.f32.bin");
+  ASSERT_EQ(logits.size(), ref.size());  // [32 steps x 512]
+  EXPECT_LE(max_abs_diff(logits.data(), ref.data(), ref.size()), 1e-3f);
+}
+
+TEST(Cli, GenerateStopsAtEos) {
+  // Greedy from prompt 0 produces 446 then the EOS id 1.
+  const auto prompt = read_i32(golden_dir() + "/golden/prompt0_tokens.i32.bin");
+  const auto r = run_command(dsv4_bin() + " generate --model " + golden_model() + " --tokens " + join(prompt, ",") + " --max-tokens 10");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.last_line(), "446 1");
+}
+
+TEST(Cli, SampledGenerationIsReproducibleBySeed) {
+  const std::string base = dsv4_bin() + " generate --model " + golden_model() + " --tokens 5,17,300 --max-tokens 12 --ignore-eos --temperature 0.9";
+  const auto a = run_command(base + " --seed 42"), b = run_command(base + " --seed 42"), c = run_command(base + " --seed 43");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.last_line(), b.last_line());
+  EXPECT_NE(a.last_line(), c.last_line());
+  std::istringstream ids(a.last_line());
+  int n = 0;
+  for (int id; ids >> id; ++n) EXPECT_LT(id, 512);
+  EXPECT_EQ(n, 12);
+}
+
+TEST(Cli, BadInputExitsWithAClearMessage) {
+  struct Case {
+    std::string args, expect;
+  } cases[] = {
+      {"--model " + golden_model() + " --tokens 5,600,7", "token id 600 at index 1 is outside the vocabulary (0..511)"},
+      {"--model " + golden_model() + " --tokens 5,x,7", "'x' is not a token id"},
+      {"--model /nonexistent/model --tokens 5", "/nonexistent/model/config.json: cannot open"},
+      {"--model " + golden_model() + " --tokens 5 --plugin nosuch", "requested kernel plugin 'nosuch' is not usable"},
+      {"--tokens 5", "the option '--model' is required"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run_command(dsv4_bin() + " generate " + c.args);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_LT(r.exit_code, 128) << "crashed: " << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << "\n" << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace dsv4::test
