@@ -52,7 +52,18 @@ int generate_command(int argc, char** argv) {
     const std::vector<int32_t> prompt = parse_token_list(tokens_arg);
     if (max_tokens < 0) throw Error("--max-tokens must be >= 0, got " + std::to_string(max_tokens));
     const auto t_load = std::chrono::steady_clock::now();
+    // Touch every page up front (so decode speed is not page-fault speed), with progress on
+    // stderr when that takes a while.
     LoadOptions lo;
+    lo.prefault = true;
+    int last_pct = -1;
+    lo.progress = [&](const std::string& stage, size_t done, size_t total) {
+      if (total < (size_t{256} << 20)) return;
+      const int pct = static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total));
+      if (pct / 10 == last_pct / 10) return;
+      last_pct = pct;
+      std::cerr << "dsv4: " << stage << " " << pct << "% (" << done / 1000000 << " / " << total / 1000000 << " MB)\n";
+    };
     auto model = Model::load(model_dir, lo);
     const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
     PluginSelection sel;
