@@ -66,6 +66,19 @@ void rewrite_checkpoint(const std::string& src, const std::string& dst, const Ed
   std::ofstream(dst + "/model.safetensors.index.json") << index.dump();
 }
 
+// A single-shard checkpoint with a hand-written header (for malformed headers), beside a valid
+// config.json.
+void write_raw_checkpoint(const std::string& dir, const std::string& config_from, const std::string& header,
+                          size_t data_bytes) {
+  fs::create_directories(dir);
+  std::ofstream f(dir + "/model.safetensors", std::ios::binary);
+  const uint64_t len = header.size();
+  f.write(reinterpret_cast<const char*>(&len), 8);
+  f << header << std::string(data_bytes, '\0');
+  f.close();
+  fs::copy_file(config_from + "/config.json", dir + "/config.json", fs::copy_options::overwrite_existing);
+}
+
 class CheckpointTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -171,29 +184,16 @@ TEST_F(CheckpointTest, TruncatedShardIsRefused) {
 
 TEST_F(CheckpointTest, HeaderOffsetsPastTheEndAreRefused) {
   // Hand-made shard whose only tensor claims bytes beyond the file.
-  fs::create_directories(scratch("offsets"));
-  const std::string header = R"({"embed.weight":{"dtype":"BF16","shape":[4,4],"data_offsets":[0,32]}})";
-  std::ofstream f(scratch("offsets") + "/model.safetensors", std::ios::binary);
-  const uint64_t len = header.size();
-  f.write(reinterpret_cast<const char*>(&len), 8);
-  f << header << std::string(8, '\0');
-  f.close();
-  fs::copy_file(tiny() + "/config.json", scratch("offsets") + "/config.json");
+  write_raw_checkpoint(scratch("offsets"), tiny(), R"({"embed.weight":{"dtype":"BF16","shape":[4,4],"data_offsets":[0,32]}})", 8);
   const std::string e = load_error(scratch("offsets"));
   EXPECT_NE(e.find("tensor 'embed.weight'"), std::string::npos) << e;
   EXPECT_NE(e.find("data_offsets [0,32] run past the end"), std::string::npos) << e;
 }
 
 TEST_F(CheckpointTest, OverlappingTensorsAreRefused) {
-  fs::create_directories(scratch("overlap"));
-  const std::string header =
-      R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})";
-  std::ofstream f(scratch("overlap") + "/model.safetensors", std::ios::binary);
-  const uint64_t len = header.size();
-  f.write(reinterpret_cast<const char*>(&len), 8);
-  f << header << std::string(24, '\0');
-  f.close();
-  fs::copy_file(tiny() + "/config.json", scratch("overlap") + "/config.json");
+  write_raw_checkpoint(scratch("overlap"), tiny(),
+                       R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
+                       24);
   const std::string e = load_error(scratch("overlap"));
   EXPECT_NE(e.find("'a' and 'b' overlap"), std::string::npos) << e;
 }
@@ -204,13 +204,7 @@ TEST_F(CheckpointTest, UnknownDtypeAndBadSizeAreRefused) {
            {"size", R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,12]}})", "holds 12 bytes but shape [4] of F32 needs 16"},
            {"json", R"({"x":)", "header is not valid JSON"}}) {
     const std::string dir = scratch("hdr-" + tag);
-    fs::create_directories(dir);
-    std::ofstream f(dir + "/model.safetensors", std::ios::binary);
-    const uint64_t len = header.size();
-    f.write(reinterpret_cast<const char*>(&len), 8);
-    f << header << std::string(16, '\0');
-    f.close();
-    fs::copy_file(tiny() + "/config.json", dir + "/config.json");
+    write_raw_checkpoint(dir, tiny(), header, 16);
     const std::string e = load_error(dir);
     EXPECT_NE(e.find(expect), std::string::npos) << tag << ": " << e;
   }
