@@ -1,0 +1,54 @@
+// The DeepSeek V4 chat format (spec §8.2-8.3): OpenAI-style messages -> the exact prompt string
+// DeepSeek's encoder (encoding/encoding_dsv4.py) produces. A pure string function: tokenize the
+// result afterwards (it starts with the BOS text, so do not add another BOS id).
+//
+// Messages are nlohmann::ordered_json, not nlohmann::json: object key order is part of the
+// prompt (tool schemas are embedded as JSON in their given order), and nlohmann::json would
+// sort the keys.
+//
+// Thread-safe (no shared state).
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace dsv4 {
+
+enum class ThinkingMode { kChat, kThinking };
+enum class ReasoningEffort { kNone, kHigh, kMax };
+
+struct ChatEncodingOptions {
+  ThinkingMode mode = ThinkingMode::kChat;
+  // Only kMax changes the prompt (thinking mode only): it puts
+  // reasoning_effort_max_prefix before the first message. kHigh renders exactly as kNone.
+  ReasoningEffort effort = ReasoningEffort::kNone;
+  // The "max" effort instruction paragraph, verbatim from the model repository's encoder (see
+  // load_reasoning_effort_max_prefix in core/reasoning_effort_prefix.h). We do not ship its
+  // wording; encoding with kMax in thinking mode while this is empty is an error.
+  std::string reasoning_effort_max_prefix;
+  bool add_bos = true;  // start with <｜begin▁of▁sentence｜>
+  // Drop the reasoning of assistant turns before the last user/developer message (the
+  // reference default). Ignored (reasoning kept everywhere) when any message carries tools.
+  bool drop_thinking = true;
+};
+
+// `messages`: an array of objects with "role" in system, user, assistant, tool, developer,
+// latest_reminder, and the fields the reference reads: content, reasoning_content, tools,
+// tool_calls, tool_call_id, response_format, task, wo_eos. Throws dsv4::Error naming the message
+// index and the problem (unknown role, missing developer content, bad task, ...).
+std::string encode_chat(const nlohmann::ordered_json& messages, const ChatEncodingOptions& options);
+
+// The literal markers of the format.
+namespace chat_tokens {
+inline constexpr char kBos[] = "<｜begin▁of▁sentence｜>";
+inline constexpr char kEos[] = "<｜end▁of▁sentence｜>";
+inline constexpr char kUser[] = "<｜User｜>";
+inline constexpr char kAssistant[] = "<｜Assistant｜>";
+inline constexpr char kLatestReminder[] = "<｜latest_reminder｜>";
+inline constexpr char kThinkStart[] = "<think>";
+inline constexpr char kThinkEnd[] = "</think>";
+inline constexpr char kDsml[] = "｜DSML｜";
+}  // namespace chat_tokens
+
+}  // namespace dsv4

@@ -1,0 +1,276 @@
+// The V4 chat encoder against DeepSeek's own rendered test vectors (shared/golden/chat), the
+// completion parser against the checks in golden/chat/README.md, and the error paths.
+#include "core/chat_encoding.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "core/completion_parser.h"
+#include "core/error.h"
+#include "core/python_json.h"
+#include "core/reasoning_effort_prefix.h"
+
+namespace dsv4 {
+namespace {
+
+using nlohmann::ordered_json;
+namespace tok = chat_tokens;
+
+const std::string kChatDir = std::string(DSV4_SHARED_DIR) + "/golden/chat";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in) << "cannot open " << path;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// input_N.json as the encoder takes it: case 1 is {tools, messages} with the tools attached to
+// the first message (golden/chat/README.md); the others are plain message lists.
+ordered_json golden_messages(int n) {
+  ordered_json input = ordered_json::parse(read_file(kChatDir + "/input_" + std::to_string(n) + ".json"));
+  if (input.is_object()) {
+    ordered_json messages = input["messages"];
+    messages[0]["tools"] = input["tools"];
+    return messages;
+  }
+  return input;
+}
+
+std::string golden_output(int n) {
+  return read_file(kChatDir + "/output_" + std::to_string(n) + ".txt");
+}
+
+ChatEncodingOptions mode(ThinkingMode m) {
+  ChatEncodingOptions o;
+  o.mode = m;
+  return o;
+}
+
+TEST(ChatEncoding, golden_case_1_tools_and_tool_results_render_exactly) {
+  EXPECT_EQ(encode_chat(golden_messages(1), mode(ThinkingMode::kThinking)), golden_output(1));
+}
+
+TEST(ChatEncoding, golden_case_2_old_reasoning_is_dropped) {
+  const std::string prompt = encode_chat(golden_messages(2), mode(ThinkingMode::kThinking));
+  EXPECT_EQ(prompt, golden_output(2));
+  EXPECT_EQ(prompt.find("The user said hello"), std::string::npos);
+}
+
+TEST(ChatEncoding, golden_case_3_developer_tools_and_latest_reminder_render_exactly) {
+  EXPECT_EQ(encode_chat(golden_messages(3), mode(ThinkingMode::kThinking)), golden_output(3));
+}
+
+TEST(ChatEncoding, golden_case_4_chat_mode_with_action_task_renders_exactly) {
+  EXPECT_EQ(encode_chat(golden_messages(4), mode(ThinkingMode::kChat)), golden_output(4));
+}
+
+TEST(ChatEncoding, generation_prompt_ends_with_the_think_state) {
+  const ordered_json msgs = ordered_json::parse(
+      R"([{"role": "system", "content": "S"}, {"role": "user", "content": "hi"}])");
+  const std::string head = std::string(tok::kBos) + "S" + tok::kUser + "hi" + tok::kAssistant;
+  EXPECT_EQ(encode_chat(msgs, mode(ThinkingMode::kChat)), head + tok::kThinkEnd);
+  EXPECT_EQ(encode_chat(msgs, mode(ThinkingMode::kThinking)), head + tok::kThinkStart);
+}
+
+TEST(ChatEncoding, high_effort_renders_like_no_effort) {
+  ChatEncodingOptions high = mode(ThinkingMode::kThinking);
+  high.effort = ReasoningEffort::kHigh;
+  EXPECT_EQ(encode_chat(golden_messages(2), high), golden_output(2));
+}
+
+// The real paragraph comes from the model repository; a stand-in shows where it goes.
+TEST(ChatEncoding, max_effort_puts_the_loaded_prefix_before_the_first_message) {
+  ChatEncodingOptions max = mode(ThinkingMode::kThinking);
+  max.effort = ReasoningEffort::kMax;
+  max.reasoning_effort_max_prefix = "<stand-in prefix>\n\n";
+  const std::string prompt = encode_chat(golden_messages(2), max);
+  const std::string bos = tok::kBos;
+  EXPECT_EQ(prompt, bos + max.reasoning_effort_max_prefix + golden_output(2).substr(bos.size()));
+  // Chat mode ignores the effort.
+  max.mode = ThinkingMode::kChat;
+  EXPECT_EQ(encode_chat(golden_messages(4), max), golden_output(4));
+}
+
+TEST(ChatEncoding, max_effort_without_a_loaded_prefix_is_an_error) {
+  ChatEncodingOptions max = mode(ThinkingMode::kThinking);
+  max.effort = ReasoningEffort::kMax;
+  EXPECT_THROW(encode_chat(golden_messages(2), max), Error);
+}
+
+TEST(ChatEncoding, tool_results_follow_the_order_of_the_calls) {
+  const ordered_json msgs = ordered_json::parse(R"([
+    {"role": "user", "content": "q"},
+    {"role": "assistant", "content": "", "tool_calls": [
+      {"id": "a", "type": "function", "function": {"name": "f", "arguments": "{\"x\": 1}"}},
+      {"id": "b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]},
+    {"role": "tool", "tool_call_id": "b", "content": "B"},
+    {"role": "tool", "tool_call_id": "a", "content": "A"},
+    {"role": "user", "content": "next"}])");
+  const std::string prompt = encode_chat(msgs, mode(ThinkingMode::kChat));
+  const std::string want_user = std::string(tok::kUser) +
+                                "<tool_result>A</tool_result>\n\n<tool_result>B</tool_result>\n\nnext" +
+                                tok::kAssistant + tok::kThinkEnd;
+  EXPECT_NE(prompt.find(want_user), std::string::npos) << prompt;
+  EXPECT_NE(prompt.find("<｜DSML｜parameter name=\"x\" string=\"false\">1</｜DSML｜parameter>"),
+            std::string::npos)
+      << prompt;
+}
+
+TEST(ChatEncoding, unknown_role_error_names_the_role) {
+  const ordered_json msgs = ordered_json::parse(R"([{"role": "narrator", "content": "x"}])");
+  try {
+    encode_chat(msgs, mode(ThinkingMode::kChat));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("narrator"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ChatEncoding, malformed_messages_are_errors_not_crashes) {
+  for (const char* bad : {R"({"role": "user"})", R"([42])", R"([{"content": "no role"}])",
+                          R"([{"role": "developer", "content": ""}])",
+                          R"([{"role": "user", "content": {"not": "text"}}])",
+                          R"([{"role": "user", "content": "x", "task": "dance"}])",
+                          R"([{"role": "assistant", "tool_calls": [{"function": {}}]}])"}) {
+    EXPECT_THROW(encode_chat(ordered_json::parse(bad), mode(ThinkingMode::kChat)), Error) << bad;
+  }
+}
+
+// ---- completion parsing (golden/chat/README.md) --------------------------------------------
+
+// The completions inside a rendered prompt: the text after each "<｜Assistant｜><think>" up to
+// and including the next end-of-sentence token.
+std::vector<std::string> completions_in(const std::string& prompt) {
+  const std::string marker = std::string(tok::kAssistant) + tok::kThinkStart;
+  const std::string eos = tok::kEos;
+  std::vector<std::string> out;
+  for (size_t at = prompt.find(marker); at != std::string::npos; at = prompt.find(marker, at)) {
+    at += marker.size();
+    const size_t end = prompt.find(eos, at);
+    out.push_back(prompt.substr(at, end + eos.size() - at));
+  }
+  return out;
+}
+
+TEST(CompletionParser, golden_case_1_tool_call_turn) {
+  const auto turns = completions_in(golden_output(1));
+  ASSERT_EQ(turns.size(), 2u);
+  const ParsedCompletion p = parse_completion(turns[0], ThinkingMode::kThinking);
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.reasoning_content,
+            "The user wants to know the weather in Beijing. I should use the get_weather tool.");
+  EXPECT_EQ(p.content, "");
+  ASSERT_EQ(p.tool_calls.size(), 1u);
+  EXPECT_EQ(p.tool_calls[0].name, "get_weather");
+  EXPECT_EQ(p.tool_calls[0].arguments, R"({"location": "Beijing", "unit": "celsius"})");
+}
+
+TEST(CompletionParser, golden_case_1_final_turn) {
+  const auto turns = completions_in(golden_output(1));
+  ASSERT_EQ(turns.size(), 2u);
+  const ParsedCompletion p = parse_completion(turns[1], ThinkingMode::kThinking);
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.reasoning_content, "Got the weather data. Let me format a nice response.");
+  EXPECT_NE(p.content.find("22°C"), std::string::npos);
+  EXPECT_TRUE(p.tool_calls.empty());
+}
+
+TEST(CompletionParser, golden_case_2_last_turn) {
+  const auto turns = completions_in(golden_output(2));
+  ASSERT_EQ(turns.size(), 1u);
+  const ParsedCompletion p = parse_completion(turns[0], ThinkingMode::kThinking);
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.reasoning_content, "The user asks about the capital of France. It is Paris.");
+  EXPECT_EQ(p.content, "The capital of France is Paris.");
+  EXPECT_TRUE(p.tool_calls.empty());
+}
+
+TEST(CompletionParser, non_string_parameters_stay_json) {
+  const std::string text =
+      "\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n"
+      "<｜DSML｜parameter name=\"n\" string=\"false\">[1, 2]</｜DSML｜parameter>\n"
+      "<｜DSML｜parameter name=\"s\" string=\"true\">say \"hi\"</｜DSML｜parameter>\n"
+      "</｜DSML｜invoke>\n</｜DSML｜tool_calls><｜end▁of▁sentence｜>";
+  const ParsedCompletion p = parse_completion(text, ThinkingMode::kChat);
+  ASSERT_TRUE(p.ok) << p.error;
+  ASSERT_EQ(p.tool_calls.size(), 1u);
+  EXPECT_EQ(p.tool_calls[0].arguments, R"({"n": [1, 2], "s": "say \"hi\""})");
+}
+
+TEST(CompletionParser, chat_mode_text_without_final_eos_is_accepted) {
+  const ParsedCompletion p = parse_completion("Plain answer.", ThinkingMode::kChat);
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.content, "Plain answer.");
+}
+
+TEST(CompletionParser, malformed_output_degrades_to_raw_text) {
+  for (const char* bad : {
+           "reasoning without an end marker<｜end▁of▁sentence｜>",
+           "r</think>answer<｜end▁of▁sentence｜>trailing",
+           "r</think>a<think>b<｜end▁of▁sentence｜>",
+           "r</think>\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n",
+           "r</think>\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n"
+           "<｜DSML｜parameter name=\"a\" string=\"maybe\">1</｜DSML｜parameter>\n"
+           "</｜DSML｜invoke>\n</｜DSML｜tool_calls><｜end▁of▁sentence｜>",
+       }) {
+    const ParsedCompletion p = parse_completion(bad, ThinkingMode::kThinking);
+    EXPECT_FALSE(p.ok) << bad;
+    EXPECT_FALSE(p.error.empty());
+    EXPECT_EQ(p.content, bad);
+    EXPECT_TRUE(p.tool_calls.empty());
+  }
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+TEST(PythonJson, matches_python_json_dumps) {
+  // python3 -c 'import json; print(json.dumps([...], ensure_ascii=False))'
+  const ordered_json v = ordered_json::parse(
+      R"([1.0, 1e16, 1e15, 1e-05, 0.0001, 123.456, -0.0, 1e300, 2.5e-7, 0.1, 100.0,
+          "a\"\\\n\u0001\u007fé\u2028", {"k": null, "t": true}, [], {}])");
+  EXPECT_EQ(python_json_dumps(v),
+            "[1.0, 1e+16, 1000000000000000.0, 1e-05, 0.0001, 123.456, -0.0, 1e+300, 2.5e-07, "
+            "0.1, 100.0, \"a\\\"\\\\\\n\\u0001\x7f" "é\u2028\", {\"k\": null, \"t\": true}, [], {}]");
+}
+
+TEST(ReasoningEffortPrefix, reads_the_constant_from_a_python_encoder) {
+  // A stand-in source in the reference file's shape (not its wording).
+  const std::string source =
+      "import json\n"
+      "OTHER = 'x'\n"
+      "REASONING_EFFORT_MAX = (\n"
+      "    \"First line.\\n\"\n"
+      "    'Second \\'quoted\\' line.\\n\\n'  # a comment\n"
+      ")\n"
+      "def f():\n    return REASONING_EFFORT_MAX\n";
+  EXPECT_EQ(extract_python_string_constant(source, "REASONING_EFFORT_MAX", "enc.py"),
+            "First line.\nSecond 'quoted' line.\n\n");
+}
+
+TEST(ReasoningEffortPrefix, plain_files_are_read_verbatim_and_errors_name_the_file) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string txt = (dir / ("dsv4_prefix_" + std::to_string(::getpid()) + ".txt")).string();
+  std::ofstream(txt, std::ios::binary) << "exact bytes\n\n";
+  EXPECT_EQ(load_reasoning_effort_max_prefix(txt), "exact bytes\n\n");
+  std::filesystem::remove(txt);
+
+  const std::string py = (dir / ("dsv4_prefix_" + std::to_string(::getpid()) + ".py")).string();
+  std::ofstream(py) << "NOTHING_HERE = 1\n";
+  try {
+    load_reasoning_effort_max_prefix(py);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(py), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(py);
+  EXPECT_THROW(load_reasoning_effort_max_prefix("/nonexistent/encoding_dsv4.py"), Error);
+}
+
+}  // namespace
+}  // namespace dsv4
