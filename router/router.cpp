@@ -1,0 +1,363 @@
+// The router loop, the client-facing ops and the time-based chores.
+#include "router/router.h"
+
+#include <fstream>
+#include <iostream>
+
+namespace dsv4::router {
+
+using protocol::ErrorCode;
+using protocol::Message;
+using protocol::ProtocolError;
+using protocol::Tier;
+using protocol::Writer;
+
+namespace {
+
+int TierIndex(Tier t) { return t == Tier::kFlash ? 0 : 1; }
+
+zmq::socket_t MakeRouterSocket(zmq::context_t& ctx, const std::string& endpoint) {
+  zmq::socket_t s(ctx, zmq::socket_type::router);
+  s.set(zmq::sockopt::router_mandatory, 1);
+  s.set(zmq::sockopt::linger, 0);
+  // Token streams are many small messages; a deep queue rides out a slow reader, and a full one
+  // is handled explicitly (PeerSender), never by a silent drop.
+  s.set(zmq::sockopt::sndhwm, 100000);
+  s.set(zmq::sockopt::rcvhwm, 100000);
+  try {
+    s.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    throw std::runtime_error("cannot bind " + endpoint + ": " + e.what());
+  }
+  return s;
+}
+
+}  // namespace
+
+Router::Router(const RouterConfig& cfg)
+    : cfg_(cfg),
+      clients_(MakeRouterSocket(ctx_, cfg.client_endpoint)),
+      workers_sock_(MakeRouterSocket(ctx_, cfg.worker_endpoint)) {
+  metrics_endpoint_ = std::make_unique<metrics::Endpoint>(cfg.metrics_address);
+  metrics_ = std::make_unique<RouterMetrics>(metrics_endpoint_->registry());
+  client_sender_ = std::make_unique<PeerSender>(clients_, cfg.backlog_limit);
+  worker_sender_ = std::make_unique<PeerSender>(workers_sock_, cfg.backlog_limit);
+  started_ = Clock::now();
+  tier_last_alive_[0] = tier_last_alive_[1] = started_;
+  next_heartbeat_ = started_;
+  std::cerr << "I: dsv4-router: clients on " << clients_.get(zmq::sockopt::last_endpoint) << ", workers on "
+            << workers_sock_.get(zmq::sockopt::last_endpoint) << ", metrics on port " << metrics_endpoint_->port() << "\n";
+  WriteReadyFile();
+}
+
+Router::~Router() = default;
+
+void Router::WriteReadyFile() const {
+  if (cfg_.ready_file.empty()) return;
+  // Written to a temporary name and renamed, so a reader never sees half a file.
+  const std::string tmp = cfg_.ready_file + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << "{\"client_endpoint\": \"" << clients_.get(zmq::sockopt::last_endpoint) << "\", \"worker_endpoint\": \""
+      << workers_sock_.get(zmq::sockopt::last_endpoint) << "\", \"metrics_port\": " << metrics_endpoint_->port() << "}\n";
+  }
+  std::rename(tmp.c_str(), cfg_.ready_file.c_str());
+}
+
+void Router::Run() {
+  zmq::pollitem_t items[] = {{clients_.handle(), 0, ZMQ_POLLIN, 0}, {workers_sock_.handle(), 0, ZMQ_POLLIN, 0}};
+  while (!stop_) {
+    // Short timeout while messages wait in a backlog, else the heartbeat interval bounds it.
+    const int timeout_ms = client_sender_->HasBacklog() || worker_sender_->HasBacklog() ? 5 : std::min(cfg_.heartbeat_ms, 100);
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(timeout_ms));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      throw;
+    }
+    // Bounded batches per socket so neither side can starve the other.
+    for (int i = 0; i < 256; ++i) {
+      std::vector<zmq::message_t> frames;
+      if (!zmq::recv_multipart(workers_sock_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+      if (frames.size() != 2) {
+        metrics_->BadWorkerMessages().Increment();
+        continue;
+      }
+      HandleWorker(frames[0].to_string(), frames[1]);
+    }
+    for (int i = 0; i < 256; ++i) {
+      std::vector<zmq::message_t> frames;
+      if (!zmq::recv_multipart(clients_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+      const std::string client = frames[0].to_string();
+      if (frames.size() != 2) {
+        ReplyError(client, "", ErrorCode::kBadRequest,
+                   "expected one message body frame, got " + std::to_string(frames.size() - 1) + " frames");
+        continue;
+      }
+      HandleClient(client, frames[1]);
+    }
+    Chores();
+  }
+  // Shutdown: nobody is left waiting for an answer that will not come.
+  std::vector<uint64_t> pending;
+  for (const auto& [rid, r] : requests_) pending.push_back(rid);
+  for (uint64_t rid : pending) Fail(rid, ErrorCode::kUnavailable, "router is shutting down");
+  client_sender_->Flush();
+  std::cerr << "I: dsv4-router: stopped\n";
+}
+
+// ---- client side --------------------------------------------------------------------------
+
+void Router::SendToClient(const std::string& client, const std::string& body) {
+  const auto o = client_sender_->Send(client, body);
+  if (o == PeerSender::Outcome::kUnreachable || o == PeerSender::Outcome::kStuck) {
+    metrics_->SendFailures("client", o == PeerSender::Outcome::kStuck ? "stuck" : "unreachable").Increment();
+    dead_clients_.insert(client);
+  }
+}
+
+void Router::ReplyError(const std::string& client, const std::string& id, ErrorCode code, const std::string& msg) {
+  SendToClient(client, protocol::EncodeError({id, code, msg}));
+}
+
+void Router::HandleClient(const std::string& client, const zmq::message_t& body) {
+  std::string id;
+  try {
+    const Message m = Message::Decode(body.data(), body.size(), "op");
+    try {
+      id = m.StrOr("id", "");
+    } catch (const ProtocolError&) {
+      id.clear();  // a non-string id: reported by the op's own parser below
+    }
+    const std::string& op = m.kind();
+    if (op == "generate") return AcceptGenerate(client, m);
+    if (op == "cancel") return HandleCancel(client, m);
+    if (op == "status" || op == "workers") return HandleStatus(client, m);
+    if (op == "drain") return HandleDrain(client, m);
+    if (op == "swap_plugin") return HandleSwapPlugin(client, m);
+    throw ProtocolError(ErrorCode::kBadRequest,
+                        "unknown op '" + op + "' (expected generate, cancel, status, workers, drain or swap_plugin)");
+  } catch (const ProtocolError& e) {
+    metrics_->Requests("none", protocol::ErrorCodeName(e.code())).Increment();
+    ReplyError(client, id, e.code(), e.what());
+  }
+}
+
+void Router::AcceptGenerate(const std::string& client, const Message& m) {
+  protocol::GenerateRequest req = protocol::ParseGenerate(m);
+  const auto key = std::make_pair(client, req.id);
+  if (by_client_id_.count(key))
+    throw ProtocolError(ErrorCode::kBadRequest, "request id '" + req.id + "' is already in flight on this connection");
+
+  Request r;
+  r.rid = next_rid_++;
+  r.client = client;
+  r.received = Clock::now();
+  r.has_deadline = req.deadline_ms > 0;
+  r.deadline = r.received + std::chrono::milliseconds(req.deadline_ms);
+  r.auto_mode = req.model == "auto";
+  if (r.auto_mode) {
+    TierLoad load;
+    load.flash_saturated = !queues_[0].empty() && !TierHasRoom(Tier::kFlash);
+    load.pro_has_room = TierHasRoom(Tier::kPro);
+    const TierDecision d = ChooseFirstTier(cfg_.policy, req, load);
+    r.tier = d.tier;
+    metrics_->AutoRoutes(protocol::TierName(d.tier), d.reason).Increment();
+    if (d.tier == Tier::kPro) {
+      r.escalated = true;
+      r.escalation_reason = d.reason;
+      metrics_->Escalations(d.reason).Increment();
+    }
+  } else {
+    r.tier = *protocol::ParseTier(req.model);
+  }
+  // Token ids are checked against the vocabulary the tier's workers announced, so a bad id is
+  // refused here rather than after a dispatch.
+  int64_t vocab = 0;
+  for (const auto& [ident, w] : workers_) {
+    if (w.tier == r.tier && w.info.vocab_size > 0) vocab = vocab ? std::min(vocab, w.info.vocab_size) : w.info.vocab_size;
+  }
+  if (vocab > 0) {
+    for (size_t i = 0; i < req.tokens.size(); ++i) {
+      if (req.tokens[i] >= vocab)
+        throw ProtocolError(ErrorCode::kBadRequest, "field 'tokens' item " + std::to_string(i) + " = " + std::to_string(req.tokens[i]) +
+                                                        " is not below the vocabulary size " + std::to_string(vocab));
+    }
+  }
+  if (queues_[TierIndex(r.tier)].size() >= cfg_.queue_capacity) {
+    metrics_->Requests(protocol::TierName(r.tier), "overloaded").Increment();
+    ReplyError(client, req.id, ErrorCode::kOverloaded,
+               std::string("the ") + protocol::TierName(r.tier) + " queue is full (" + std::to_string(cfg_.queue_capacity) +
+                   " waiting); retry later");
+    return;
+  }
+  r.req = std::move(req);
+  by_client_id_[key] = r.rid;
+  Request& stored = requests_.emplace(r.rid, std::move(r)).first->second;
+  Enqueue(stored, /*front=*/false);
+  Dispatch(stored.tier);
+}
+
+void Router::HandleCancel(const std::string& client, const Message& m) {
+  const std::string id = m.Str("id");
+  auto it = by_client_id_.find({client, id});
+  if (it == by_client_id_.end()) return;  // already ended: its terminal message was sent
+  Fail(it->second, ErrorCode::kCancelled, "cancelled by the client");
+}
+
+void Router::HandleStatus(const std::string& client, const Message& m) {
+  std::vector<std::string> ws;
+  for (const auto& [ident, w] : workers_) {
+    ws.push_back(Writer()
+                     .Field("worker_id", w.info.worker_id)
+                     .Field("tier", w.info.tier)
+                     .Field("model_id", w.info.model_id)
+                     .Field("plugin", w.info.plugin)
+                     .Field("capacity", w.info.capacity)
+                     .Field("active", static_cast<int64_t>(w.active.size()))
+                     .Field("draining", w.draining)
+                     .Field("echo", w.info.echo)
+                     .Finish());
+  }
+  const std::string queues = Writer()
+                                 .Field("flash", static_cast<int64_t>(queues_[0].size()))
+                                 .Field("pro", static_cast<int64_t>(queues_[1].size()))
+                                 .Finish();
+  SendToClient(client, Writer("type", "status")
+                           .Field("id", m.StrOr("id", ""))
+                           .RawArray("workers", ws)
+                           .Raw("queues", queues)
+                           .Field("in_flight", static_cast<int64_t>(requests_.size()))
+                           .Finish());
+}
+
+void Router::HandleDrain(const std::string& client, const Message& m) {
+  const std::string id = m.StrOr("id", "");
+  const std::string target = m.Str("worker");
+  for (auto& [ident, w] : workers_) {
+    if (w.info.worker_id != target) continue;
+    w.draining = true;
+    SendToWorker(ident, protocol::EncodeControl("drain"));
+    SendToClient(client, Writer("type", "admin").Field("id", id).Field("ok", true).Field("message", "draining " + target).Finish());
+    return;
+  }
+  SendToClient(client, Writer("type", "admin").Field("id", id).Field("ok", false).Field("message", "no worker '" + target + "'").Finish());
+}
+
+void Router::HandleSwapPlugin(const std::string& client, const Message& m) {
+  const std::string id = m.Str("id");
+  const std::string plugin = m.Str("plugin");
+  const std::string target = m.StrOr("worker", "");
+  const std::string tier = m.StrOr("tier", "");
+  if (target.empty() == tier.empty()) throw ProtocolError(ErrorCode::kBadRequest, "swap_plugin needs exactly one of 'worker' or 'tier'");
+  PendingAdmin pa;
+  pa.client = client;
+  pa.id = id;
+  pa.deadline = Clock::now() + std::chrono::seconds(60);
+  for (auto& [ident, w] : workers_) {
+    if ((!target.empty() && w.info.worker_id == target) || (!tier.empty() && w.info.tier == tier)) {
+      pa.waiting.insert(ident);
+      SendToWorker(ident, Writer("type", "swap_plugin").Field("admin_id", client + "/" + id).Field("plugin", plugin).Finish());
+    }
+  }
+  if (pa.waiting.empty()) {
+    SendToClient(client, Writer("type", "admin").Field("id", id).Field("ok", false).Field("message", "no worker matches").Finish());
+    return;
+  }
+  admins_[client + "/" + id] = std::move(pa);
+}
+
+// ---- chores -------------------------------------------------------------------------------
+
+void Router::HandleSendFailures() {
+  for (const auto& [peer, o] : client_sender_->Flush()) {
+    metrics_->SendFailures("client", "unreachable").Increment();
+    dead_clients_.insert(peer);
+  }
+  for (const auto& [peer, o] : worker_sender_->Flush()) {
+    metrics_->SendFailures("worker", "unreachable").Increment();
+    dead_workers_.insert(peer);
+  }
+  // Handled here, outside the send path, so failing a request never re-enters a send.
+  while (!dead_workers_.empty()) {
+    const std::string w = *dead_workers_.begin();
+    dead_workers_.erase(dead_workers_.begin());
+    RemoveWorker(w, "unreachable");
+  }
+  while (!dead_clients_.empty()) {
+    const std::string c = *dead_clients_.begin();
+    dead_clients_.erase(dead_clients_.begin());
+    client_sender_->Forget(c);
+    CancelClientRequests(c);
+  }
+}
+
+void Router::Chores() {
+  const auto now = Clock::now();
+  // Workers whose heartbeat expired are dead; their requests go back to the queue.
+  std::vector<std::string> expired;
+  for (const auto& [ident, w] : workers_) {
+    if (w.expiry < now) expired.push_back(ident);
+  }
+  for (const auto& ident : expired) RemoveWorker(ident, "heartbeat");
+
+  if (now >= next_heartbeat_) {
+    for (const auto& [ident, w] : workers_) SendToWorker(ident, protocol::EncodeControl("heartbeat"));
+    next_heartbeat_ = now + std::chrono::milliseconds(cfg_.heartbeat_ms);
+  }
+
+  // Deadlines, and tiers that have had no live worker for too long.
+  for (int t = 0; t < 2; ++t) {
+    if (LiveWorkers(t == 0 ? Tier::kFlash : Tier::kPro) > 0) tier_last_alive_[t] = now;
+  }
+  std::vector<std::pair<uint64_t, ErrorCode>> expired_requests;
+  for (const auto& [rid, r] : requests_) {
+    if (r.has_deadline && now >= r.deadline) {
+      expired_requests.emplace_back(rid, ErrorCode::kDeadline);
+    } else if (r.state == State::kQueued &&
+               now - tier_last_alive_[TierIndex(r.tier)] > std::chrono::milliseconds(cfg_.unavailable_after_ms)) {
+      expired_requests.emplace_back(rid, ErrorCode::kUnavailable);
+    }
+  }
+  for (const auto& [rid, code] : expired_requests) {
+    const Request& r = requests_.at(rid);
+    const std::string msg = code == ErrorCode::kDeadline
+                                ? "deadline of " + std::to_string(r.req.deadline_ms) + " ms passed"
+                                : std::string("no live ") + protocol::TierName(r.tier) + " worker for " +
+                                      std::to_string(cfg_.unavailable_after_ms) + " ms" +
+                                      (r.last_failure.empty() ? "" : " (last failure: " + r.last_failure + ")");
+    Fail(rid, code, msg);
+  }
+
+  // Admin calls that are complete, or whose workers never answered.
+  for (auto it = admins_.begin(); it != admins_.end();) {
+    const PendingAdmin& pa = it->second;
+    const bool complete = pa.waiting.empty();
+    if (!complete && now < pa.deadline) {
+      ++it;
+      continue;
+    }
+    SendToClient(pa.client, Writer("type", "admin")
+                                .Field("id", pa.id)
+                                .Field("ok", complete && pa.all_ok)
+                                .Field("message", complete ? std::string(pa.all_ok ? "ok" : "failed on some workers")
+                                                           : "timed out waiting for " + std::to_string(pa.waiting.size()) + " worker(s)")
+                                .RawArray("results", pa.results)
+                                .Finish());
+    it = admins_.erase(it);
+  }
+  HandleSendFailures();
+  Dispatch(Tier::kFlash);
+  Dispatch(Tier::kPro);
+  UpdateGauges();
+}
+
+void Router::UpdateGauges() {
+  for (Tier t : {Tier::kFlash, Tier::kPro}) {
+    metrics_->QueueDepth(protocol::TierName(t)).Set(static_cast<double>(queues_[TierIndex(t)].size()));
+    metrics_->WorkersAlive(protocol::TierName(t)).Set(static_cast<double>(LiveWorkers(t)));
+  }
+  metrics_->InFlight().Set(static_cast<double>(requests_.size()));
+}
+
+}  // namespace dsv4::router

@@ -1,0 +1,173 @@
+// dsv4-router: the broker between clients and workers (DESIGN.md "Processes", "Wire protocol").
+//
+// One thread runs everything (Majordomo loop shape): poll both ROUTER sockets with the heartbeat
+// interval as the timeout, handle what arrived, then do the time-based chores (expire workers,
+// heartbeat, deadlines, dispatch). The metrics endpoint serves from its own thread.
+//
+// Guarantees this file keeps:
+//  - every accepted request ends in exactly one terminal message (`done` or `error`);
+//  - a client sees the tokens of a request once each and in order: the router forwards only the
+//    token whose index is the next one, and a re-dispatched request resumes from what the client
+//    already holds (the new worker gets those tokens as a forced prefix);
+//  - nothing is dropped silently: sends use ZMQ_ROUTER_MANDATORY through PeerSender.
+#pragma once
+
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "core/metrics.h"
+#include "core/protocol.h"
+#include "router/peer_sender.h"
+#include "router/router_metrics.h"
+#include "router/tier_policy.h"
+
+namespace dsv4::router {
+
+using Clock = std::chrono::steady_clock;
+
+struct RouterConfig {
+  std::string client_endpoint = "tcp://127.0.0.1:5555";
+  std::string worker_endpoint = "tcp://127.0.0.1:5556";
+  std::string metrics_address = "0.0.0.0:9464";
+  std::string ready_file;          // written (JSON) once all endpoints listen; for tests/scripts
+  int heartbeat_ms = 1000;         // both directions
+  int heartbeat_liveness = 3;      // missed intervals before a worker is dead
+  size_t queue_capacity = 256;     // waiting requests per tier; beyond: `overloaded`
+  int max_attempts = 3;            // dispatches per request before `unavailable`
+  int unavailable_after_ms = 5000; // a tier without live workers this long fails its queue
+  size_t backlog_limit = 10000;    // messages held for a peer whose queue is full
+  TierPolicyConfig policy;
+};
+
+class Router {
+ public:
+  explicit Router(const RouterConfig& cfg);
+  ~Router();
+  // Serves until Stop() (or SIGTERM/SIGINT through the main); then ends every pending request
+  // with `unavailable` so no client waits forever.
+  void Run();
+  void Stop() { stop_ = true; }
+
+ private:
+  // A worker that sent `ready` and has not expired.
+  struct Worker {
+    std::string identity;          // ZeroMQ routing id
+    protocol::WorkerInfo info;
+    protocol::Tier tier = protocol::Tier::kFlash;
+    std::set<uint64_t> active;     // request ids running there
+    Clock::time_point expiry;      // dead if nothing heard by then
+    bool draining = false;         // takes no new work
+  };
+
+  enum class State { kQueued, kRunning };
+
+  // One accepted generate request.
+  struct Request {
+    uint64_t rid = 0;              // router-wide key (client ids are only unique per client)
+    std::string client;            // routing id of the client
+    protocol::GenerateRequest req;
+    protocol::Tier tier = protocol::Tier::kFlash;  // tier it is queued for / running on
+    bool auto_mode = false;
+    State state = State::kQueued;
+    std::string worker;            // identity while running
+    int attempts = 0;              // dispatches on the current tier
+    int total_attempts = 0;
+    std::vector<int32_t> answer;   // tokens the client holds, in order
+    std::vector<float> logprobs;   // their log-probabilities (from the tier that produced them)
+    bool escalated = false;
+    std::string escalation_reason;
+    bool pending_verify = false;   // Pro must verify `answer` as a draft (escalation)
+    int64_t draft_accepted = 0;
+    int64_t prompt_tokens = 0;     // as reported by the worker
+    std::string last_failure;
+    Clock::time_point received, deadline, first_token, last_token;
+    bool has_deadline = false;
+    bool sent_first_token = false;
+  };
+
+  // An admin swap_plugin waiting for the workers' answers.
+  struct PendingAdmin {
+    std::string client;
+    std::string id;
+    std::set<std::string> waiting;     // worker ids
+    std::vector<std::string> results;  // encoded maps
+    bool all_ok = true;
+    Clock::time_point deadline;
+  };
+
+  // -- client side (router.cpp)
+  void HandleClient(const std::string& client, const zmq::message_t& body);
+  void AcceptGenerate(const std::string& client, const protocol::Message& m);
+  void HandleCancel(const std::string& client, const protocol::Message& m);
+  void HandleStatus(const std::string& client, const protocol::Message& m);
+  void HandleDrain(const std::string& client, const protocol::Message& m);
+  void HandleSwapPlugin(const std::string& client, const protocol::Message& m);
+  void SendToClient(const std::string& client, const std::string& body);
+  void ReplyError(const std::string& client, const std::string& id, protocol::ErrorCode code, const std::string& msg);
+
+  // -- worker side (router_workers.cpp)
+  void HandleWorker(const std::string& identity, const zmq::message_t& body);
+  void RegisterWorker(const std::string& identity, const protocol::Message& m);
+  void OnWorkerToken(Worker& w, const protocol::Message& m);
+  void OnWorkerVerified(Worker& w, const protocol::Message& m);
+  void OnWorkerDone(Worker& w, const protocol::Message& m);
+  void OnWorkerError(Worker& w, const protocol::Message& m);
+  void OnSwapResult(Worker& w, const protocol::Message& m);
+  void RemoveWorker(const std::string& identity, const std::string& reason);
+  void SendToWorker(const std::string& identity, const std::string& body);
+  Request* RequestOn(Worker& w, uint64_t rid);
+
+  // -- requests (router_requests.cpp)
+  void Enqueue(Request& r, bool front);
+  void Dispatch(protocol::Tier tier);
+  Worker* PickWorker(protocol::Tier tier);
+  void Retry(uint64_t rid, const std::string& reason);
+  // Hands the answer to Pro; false (and counted) when Pro cannot take it.
+  bool Escalate(Request& r, const std::string& reason);
+  void Finish(uint64_t rid, const std::string& finish_reason);
+  void Fail(uint64_t rid, protocol::ErrorCode code, const std::string& message);
+  void Detach(Request& r, bool cancel_on_worker);
+  void Forget(uint64_t rid);
+  void CancelClientRequests(const std::string& client);
+  bool TierHasRoom(protocol::Tier tier) const;
+  size_t LiveWorkers(protocol::Tier tier) const;
+
+  // -- chores (router.cpp)
+  void Chores();
+  void HandleSendFailures();
+  void UpdateGauges();
+  void WriteReadyFile() const;
+
+  RouterConfig cfg_;
+  zmq::context_t ctx_{1};
+  zmq::socket_t clients_;
+  zmq::socket_t workers_sock_;
+  std::unique_ptr<metrics::Endpoint> metrics_endpoint_;
+  std::unique_ptr<RouterMetrics> metrics_;
+  std::unique_ptr<PeerSender> client_sender_;
+  std::unique_ptr<PeerSender> worker_sender_;
+  std::atomic<bool> stop_{false};
+
+  std::map<std::string, Worker> workers_;                      // by identity
+  std::unordered_map<uint64_t, Request> requests_;             // by rid
+  std::map<std::pair<std::string, std::string>, uint64_t> by_client_id_;  // (client, id) -> rid
+  std::deque<uint64_t> queues_[2];                             // per tier, FIFO
+  Clock::time_point tier_last_alive_[2];
+  std::map<std::string, PendingAdmin> admins_;                 // by client + id
+  std::set<std::string> dead_clients_;                         // found unreachable while sending
+  std::set<std::string> dead_workers_;
+  uint64_t next_rid_ = 1;
+  Clock::time_point next_heartbeat_;
+  Clock::time_point started_;
+};
+
+}  // namespace dsv4::router

@@ -1,0 +1,78 @@
+// dsv4-router: flags (or an INI file with the same keys) -> RouterConfig -> Router::Run().
+#include <boost/program_options.hpp>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+
+#include "router/router.h"
+
+namespace po = boost::program_options;
+
+namespace {
+dsv4::router::Router* g_router = nullptr;
+extern "C" void OnStopSignal(int) {
+  if (g_router) g_router->Stop();  // only sets an atomic flag
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  dsv4::router::RouterConfig c;
+  auto& p = c.policy;
+  std::string config_file;
+  int metrics_port = 9464;
+  std::string metrics_host = "0.0.0.0";
+  po::options_description opts("dsv4-router options");
+  opts.add_options()("help,h", "show this help")("config", po::value(&config_file), "INI file with the same keys as the flags")(
+      "client-endpoint", po::value(&c.client_endpoint)->default_value(c.client_endpoint), "where clients connect (tcp://host:port; port * = any)")(
+      "worker-endpoint", po::value(&c.worker_endpoint)->default_value(c.worker_endpoint), "where workers connect")(
+      "metrics-port", po::value(&metrics_port)->default_value(metrics_port), "Prometheus /metrics port (0 = any free port)")(
+      "metrics-host", po::value(&metrics_host)->default_value(metrics_host), "address the metrics endpoint binds")(
+      "ready-file", po::value(&c.ready_file), "write the bound endpoints here (JSON) once listening")(
+      "heartbeat-ms", po::value(&c.heartbeat_ms)->default_value(c.heartbeat_ms), "heartbeat interval, both directions")(
+      "heartbeat-liveness", po::value(&c.heartbeat_liveness)->default_value(c.heartbeat_liveness), "missed heartbeats before a worker is dead")(
+      "queue-capacity", po::value(&c.queue_capacity)->default_value(c.queue_capacity), "waiting requests per tier before `overloaded`")(
+      "max-attempts", po::value(&c.max_attempts)->default_value(c.max_attempts), "dispatches per request before `unavailable`")(
+      "unavailable-after-ms", po::value(&c.unavailable_after_ms)->default_value(c.unavailable_after_ms),
+      "fail queued requests of a tier that had no live worker this long")(
+      "escalate-mean-logprob", po::value(&p.escalate_mean_logprob)->default_value(p.escalate_mean_logprob),
+      "auto: escalate when Flash's mean token logprob is below this")(
+      "escalate-min-logprob", po::value(&p.escalate_min_logprob)->default_value(p.escalate_min_logprob),
+      "auto: escalate when Flash's lowest token logprob is below this")(
+      "midstream-mean-logprob", po::value(&p.midstream_mean_logprob)->default_value(p.midstream_mean_logprob),
+      "auto: escalate mid-answer when the running mean falls below this")(
+      "midstream-min-tokens", po::value(&p.midstream_min_tokens)->default_value(p.midstream_min_tokens),
+      "auto: tokens before the mid-answer test applies")(
+      "flash-max-context", po::value(&p.flash_max_context)->default_value(p.flash_max_context), "auto: longer prompts go to Pro")(
+      "thinking-max-to-pro", po::value(&p.thinking_max_to_pro)->default_value(p.thinking_max_to_pro), "auto: thinking=max goes to Pro")(
+      "overflow-to-pro", po::value(&p.overflow_to_pro)->default_value(p.overflow_to_pro), "auto: use Pro when Flash is saturated");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, opts), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: dsv4-router [options]\n" << opts;
+      return 0;
+    }
+    if (vm.count("config")) {
+      std::ifstream f(vm["config"].as<std::string>());
+      if (!f) throw po::error("cannot read config file " + vm["config"].as<std::string>());
+      po::store(po::parse_config_file(f, opts), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "dsv4-router: " << e.what() << "\n" << opts;
+    return 2;
+  }
+  c.metrics_address = metrics_host + ":" + std::to_string(metrics_port);
+  try {
+    dsv4::router::Router router(c);
+    g_router = &router;
+    std::signal(SIGTERM, OnStopSignal);
+    std::signal(SIGINT, OnStopSignal);
+    router.Run();
+    g_router = nullptr;
+  } catch (const std::exception& e) {
+    std::cerr << "E: dsv4-router: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

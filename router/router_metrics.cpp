@@ -1,0 +1,80 @@
+#include "router/router_metrics.h"
+
+namespace dsv4::router {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+RouterMetrics::RouterMetrics(prometheus::Registry& reg) {
+  requests_ = &BuildCounter().Name("dsv4_router_requests_total").Help("Requests ended, by tier and outcome (done or error code)").Register(reg);
+  escalations_ = &BuildCounter().Name("dsv4_router_escalations_total").Help("Flash answers handed to Pro, by reason").Register(reg);
+  escalations_skipped_ = &BuildCounter()
+                              .Name("dsv4_router_escalations_skipped_total")
+                              .Help("Escalations the policy wanted but could not do, by reason")
+                              .Register(reg);
+  auto_routes_ = &BuildCounter().Name("dsv4_router_auto_routes_total").Help("First tier chosen for model=auto, by tier and reason").Register(reg);
+  retries_ = &BuildCounter().Name("dsv4_router_retries_total").Help("Requests re-dispatched after a failed attempt, by reason").Register(reg);
+  send_failures_ = &BuildCounter()
+                        .Name("dsv4_router_send_failures_total")
+                        .Help("Messages that could not be delivered (peer gone or stuck), by peer kind and reason")
+                        .Register(reg);
+  queue_depth_ = &BuildGauge().Name("dsv4_router_queue_depth").Help("Requests waiting for a worker, by tier").Register(reg);
+  workers_alive_ = &BuildGauge().Name("dsv4_router_workers_alive").Help("Registered workers with a live heartbeat, by tier").Register(reg);
+  worker_deaths_ = &BuildCounter().Name("dsv4_router_worker_deaths_total").Help("Workers removed, by tier and reason").Register(reg);
+  ttft_ = &BuildHistogram().Name("dsv4_router_time_to_first_token_seconds").Help("Receipt to first token sent to the client").Register(reg);
+  itl_ = &BuildHistogram().Name("dsv4_router_inter_token_latency_seconds").Help("Time between tokens sent to a client").Register(reg);
+  duration_ = &BuildHistogram().Name("dsv4_router_request_duration_seconds").Help("Receipt to terminal message (end-to-end)").Register(reg);
+  tokens_ = &BuildCounter().Name("dsv4_router_tokens_streamed_total").Help("Answer tokens forwarded to clients, by tier").Register(reg);
+  duplicates_ = &BuildCounter()
+                     .Name("dsv4_router_duplicate_tokens_dropped_total")
+                     .Help("Tokens a worker sent that the client already had (restarted streams)")
+                     .Register(reg)
+                     .Add({});
+  bad_worker_messages_ = &BuildCounter()
+                              .Name("dsv4_router_bad_worker_messages_total")
+                              .Help("Worker messages that did not decode or broke the protocol")
+                              .Register(reg)
+                              .Add({});
+  in_flight_ = &BuildGauge().Name("dsv4_router_requests_in_flight").Help("Requests accepted and not yet ended").Register(reg).Add({});
+  // Create the common series up front so a scrape shows zeros rather than nothing.
+  for (const char* tier : {"flash", "pro"}) {
+    QueueDepth(tier);
+    WorkersAlive(tier);
+    Requests(tier, "done");
+    TimeToFirstToken(tier);
+    RequestDuration(tier);
+  }
+}
+
+prometheus::Counter& RouterMetrics::Requests(const std::string& tier, const std::string& outcome) {
+  return requests_->Add({{"tier", tier}, {"outcome", outcome}});
+}
+prometheus::Counter& RouterMetrics::Escalations(const std::string& reason) { return escalations_->Add({{"reason", reason}}); }
+prometheus::Counter& RouterMetrics::EscalationsSkipped(const std::string& reason) {
+  return escalations_skipped_->Add({{"reason", reason}});
+}
+prometheus::Counter& RouterMetrics::AutoRoutes(const std::string& tier, const std::string& reason) {
+  return auto_routes_->Add({{"tier", tier}, {"reason", reason}});
+}
+prometheus::Counter& RouterMetrics::Retries(const std::string& reason) { return retries_->Add({{"reason", reason}}); }
+prometheus::Counter& RouterMetrics::SendFailures(const std::string& peer, const std::string& reason) {
+  return send_failures_->Add({{"peer", peer}, {"reason", reason}});
+}
+prometheus::Gauge& RouterMetrics::QueueDepth(const std::string& tier) { return queue_depth_->Add({{"tier", tier}}); }
+prometheus::Gauge& RouterMetrics::WorkersAlive(const std::string& tier) { return workers_alive_->Add({{"tier", tier}}); }
+prometheus::Counter& RouterMetrics::WorkerDeaths(const std::string& tier, const std::string& reason) {
+  return worker_deaths_->Add({{"tier", tier}, {"reason", reason}});
+}
+prometheus::Histogram& RouterMetrics::TimeToFirstToken(const std::string& tier) {
+  return ttft_->Add({{"tier", tier}}, metrics::LatencyBuckets());
+}
+prometheus::Histogram& RouterMetrics::InterTokenLatency(const std::string& tier) {
+  return itl_->Add({{"tier", tier}}, metrics::LatencyBuckets());
+}
+prometheus::Histogram& RouterMetrics::RequestDuration(const std::string& tier) {
+  return duration_->Add({{"tier", tier}}, metrics::LatencyBuckets());
+}
+prometheus::Counter& RouterMetrics::TokensStreamed(const std::string& tier) { return tokens_->Add({{"tier", tier}}); }
+
+}  // namespace dsv4::router

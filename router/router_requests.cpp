@@ -1,0 +1,206 @@
+// Request lifecycle in the router: queueing, dispatch to the least-loaded worker, retries after a
+// failed attempt, escalation to Pro, and the single terminal message.
+#include <iostream>
+
+#include "router/router.h"
+
+namespace dsv4::router {
+
+using protocol::ErrorCode;
+using protocol::Tier;
+
+namespace {
+int TierIndex(Tier t) { return t == Tier::kFlash ? 0 : 1; }
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+}  // namespace
+
+size_t Router::LiveWorkers(Tier tier) const {
+  size_t n = 0;
+  for (const auto& [ident, w] : workers_) n += w.tier == tier ? 1 : 0;
+  return n;
+}
+
+bool Router::TierHasRoom(Tier tier) const {
+  for (const auto& [ident, w] : workers_) {
+    if (w.tier == tier && !w.draining && static_cast<int64_t>(w.active.size()) < w.info.capacity) return true;
+  }
+  return false;
+}
+
+Router::Worker* Router::PickWorker(Tier tier) {
+  // Least loaded by fraction of capacity in use; ties go to the first in identity order.
+  Worker* best = nullptr;
+  double best_load = 2.0;
+  for (auto& [ident, w] : workers_) {
+    if (w.tier != tier || w.draining || static_cast<int64_t>(w.active.size()) >= w.info.capacity) continue;
+    const double load = static_cast<double>(w.active.size()) / static_cast<double>(w.info.capacity);
+    if (load < best_load) {
+      best_load = load;
+      best = &w;
+    }
+  }
+  return best;
+}
+
+void Router::Enqueue(Request& r, bool front) {
+  r.state = State::kQueued;
+  r.worker.clear();
+  auto& q = queues_[TierIndex(r.tier)];
+  if (front) {
+    q.push_front(r.rid);
+  } else {
+    q.push_back(r.rid);
+  }
+}
+
+void Router::Dispatch(Tier tier) {
+  auto& q = queues_[TierIndex(tier)];
+  while (!q.empty()) {
+    Worker* w = PickWorker(tier);
+    if (!w) return;
+    const uint64_t rid = q.front();
+    q.pop_front();
+    auto it = requests_.find(rid);
+    if (it == requests_.end()) continue;
+    Request& r = it->second;
+    r.state = State::kRunning;
+    r.worker = w->identity;
+    ++r.attempts;
+    ++r.total_attempts;
+    w->active.insert(rid);
+    protocol::WorkRequest wr;
+    wr.rid = rid;
+    wr.req = r.req;
+    wr.draft = r.answer;
+    wr.draft_mode = r.pending_verify ? "verify" : (r.answer.empty() ? "" : "resume");
+    if (r.has_deadline) {
+      wr.deadline_ms = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(r.deadline - Clock::now()).count());
+    }
+    SendToWorker(w->identity, protocol::EncodeWorkRequest(wr));
+  }
+}
+
+void Router::Detach(Request& r, bool cancel_on_worker) {
+  if (r.state == State::kRunning) {
+    auto w = workers_.find(r.worker);
+    if (w != workers_.end()) {
+      w->second.active.erase(r.rid);
+      if (cancel_on_worker) SendToWorker(w->first, protocol::EncodeCancelRid(r.rid));
+    }
+  } else {
+    auto& q = queues_[TierIndex(r.tier)];
+    for (auto it = q.begin(); it != q.end(); ++it) {
+      if (*it == r.rid) {
+        q.erase(it);
+        break;
+      }
+    }
+  }
+  r.state = State::kQueued;
+  r.worker.clear();
+}
+
+void Router::Forget(uint64_t rid) {
+  auto it = requests_.find(rid);
+  if (it == requests_.end()) return;
+  by_client_id_.erase({it->second.client, it->second.req.id});
+  requests_.erase(it);
+}
+
+void Router::Retry(uint64_t rid, const std::string& reason) {
+  auto it = requests_.find(rid);
+  if (it == requests_.end()) return;
+  Request& r = it->second;
+  r.last_failure = reason;
+  if (r.attempts >= cfg_.max_attempts) {
+    Fail(rid, ErrorCode::kUnavailable,
+         "request failed on " + std::to_string(r.attempts) + " attempts (last: " + reason + ")");
+    return;
+  }
+  metrics_->Retries(reason).Increment();
+  // To the front: it has waited already. The next worker resumes after the tokens the client holds.
+  Enqueue(r, /*front=*/true);
+}
+
+bool Router::Escalate(Request& r, const std::string& reason) {
+  // Escalation is decided once per request: a refusal also turns the policy off for it.
+  if (LiveWorkers(Tier::kPro) == 0) {
+    metrics_->EscalationsSkipped("pro_unavailable").Increment();
+    r.auto_mode = false;
+    return false;
+  }
+  if (queues_[TierIndex(Tier::kPro)].size() >= cfg_.queue_capacity) {
+    metrics_->EscalationsSkipped("pro_queue_full").Increment();
+    r.auto_mode = false;
+    return false;
+  }
+  const bool running = r.state == State::kRunning;
+  Detach(r, /*cancel_on_worker=*/running);
+  r.tier = Tier::kPro;
+  r.escalated = true;
+  r.escalation_reason = reason;
+  r.pending_verify = !r.answer.empty();
+  r.attempts = 0;
+  metrics_->Escalations(reason).Increment();
+  Enqueue(r, /*front=*/true);
+  Dispatch(Tier::kPro);
+  return true;
+}
+
+void Router::Finish(uint64_t rid, const std::string& finish_reason) {
+  auto it = requests_.find(rid);
+  if (it == requests_.end()) return;
+  Request& r = it->second;
+  Detach(r, false);
+  const auto now = Clock::now();
+  protocol::Done d;
+  d.id = r.req.id;
+  d.finish_reason = finish_reason;
+  d.tier = protocol::TierName(r.tier);
+  d.escalated = r.escalated;
+  d.escalation_reason = r.escalation_reason;
+  d.usage.prompt_tokens = r.prompt_tokens;
+  d.usage.completion_tokens = static_cast<int64_t>(r.answer.size());
+  d.tokens = r.answer;
+  const Confidence c = Summarize(r.logprobs);
+  d.mean_logprob = c.mean;
+  d.min_logprob = c.min;
+  d.draft_accepted = r.draft_accepted;
+  d.attempts = r.total_attempts;
+  d.ttft_ms = r.sent_first_token ? Seconds(r.first_token - r.received) * 1e3 : 0.0;
+  d.total_ms = Seconds(now - r.received) * 1e3;
+  SendToClient(r.client, protocol::EncodeDone(d));
+  metrics_->Requests(d.tier, "done").Increment();
+  metrics_->RequestDuration(d.tier).Observe(Seconds(now - r.received));
+  Forget(rid);
+  Dispatch(Tier::kFlash);
+  Dispatch(Tier::kPro);
+}
+
+void Router::Fail(uint64_t rid, ErrorCode code, const std::string& message) {
+  auto it = requests_.find(rid);
+  if (it == requests_.end()) return;
+  Request& r = it->second;
+  Detach(r, /*cancel_on_worker=*/true);
+  ReplyError(r.client, r.req.id, code, message);
+  const char* tier = protocol::TierName(r.tier);
+  metrics_->Requests(tier, protocol::ErrorCodeName(code)).Increment();
+  metrics_->RequestDuration(tier).Observe(Seconds(Clock::now() - r.received));
+  Forget(rid);
+}
+
+void Router::CancelClientRequests(const std::string& client) {
+  std::vector<uint64_t> rids;
+  for (const auto& [rid, r] : requests_) {
+    if (r.client == client) rids.push_back(rid);
+  }
+  for (uint64_t rid : rids) {
+    Request& r = requests_.at(rid);
+    Detach(r, /*cancel_on_worker=*/true);
+    metrics_->Requests(protocol::TierName(r.tier), "client_gone").Increment();
+    Forget(rid);
+  }
+  if (!rids.empty()) std::cerr << "W: dsv4-router: client gone, cancelled " << rids.size() << " request(s)\n";
+}
+
+}  // namespace dsv4::router

@@ -1,0 +1,236 @@
+// The worker side of the router: registration, heartbeats, and the worker's replies (tokens,
+// verification results, terminal messages, admin results).
+#include <iostream>
+
+#include "router/router.h"
+
+namespace dsv4::router {
+
+using protocol::ErrorCode;
+using protocol::Message;
+using protocol::ProtocolError;
+using protocol::Tier;
+using protocol::Writer;
+
+void Router::SendToWorker(const std::string& identity, const std::string& body) {
+  const auto o = worker_sender_->Send(identity, body);
+  if (o == PeerSender::Outcome::kUnreachable || o == PeerSender::Outcome::kStuck) {
+    metrics_->SendFailures("worker", o == PeerSender::Outcome::kStuck ? "stuck" : "unreachable").Increment();
+    dead_workers_.insert(identity);
+  }
+}
+
+void Router::HandleWorker(const std::string& identity, const zmq::message_t& body) {
+  Message m;
+  try {
+    m = Message::Decode(body.data(), body.size(), "type");
+  } catch (const ProtocolError& e) {
+    metrics_->BadWorkerMessages().Increment();
+    std::cerr << "E: dsv4-router: bad message from worker: " << e.what() << "\n";
+    return;
+  }
+  try {
+    if (m.kind() == "ready") return RegisterWorker(identity, m);
+    auto it = workers_.find(identity);
+    if (it == workers_.end()) {
+      // A worker we expired (e.g. it was stopped past its heartbeat) is talking again: its
+      // requests were re-dispatched. Tell it to reset and register afresh.
+      if (m.kind() != "disconnect") SendToWorker(identity, protocol::EncodeControl("disconnect"));
+      return;
+    }
+    Worker& w = it->second;
+    w.expiry = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
+    const std::string& type = m.kind();
+    if (type == "heartbeat") return;
+    if (type == "token") return OnWorkerToken(w, m);
+    if (type == "verified") return OnWorkerVerified(w, m);
+    if (type == "done") return OnWorkerDone(w, m);
+    if (type == "error") return OnWorkerError(w, m);
+    if (type == "swap_result") return OnSwapResult(w, m);
+    if (type == "draining") {
+      w.draining = true;
+      return;
+    }
+    if (type == "disconnect") return RemoveWorker(identity, "disconnect");
+    throw ProtocolError(ErrorCode::kBadRequest, "unknown worker message type '" + type + "'");
+  } catch (const ProtocolError& e) {
+    metrics_->BadWorkerMessages().Increment();
+    std::cerr << "E: dsv4-router: bad '" << m.kind() << "' from worker: " << e.what() << "\n";
+  }
+}
+
+void Router::RegisterWorker(const std::string& identity, const Message& m) {
+  protocol::WorkerInfo info = protocol::ParseReady(m);
+  if (workers_.count(identity)) {
+    // A worker that registers again has reset (reconnect): what it was running is lost.
+    RemoveWorker(identity, "reregistered");
+  }
+  Worker w;
+  w.identity = identity;
+  w.tier = *protocol::ParseTier(info.tier);
+  w.info = std::move(info);
+  w.expiry = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
+  std::cerr << "I: dsv4-router: worker " << w.info.worker_id << " ready (" << w.info.tier << ", capacity " << w.info.capacity
+            << ", plugin " << w.info.plugin << ")\n";
+  const Tier tier = w.tier;
+  workers_.emplace(identity, std::move(w));
+  Dispatch(tier);
+}
+
+void Router::RemoveWorker(const std::string& identity, const std::string& reason) {
+  auto it = workers_.find(identity);
+  if (it == workers_.end()) return;
+  Worker w = std::move(it->second);
+  workers_.erase(it);
+  worker_sender_->Forget(identity);
+  if (reason != "disconnect") metrics_->WorkerDeaths(w.info.tier, reason).Increment();
+  std::cerr << "W: dsv4-router: worker " << w.info.worker_id << " removed (" << reason << "), " << w.active.size()
+            << " request(s) to re-dispatch\n";
+  for (uint64_t rid : w.active) {
+    auto r = requests_.find(rid);
+    if (r == requests_.end()) continue;
+    r->second.state = State::kQueued;
+    r->second.worker.clear();
+    Retry(rid, "worker_" + reason);
+  }
+  // Admin calls waiting on it will not get an answer from it.
+  for (auto& [key, pa] : admins_) {
+    if (pa.waiting.erase(identity)) {
+      pa.all_ok = false;
+      pa.results.push_back(Writer().Field("worker", w.info.worker_id).Field("ok", false).Field("error", "worker removed: " + reason).Finish());
+    }
+  }
+}
+
+Router::Request* Router::RequestOn(Worker& w, uint64_t rid) {
+  auto it = requests_.find(rid);
+  if (it == requests_.end() || it->second.state != State::kRunning || it->second.worker != w.identity) {
+    // Late output of a request that ended or moved elsewhere: stop the worker wasting time on it.
+    if (!w.active.count(rid)) SendToWorker(w.identity, protocol::EncodeCancelRid(rid));
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void Router::OnWorkerToken(Worker& w, const Message& m) {
+  Request* r = RequestOn(w, m.UintOr("rid", 0));
+  if (!r) return;
+  const int64_t index = m.Int("index");
+  const std::vector<int32_t> tokens = m.Tokens("tokens");
+  std::vector<float> logprobs = m.Floats("logprobs");
+  logprobs.resize(tokens.size(), 0.0f);
+  const int64_t have = static_cast<int64_t>(r->answer.size());
+  if (index > have) {
+    // A gap means the worker lost track of the stream: retry rather than forward a hole.
+    const uint64_t rid = r->rid;
+    Detach(*r, /*cancel_on_worker=*/true);
+    Retry(rid, "stream_gap");
+    return;
+  }
+  // Skip what the client already holds (a restarted stream); forward only the new tail.
+  const int64_t skip = have - index;
+  if (skip > 0) metrics_->DuplicateTokensDropped().Increment(static_cast<double>(std::min<int64_t>(skip, tokens.size())));
+  if (skip >= static_cast<int64_t>(tokens.size())) return;
+  protocol::TokenChunk chunk;
+  chunk.id = r->req.id;
+  chunk.index = have;
+  chunk.tokens.assign(tokens.begin() + skip, tokens.end());
+  chunk.logprobs.assign(logprobs.begin() + skip, logprobs.end());
+  chunk.tier = protocol::TierName(r->tier);
+  r->answer.insert(r->answer.end(), chunk.tokens.begin(), chunk.tokens.end());
+  r->logprobs.insert(r->logprobs.end(), chunk.logprobs.begin(), chunk.logprobs.end());
+
+  const auto now = Clock::now();
+  const char* tier = protocol::TierName(r->tier);
+  if (!r->sent_first_token) {
+    r->sent_first_token = true;
+    r->first_token = now;
+    metrics_->TimeToFirstToken(tier).Observe(std::chrono::duration<double>(now - r->received).count());
+  } else {
+    // The gap since the last chunk, shared by the tokens of this chunk.
+    const double gap = std::chrono::duration<double>(now - r->last_token).count() / static_cast<double>(chunk.tokens.size());
+    auto& h = metrics_->InterTokenLatency(tier);
+    for (size_t i = 0; i < chunk.tokens.size(); ++i) h.Observe(gap);
+  }
+  r->last_token = now;
+  metrics_->TokensStreamed(tier).Increment(static_cast<double>(chunk.tokens.size()));
+  if (r->req.stream) SendToClient(r->client, protocol::EncodeToken(chunk));
+
+  // Mid-answer escalation of an `auto` answer Flash is unsure about.
+  if (r->auto_mode && r->tier == Tier::kFlash && !r->escalated) {
+    if (auto reason = EscalateMidstream(cfg_.policy, r->logprobs)) Escalate(*r, *reason);
+  }
+}
+
+void Router::OnWorkerVerified(Worker& w, const Message& m) {
+  Request* r = RequestOn(w, m.UintOr("rid", 0));
+  if (!r) return;
+  const int64_t accepted = m.Int("accepted");
+  if (!r->pending_verify || accepted < 0 || accepted > static_cast<int64_t>(r->answer.size()))
+    throw ProtocolError(ErrorCode::kBadRequest, "unexpected 'verified' (accepted " + std::to_string(accepted) + ")");
+  r->pending_verify = false;
+  r->draft_accepted = accepted;
+  // Tell the client explicitly which part of what it holds stays; Pro continues from there.
+  if (r->req.stream) {
+    SendToClient(r->client, protocol::EncodeSwitch({r->req.id, "flash", "pro", r->escalation_reason, accepted}));
+  }
+  r->answer.resize(static_cast<size_t>(accepted));
+  // The kept tokens' confidence is now Pro's, from its verification pass.
+  std::vector<float> lp = m.Has("logprobs") ? m.Floats("logprobs") : std::vector<float>{};
+  lp.resize(static_cast<size_t>(accepted), 0.0f);
+  r->logprobs = std::move(lp);
+}
+
+void Router::OnWorkerDone(Worker& w, const Message& m) {
+  Request* r = RequestOn(w, m.UintOr("rid", 0));
+  if (!r) return;
+  const int64_t total = m.IntOr("answer_tokens", static_cast<int64_t>(r->answer.size()));
+  if (total != static_cast<int64_t>(r->answer.size()) || r->pending_verify) {
+    const uint64_t rid = r->rid;
+    Detach(*r, false);
+    Retry(rid, "incomplete_answer");
+    return;
+  }
+  r->prompt_tokens = m.IntOr("prompt_tokens", 0);
+  const std::string finish = m.StrOr("finish_reason", "length");
+  if (r->auto_mode && r->tier == Tier::kFlash && !r->escalated) {
+    if (auto reason = EscalateAtEnd(cfg_.policy, r->logprobs)) {
+      if (Escalate(*r, *reason)) return;
+    }
+  }
+  Finish(r->rid, finish);
+}
+
+void Router::OnWorkerError(Worker& w, const Message& m) {
+  Request* r = RequestOn(w, m.UintOr("rid", 0));
+  if (!r) return;
+  const protocol::ErrorReply e = protocol::ParseError(m);
+  const uint64_t rid = r->rid;
+  if (e.code == ErrorCode::kInternal || e.code == ErrorCode::kUnavailable) {
+    // The worker failed, not the request: another worker may succeed.
+    r->last_failure = e.message;
+    Detach(*r, false);
+    Retry(rid, "worker_error");
+    return;
+  }
+  Fail(rid, e.code, e.message);
+}
+
+void Router::OnSwapResult(Worker& w, const Message& m) {
+  const bool ok = m.BoolOr("ok", false);
+  if (ok) w.info.plugin = m.StrOr("plugin", w.info.plugin);
+  auto it = admins_.find(m.StrOr("admin_id", ""));
+  if (it == admins_.end()) return;
+  PendingAdmin& pa = it->second;
+  pa.waiting.erase(w.identity);
+  pa.results.push_back(Writer()
+                           .Field("worker", w.info.worker_id)
+                           .Field("ok", ok)
+                           .Field("plugin", w.info.plugin)
+                           .Field("error", m.StrOr("error", ""))
+                           .Finish());
+  if (!ok) pa.all_ok = false;
+  // The reply goes out from Chores() once nobody is left to wait for.
+}
+
+}  // namespace dsv4::router

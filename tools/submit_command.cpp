@@ -1,0 +1,95 @@
+// `dsv4 submit`: send one generate request to a dsv4-router and stream the answer. Tokens go to
+// stderr as they arrive (with a note when the answer switches tier); then `tier: NAME`, usage and,
+// as the LAST line of stdout, the generated ids separated by spaces (as `dsv4 generate`).
+#include <boost/program_options.hpp>
+#include <iostream>
+#include <sstream>
+
+#include "client/client.h"
+#include "tools/token_list.h"
+
+namespace po = boost::program_options;
+
+namespace dsv4 {
+
+int submit_command(int argc, char** argv) {
+  protocol::GenerateRequest r;
+  std::string router = "tcp://127.0.0.1:5555", tokens_arg, prompt;
+  int64_t timeout_s = 600;
+  po::options_description opts("dsv4 submit options");
+  opts.add_options()("help,h", "show this help")("router", po::value(&router)->default_value(router), "router client endpoint")(
+      "model", po::value(&r.model)->default_value("flash"), "flash, pro or auto")(
+      "tokens", po::value(&tokens_arg), "prompt token ids: 5,17,300")("prompt", po::value(&prompt), "prompt text (needs a tokenizer)")(
+      "max-tokens", po::value(&r.max_tokens)->default_value(16), "tokens to generate")(
+      "temperature", po::value(&r.temperature)->default_value(0.0), "0 = greedy")(
+      "top-p", po::value(&r.top_p)->default_value(1.0), "nucleus sampling mass")("seed", po::value(&r.seed)->default_value(0), "sampling seed")(
+      "thinking", po::value(&r.thinking)->default_value("none"), "none, high or max")(
+      "deadline-ms", po::value(&r.deadline_ms)->default_value(0), "server-side deadline (0 = none)")(
+      "timeout", po::value(&timeout_s)->default_value(timeout_s), "give up locally after this many seconds")(
+      "ignore-eos", "keep generating after the EOS id")("no-stream", "ask for the whole answer at once");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, opts), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: dsv4 submit --router ENDPOINT --model flash|pro|auto (--tokens IDS | --prompt TEXT) --max-tokens N\n" << opts;
+      return 0;
+    }
+    po::notify(vm);
+    if (vm.count("tokens") == vm.count("prompt")) throw po::error("give exactly one of --tokens or --prompt");
+  } catch (const po::error& e) {
+    std::cerr << "dsv4 submit: " << e.what() << "\n" << opts;
+    return 2;
+  }
+  try {
+    if (vm.count("tokens")) {
+      r.prompt_kind = protocol::PromptKind::kTokens;
+      r.tokens = parse_token_list(tokens_arg);
+    } else {
+      r.prompt_kind = protocol::PromptKind::kText;
+      r.prompt = prompt;
+    }
+    r.ignore_eos = vm.count("ignore-eos") > 0;
+    r.stream = vm.count("no-stream") == 0;
+    r.id = client::NewRequestId("submit");
+    client::Client c(router);
+    const client::Result res = c.Generate(r, std::chrono::seconds(timeout_s), [&](const client::Event& e) {
+      if (e.id != r.id) return;
+      if (e.kind == client::Event::Kind::kToken) {
+        for (int32_t t : e.token.tokens) std::cerr << t << " ";
+        std::cerr.flush();
+      } else if (e.kind == client::Event::Kind::kSwitch) {
+        std::cerr << "\n[switch " << e.tier_switch.from << " -> " << e.tier_switch.to << " (" << e.tier_switch.reason << "): keeping "
+                  << e.tier_switch.keep << " token(s)]\n";
+      }
+    });
+    std::cerr << "\n";
+    if (res.timed_out) {
+      std::cerr << "dsv4 submit: error: no answer within " << timeout_s << " s\n";
+      return 1;
+    }
+    if (!res.ok) {
+      std::cerr << "dsv4 submit: error " << protocol::ErrorCodeName(res.error.code) << ": " << res.error.message << "\n";
+      return 1;
+    }
+    if (res.answer.tokens != res.done.tokens || res.answer.out_of_order > 0) {
+      std::cerr << "dsv4 submit: error: the streamed answer differs from the final one (" << res.answer.out_of_order
+                << " out-of-order chunks)\n";
+      return 1;
+    }
+    const protocol::Done& d = res.done;
+    std::cout << "tier: " << d.tier << (d.escalated ? " (escalated: " + d.escalation_reason + ", draft tokens kept: " + std::to_string(d.draft_accepted) + ")" : "")
+              << "\n";
+    std::cout << "usage: prompt_tokens=" << d.usage.prompt_tokens << " completion_tokens=" << d.usage.completion_tokens
+              << " finish_reason=" << d.finish_reason << " attempts=" << d.attempts << " ttft_ms=" << d.ttft_ms << " total_ms=" << d.total_ms
+              << " mean_logprob=" << d.mean_logprob << "\n";
+    std::ostringstream line;
+    for (size_t i = 0; i < d.tokens.size(); ++i) line << (i ? " " : "") << d.tokens[i];
+    std::cout << line.str() << std::endl;
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "dsv4 submit: error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace dsv4

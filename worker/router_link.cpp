@@ -1,0 +1,147 @@
+#include "worker/router_link.h"
+
+#include <iostream>
+
+namespace dsv4::worker {
+
+using protocol::Message;
+using protocol::Writer;
+using Clock = std::chrono::steady_clock;
+
+RouterLink::RouterLink(zmq::context_t& ctx, LinkConfig cfg, zmq::socket_t& outbox, Scheduler& scheduler, StepRunner& runner,
+                       WorkerMetrics& metrics)
+    : ctx_(ctx), cfg_(std::move(cfg)), outbox_(outbox), scheduler_(scheduler), runner_(runner), metrics_(metrics) {}
+
+void RouterLink::Connect() {
+  sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
+  sock_->set(zmq::sockopt::linger, 0);
+  // Tokens must not be dropped: a deep send queue, and a blocking send when it is full.
+  sock_->set(zmq::sockopt::sndhwm, 100000);
+  sock_->connect(cfg_.router);
+  cfg_.info.plugin = runner_.plugin_name();
+  Send(protocol::EncodeReady(cfg_.info));
+  router_expiry_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
+  next_heartbeat_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms);
+}
+
+void RouterLink::Send(const std::string& body) { sock_->send(zmq::buffer(body), zmq::send_flags::none); }
+
+void RouterLink::SwapPlugin(const Message& m) {
+  const std::string plugin = m.Str("plugin");
+  std::cerr << "I: dsv4-worker: swapping kernel plugin to '" << plugin << "'\n";
+  const std::string err = runner_.SwapPlugin(plugin);
+  if (err.empty()) {
+    metrics_.swaps_ok->Increment();
+    metrics_.SetPlugin(runner_.plugin_name());
+    std::cerr << "I: dsv4-worker: now serving with plugin '" << runner_.plugin_name() << "'\n";
+  } else {
+    metrics_.swaps_failed->Increment();
+    std::cerr << "W: dsv4-worker: plugin swap refused, keeping '" << runner_.plugin_name() << "': " << err << "\n";
+  }
+  Send(Writer("type", "swap_result")
+           .Field("admin_id", m.StrOr("admin_id", ""))
+           .Field("ok", err.empty())
+           .Field("plugin", runner_.plugin_name())
+           .Field("error", err)
+           .Finish());
+}
+
+void RouterLink::HandleRouter(const zmq::message_t& body) {
+  Message m;
+  try {
+    m = Message::Decode(body.data(), body.size(), "type");
+  } catch (const protocol::ProtocolError& e) {
+    std::cerr << "E: dsv4-worker: bad message from router: " << e.what() << "\n";
+    return;
+  }
+  router_expiry_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
+  const std::string& type = m.kind();
+  try {
+    if (type == "heartbeat") return;
+    if (type == "request") {
+      protocol::WorkRequest w;
+      try {
+        w = protocol::ParseWorkRequest(m);
+      } catch (const protocol::ProtocolError& e) {
+        // The router validated it; if it still does not parse, say so rather than go silent.
+        Send(Writer("type", "error")
+                 .Field("rid", m.UintOr("rid", 0))
+                 .Field("code", "bad_request")
+                 .Field("message", std::string("worker could not read the request: ") + e.what())
+                 .Finish());
+        return;
+      }
+      scheduler_.Submit(std::move(w));
+      return;
+    }
+    if (type == "cancel") return scheduler_.Cancel(m.UintOr("rid", 0));
+    if (type == "swap_plugin") return SwapPlugin(m);
+    if (type == "drain") {
+      draining_ = true;
+      return;
+    }
+    if (type == "disconnect") {
+      // The router no longer knows us (it expired us): what we run was re-dispatched.
+      std::cerr << "W: dsv4-worker: router asked to reconnect; dropping in-flight work and registering again\n";
+      scheduler_.CancelAll();
+      Send(protocol::EncodeReady(cfg_.info));
+      return;
+    }
+    std::cerr << "W: dsv4-worker: ignoring unknown message type '" << type << "'\n";
+  } catch (const protocol::ProtocolError& e) {
+    std::cerr << "E: dsv4-worker: bad '" << type << "' from router: " << e.what() << "\n";
+  }
+}
+
+int RouterLink::Run(const std::atomic<bool>& terminate) {
+  Connect();
+  bool announced_drain = false;
+  while (true) {
+    zmq::pollitem_t items[] = {{sock_->handle(), 0, ZMQ_POLLIN, 0}, {outbox_.handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(std::min(cfg_.heartbeat_ms, 100)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+    // The scheduler's output first: tokens are what clients wait for.
+    for (int i = 0; i < 1024; ++i) {
+      zmq::message_t msg;
+      if (!outbox_.recv(msg, zmq::recv_flags::dontwait)) break;
+      sock_->send(msg, zmq::send_flags::none);
+    }
+    for (int i = 0; i < 256; ++i) {
+      zmq::message_t msg;
+      if (!sock_->recv(msg, zmq::recv_flags::dontwait)) break;
+      HandleRouter(msg);
+    }
+    const auto now = Clock::now();
+    if (now >= next_heartbeat_) {
+      Send(protocol::EncodeControl("heartbeat"));
+      next_heartbeat_ = now + std::chrono::milliseconds(cfg_.heartbeat_ms);
+    }
+    if (now >= router_expiry_) {
+      std::cerr << "W: dsv4-worker: router silent for " << cfg_.heartbeat_ms * cfg_.heartbeat_liveness
+                << " ms; reconnecting and dropping in-flight work\n";
+      scheduler_.CancelAll();
+      Connect();
+    }
+    if (terminate || draining_) {
+      if (!announced_drain) {
+        std::cerr << "I: dsv4-worker: draining: finishing " << scheduler_.Load() << " request(s), taking no new work\n";
+        Send(protocol::EncodeControl("draining"));
+        announced_drain = true;
+      }
+      if (scheduler_.Load() == 0) {
+        // Forward anything the scheduler sent last, then leave.
+        zmq::message_t msg;
+        while (outbox_.recv(msg, zmq::recv_flags::dontwait)) sock_->send(msg, zmq::send_flags::none);
+        Send(protocol::EncodeControl("disconnect"));
+        sock_->set(zmq::sockopt::linger, 2000);  // let the last messages leave before close
+        std::cerr << "I: dsv4-worker: drained, exiting\n";
+        return 0;
+      }
+    }
+  }
+}
+
+}  // namespace dsv4::worker

@@ -1,0 +1,388 @@
+#include "worker/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+
+#include "core/error.h"
+
+namespace dsv4::worker {
+
+using protocol::ErrorCode;
+using protocol::Writer;
+
+struct Scheduler::Sequence {
+  enum class Phase { kPrefill, kDecode };
+  uint64_t rid = 0;
+  protocol::GenerateRequest req;
+  std::vector<int32_t> prompt;
+  std::vector<int32_t> draft;
+  bool verify = false;              // draft mode "verify" (else "resume")
+  SequenceState state;
+  Sampler sampler;
+  Phase phase = Phase::kPrefill;
+  size_t fed = 0;                   // prompt tokens consumed
+  std::vector<int32_t> answer;      // the whole answer so far, draft tokens included
+  std::vector<float> logprobs;
+  int32_t next_token = -1;          // sampled and sent, not yet fed
+  std::vector<int32_t> refeed;      // accepted prefix to feed again after a state restore
+  // The current step.
+  std::vector<int32_t> feed;
+  size_t step_prompt_n = 0;         // prompt tokens in `feed`
+  bool draft_in_step = false;
+  std::optional<SequenceState> snapshot;  // state before the verification pass
+  std::vector<float> logits;
+  bool has_deadline = false;
+  std::chrono::steady_clock::time_point deadline;
+  int64_t generated = 0;            // tokens this worker sampled
+  bool finished = false;
+
+  explicit Sequence(const SamplingParams& p) : sampler(p) {}
+};
+
+namespace {
+
+// log softmax(row)[token] at temperature 1, the same signal Sampler reports.
+float LogProbOf(const float* row, int64_t vocab, int32_t token) {
+  const float mx = *std::max_element(row, row + vocab);
+  double z = 0.0;
+  for (int64_t i = 0; i < vocab; ++i) z += std::exp(static_cast<double>(row[i] - mx));
+  return static_cast<float>(static_cast<double>(row[token] - mx) - std::log(z));
+}
+
+}  // namespace
+
+Scheduler::Scheduler(StepRunner& runner, const PromptEncoder& encoder, WorkerMetrics& metrics, const SchedulerConfig& cfg,
+                     std::function<void(const std::string&)> send)
+    : runner_(runner), encoder_(encoder), m_(metrics), cfg_(cfg), send_(std::move(send)) {}
+
+Scheduler::~Scheduler() = default;
+
+// ---- link thread side ---------------------------------------------------------------------
+
+void Scheduler::Submit(protocol::WorkRequest w) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    inbox_.push_back(Command{Command::Kind::kRequest, w.rid, std::move(w)});
+    ++load_;
+  }
+  cv_.notify_one();
+}
+
+void Scheduler::Cancel(uint64_t rid) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    inbox_.push_back(Command{Command::Kind::kCancel, rid, {}});
+  }
+  cv_.notify_one();
+}
+
+void Scheduler::CancelAll() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    inbox_.push_back(Command{Command::Kind::kCancelAll, 0, {}});
+  }
+  cv_.notify_one();
+}
+
+// ---- scheduler thread ---------------------------------------------------------------------
+
+void Scheduler::TakeInbox() {
+  std::deque<Command> cmds;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cmds.swap(inbox_);
+  }
+  // In arrival order: a cancel followed by a re-dispatch of the same rid must admit it again.
+  for (Command& c : cmds) {
+    switch (c.kind) {
+      case Command::Kind::kRequest: Admit(std::move(c.request)); break;
+      case Command::Kind::kCancel:
+        for (auto& s : active_) {
+          if (s->rid == c.rid && !s->finished) {
+            s->finished = true;
+            m_.requests->Add({{"outcome", "cancelled"}}).Increment();
+          }
+        }
+        break;
+      case Command::Kind::kCancelAll:
+        for (auto& s : active_) s->finished = true;
+        break;
+    }
+  }
+}
+
+void Scheduler::Admit(protocol::WorkRequest w) {
+  auto s = std::make_unique<Sequence>(SamplingParams{static_cast<float>(w.req.temperature), static_cast<float>(w.req.top_p), w.req.seed});
+  s->rid = w.rid;
+  s->req = std::move(w.req);
+  s->draft = std::move(w.draft);
+  s->verify = w.draft_mode == "verify";
+  s->has_deadline = w.deadline_ms > 0;
+  s->deadline = Clock::now() + std::chrono::milliseconds(w.deadline_ms);
+  Sequence& seq = *s;
+  active_.push_back(std::move(s));
+  try {
+    switch (seq.req.prompt_kind) {
+      case protocol::PromptKind::kTokens: seq.prompt = seq.req.tokens; break;
+      case protocol::PromptKind::kText: seq.prompt = encoder_.EncodeText(seq.req.prompt); break;
+      case protocol::PromptKind::kMessages: seq.prompt = encoder_.EncodeChat(seq.req.messages, seq.req.thinking); break;
+    }
+    const int64_t vocab = runner_.vocab_size();
+    auto check_ids = [&](const std::vector<int32_t>& ids, const char* field) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (ids[i] >= vocab)
+          throw protocol::ProtocolError(ErrorCode::kBadRequest, std::string("field '") + field + "' item " + std::to_string(i) + " = " +
+                                                                    std::to_string(ids[i]) + " is not below the vocabulary size " +
+                                                                    std::to_string(vocab));
+      }
+    };
+    check_ids(seq.prompt, "tokens");
+    check_ids(seq.draft, "draft");
+    const int64_t need = static_cast<int64_t>(seq.prompt.size()) + std::max<int64_t>(seq.req.max_tokens, static_cast<int64_t>(seq.draft.size()));
+    if (need > runner_.max_context())
+      throw protocol::ProtocolError(ErrorCode::kBadRequest, "prompt (" + std::to_string(seq.prompt.size()) + " tokens) + max_tokens (" +
+                                                                std::to_string(seq.req.max_tokens) + ") exceeds the model's context of " +
+                                                                std::to_string(runner_.max_context()));
+    seq.state = runner_.NewSequence();
+  } catch (const protocol::ProtocolError& e) {
+    FailSeq(seq, e.code(), e.what());
+  }
+}
+
+bool Scheduler::Stopped(const Sequence& s) const {
+  if (s.answer.empty()) return false;
+  const bool eos = !s.req.ignore_eos && s.answer.back() == runner_.eos_token_id();
+  return eos || static_cast<int64_t>(s.answer.size()) >= s.req.max_tokens;
+}
+
+void Scheduler::Complete(Sequence& s, const std::string&) {
+  const bool eos = !s.req.ignore_eos && !s.answer.empty() && s.answer.back() == runner_.eos_token_id();
+  double sum = 0.0, mn = 0.0;
+  for (size_t i = 0; i < s.logprobs.size(); ++i) {
+    sum += s.logprobs[i];
+    mn = i == 0 ? s.logprobs[i] : std::min<double>(mn, s.logprobs[i]);
+  }
+  send_(Writer("type", "done")
+            .Field("rid", s.rid)
+            .Field("finish_reason", eos ? "stop" : "length")
+            .Field("prompt_tokens", static_cast<int64_t>(s.prompt.size()))
+            .Field("answer_tokens", static_cast<int64_t>(s.answer.size()))
+            .Field("completion_tokens", s.generated)
+            .Field("mean_logprob", s.logprobs.empty() ? 0.0 : sum / static_cast<double>(s.logprobs.size()))
+            .Field("min_logprob", mn)
+            .Finish());
+  m_.requests->Add({{"outcome", "done"}}).Increment();
+  s.finished = true;
+}
+
+void Scheduler::FailSeq(Sequence& s, ErrorCode code, const std::string& message) {
+  send_(Writer("type", "error").Field("rid", s.rid).Field("code", protocol::ErrorCodeName(code)).Field("message", message).Finish());
+  m_.requests->Add({{"outcome", protocol::ErrorCodeName(code)}}).Increment();
+  s.finished = true;
+}
+
+void Scheduler::Emit(Sequence& s, const Sampled& t) {
+  s.answer.push_back(t.token);
+  s.logprobs.push_back(t.logprob);
+  ++s.generated;
+  m_.tokens_generated->Increment();
+  send_(Writer("type", "token")
+            .Field("rid", s.rid)
+            .Field("index", static_cast<int64_t>(s.answer.size() - 1))
+            .Field("tokens", std::vector<int32_t>{t.token})
+            .Field("logprobs", std::vector<float>{t.logprob})
+            .Finish());
+  if (Stopped(s)) return Complete(s, "");
+  s.next_token = t.token;
+  s.phase = Sequence::Phase::kDecode;
+}
+
+void Scheduler::SendVerified(Sequence& s, int64_t accepted, const std::vector<float>& logprobs) {
+  send_(Writer("type", "verified")
+            .Field("rid", s.rid)
+            .Field("accepted", accepted)
+            .Field("draft", static_cast<int64_t>(s.draft.size()))
+            .Field("logprobs", logprobs)
+            .Finish());
+}
+
+// Rows of `rows` from first_row on are the logits after the last prompt token and after each
+// draft token: row first_row + i predicts draft[i].
+void Scheduler::VerifyDraft(Sequence& s, const float* rows, int64_t first_row) {
+  const int64_t vocab = runner_.vocab_size();
+  const auto row = [&](size_t i) { return rows + (static_cast<size_t>(first_row) + i) * static_cast<size_t>(vocab); };
+  const size_t n = s.draft.size();
+  std::optional<Sampled> own;  // this tier's token where it disagreed with the draft
+  size_t kept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    // The sampler runs at every drafted position so its random stream stays where an
+    // uninterrupted run would have it.
+    const Sampled t = s.sampler.sample(row(i), vocab);
+    if (s.verify && t.token != s.draft[i]) {
+      own = t;
+      break;
+    }
+    s.answer.push_back(s.draft[i]);
+    s.logprobs.push_back(s.verify ? t.logprob : LogProbOf(row(i), vocab, s.draft[i]));
+    ++kept;
+    if (Stopped(s)) break;
+  }
+  if (s.verify) {
+    m_.verify_passes->Increment();
+    m_.draft_accepted->Increment(static_cast<double>(kept));
+    m_.draft_rejected->Increment(static_cast<double>(n - kept));
+    SendVerified(s, static_cast<int64_t>(kept), s.logprobs);
+    if (kept < n) {
+      // The state holds the rejected tail too: go back to before this pass, and feed the last
+      // prompt chunk plus the kept prefix again (with the next token, in the next step).
+      s.state = std::move(*s.snapshot);
+      s.refeed.assign(s.feed.begin(), s.feed.begin() + static_cast<std::ptrdiff_t>(s.step_prompt_n));
+      s.refeed.insert(s.refeed.end(), s.draft.begin(), s.draft.begin() + static_cast<std::ptrdiff_t>(kept));
+      m_.refeed_passes->Increment();
+    }
+  }
+  s.snapshot.reset();
+  if (Stopped(s)) return Complete(s, "");
+  if (own) return Emit(s, *own);
+  Emit(s, s.sampler.sample(row(n), vocab));
+}
+
+bool Scheduler::BuildStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>& owners) {
+  int64_t prefill_budget = cfg_.prefill_chunk;
+  for (auto& sp : active_) {
+    Sequence& s = *sp;
+    if (s.finished) continue;
+    s.draft_in_step = false;
+    s.step_prompt_n = 0;
+    if (s.phase == Sequence::Phase::kPrefill) {
+      if (prefill_budget <= 0) continue;  // waits for a later step; decodes keep flowing
+      const size_t n = std::min<size_t>(s.prompt.size() - s.fed, static_cast<size_t>(prefill_budget));
+      prefill_budget -= static_cast<int64_t>(n);
+      s.feed.assign(s.prompt.begin() + static_cast<std::ptrdiff_t>(s.fed), s.prompt.begin() + static_cast<std::ptrdiff_t>(s.fed + n));
+      s.step_prompt_n = n;
+      const bool last = s.fed + n == s.prompt.size();
+      s.draft_in_step = last && !s.draft.empty();
+      if (s.draft_in_step) {
+        s.feed.insert(s.feed.end(), s.draft.begin(), s.draft.end());
+        if (s.verify) s.snapshot = s.state;  // copy: the pass may have to be undone
+      }
+      chunks.push_back(SeqChunk{&s.state, s.feed.data(), static_cast<int64_t>(s.feed.size()), s.draft_in_step, last ? &s.logits : nullptr});
+    } else {
+      s.feed = std::move(s.refeed);
+      s.refeed.clear();
+      s.feed.push_back(s.next_token);
+      chunks.push_back(SeqChunk{&s.state, s.feed.data(), static_cast<int64_t>(s.feed.size()), false, &s.logits});
+    }
+    owners.push_back(&s);
+  }
+  return !chunks.empty();
+}
+
+void Scheduler::AfterStep(Sequence& s) {
+  if (s.phase == Sequence::Phase::kPrefill) {
+    s.fed += s.step_prompt_n;
+    if (s.fed < s.prompt.size()) return;
+    if (s.draft_in_step) return VerifyDraft(s, s.logits.data(), static_cast<int64_t>(s.step_prompt_n) - 1);
+  }
+  const int64_t vocab = runner_.vocab_size();
+  Emit(s, s.sampler.sample(s.logits.data() + s.logits.size() - static_cast<size_t>(vocab), vocab));
+}
+
+void Scheduler::RunStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>& owners) {
+  const auto account = [&](const StepStats& st, const std::vector<Sequence*>& who, double seconds) {
+    int64_t prefill = 0, decode = 0;
+    for (Sequence* s : who) {
+      if (s->phase == Sequence::Phase::kPrefill || s->feed.size() > 1) {
+        prefill += static_cast<int64_t>(s->feed.size()) - (s->phase == Sequence::Phase::kDecode ? 1 : 0);
+        decode += s->phase == Sequence::Phase::kDecode ? 1 : 0;
+      } else {
+        ++decode;
+      }
+    }
+    m_.prefill_tokens->Increment(static_cast<double>(prefill));
+    m_.decode_tokens->Increment(static_cast<double>(decode));
+    m_.batch_size->Observe(static_cast<double>(who.size()));
+    m_.step_seconds->Observe(seconds);
+    m_.weight_bytes_read->Increment(st.weight_bytes);
+    m_.kv_bytes_read->Increment(st.kv_bytes);
+    m_.flops->Increment(st.flops);
+    const double bytes = st.weight_bytes + st.kv_bytes;
+    if (seconds > 0) m_.achieved_bytes_per_second->Set(bytes / seconds);
+    if (prefill > 0) {
+      m_.prefill_seconds->Increment(seconds);
+      if (seconds > 0) m_.prefill_tokens_per_second->Set(static_cast<double>(prefill) / seconds);
+    } else {
+      m_.decode_seconds->Increment(seconds);
+      if (seconds > 0) m_.decode_tokens_per_second->Set(static_cast<double>(decode) / seconds);
+      if (decode > 0) m_.bytes_read_per_token->Set(bytes / static_cast<double>(decode));
+    }
+  };
+  const auto run = [&](const std::vector<SeqChunk>& cs, const std::vector<Sequence*>& who) {
+    const auto t0 = Clock::now();
+    const StepStats st = runner_.Step(cs);
+    account(st, who, std::chrono::duration<double>(Clock::now() - t0).count());
+    for (Sequence* s : who) AfterStep(*s);
+  };
+  try {
+    run(chunks, owners);
+  } catch (const Error& e) {
+    // The engine refused the step before touching any state: find the culprit by running the
+    // chunks one at a time, so the other sequences still advance.
+    if (chunks.size() == 1) {
+      owners[0]->snapshot.reset();
+      return FailSeq(*owners[0], ErrorCode::kBadRequest, e.what());
+    }
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      try {
+        run({chunks[i]}, {owners[i]});
+      } catch (const Error& one) {
+        owners[i]->snapshot.reset();
+        FailSeq(*owners[i], ErrorCode::kBadRequest, one.what());
+      }
+    }
+  } catch (const std::exception& e) {
+    for (Sequence* s : owners) {
+      if (!s->finished) FailSeq(*s, ErrorCode::kInternal, std::string("step failed: ") + e.what());
+    }
+  }
+}
+
+void Scheduler::Reap() {
+  size_t bytes = 0;
+  for (auto it = active_.begin(); it != active_.end();) {
+    if ((*it)->finished) {
+      it = active_.erase(it);
+      --load_;
+    } else {
+      bytes += (*it)->state.bytes();
+      ++it;
+    }
+  }
+  m_.active_sequences->Set(static_cast<double>(active_.size()));
+  m_.kv_cache_bytes->Set(static_cast<double>(bytes));
+}
+
+void Scheduler::Run(const std::atomic<bool>& stop) {
+  std::vector<SeqChunk> chunks;
+  std::vector<Sequence*> owners;
+  while (!stop) {
+    TakeInbox();
+    const auto now = Clock::now();
+    for (auto& s : active_) {
+      if (!s->finished && s->has_deadline && now >= s->deadline) FailSeq(*s, ErrorCode::kDeadline, "deadline passed on the worker");
+    }
+    Reap();
+    if (active_.empty()) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return !inbox_.empty() || stop; });
+      continue;
+    }
+    chunks.clear();
+    owners.clear();
+    if (BuildStep(chunks, owners)) RunStep(chunks, owners);
+    Reap();
+  }
+}
+
+}  // namespace dsv4::worker

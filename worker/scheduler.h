@@ -1,0 +1,100 @@
+// The worker's continuous-batching scheduler. It runs on its own thread so the router link keeps
+// answering heartbeats while a step computes.
+//
+// Every step carries one chunk per running sequence: a prefill chunk of at most `prefill_chunk`
+// prompt tokens (so a long prompt never stalls the decodes running beside it) or one decode
+// token. Requests join and leave between steps.
+//
+// A request may come with a draft (the tokens of an earlier answer):
+//  - "resume": the tokens the client already holds after a failed attempt; fed as given.
+//  - "verify": Flash's answer for Pro to check. The draft rides on the last prompt chunk with
+//    logits for every position, so the whole draft is verified in that ONE forward pass; Pro keeps
+//    the longest prefix where its own sampler picks the same token. The state cannot be
+//    truncated, so it is copied before that pass, and if part of the draft is rejected it is
+//    restored and the kept prefix re-fed together with Pro's own next token.
+// In both cases the seeded sampler is advanced over every drafted position, so the answer is the
+// same one an uninterrupted run would have produced.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/protocol.h"
+#include "core/sampler.h"
+#include "worker/prompt_encoder.h"
+#include "worker/step_runner.h"
+#include "worker/worker_metrics.h"
+
+namespace dsv4::worker {
+
+struct SchedulerConfig {
+  int64_t capacity = 8;        // sequences at once
+  int64_t prefill_chunk = 64;  // prompt tokens per sequence per step, and per step in total
+  std::string tier = "flash";
+};
+
+class Scheduler {
+ public:
+  // `send` ships one encoded message to the router; called from the scheduler thread only.
+  Scheduler(StepRunner& runner, const PromptEncoder& encoder, WorkerMetrics& metrics, const SchedulerConfig& cfg,
+            std::function<void(const std::string&)> send);
+  ~Scheduler();
+
+  // Thread-safe requests from the link thread.
+  void Submit(protocol::WorkRequest w);
+  void Cancel(uint64_t rid);
+  void CancelAll();
+  // Number of sequences admitted or waiting (0 = idle). Thread-safe.
+  size_t Load() const { return load_.load(); }
+
+  // The scheduler thread's loop; returns when `stop` is set.
+  void Run(const std::atomic<bool>& stop);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Sequence;
+  // What the link thread asks for, kept in arrival order.
+  struct Command {
+    enum class Kind { kRequest, kCancel, kCancelAll };
+    Kind kind;
+    uint64_t rid;
+    protocol::WorkRequest request;
+  };
+
+  void TakeInbox();
+  void Admit(protocol::WorkRequest w);
+  bool BuildStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>& owners);
+  void RunStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>& owners);
+  void AfterStep(Sequence& s);
+  void VerifyDraft(Sequence& s, const float* rows, int64_t first_row);
+  void Emit(Sequence& s, const Sampled& t);
+  void SendVerified(Sequence& s, int64_t accepted, const std::vector<float>& logprobs);
+  bool Stopped(const Sequence& s) const;
+  void Complete(Sequence& s, const std::string& finish_reason);
+  void FailSeq(Sequence& s, protocol::ErrorCode code, const std::string& message);
+  void Reap();
+
+  StepRunner& runner_;
+  const PromptEncoder& encoder_;
+  WorkerMetrics& m_;
+  SchedulerConfig cfg_;
+  std::function<void(const std::string&)> send_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Command> inbox_;
+  std::atomic<size_t> load_{0};
+
+  std::list<std::unique_ptr<Sequence>> active_;  // scheduler thread only
+};
+
+}  // namespace dsv4::worker

@@ -1,0 +1,36 @@
+// What the scheduler runs one batch step on: the V4 engine, or an echo stand-in with no model
+// (for measuring the router's own overhead). Both fill logits the same way, so the scheduler's
+// sampling, draft verification and streaming are exercised identically.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/engine.h"
+
+namespace dsv4::worker {
+
+class StepRunner {
+ public:
+  virtual ~StepRunner() = default;
+  virtual SequenceState NewSequence() const = 0;
+  // One batch step (Engine::forward semantics: throws dsv4::Error before touching any state).
+  virtual StepStats Step(const std::vector<SeqChunk>& chunks) = 0;
+  virtual int64_t vocab_size() const = 0;
+  virtual int64_t eos_token_id() const = 0;  // -1: never stops early
+  virtual int64_t max_context() const = 0;
+  virtual std::string plugin_name() const = 0;
+  // Validates and publishes another kernel plugin while steps run. Returns "" on success, else
+  // the reason (the old plugin keeps serving). Thread-safe with Step().
+  virtual std::string SwapPlugin(const std::string& name) = 0;
+};
+
+// The V4 engine with a hot-swappable plugin slot.
+std::unique_ptr<StepRunner> MakeEngineRunner(std::shared_ptr<const Model> model, const std::string& plugin,
+                                             const std::string& plugin_dir, int threads);
+
+// No model: the next token is always (previous token + 1) mod vocab, with certainty.
+std::unique_ptr<StepRunner> MakeEchoRunner(int64_t vocab_size);
+
+}  // namespace dsv4::worker

@@ -1,0 +1,135 @@
+// dsv4-worker: flags -> model (or echo) + plugin -> scheduler thread + router link.
+#include <boost/program_options.hpp>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "core/metrics.h"
+#include "core/model.h"
+#include "worker/crash_handler.h"
+#include "worker/prompt_encoder.h"
+#include "worker/router_link.h"
+#include "worker/scheduler.h"
+#include "worker/step_runner.h"
+#include "worker/worker_metrics.h"
+
+namespace po = boost::program_options;
+
+namespace {
+std::atomic<bool> g_terminate{false};
+extern "C" void OnTerminate(int) { g_terminate = true; }
+
+std::string DefaultWorkerId(const std::string& tier) {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return tier + "-" + host + "-" + std::to_string(getpid());
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  dsv4::worker::InstallCrashHandler();
+  dsv4::worker::LinkConfig link;
+  dsv4::worker::SchedulerConfig sched;
+  std::string model_dir, plugin, plugin_dir, config_file, ready_file, debug_crash, metrics_host = "0.0.0.0", worker_id;
+  int metrics_port = 9465, threads = 0;
+  int64_t echo_vocab = 1024;
+  po::options_description opts("dsv4-worker options");
+  opts.add_options()("help,h", "show this help")("config", po::value(&config_file), "INI file with the same keys as the flags")(
+      "router", po::value(&link.router)->default_value(link.router), "router worker endpoint")(
+      "tier", po::value(&sched.tier)->default_value("flash"), "flash or pro")(
+      "model", po::value(&model_dir), "checkpoint directory (config.json + safetensors)")(
+      "echo", "no model: answer (previous token + 1) mod vocab, for router benchmarks")(
+      "echo-vocab", po::value(&echo_vocab)->default_value(echo_vocab), "vocabulary size in echo mode")(
+      "model-id", po::value(&link.info.model_id), "name reported to the router (default: the model directory)")(
+      "worker-id", po::value(&worker_id), "stable name of this worker (default: tier-host-pid)")(
+      "metrics-port", po::value(&metrics_port)->default_value(metrics_port), "Prometheus /metrics port (0 = any free port)")(
+      "metrics-host", po::value(&metrics_host)->default_value(metrics_host), "address the metrics endpoint binds")(
+      "plugin", po::value(&plugin), "kernel plugin name or .so path (default: best for this CPU)")(
+      "plugin-dir", po::value(&plugin_dir), "where plugins live (default: beside the binary)")(
+      "threads", po::value(&threads)->default_value(0), "engine threads (0 = all cores)")(
+      "capacity", po::value(&sched.capacity)->default_value(sched.capacity), "sequences run at once (batch size)")(
+      "prefill-chunk", po::value(&sched.prefill_chunk)->default_value(sched.prefill_chunk), "prompt tokens per step")(
+      "heartbeat-ms", po::value(&link.heartbeat_ms)->default_value(link.heartbeat_ms), "heartbeat interval")(
+      "heartbeat-liveness", po::value(&link.heartbeat_liveness)->default_value(link.heartbeat_liveness),
+      "missed router heartbeats before reconnecting")(
+      "ready-file", po::value(&ready_file), "write {worker_id, metrics_port} here (JSON) once serving")(
+      "debug-crash", po::value(&debug_crash), "crash on purpose after start-up (segv|abort), to test crash reports");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, opts), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: dsv4-worker --tier flash|pro (--model DIR | --echo) [options]\n" << opts;
+      return 0;
+    }
+    if (vm.count("config")) {
+      std::ifstream f(config_file);
+      if (!f) throw po::error("cannot read config file " + config_file);
+      po::store(po::parse_config_file(f, opts), vm);
+    }
+    po::notify(vm);
+    if (sched.tier != "flash" && sched.tier != "pro") throw po::error("--tier must be flash or pro, got '" + sched.tier + "'");
+    if (model_dir.empty() == !vm.count("echo")) throw po::error("give exactly one of --model DIR or --echo");
+    if (sched.capacity < 1 || sched.prefill_chunk < 1) throw po::error("--capacity and --prefill-chunk must be >= 1");
+  } catch (const po::error& e) {
+    std::cerr << "dsv4-worker: " << e.what() << "\n" << opts;
+    return 2;
+  }
+  try {
+    using namespace dsv4::worker;
+    std::unique_ptr<StepRunner> runner;
+    if (vm.count("echo")) {
+      runner = MakeEchoRunner(echo_vocab);
+    } else {
+      runner = MakeEngineRunner(dsv4::Model::load(model_dir), plugin, plugin_dir, threads);
+    }
+    auto encoder = MakePromptEncoder(model_dir);
+    dsv4::metrics::Endpoint endpoint(metrics_host + ":" + std::to_string(metrics_port));
+    WorkerMetrics metrics(endpoint.registry(), sched.tier);
+    metrics.SetPlugin(runner->plugin_name());
+
+    link.info.worker_id = worker_id.empty() ? DefaultWorkerId(sched.tier) : worker_id;
+    link.info.tier = sched.tier;
+    if (link.info.model_id.empty()) link.info.model_id = vm.count("echo") ? "echo" : model_dir;
+    link.info.capacity = sched.capacity;
+    link.info.vocab_size = runner->vocab_size();
+    link.info.max_context = runner->max_context();
+    link.info.echo = vm.count("echo") > 0;
+
+    zmq::context_t ctx(1);
+    // The scheduler thread's messages reach the link over an inproc pair (sockets are not
+    // shared between threads).
+    zmq::socket_t outbox_in(ctx, zmq::socket_type::pair);
+    outbox_in.bind("inproc://scheduler-outbox");
+    zmq::socket_t outbox_out(ctx, zmq::socket_type::pair);
+    outbox_out.set(zmq::sockopt::sndhwm, 0);  // unbounded: a token is never dropped in-process
+    outbox_out.connect("inproc://scheduler-outbox");
+    Scheduler scheduler(*runner, *encoder, metrics, sched,
+                        [&outbox_out](const std::string& body) { outbox_out.send(zmq::buffer(body), zmq::send_flags::none); });
+    std::atomic<bool> stop_scheduler{false};
+    std::thread compute([&] { scheduler.Run(stop_scheduler); });
+
+    std::signal(SIGTERM, OnTerminate);
+    std::signal(SIGINT, OnTerminate);
+    std::cerr << "I: dsv4-worker " << link.info.worker_id << ": " << sched.tier << " tier, " << link.info.model_id << ", plugin "
+              << runner->plugin_name() << ", capacity " << sched.capacity << ", metrics on port " << endpoint.port() << ", router "
+              << link.router << "\n";
+    if (!ready_file.empty()) {
+      const std::string tmp = ready_file + ".tmp";
+      std::ofstream(tmp) << "{\"worker_id\": \"" << link.info.worker_id << "\", \"metrics_port\": " << endpoint.port() << "}\n";
+      std::rename(tmp.c_str(), ready_file.c_str());
+    }
+    if (!debug_crash.empty()) TriggerDebugCrash(debug_crash.c_str());
+
+    RouterLink rl(ctx, link, outbox_in, scheduler, *runner, metrics);
+    const int rc = rl.Run(g_terminate);
+    stop_scheduler = true;
+    compute.join();
+    return rc;
+  } catch (const std::exception& e) {
+    std::cerr << "E: dsv4-worker: " << e.what() << "\n";
+    return 1;
+  }
+}

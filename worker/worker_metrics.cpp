@@ -1,0 +1,48 @@
+#include "worker/worker_metrics.h"
+
+namespace dsv4::worker {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+WorkerMetrics::WorkerMetrics(prometheus::Registry& reg, const std::string& tier) {
+  const prometheus::Labels t{{"tier", tier}};
+  auto counter = [&](const char* name, const char* help) { return &BuildCounter().Name(name).Help(help).Register(reg).Add(t); };
+  auto gauge = [&](const char* name, const char* help) { return &BuildGauge().Name(name).Help(help).Register(reg).Add(t); };
+  tokens_generated = counter("dsv4_worker_tokens_generated_total", "Answer tokens sampled and sent");
+  prefill_tokens = counter("dsv4_worker_prefill_tokens_total", "Prompt (and draft) tokens fed to the model");
+  decode_tokens = counter("dsv4_worker_decode_tokens_total", "Single-token decode positions fed to the model");
+  prefill_seconds = counter("dsv4_worker_prefill_seconds_total", "Step time spent in steps that carried a prefill chunk");
+  decode_seconds = counter("dsv4_worker_decode_seconds_total", "Step time spent in decode-only steps");
+  prefill_tokens_per_second = gauge("dsv4_worker_prefill_tokens_per_second", "Prefill throughput of the latest prefill step");
+  decode_tokens_per_second = gauge("dsv4_worker_decode_tokens_per_second", "Decode throughput of the latest decode-only step");
+  batch_size = &BuildHistogram().Name("dsv4_worker_batch_size").Help("Sequences per step").Register(reg).Add(t, metrics::CountBuckets());
+  step_seconds = &BuildHistogram().Name("dsv4_worker_step_seconds").Help("Duration of one batch step").Register(reg).Add(t, metrics::LatencyBuckets());
+  active_sequences = gauge("dsv4_worker_active_sequences", "Sequences admitted and not finished");
+  kv_cache_bytes = gauge("dsv4_worker_kv_cache_bytes", "Per-sequence state bytes (windows, compressed KV, indexer keys) held now");
+  weight_bytes_read = counter("dsv4_worker_weight_bytes_read_total", "Stored weight bytes the kernels streamed");
+  kv_bytes_read = counter("dsv4_worker_kv_bytes_read_total", "State bytes attention and the indexer read");
+  bytes_read_per_token = gauge("dsv4_worker_bytes_read_per_token", "Bytes read per token in the latest decode step (roofline)");
+  achieved_bytes_per_second = gauge("dsv4_worker_achieved_bytes_per_second", "Bytes read per second in the latest step (roofline)");
+  flops = counter("dsv4_worker_flops_total", "Floating-point operations of matrix products and attention");
+  auto& swaps = BuildCounter().Name("dsv4_worker_plugin_swaps_total").Help("Kernel plugin hot swaps, by result").Register(reg);
+  swaps_ok = &swaps.Add({{"tier", tier}, {"result", "ok"}});
+  swaps_failed = &swaps.Add({{"tier", tier}, {"result", "failed"}});
+  verify_passes = counter("dsv4_worker_draft_verify_passes_total", "Forward passes that verified a draft (one per escalated request)");
+  auto& draft = BuildCounter().Name("dsv4_worker_draft_tokens_total").Help("Draft tokens verified, by result").Register(reg);
+  draft_accepted = &draft.Add({{"tier", tier}, {"result", "accepted"}});
+  draft_rejected = &draft.Add({{"tier", tier}, {"result", "rejected"}});
+  refeed_passes = counter("dsv4_worker_draft_refeed_passes_total", "Re-feeds of an accepted prefix after a partly rejected draft");
+  requests = &BuildCounter().Name("dsv4_worker_requests_total").Help("Requests ended on this worker, by outcome").Register(reg);
+  plugin_info = &BuildGauge().Name("dsv4_worker_plugin_info").Help("Kernel plugin in use (1) by name").Register(reg);
+}
+
+void WorkerMetrics::SetPlugin(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!plugin_.empty()) plugin_info->Add({{"plugin", plugin_}}).Set(0);
+  plugin_ = name;
+  plugin_info->Add({{"plugin", plugin_}}).Set(1);
+}
+
+}  // namespace dsv4::worker

@@ -1,0 +1,50 @@
+// The worker's Prometheus metrics (DESIGN.md "Metrics" and issue 3 §6): tokens, prefill/decode
+// throughput, batch size, active sequences, state bytes, plugin in use and swaps, roofline
+// figures, draft verification. Registered once; updated from the scheduler thread and the link
+// thread. Thread-safe.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "core/metrics.h"
+
+namespace dsv4::worker {
+
+struct WorkerMetrics {
+  explicit WorkerMetrics(prometheus::Registry& reg, const std::string& tier);
+
+  // Marks `name` as the plugin in use (1) and the previous one as not (0).
+  void SetPlugin(const std::string& name);
+
+  prometheus::Counter* tokens_generated;
+  prometheus::Counter* prefill_tokens;
+  prometheus::Counter* decode_tokens;
+  prometheus::Counter* prefill_seconds;
+  prometheus::Counter* decode_seconds;
+  prometheus::Gauge* prefill_tokens_per_second;
+  prometheus::Gauge* decode_tokens_per_second;
+  prometheus::Histogram* batch_size;
+  prometheus::Histogram* step_seconds;
+  prometheus::Gauge* active_sequences;
+  prometheus::Gauge* kv_cache_bytes;
+  prometheus::Counter* weight_bytes_read;
+  prometheus::Counter* kv_bytes_read;
+  prometheus::Gauge* bytes_read_per_token;
+  prometheus::Gauge* achieved_bytes_per_second;
+  prometheus::Counter* flops;
+  prometheus::Counter* swaps_ok;
+  prometheus::Counter* swaps_failed;
+  prometheus::Counter* verify_passes;
+  prometheus::Counter* draft_accepted;
+  prometheus::Counter* draft_rejected;
+  prometheus::Counter* refeed_passes;
+  prometheus::Family<prometheus::Counter>* requests;  // by outcome
+  prometheus::Family<prometheus::Gauge>* plugin_info;
+
+ private:
+  std::mutex mu_;
+  std::string plugin_;
+};
+
+}  // namespace dsv4::worker
