@@ -1,0 +1,363 @@
+// Conformance: every kernel of every plugin this CPU can run, against the reference plugin, over
+// randomized shapes with odd sizes, tails, row sub-ranges, strides and misaligned pointers.
+//
+// Tolerances. Matrix products are compared per output against the absolute-value sum
+// S = Σ_k |W[r,k]|·|x[t,k]|: a plugin that rounds activations to bf16 (ABI rule) may be off by
+// 2^-8·S (two roundings of 2^-9), and fp32 summation order adds far less; anything beyond that is
+// a wrong weight, scale or index. Other kernels compare with a relative 1e-5 plus an absolute
+// floor (they are float32 throughout in every plugin), topk must agree exactly.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "plugins/dsv4_formats.h"
+#include "tests/support/test_support.h"
+
+namespace dsv4::test {
+namespace {
+
+std::vector<std::string> candidate_plugins() {
+  std::vector<std::string> out;
+  for (const std::string& n : runnable_plugins())
+    if (n != "reference") out.push_back(n);
+  if (out.empty()) out.push_back("reference");  // still exercise the harness
+  return out;
+}
+
+// A buffer whose data() is deliberately misaligned by `offset` bytes.
+template <typename T>
+class Misaligned {
+ public:
+  Misaligned(size_t n, size_t offset) : raw_(n * sizeof(T) + offset + 64) {
+    const auto base = reinterpret_cast<uintptr_t>(raw_.data());
+    ptr_ = reinterpret_cast<T*>(raw_.data() + ((64 - base % 64) % 64) + offset);
+    n_ = n;
+  }
+  T* data() { return ptr_; }
+  const T* data() const { return ptr_; }
+  T& operator[](size_t i) { return ptr_[i]; }
+  size_t size() const { return n_; }
+
+ private:
+  std::vector<uint8_t> raw_;
+  T* ptr_;
+  size_t n_;
+};
+
+class Conformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    ref_ = load_plugin("reference");
+    cand_ = load_plugin(GetParam());
+    ASSERT_TRUE(ref_ && cand_);
+  }
+  const dsv4_kernel_table& R() const { return ref_->table(); }
+  const dsv4_kernel_table& C() const { return cand_->table(); }
+
+  std::mt19937_64 rng_{20261124};
+  float uniform(float lo = -1.0f, float hi = 1.0f) { return std::uniform_real_distribution<float>(lo, hi)(rng_); }
+  int64_t pick(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng_); }
+
+  PluginPtr ref_, cand_;
+};
+
+// Bytes of a random weight matrix in `type`, plus its scale grid.
+struct RandomMatrix {
+  Misaligned<uint8_t> data;
+  std::vector<uint8_t> scale;
+  dsv4_matrix m{};
+  RandomMatrix(int type, int64_t rows, int64_t cols, std::mt19937_64& g, size_t offset)
+      : data(bytes_for(type, rows, cols), offset) {
+    std::uniform_int_distribution<int> byte(0, 255), sc(116, 132);
+    std::uniform_real_distribution<float> f(-1.0f, 1.0f);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(byte(g));
+    if (type == DSV4_WEIGHT_F32) {
+      for (int64_t i = 0; i < rows * cols; ++i) {
+        const float v = f(g);
+        std::memcpy(data.data() + 4 * i, &v, 4);
+      }
+    } else if (type == DSV4_WEIGHT_BF16) {
+      for (int64_t i = 0; i < rows * cols; ++i) {
+        const uint16_t h = dsv4_f32_to_bf16(f(g));
+        std::memcpy(data.data() + 2 * i, &h, 2);
+      }
+    } else if (type == DSV4_WEIGHT_FP8_BLOCK) {
+      for (size_t i = 0; i < data.size(); ++i)
+        if ((data[i] & 0x7f) == 0x7f) data[i] = 0x3e;  // no NaN codes (never in a checkpoint)
+      scale.resize(static_cast<size_t>(((rows + 127) / 128) * ((cols + 127) / 128)));
+    } else {
+      scale.resize(static_cast<size_t>(rows * cols / 32));
+    }
+    for (auto& s : scale) s = static_cast<uint8_t>(sc(g));
+    m = dsv4_matrix{type, 0, rows, cols, data.data(), scale.empty() ? nullptr : scale.data()};
+  }
+  static size_t bytes_for(int type, int64_t rows, int64_t cols) {
+    switch (type) {
+      case DSV4_WEIGHT_F32: return static_cast<size_t>(rows * cols * 4);
+      case DSV4_WEIGHT_BF16: return static_cast<size_t>(rows * cols * 2);
+      case DSV4_WEIGHT_FP8_BLOCK: return static_cast<size_t>(rows * cols);
+      default: return static_cast<size_t>(rows * cols / 2);
+    }
+  }
+  float element(int64_t r, int64_t k) const {
+    const uint8_t* p = data.data();
+    switch (m.type) {
+      case DSV4_WEIGHT_F32: {
+        float v;
+        std::memcpy(&v, p + 4 * (r * m.cols + k), 4);
+        return v;
+      }
+      case DSV4_WEIGHT_BF16: {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * (r * m.cols + k), 2);
+        return dsv4_bf16_to_f32(h);
+      }
+      case DSV4_WEIGHT_FP8_BLOCK: return dsv4_fp8_element(p, scale.data(), m.cols, r, k);
+      default: return dsv4_fp4_element(p, scale.data(), m.cols, r, k);
+    }
+  }
+};
+
+const char* type_name(int t) {
+  switch (t) {
+    case DSV4_WEIGHT_F32: return "f32";
+    case DSV4_WEIGHT_BF16: return "bf16";
+    case DSV4_WEIGHT_FP8_BLOCK: return "fp8";
+    default: return "fp4";
+  }
+}
+
+void check_matmul(const dsv4_kernel_table& cand, const dsv4_kernel_table& ref, int type, int64_t rows, int64_t cols,
+                  int64_t n, std::mt19937_64& g, size_t misalign) {
+  SCOPED_TRACE(std::string(type_name(type)) + " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
+               " n=" + std::to_string(n) + " misalign=" + std::to_string(misalign));
+  RandomMatrix w(type, rows, cols, g, misalign);
+  std::uniform_real_distribution<float> f(-2.0f, 2.0f);
+  const int64_t ldx = cols + static_cast<int64_t>(g() % 5), ldy = rows + static_cast<int64_t>(g() % 3);
+  Misaligned<float> x(static_cast<size_t>(n * ldx), 4 * (misalign % 3));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = f(g);
+  const float sentinel = 12345.0f;
+  std::vector<float> yc(static_cast<size_t>(n * ldy), sentinel), yr(yc.size(), sentinel);
+  // The candidate runs on two row ranges split at an odd row, as two engine threads would.
+  const int64_t split = rows > 2 ? 1 + 2 * static_cast<int64_t>(g() % static_cast<uint64_t>((rows - 1) / 2)) : rows;
+  cand.matmul(&w.m, 0, split, x.data(), ldx, n, yc.data(), ldy);
+  cand.matmul(&w.m, split, rows, x.data(), ldx, n, yc.data(), ldy);
+  ref.matmul(&w.m, 0, rows, x.data(), ldx, n, yr.data(), ldy);
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t r = 0; r < ldy; ++r) {
+      const size_t i = static_cast<size_t>(t * ldy + r);
+      if (r >= rows) {
+        ASSERT_EQ(yc[i], sentinel) << "wrote outside its rows at t=" << t << " r=" << r;
+        continue;
+      }
+      double abs_sum = 0;
+      for (int64_t k = 0; k < cols; ++k) abs_sum += std::fabs(w.element(r, k) * x[static_cast<size_t>(t * ldx + k)]);
+      const double tol = abs_sum / 256.0 + 1e-6;
+      ASSERT_NEAR(yc[i], yr[i], tol) << "t=" << t << " r=" << r;
+    }
+  }
+}
+
+TEST_P(Conformance, MatmulMatchesReferenceForEveryWeightType) {
+  const int64_t row_list[] = {1, 3, 4, 17, 130};
+  const int64_t n_list[] = {1, 2, 3, 4, 5, 9};
+  for (int type : {DSV4_WEIGHT_F32, DSV4_WEIGHT_BF16, DSV4_WEIGHT_FP8_BLOCK, DSV4_WEIGHT_FP4_GROUP}) {
+    const std::vector<int64_t> cols_list = type == DSV4_WEIGHT_FP4_GROUP
+                                               ? std::vector<int64_t>{32, 64, 96, 544, 1056}
+                                               : std::vector<int64_t>{1, 7, 33, 64, 129, 200, 515, 1100};
+    for (int64_t cols : cols_list) {
+      for (int64_t rows : row_list) {
+        const int64_t n = n_list[(rows + cols) % 6];
+        check_matmul(C(), R(), type, rows, cols, n, rng_, static_cast<size_t>((rows + cols) % 7));
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+// Wide K exercises the K-blocking of activation buffers (blocks of a few thousand columns).
+TEST_P(Conformance, MatmulMatchesReferenceAcrossActivationBlocks) {
+  for (int type : {DSV4_WEIGHT_BF16, DSV4_WEIGHT_FP8_BLOCK, DSV4_WEIGHT_FP4_GROUP}) {
+    for (int64_t n : {1, 4, 6}) {
+      check_matmul(C(), R(), type, 6, 8192 + 96, n, rng_, 1);
+      if (HasFatalFailure()) return;
+    }
+  }
+  check_matmul(C(), R(), DSV4_WEIGHT_F32, 5, 16384 + 5, 2, rng_, 3);
+}
+
+TEST_P(Conformance, MatmulWithEmptyRangeWritesNothing) {
+  RandomMatrix w(DSV4_WEIGHT_BF16, 8, 64, rng_, 0);
+  std::vector<float> x(64, 1.0f), y(8, 7.0f);
+  C().matmul(&w.m, 3, 3, x.data(), 64, 1, y.data(), 8);
+  C().matmul(&w.m, 0, 8, x.data(), 64, 0, y.data(), 8);
+  for (float v : y) EXPECT_EQ(v, 7.0f);
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& want, float rel, float abs_floor,
+                  const std::string& what) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_NEAR(got[i], want[i], rel * std::fabs(want[i]) + abs_floor) << what << " at " << i;
+  }
+}
+
+TEST_P(Conformance, RmsnormMatchesReference) {
+  for (int64_t dim : {1, 5, 16, 33, 128, 255, 1024, 4097}) {
+    const int64_t rows = pick(1, 4), ld = dim + pick(0, 3), ldy = dim + pick(0, 2);
+    Misaligned<float> x(static_cast<size_t>(rows * ld), 4 * static_cast<size_t>(dim % 3));
+    std::vector<float> wt(static_cast<size_t>(dim));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = uniform(-3, 3);
+    for (auto& v : wt) v = uniform(0.5f, 1.5f);
+    for (bool weighted : {true, false}) {
+      std::vector<float> a(static_cast<size_t>(rows * ldy), 0.0f), b(a);
+      C().rmsnorm(x.data(), ld, rows, dim, weighted ? wt.data() : nullptr, 1e-6f, a.data(), ldy);
+      R().rmsnorm(x.data(), ld, rows, dim, weighted ? wt.data() : nullptr, 1e-6f, b.data(), ldy);
+      expect_close(a, b, 1e-5f, 1e-6f, "rmsnorm dim " + std::to_string(dim));
+    }
+    // In place.
+    std::vector<float> a(x.data(), x.data() + x.size()), b(a);
+    C().rmsnorm(a.data(), ld, rows, dim, wt.data(), 1e-6f, a.data(), ld);
+    R().rmsnorm(b.data(), ld, rows, dim, wt.data(), 1e-6f, b.data(), ld);
+    expect_close(a, b, 1e-5f, 1e-6f, "rmsnorm in place");
+  }
+}
+
+TEST_P(Conformance, RopeMatchesReference) {
+  for (int64_t pairs : {1, 3, 8, 32, 33}) {
+    for (int32_t inverse : {0, 1}) {
+      const int64_t vecs = pick(1, 5), stride = 2 * pairs + pick(0, 7);
+      std::vector<float> a(static_cast<size_t>(vecs * stride + 3)), cs(static_cast<size_t>(pairs)), sn(cs.size());
+      for (auto& v : a) v = uniform();
+      for (int64_t i = 0; i < pairs; ++i) {
+        const float ang = uniform(-3, 3);
+        cs[i] = std::cos(ang);
+        sn[i] = std::sin(ang);
+      }
+      auto b = a;
+      C().rope(a.data() + 1, vecs, stride, pairs, cs.data(), sn.data(), inverse);
+      R().rope(b.data() + 1, vecs, stride, pairs, cs.data(), sn.data(), inverse);
+      expect_close(a, b, 1e-5f, 1e-6f, "rope");
+    }
+  }
+}
+
+TEST_P(Conformance, AttentionMatchesReference) {
+  struct Case {
+    int64_t heads, dim, n_kv;
+    bool sink;
+  };
+  const Case cases[] = {{1, 1, 1, false}, {3, 17, 5, true}, {4, 64, 0, true},  {2, 128, 33, true},
+                        {5, 512, 140, true}, {2, 520, 7, false}, {1, 96, 300, true}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE("heads=" + std::to_string(c.heads) + " dim=" + std::to_string(c.dim) + " n_kv=" + std::to_string(c.n_kv));
+    Misaligned<float> q(static_cast<size_t>(c.heads * c.dim), 4);
+    std::vector<float> kv(static_cast<size_t>(std::max<int64_t>(c.n_kv, 1) * c.dim + 1)), sink(static_cast<size_t>(c.heads));
+    for (size_t i = 0; i < q.size(); ++i) q[i] = uniform(-2, 2);
+    for (auto& v : kv) v = uniform(-2, 2);
+    for (auto& v : sink) v = uniform(-2, 2);
+    // Rows gathered out of order, one of them misaligned.
+    std::vector<const float*> rows;
+    for (int64_t j = 0; j < c.n_kv; ++j) rows.push_back(kv.data() + ((j * 7) % c.n_kv) * c.dim + (j == 1 ? 1 : 0));
+    std::vector<float> a(static_cast<size_t>(c.heads * c.dim), -1.0f), b(a), sa(static_cast<size_t>(c.n_kv + 1)), sb(sa);
+    const int64_t h0 = c.heads > 2 ? 1 : 0;  // a head sub-range
+    dsv4_attention_args args{q.data(), rows.data(), c.n_kv, c.dim, c.sink ? sink.data() : nullptr,
+                             1.0f / std::sqrt(static_cast<float>(c.dim)), a.data(), sa.data(), h0, c.heads};
+    C().attention(&args);
+    args.out = b.data();
+    args.scratch = sb.data();
+    R().attention(&args);
+    expect_close(a, b, 1e-4f, 1e-5f, "attention");
+  }
+}
+
+TEST_P(Conformance, IndexScoresMatchReference) {
+  struct Case {
+    int64_t heads, dim, n, begin;
+  };
+  const Case cases[] = {{1, 1, 3, 0}, {4, 64, 37, 5}, {16, 128, 100, 17}, {64, 128, 70, 0}, {7, 33, 20, 3}, {160, 128, 5, 0}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE("heads=" + std::to_string(c.heads) + " dim=" + std::to_string(c.dim));
+    std::vector<float> q(static_cast<size_t>(c.heads * c.dim)), hw(static_cast<size_t>(c.heads)),
+        keys(static_cast<size_t>(c.n * c.dim));
+    for (auto& v : q) v = uniform();
+    for (auto& v : hw) v = uniform();
+    for (auto& v : keys) v = uniform();
+    std::vector<float> a(static_cast<size_t>(c.n), -7.0f), b(a);
+    C().index_scores(q.data(), hw.data(), c.heads, c.dim, keys.data(), c.begin, c.n, a.data());
+    R().index_scores(q.data(), hw.data(), c.heads, c.dim, keys.data(), c.begin, c.n, b.data());
+    float scale = 1e-3f;
+    for (float v : b) scale = std::max(scale, std::fabs(v));
+    expect_close(a, b, 1e-4f, 1e-5f * scale * static_cast<float>(c.dim), "index_scores");
+  }
+}
+
+TEST_P(Conformance, TopkMatchesReferenceExactlyIncludingTies) {
+  for (int64_t n : {1, 2, 10, 300, 5000}) {
+    for (int64_t k : {int64_t{1}, int64_t{3}, n / 2, n}) {
+      if (k < 1 || k > n) continue;
+      std::vector<float> v(static_cast<size_t>(n));
+      for (auto& x : v) x = static_cast<float>(pick(0, 20));  // many ties
+      std::vector<int32_t> a(static_cast<size_t>(k), -1), b(a);
+      C().topk(v.data(), n, k, a.data());
+      R().topk(v.data(), n, k, b.data());
+      ASSERT_EQ(a, b) << "n=" << n << " k=" << k;
+    }
+  }
+}
+
+TEST_P(Conformance, SwigluMatchesReference) {
+  for (int64_t n : {1, 15, 16, 17, 100, 2048}) {
+    for (float limit : {0.0f, 10.0f}) {
+      std::vector<float> g(static_cast<size_t>(n)), u(g.size());
+      for (auto& v : g) v = uniform(-30, 30);
+      for (auto& v : u) v = uniform(-30, 30);
+      std::vector<float> a(g.size()), b(g.size());
+      C().swiglu(g.data(), u.data(), n, limit, 0.7f, a.data());
+      R().swiglu(g.data(), u.data(), n, limit, 0.7f, b.data());
+      expect_close(a, b, 1e-5f, 1e-5f, "swiglu");
+    }
+  }
+}
+
+TEST_P(Conformance, SoftmaxPoolMatchesReferenceWithMaskedSlots) {
+  for (int64_t slots : {1, 4, 8, 128}) {
+    for (int64_t dim : {1, 17, 128, 130}) {
+      const int64_t ld = dim * (slots == 8 ? 1 : 2) + 1;
+      std::vector<float> v(static_cast<size_t>(slots * ld)), s(v.size());
+      for (auto& x : v) x = uniform(-2, 2);
+      for (auto& x : s) x = uniform(-5, 5);
+      for (int64_t c = 0; c < dim; c += 3) s[static_cast<size_t>(c)] = -INFINITY;  // masked slot 0
+      if (slots == 1) s[0] = -INFINITY;                                           // a channel fully masked
+      std::vector<float> a(static_cast<size_t>(dim)), b(a);
+      C().softmax_pool(v.data(), s.data(), slots, ld, dim, a.data());
+      R().softmax_pool(v.data(), s.data(), slots, ld, dim, b.data());
+      expect_close(a, b, 1e-5f, 1e-6f, "softmax_pool slots " + std::to_string(slots));
+    }
+  }
+}
+
+TEST_P(Conformance, SinkhornMatchesReference) {
+  for (int64_t n : {1, 2, 4, 5}) {
+    std::vector<float> a(static_cast<size_t>(n * n));
+    for (auto& v : a) v = uniform(-3, 3);
+    auto b = a;
+    C().sinkhorn(a.data(), n, 20, 1e-6f);
+    R().sinkhorn(b.data(), n, 20, 1e-6f);
+    expect_close(a, b, 1e-5f, 1e-6f, "sinkhorn");
+  }
+}
+
+TEST_P(Conformance, SelfTestAgreesWithReference) {
+  EXPECT_EQ(conformance_self_test(C(), R()), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Plugins, Conformance, ::testing::ValuesIn(candidate_plugins()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace dsv4::test
