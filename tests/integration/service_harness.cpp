@@ -1,0 +1,312 @@
+#include "tests/integration/service_harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace dsv4::itest {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string BinDir() { return DSV4_BIN_DIR; }
+std::string SourceDir() { return DSV4_SOURCE_DIR; }
+
+ScratchDir::ScratchDir() {
+  std::string tmpl = (fs::temp_directory_path() / "dsv4-itest-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+// ---- Process ------------------------------------------------------------------------------
+
+Process::Process(const std::vector<std::string>& argv, const std::string& log_path) : log_path_(log_path) {
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    std::perror("execv");
+    _exit(127);
+  }
+}
+
+Process::~Process() {
+  if (!reaped_ && pid_ > 0) {
+    kill(pid_, SIGCONT);  // a stopped process cannot die of SIGKILL until reaped... make sure
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+}
+
+void Process::Signal(int sig) {
+  if (!reaped_) kill(pid_, sig);
+}
+
+std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
+  const auto end = Clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    const pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      reaped_ = true;
+      return status;
+    }
+    if (Clock::now() >= end) return std::nullopt;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+bool Process::Running() {
+  if (reaped_) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    reaped_ = true;
+    return false;
+  }
+  return true;
+}
+
+std::string Process::Log() const {
+  std::ifstream f(log_path_);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// ---- models -------------------------------------------------------------------------------
+
+namespace {
+
+std::string MakeModel(const std::string& name, int seed) {
+  // One directory per test process; removed at exit.
+  static ScratchDir* dir = new ScratchDir();
+  static bool registered = [] {
+    std::atexit([] { delete dir; });
+    return true;
+  }();
+  (void)registered;
+  const std::string out = dir->path() + "/" + name;
+  fs::create_directories(out);
+  const std::string cmd = BinDir() + "/dsv4-mkmodel --out " + out + " --preset tiny --seed " + std::to_string(seed) + " > /dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("dsv4-mkmodel failed: " + cmd);
+  return out;
+}
+
+}  // namespace
+
+const std::string& FlashModel() {
+  static const std::string dir = MakeModel("flash", 1);
+  return dir;
+}
+
+const std::string& ProModel() {
+  static const std::string dir = MakeModel("pro", 2);
+  return dir;
+}
+
+std::string WaitForFile(const std::string& path, std::chrono::milliseconds timeout) {
+  const auto end = Clock::now() + timeout;
+  while (Clock::now() < end) {
+    std::ifstream f(path);
+    if (f) {
+      std::stringstream ss;
+      ss << f.rdbuf();
+      if (!ss.str().empty()) return ss.str();
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return "";
+}
+
+// ---- Service ------------------------------------------------------------------------------
+
+Service::Service(const std::vector<std::string>& router_flags) {
+  std::vector<std::string> argv = {BinDir() + "/dsv4-router", "--client-endpoint", "tcp://127.0.0.1:*", "--worker-endpoint",
+                                   "tcp://127.0.0.1:*", "--metrics-host", "127.0.0.1", "--metrics-port", "0", "--ready-file",
+                                   dir.path() + "/router.json", "--heartbeat-ms", "200", "--heartbeat-liveness", "3"};
+  argv.insert(argv.end(), router_flags.begin(), router_flags.end());
+  router = std::make_unique<Process>(argv, dir.path() + "/router.log");
+  const std::string text = WaitForFile(dir.path() + "/router.json", 20s);
+  if (text.empty()) throw std::runtime_error("router did not start:\n" + router->Log());
+  const auto j = nlohmann::json::parse(text);
+  client_endpoint = j.at("client_endpoint");
+  worker_endpoint = j.at("worker_endpoint");
+  metrics_port = j.at("metrics_port");
+}
+
+Service::Worker& Service::AddWorker(const std::string& tier, const std::string& model, const std::vector<std::string>& flags) {
+  const size_t n = workers.size();
+  const std::string ready = dir.path() + "/worker" + std::to_string(n) + ".json";
+  std::vector<std::string> argv = {BinDir() + "/dsv4-worker", "--router", worker_endpoint, "--tier", tier, "--metrics-host", "127.0.0.1",
+                                   "--metrics-port", "0", "--ready-file", ready, "--heartbeat-ms", "200", "--threads", "1",
+                                   "--worker-id", tier + "-" + std::to_string(n)};
+  if (model == "echo") {
+    argv.push_back("--echo");
+  } else {
+    argv.insert(argv.end(), {"--model", model, "--plugin", "reference"});
+  }
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  auto w = std::make_unique<Worker>();
+  w->proc = std::make_unique<Process>(argv, dir.path() + "/worker" + std::to_string(n) + ".log");
+  w->id = tier + "-" + std::to_string(n);
+  const std::string text = WaitForFile(ready, 60s);
+  if (text.empty()) throw std::runtime_error("worker did not start:\n" + w->proc->Log());
+  w->metrics_port = nlohmann::json::parse(text).at("metrics_port");
+  workers.push_back(std::move(w));
+  return *workers.back();
+}
+
+bool Service::WaitForWorkers(size_t n, std::chrono::milliseconds timeout, const std::string& tier) {
+  client::Client c(client_endpoint);
+  const auto end = Clock::now() + timeout;
+  int k = 0;
+  while (Clock::now() < end) {
+    const std::string id = "status-" + std::to_string(++k);
+    auto reply = c.Call(protocol::Writer("op", "status").Field("id", id).Finish(), id, 2s);
+    if (reply) {
+      const msgpack::object* ws = reply->Find("workers");
+      size_t live = 0;
+      for (uint32_t i = 0; ws && i < ws->via.array.size; ++i) {
+        std::map<std::string, msgpack::object> m;
+        ws->via.array.ptr[i].convert(m);
+        if (m["draining"].as<bool>()) continue;
+        if (!tier.empty() && m["tier"].as<std::string>() != tier) continue;
+        ++live;
+      }
+      if (live >= n) return true;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+std::string Service::RouterMetrics() const { return HttpGet(metrics_port, "/metrics"); }
+
+std::string Service::Logs() const {
+  std::string s = "---- router log ----\n" + router->Log();
+  for (const auto& w : workers) s += "---- " + w->id + " log ----\n" + w->proc->Log();
+  return s;
+}
+
+// ---- HTTP + metrics -----------------------------------------------------------------------
+
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size())) {
+      char buf[65536];
+      ssize_t n;
+      while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  const size_t body = out.find("\r\n\r\n");
+  return body == std::string::npos ? "" : out.substr(body + 4);
+}
+
+double Metric(const std::string& text, const std::string& name, const std::map<std::string, std::string>& labels) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t brace = line.find('{');
+    const size_t space = line.rfind(' ');
+    const std::string n = line.substr(0, std::min(brace, space));
+    if (n != name) continue;
+    std::map<std::string, std::string> got;
+    if (brace != std::string::npos) {
+      const size_t close = line.find('}', brace);
+      std::string body = line.substr(brace + 1, close - brace - 1);
+      size_t i = 0;
+      while (i < body.size()) {
+        const size_t eq = body.find('=', i);
+        const size_t q1 = body.find('"', eq);
+        const size_t q2 = body.find('"', q1 + 1);
+        got[body.substr(i, eq - i)] = body.substr(q1 + 1, q2 - q1 - 1);
+        i = q2 + 2;  // skip `",`
+      }
+    }
+    if (got == labels) return std::stod(line.substr(space + 1));
+  }
+  return 0.0;
+}
+
+std::vector<int32_t> GenerateLocally(const std::string& model, const std::vector<int32_t>& prompt, int64_t max_tokens, double temperature,
+                                     uint64_t seed) {
+  std::string ids;
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    if (i) ids += ',';
+    ids += std::to_string(prompt[i]);
+  }
+  const std::string cmd = BinDir() + "/dsv4 generate --model " + model + " --plugin reference --threads 1 --ignore-eos --tokens " + ids +
+                          " --max-tokens " + std::to_string(max_tokens) + " --temperature " + std::to_string(temperature) + " --seed " +
+                          std::to_string(seed) + " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return {};
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  pclose(p);
+  std::istringstream lines(out);
+  std::string line, last;
+  while (std::getline(lines, line)) {
+    if (!line.empty()) last = line;
+  }
+  std::vector<int32_t> v;
+  std::istringstream ls(last);
+  for (int32_t t; ls >> t;) v.push_back(t);
+  return v;
+}
+
+protocol::GenerateRequest Request(const std::string& model, const std::vector<int32_t>& tokens, int64_t max_tokens, const std::string& id) {
+  protocol::GenerateRequest r;
+  r.id = id.empty() ? client::NewRequestId("itest") : id;
+  r.model = model;
+  r.prompt_kind = protocol::PromptKind::kTokens;
+  r.tokens = tokens;
+  r.max_tokens = max_tokens;
+  r.ignore_eos = true;
+  return r;
+}
+
+}  // namespace dsv4::itest

@@ -1,0 +1,108 @@
+// Test harness for the service: real dsv4-router and dsv4-worker processes on loopback, with
+// ports chosen by the processes themselves (bound to port 0 / "*" and reported through a ready
+// file), so parallel test runs never collide. Every process is SIGKILLed and reaped when its
+// owner goes out of scope, so a failing test leaves nothing behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/client.h"
+
+namespace dsv4::itest {
+
+using namespace std::chrono_literals;
+
+std::string BinDir();
+std::string SourceDir();
+
+// A temporary directory removed at destruction.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A child process whose stdout+stderr go to a log file.
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const std::string& log_path);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void Signal(int sig);
+  // Exit status (as from waitpid) once the process ended, or nullopt after `timeout`.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+  bool Running();
+  std::string Log() const;
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  std::string log_path_;
+};
+
+// Small tiny-preset checkpoints made once per test binary with dsv4-mkmodel: "flash" (seed 1)
+// and "pro" (seed 2), so the tiers really are different models.
+const std::string& FlashModel();
+const std::string& ProModel();
+
+// Waits until `path` exists and returns its JSON text (empty after `timeout`).
+std::string WaitForFile(const std::string& path, std::chrono::milliseconds timeout);
+
+// A router plus any number of workers, for one test.
+class Service {
+ public:
+  // `router_flags` are appended to the router's command line.
+  explicit Service(const std::vector<std::string>& router_flags = {});
+
+  struct Worker {
+    std::unique_ptr<Process> proc;
+    std::string id;
+    int metrics_port = 0;
+  };
+  // Starts a worker (model dir, or "echo") and waits until it serves metrics. Flags appended.
+  Worker& AddWorker(const std::string& tier, const std::string& model, const std::vector<std::string>& flags = {});
+  // Waits until the router lists `n` workers (optionally of one tier) that are not draining.
+  bool WaitForWorkers(size_t n, std::chrono::milliseconds timeout, const std::string& tier = "");
+
+  std::unique_ptr<client::Client> NewClient() const { return std::make_unique<client::Client>(client_endpoint); }
+  std::string RouterMetrics() const;
+  // Dumps every log into the test output (called on failure).
+  std::string Logs() const;
+
+  ScratchDir dir;
+  std::unique_ptr<Process> router;
+  std::string client_endpoint, worker_endpoint;
+  int metrics_port = 0;
+  std::vector<std::unique_ptr<Worker>> workers;
+};
+
+// GET http://127.0.0.1:port/path; the body, or "" on failure.
+std::string HttpGet(int port, const std::string& path);
+
+// The value of one series in Prometheus text format, matched by name and exact label set; 0 if
+// absent (a counter that never moved may not be exported).
+double Metric(const std::string& text, const std::string& name, const std::map<std::string, std::string>& labels = {});
+
+// `dsv4 generate` on a model (reference plugin): the ids of its last stdout line.
+std::vector<int32_t> GenerateLocally(const std::string& model, const std::vector<int32_t>& prompt, int64_t max_tokens,
+                                     double temperature = 0.0, uint64_t seed = 0);
+
+// A generate request with the common fields set.
+protocol::GenerateRequest Request(const std::string& model, const std::vector<int32_t>& tokens, int64_t max_tokens,
+                                  const std::string& id = "");
+
+}  // namespace dsv4::itest
