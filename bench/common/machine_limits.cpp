@@ -1,0 +1,176 @@
+#include "bench/common/machine_limits.h"
+
+#include <immintrin.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "plugins/cpu_features.h"
+#include "plugins/dsv4_kernel_abi.h"
+
+namespace dsv4::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+__attribute__((target("avx512f"))) float sum_avx512(const float* p, size_t n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 64 <= n; i += 64) {
+    a0 = _mm512_add_ps(a0, _mm512_load_ps(p + i));
+    a1 = _mm512_add_ps(a1, _mm512_load_ps(p + i + 16));
+    a2 = _mm512_add_ps(a2, _mm512_load_ps(p + i + 32));
+    a3 = _mm512_add_ps(a3, _mm512_load_ps(p + i + 48));
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+__attribute__((target("avx2"))) float sum_avx2(const float* p, size_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 32 <= n; i += 32) {
+    a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
+    a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
+    a2 = _mm256_add_ps(a2, _mm256_load_ps(p + i + 16));
+    a3 = _mm256_add_ps(a3, _mm256_load_ps(p + i + 24));
+  }
+  float out[8];
+  _mm256_storeu_ps(out, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
+}
+
+float sum_scalar(const float* p, size_t n) {
+  float s[8] = {};
+  for (size_t i = 0; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) s[j] += p[i + j];
+  return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+}
+
+// Runs fn(thread_index) on `threads` threads started together; returns the wall time.
+template <class Fn>
+double timed_parallel(int threads, Fn fn) {
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire)) {
+      }
+      fn(t);
+    });
+  }
+  while (ready.load() < threads) {
+  }
+  const auto t0 = Clock::now();
+  go.store(true, std::memory_order_release);
+  for (auto& th : pool) th.join();
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+constexpr int kChains = 12;  // independent accumulators: covers FMA latency x ports
+
+__attribute__((target("avx512f"))) float fma_loop_avx512(int64_t iters) {
+  __m512 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(0.001f);
+  for (int64_t it = 0; it < iters; ++it) {
+    for (auto& v : acc) v = _mm512_fmadd_ps(v, a, b);
+    __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]));
+  }
+  float s = 0;
+  for (auto& v : acc) s += _mm512_reduce_add_ps(v);
+  return s;
+}
+
+__attribute__((target("avx2,fma"))) float fma_loop_avx2(int64_t iters) {
+  __m256 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm256_set1_ps(static_cast<float>(i));
+  const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(0.001f);
+  for (int64_t it = 0; it < iters; ++it) {
+    for (auto& v : acc) v = _mm256_fmadd_ps(v, a, b);
+    __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]));
+  }
+  float out[8], s = 0;
+  for (auto& v : acc) {
+    _mm256_storeu_ps(out, v);
+    for (float f : out) s += f;
+  }
+  return s;
+}
+
+__attribute__((target("avx512f,avx512bf16"))) float bf16_loop(int64_t iters) {
+  __m512 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.5f), _mm512_set1_ps(0.25f));
+  for (int64_t it = 0; it < iters; ++it) {
+    for (auto& v : acc) v = _mm512_dpbf16_ps(v, a, a);
+    __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]));
+  }
+  float s = 0;
+  for (auto& v : acc) s += _mm512_reduce_add_ps(v);
+  return s;
+}
+
+}  // namespace
+
+double measure_read_bandwidth_gbs(int threads, size_t bytes, int repeats) {
+  threads = std::max(threads, 1);
+  const uint64_t cpu = detect_cpu_features();
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return 0;
+  madvise(mem, bytes, MADV_HUGEPAGE);
+  float* buf = static_cast<float*>(mem);
+  const size_t n = bytes / sizeof(float);
+  timed_parallel(threads, [&](int t) {  // first touch by the reading threads
+    const size_t b = n / threads * t, e = t + 1 == threads ? n : n / threads * (t + 1);
+    std::fill(buf + b, buf + e, 1.0f);
+  });
+  std::atomic<float> sink{0};
+  double best = 1e30;
+  for (int r = 0; r < repeats; ++r) {
+    const double s = timed_parallel(threads, [&](int t) {
+      const size_t b = n / threads * t / 64 * 64, e = t + 1 == threads ? n : n / threads * (t + 1) / 64 * 64;
+      float v;
+      if (cpu & DSV4_CPU_AVX512F) v = sum_avx512(buf + b, e - b);
+      else if (cpu & DSV4_CPU_AVX2) v = sum_avx2(buf + b, e - b);
+      else v = sum_scalar(buf + b, e - b);
+      sink.store(v, std::memory_order_relaxed);
+    });
+    best = std::min(best, s);
+  }
+  munmap(mem, bytes);
+  return static_cast<double>(bytes) / best / 1e9;
+}
+
+double measure_fma_peak_gflops(int threads) {
+  const uint64_t cpu = detect_cpu_features();
+  const int64_t iters = 20'000'000;
+  std::atomic<float> sink{0};
+  int lanes = 1;
+  double s;
+  if (cpu & DSV4_CPU_AVX512F) {
+    lanes = 16;
+    s = timed_parallel(threads, [&](int) { sink.store(fma_loop_avx512(iters)); });
+  } else if (cpu & DSV4_CPU_AVX2) {
+    lanes = 8;
+    s = timed_parallel(threads, [&](int) { sink.store(fma_loop_avx2(iters)); });
+  } else {
+    return 0;
+  }
+  return 2.0 * lanes * kChains * static_cast<double>(iters) * threads / s / 1e9;
+}
+
+double measure_bf16_dot_peak_gflops(int threads) {
+  if (!(detect_cpu_features() & DSV4_CPU_AVX512_BF16)) return 0;
+  const int64_t iters = 20'000'000;
+  std::atomic<float> sink{0};
+  const double s = timed_parallel(threads, [&](int) { sink.store(bf16_loop(iters)); });
+  return 2.0 * 32 * kChains * static_cast<double>(iters) * threads / s / 1e9;
+}
+
+}  // namespace dsv4::bench

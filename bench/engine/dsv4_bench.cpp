@@ -1,0 +1,196 @@
+// dsv4-bench: end-to-end decode and prefill throughput of the engine on a checkpoint, each
+// figure printed next to the machine limit measured in the same run.
+//
+//   dsv4-bench decode  --model DIR --batch B --tokens N [--plugin NAME] [--context T] [--threads N]
+//     last line: "decode batch B: T tok/s, N bytes/token, G GB/s, P% of measured read bandwidth"
+//   dsv4-bench prefill --model DIR --batch B --tokens N [--plugin NAME] [--threads N]
+//     last line: "prefill batch B: T tok/s, G GFLOP/s, P% of measured FMA peak, Q% of measured
+//                 BF16 dot-product peak"
+//
+// bytes/token counts what the kernels stream per step (every matrix a step touches once, the
+// routed experts actually selected, attention / indexer state reads) divided by the batch.
+// --context T writes a T-token context straight into each sequence's state (random window,
+// compressed entries, indexer keys and open compressor windows with the shapes a real prefill
+// leaves), so long-context decode is measured without minutes of prefill.
+#include <boost/program_options.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
+
+#include "bench/common/machine_limits.h"
+#include "core/engine.h"
+#include "core/error.h"
+
+namespace po = boost::program_options;
+
+namespace dsv4 {
+namespace {
+
+struct Args {
+  std::string model, plugin, plugin_dir;
+  int64_t batch = 1, tokens = 16, context = 0;
+  int threads = 0;
+  int warmup = 2;
+};
+
+void fill_compressor(CompressorBuffer& b, int64_t pos, int64_t ratio, int64_t width, std::mt19937& g) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const int64_t complete = pos / ratio;
+  const int64_t keep_from = ratio == 4 ? 4 * std::max<int64_t>(complete - 1, 0) : ratio * complete;
+  b.base_pos = keep_from;
+  b.rows = pos - keep_from;
+  b.value.resize(static_cast<size_t>(b.rows * width));
+  b.score.resize(b.value.size());
+  for (auto& v : b.value) v = u(g);
+  for (auto& v : b.score) v = u(g);
+}
+
+// A T-token context written into the state directly (see the file comment).
+void fill_context(const ModelConfig& c, SequenceState& s, int64_t T, uint32_t seed) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  s.pos = T;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    LayerState& ls = s.layers[static_cast<size_t>(l)];
+    for (auto& v : ls.window) v = u(g) * 0.1f;
+    const int64_t ratio = c.compress_ratio(l);
+    if (ratio == 0) continue;
+    ls.n_entries = T / ratio;
+    ls.entries.resize(static_cast<size_t>(ls.n_entries * c.head_dim));
+    for (auto& v : ls.entries) v = u(g) * 0.1f;
+    fill_compressor(ls.compressor, T, ratio, (ratio == 4 ? 2 : 1) * c.head_dim, g);
+    if (ratio == 4) {
+      ls.index_keys.resize(static_cast<size_t>(ls.n_entries * c.index_head_dim));
+      for (auto& v : ls.index_keys) v = u(g);
+      fill_compressor(ls.index_compressor, T, ratio, 2 * c.index_head_dim, g);
+    }
+  }
+}
+
+int run(const std::string& mode, const Args& a) {
+  std::cerr << "dsv4-bench: loading " << a.model << " (prefaulting every page)\n";
+  LoadOptions lo;
+  lo.prefault = true;
+  auto model = Model::load(a.model, lo);
+  PluginSelection sel;
+  sel.dir = a.plugin_dir;
+  sel.requested = a.plugin;
+  auto plugin = select_plugin(sel, [](const std::string& line) { std::cerr << "dsv4-bench: " << line << "\n"; });
+  Engine engine(model, std::make_shared<PluginSlot>(plugin), a.threads);
+  const ModelConfig& c = model->config();
+  const int threads = engine.threads();
+  std::cerr << "dsv4-bench: plugin " << plugin->name() << ", " << threads << " threads, " << c.num_hidden_layers
+            << " layers, " << c.n_routed_experts << " experts, vocab " << c.vocab_size << "\n";
+
+  std::vector<SequenceState> seqs;
+  for (int64_t b = 0; b < a.batch; ++b) {
+    seqs.push_back(engine.new_sequence());
+    if (a.context > 0) fill_context(c, seqs.back(), a.context, static_cast<uint32_t>(b + 1));
+  }
+  std::mt19937 g(7);
+  std::uniform_int_distribution<int32_t> tok(2, static_cast<int32_t>(c.vocab_size - 1));
+
+  if (mode == "decode") {
+    std::vector<int32_t> ids(static_cast<size_t>(a.batch));
+    std::vector<std::vector<float>> logits(static_cast<size_t>(a.batch));
+    auto step = [&] {
+      std::vector<SeqChunk> chunks;
+      for (int64_t b = 0; b < a.batch; ++b) {
+        ids[static_cast<size_t>(b)] = tok(g);
+        chunks.push_back(SeqChunk{&seqs[static_cast<size_t>(b)], &ids[static_cast<size_t>(b)], 1, false, &logits[static_cast<size_t>(b)]});
+      }
+      return engine.forward(chunks);
+    };
+    for (int i = 0; i < a.warmup; ++i) step();
+    const double bw_before = bench::measure_read_bandwidth_gbs(threads);
+    StepStats total{};
+    for (int64_t i = 0; i < a.tokens; ++i) {
+      const StepStats s = step();
+      total.tokens += s.tokens;
+      total.seconds += s.seconds;
+      total.weight_bytes += s.weight_bytes;
+      total.kv_bytes += s.kv_bytes;
+    }
+    const double bw_after = bench::measure_read_bandwidth_gbs(threads);
+    const double bw = std::max(bw_before, bw_after);
+    const double tps = static_cast<double>(total.tokens) / total.seconds;
+    const double bytes_per_token = (total.weight_bytes + total.kv_bytes) / static_cast<double>(total.tokens);
+    const double gbs = (total.weight_bytes + total.kv_bytes) / total.seconds / 1e9;
+    std::fprintf(stderr,
+                 "dsv4-bench: %lld steps, %.2f ms/step, context %lld, weights %.1f MB/step, state %.1f MB/step; "
+                 "measured read bandwidth (%d threads) %.1f GB/s before, %.1f GB/s after\n",
+                 static_cast<long long>(a.tokens), 1e3 * total.seconds / static_cast<double>(a.tokens),
+                 static_cast<long long>(a.context), total.weight_bytes / static_cast<double>(a.tokens) / 1e6,
+                 total.kv_bytes / static_cast<double>(a.tokens) / 1e6, threads, bw_before, bw_after);
+    std::printf("decode batch %lld: %.2f tok/s, %.0f bytes/token, %.2f GB/s, %.1f%% of measured read bandwidth\n",
+                static_cast<long long>(a.batch), tps, bytes_per_token, gbs, 100.0 * gbs / bw);
+    return 0;
+  }
+
+  // prefill: each sequence prefills `tokens` tokens in one step.
+  std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(a.batch));
+  for (auto& p : prompts) {
+    p.resize(static_cast<size_t>(a.tokens));
+    for (auto& t : p) t = tok(g);
+  }
+  auto run_once = [&](std::vector<SequenceState>& states) {
+    std::vector<SeqChunk> chunks;
+    std::vector<std::vector<float>> logits(static_cast<size_t>(a.batch));
+    for (int64_t b = 0; b < a.batch; ++b)
+      chunks.push_back(SeqChunk{&states[static_cast<size_t>(b)], prompts[static_cast<size_t>(b)].data(), a.tokens, false,
+                                &logits[static_cast<size_t>(b)]});
+    return engine.forward(chunks);
+  };
+  {  // warm-up on throwaway states
+    std::vector<SequenceState> warm;
+    for (int64_t b = 0; b < a.batch; ++b) warm.push_back(engine.new_sequence());
+    run_once(warm);
+  }
+  const double fma = bench::measure_fma_peak_gflops(threads);
+  const double bf16 = bench::measure_bf16_dot_peak_gflops(threads);
+  const StepStats s = run_once(seqs);
+  const double gflops = s.flops / s.seconds / 1e9;
+  std::fprintf(stderr, "dsv4-bench: %lld tokens in %.3f s; measured peaks (%d threads): FMA %.1f GFLOP/s, BF16 dot %.1f GFLOP/s\n",
+               static_cast<long long>(s.tokens), s.seconds, threads, fma, bf16);
+  std::printf("prefill batch %lld: %.2f tok/s, %.1f GFLOP/s, %.1f%% of measured FMA peak, %.1f%% of measured BF16 dot-product peak\n",
+              static_cast<long long>(a.batch), static_cast<double>(s.tokens) / s.seconds, gflops, 100.0 * gflops / fma,
+              bf16 > 0 ? 100.0 * gflops / bf16 : 0.0);
+  return 0;
+}
+
+}  // namespace
+}  // namespace dsv4
+
+int main(int argc, char** argv) {
+  dsv4::Args a;
+  po::options_description opts("dsv4-bench decode|prefill options");
+  opts.add_options()("help,h", "show this help")("model", po::value(&a.model)->required(), "checkpoint directory")(
+      "batch", po::value(&a.batch)->default_value(1), "sequences per step")(
+      "tokens", po::value(&a.tokens)->default_value(16), "decode: timed steps; prefill: prompt tokens per sequence")(
+      "context", po::value(&a.context)->default_value(0), "decode after a context of this many tokens (written into the state)")(
+      "plugin", po::value(&a.plugin), "kernel plugin name or .so path (default: best for this CPU)")(
+      "plugin-dir", po::value(&a.plugin_dir), "where plugins live (default: beside the binary)")(
+      "threads", po::value(&a.threads)->default_value(0), "engine threads (0 = all cores)")(
+      "warmup", po::value(&a.warmup)->default_value(2), "untimed decode steps first");
+  if (argc < 2 || (std::string(argv[1]) != "decode" && std::string(argv[1]) != "prefill")) {
+    std::cerr << "usage: dsv4-bench decode|prefill --model DIR [options]\n" << opts;
+    return 2;
+  }
+  const std::string mode = argv[1];
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc - 1, argv + 1, opts), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: dsv4-bench decode|prefill --model DIR [options]\n" << opts;
+      return 0;
+    }
+    po::notify(vm);
+    if (a.batch < 1 || a.tokens < 1 || a.context < 0) throw dsv4::Error("--batch and --tokens must be >= 1, --context >= 0");
+    return dsv4::run(mode, a);
+  } catch (const std::exception& e) {
+    std::cerr << "dsv4-bench: error: " << e.what() << "\n";
+    return 1;
+  }
+}
