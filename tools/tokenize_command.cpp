@@ -1,0 +1,61 @@
+// `dsv4 tokenize`: text -> token ids with a tokenizer.json, printed comma separated (the form
+// `dsv4 generate --tokens` takes). No BOS is added.
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/tokenizer.h"
+
+namespace po = boost::program_options;
+
+namespace dsv4 {
+
+int tokenize_command(int argc, char** argv) {
+  std::string tokenizer_path, text, text_file;
+  po::options_description opts("dsv4 tokenize options");
+  opts.add_options()("help,h", "show this help")(
+      "tokenizer", po::value(&tokenizer_path)->required(), "tokenizer.json")(
+      "text", po::value(&text), "the text to tokenize")(
+      "text-file", po::value(&text_file), "read the text from this file instead");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, opts), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: dsv4 tokenize --tokenizer FILE (--text TEXT | --text-file FILE)\n"
+                << opts;
+      return 0;
+    }
+    po::notify(vm);
+    if (vm.count("text") == vm.count("text-file")) {
+      throw po::error("give exactly one of --text and --text-file");
+    }
+  } catch (const po::error& e) {
+    std::cerr << "dsv4 tokenize: " << e.what() << "\n" << opts;
+    return 2;
+  }
+  try {
+    if (!text_file.empty()) {
+      std::ifstream in(text_file, std::ios::binary);
+      if (!in) throw Error("cannot open --text-file '" + text_file + "'");
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      text = std::move(ss).str();
+    }
+    const Tokenizer tokenizer = Tokenizer::load(tokenizer_path);
+    const std::vector<int32_t> ids = tokenizer.encode(text);
+    std::string line;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (i) line += ',';
+      line += std::to_string(ids[i]);
+    }
+    std::cout << line << "\n";
+    return 0;
+  } catch (const Error& e) {
+    std::cerr << "dsv4 tokenize: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace dsv4
