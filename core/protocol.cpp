@@ -93,8 +93,14 @@ Message Message::Decode(const void* data, size_t size, const char* kind_key) {
     // Limits stop a hostile length prefix from making the decoder allocate gigabytes.
     msgpack::unpack_limit limit(/*array=*/1 << 20, /*map=*/4096, /*str=*/16 << 20, /*bin=*/16 << 20,
                                 /*ext=*/1 << 10, /*depth=*/16);
+    size_t offset = 0;
     m.handle_ = std::make_shared<msgpack::object_handle>(
-        msgpack::unpack(static_cast<const char*>(data), size, nullptr, nullptr, limit));
+        msgpack::unpack(static_cast<const char*>(data), size, offset, nullptr, nullptr, limit));
+    // One message is one object: trailing bytes mean the sender is not speaking msgpack (plain
+    // text often starts with a byte that happens to be a valid small integer).
+    if (offset != size) Bad("message is not valid msgpack (" + std::to_string(size - offset) + " bytes after the first object)");
+  } catch (const ProtocolError&) {
+    throw;
   } catch (const std::exception& e) {
     Bad(std::string("message is not valid msgpack (") + e.what() + ")");
   }
@@ -209,49 +215,49 @@ Writer::Writer(const char* kind_key, const std::string& kind) {
 Writer::Writer() = default;
 
 void Writer::Key(const char* key) {
-  pk_.pack(std::string_view(key));
+  Pk().pack(std::string_view(key));
   ++count_;
 }
 
 Writer& Writer::Field(const char* key, const std::string& v) {
   Key(key);
-  pk_.pack(v);
+  Pk().pack(v);
   return *this;
 }
 Writer& Writer::Field(const char* key, const char* v) { return Field(key, std::string(v)); }
 Writer& Writer::Field(const char* key, int64_t v) {
   Key(key);
-  pk_.pack(v);
+  Pk().pack(v);
   return *this;
 }
 Writer& Writer::Field(const char* key, uint64_t v) {
   Key(key);
-  pk_.pack(v);
+  Pk().pack(v);
   return *this;
 }
 Writer& Writer::Field(const char* key, double v) {
   Key(key);
-  pk_.pack(v);
+  Pk().pack(v);
   return *this;
 }
 Writer& Writer::Field(const char* key, bool v) {
   Key(key);
-  pk_.pack(v);
+  Pk().pack(v);
   return *this;
 }
 Writer& Writer::Field(const char* key, const std::vector<int32_t>& v) {
   Key(key);
-  pk_.pack(v);
+  Pk().pack(v);
   return *this;
 }
 Writer& Writer::Field(const char* key, const std::vector<float>& v) {
   Key(key);
-  pk_.pack(v);
+  Pk().pack(v);
   return *this;
 }
 Writer& Writer::Field(const char* key, const std::vector<std::string>& v) {
   Key(key);
-  pk_.pack(v);
+  Pk().pack(v);
   return *this;
 }
 Writer& Writer::Raw(const char* key, const std::string& packed) {
@@ -261,7 +267,7 @@ Writer& Writer::Raw(const char* key, const std::string& packed) {
 }
 Writer& Writer::RawArray(const char* key, const std::vector<std::string>& packed) {
   Key(key);
-  pk_.pack_array(static_cast<uint32_t>(packed.size()));
+  Pk().pack_array(static_cast<uint32_t>(packed.size()));
   for (const std::string& p : packed) body_.write(p.data(), p.size());
   return *this;
 }

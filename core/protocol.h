@@ -84,7 +84,7 @@ class Message {
 };
 
 // Builds one message map. Fields are packed as they are added; Finish() prepends the map header
-// (so the field count is never written by hand). Not thread-safe.
+// (so the field count is never written by hand). Movable; not thread-safe.
 class Writer {
  public:
   // Starts a message of the given kind; `kind_key` is "op" or "type".
@@ -111,8 +111,8 @@ class Writer {
 
  private:
   void Key(const char* key);
+  msgpack::packer<msgpack::sbuffer> Pk() { return msgpack::packer<msgpack::sbuffer>(body_); }
   msgpack::sbuffer body_;
-  msgpack::packer<msgpack::sbuffer> pk_{body_};
   uint32_t count_ = 0;
 };
 
