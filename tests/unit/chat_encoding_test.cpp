@@ -272,5 +272,15 @@ TEST(ReasoningEffortPrefix, plain_files_are_read_verbatim_and_errors_name_the_fi
   EXPECT_THROW(load_reasoning_effort_max_prefix("/nonexistent/encoding_dsv4.py"), Error);
 }
 
+TEST(ReasoningEffortPrefix, model_dir_without_encoder_has_no_prefix) {
+  EXPECT_EQ(find_reasoning_effort_max_prefix("/nonexistent/model"), std::nullopt);
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("dsv4_model_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "encoding");
+  std::ofstream(dir / "encoding" / "encoding_dsv4.py") << "REASONING_EFFORT_MAX = \"P\\n\\n\"\n";
+  EXPECT_EQ(find_reasoning_effort_max_prefix(dir.string()), "P\n\n");
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace dsv4

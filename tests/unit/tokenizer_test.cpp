@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -98,6 +100,21 @@ TEST(Tokenizer, special_token_ids_match_the_spec) {
 TEST(Tokenizer, encode_adds_no_bos) {
   REQUIRE_TOKENIZER(tok);
   EXPECT_EQ(tok->encode("<｜User｜>hi<｜Assistant｜>"), (std::vector<int32_t>{128803, 6366, 128804}));
+}
+
+// A rendered V4 prompt starts with the BOS text, which must become id 0 (once: encode adds none).
+TEST(Tokenizer, rendered_chat_prompt_tokenizes_with_one_bos_and_role_tokens) {
+  REQUIRE_TOKENIZER(tok);
+  std::ifstream in(std::string(DSV4_SHARED_DIR) + "/golden/chat/output_2.txt", std::ios::binary);
+  const std::string prompt((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto ids = tok->encode(prompt);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids.front(), 0);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 0), 1);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 128803), 2);  // <｜User｜>
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 128804), 2);  // <｜Assistant｜>
+  EXPECT_EQ(ids.back(), 1);                                  // <｜end▁of▁sentence｜>
+  EXPECT_EQ(tok->decode(ids), prompt);
 }
 
 // Tokenizer README: id 2715 alone is an incomplete UTF-8 sequence.
