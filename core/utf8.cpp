@@ -106,4 +106,15 @@ std::string decode_lossy(std::string_view bytes) {
   return out;
 }
 
+size_t incomplete_tail(std::string_view bytes) {
+  for (size_t k = 1; k <= 3 && k <= bytes.size(); ++k) {
+    const size_t pos = bytes.size() - k;
+    const auto b = static_cast<uint8_t>(bytes[pos]);
+    if (b >= 0x80 && b < 0xC0) continue;  // a continuation byte: look further back
+    const Probe p = probe(bytes, pos);
+    return p.valid == k && p.expected > k ? k : 0;
+  }
+  return 0;
+}
+
 }  // namespace dsv4::utf8

@@ -23,4 +23,8 @@ void append(std::string* out, char32_t cp);
 // (a partial character, e.g. from a partial id list) becomes one U+FFFD.
 std::string decode_lossy(std::string_view bytes);
 
+// Number of bytes at the end of `bytes` that start a valid UTF-8 sequence the end cuts short
+// (0..3): what a streaming decoder holds back until more bytes arrive.
+size_t incomplete_tail(std::string_view bytes);
+
 }  // namespace dsv4::utf8

@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/streaming_detokenizer.h"
+#include "core/utf8.h"
 #include "tests/unit/tokenizer_files.h"
 
 namespace dsv4 {
@@ -123,6 +125,35 @@ TEST(Tokenizer, partial_utf8_decodes_to_replacement_character) {
   EXPECT_EQ(tok->decode(std::vector<int32_t>{2715}), "\xEF\xBF\xBD");
   EXPECT_EQ(tok->decode(std::vector<int32_t>{2715, 101}), "龥");
   EXPECT_EQ(tok->token_bytes(2715).size() + tok->token_bytes(101).size(), 3u);
+}
+
+// Chunks hold whole characters only and add up to decode() of all ids, for every golden line.
+TEST(Tokenizer, streaming_chunks_are_whole_characters_and_add_up_to_decode) {
+  REQUIRE_TOKENIZER(tok);
+  const std::string replacement = "\xEF\xBF\xBD";
+  for (const auto& line : read_jsonl(kGoldenDir + "/golden.jsonl")) {
+    const auto ids = line["ids"].get<std::vector<int32_t>>();
+    const bool text_has_replacement =
+        line["text"].get<std::string>().find(replacement) != std::string::npos;
+    StreamingDetokenizer stream(*tok);
+    std::string joined;
+    for (int32_t id : ids) {
+      const std::string chunk = stream.push(id);
+      EXPECT_EQ(utf8::find_invalid(chunk), std::string::npos);
+      if (!text_has_replacement) {
+        EXPECT_EQ(chunk.find(replacement), std::string::npos);
+      }
+      joined += chunk;
+    }
+    joined += stream.finish();
+    EXPECT_EQ(joined, tok->decode(ids));
+  }
+  // A character split over two ids (tokenizer README: 2715 then 101 is "龥").
+  StreamingDetokenizer stream(*tok);
+  EXPECT_EQ(stream.push(2715), "");
+  EXPECT_EQ(stream.push(101), "龥");
+  EXPECT_EQ(stream.push(2715), "");
+  EXPECT_EQ(stream.finish(), "\xEF\xBF\xBD");
 }
 
 TEST(Tokenizer, unknown_ids_decode_to_nothing) {
