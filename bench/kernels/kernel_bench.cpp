@@ -1,0 +1,159 @@
+// Google Benchmark of the matrix kernels of every runnable plugin at V4-Flash shapes.
+//
+//  Matvec/<plugin>/<format>/<rows>x<cols>/threads:<t>  (decode, n = 1)
+//     bytes_per_second = stored weight bytes streamed; pct_read_bw = that / the read bandwidth
+//     measured at startup with the same thread count. Each iteration takes the next of several
+//     copies of the matrix (>= 1 GiB in all) so the weights come from DRAM, not the caches.
+//  Prefill/<plugin>/<format>/<rows>x<cols>/n:<tokens>/threads:<t>
+//     GFLOP/s = 2 rows cols n / time; pct_fma_peak and pct_bf16_peak against peaks measured at
+//     startup.
+// Figures are printed, never asserted.
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+
+#include "bench/common/machine_limits.h"
+#include "core/thread_pool.h"
+#include "plugins/cpu_features.h"
+#include "plugins/plugin_loader.h"
+
+namespace dsv4 {
+namespace {
+
+struct Limits {
+  std::map<int, double> bw, fma, bf16;
+};
+Limits& limits() {
+  static Limits l;
+  return l;
+}
+
+struct Shape {
+  const char* name;
+  int type;
+  int64_t rows, cols;
+};
+// V4-Flash: wq_a [1024, 4096] FP8, wo_b [4096, 8192] FP8, expert w1 [2048, 4096] FP4,
+// expert w2 [4096, 2048] FP4, head [129280, 4096] BF16 (a 16384-row slice).
+const Shape kShapes[] = {{"fp8/wq_a", DSV4_WEIGHT_FP8_BLOCK, 1024, 4096},
+                         {"fp8/wo_b", DSV4_WEIGHT_FP8_BLOCK, 4096, 8192},
+                         {"fp4/expert_w1", DSV4_WEIGHT_FP4_GROUP, 2048, 4096},
+                         {"fp4/expert_w2", DSV4_WEIGHT_FP4_GROUP, 4096, 2048},
+                         {"bf16/head_slice", DSV4_WEIGHT_BF16, 16384, 4096}};
+
+size_t data_bytes(const Shape& s) {
+  switch (s.type) {
+    case DSV4_WEIGHT_BF16: return static_cast<size_t>(s.rows * s.cols * 2);
+    case DSV4_WEIGHT_FP8_BLOCK: return static_cast<size_t>(s.rows * s.cols);
+    default: return static_cast<size_t>(s.rows * s.cols / 2);
+  }
+}
+size_t scale_bytes(const Shape& s) {
+  switch (s.type) {
+    case DSV4_WEIGHT_FP8_BLOCK: return static_cast<size_t>(((s.rows + 127) / 128) * ((s.cols + 127) / 128));
+    case DSV4_WEIGHT_FP4_GROUP: return static_cast<size_t>(s.rows * s.cols / 32);
+    default: return 0;
+  }
+}
+
+// `copies` copies of one random matrix, one contiguous buffer each.
+struct Matrices {
+  std::vector<std::vector<uint8_t>> data, scale;
+  std::vector<dsv4_matrix> m;
+  Matrices(const Shape& s, size_t min_total) {
+    const size_t one = data_bytes(s) + scale_bytes(s);
+    const size_t copies = std::max<size_t>(1, (min_total + one - 1) / one);
+    std::mt19937 g(1);
+    for (size_t c = 0; c < copies; ++c) {
+      data.emplace_back(data_bytes(s));
+      scale.emplace_back(scale_bytes(s));
+      for (auto& b : data.back()) b = static_cast<uint8_t>(g());
+      if (s.type == DSV4_WEIGHT_FP8_BLOCK)
+        for (auto& b : data.back()) b = (b & 0x7f) == 0x7f ? 0x30 : b;
+      if (s.type == DSV4_WEIGHT_BF16)
+        for (size_t i = 1; i < data.back().size(); i += 2) data.back()[i] = static_cast<uint8_t>(0x3c + (g() & 1) * 0x80);
+      for (auto& b : scale.back()) b = static_cast<uint8_t>(120 + g() % 8);
+      m.push_back(dsv4_matrix{s.type, 0, s.rows, s.cols, data.back().data(), scale.back().empty() ? nullptr : scale.back().data()});
+    }
+  }
+};
+
+void run(benchmark::State& state, PluginPtr plugin, Shape s, int64_t n, int threads) {
+  static std::map<std::string, std::unique_ptr<Matrices>> cache;
+  const std::string key = std::string(s.name) + (n == 1 ? "/dram" : "/one");
+  auto& mats = cache[key];
+  if (!mats) mats = std::make_unique<Matrices>(s, n == 1 ? (size_t{1} << 30) : 0);
+  std::vector<float> x(static_cast<size_t>(n * s.cols), 0.5f), y(static_cast<size_t>(n * s.rows));
+  ThreadPool pool(threads);
+  const dsv4_kernel_table& K = plugin->table();
+  size_t next = 0;
+  for (auto _ : state) {
+    const dsv4_matrix& m = mats->m[next++ % mats->m.size()];
+    pool.parallel_for(s.rows, 16, [&](int64_t b, int64_t e, int) { K.matmul(&m, b, e, x.data(), s.cols, n, y.data(), s.rows); });
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double bytes = static_cast<double>(data_bytes(s) + scale_bytes(s));
+  state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
+  const double flops = 2.0 * static_cast<double>(s.rows * s.cols * n);
+  state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  if (n == 1) {
+    state.counters["read_bw_GBs"] = limits().bw[threads];
+    state.counters["pct_read_bw"] = benchmark::Counter(100.0 * bytes * 1e-9 * static_cast<double>(state.iterations()) / limits().bw[threads],
+                                                       benchmark::Counter::kIsRate);
+  } else {
+    state.counters["pct_fma_peak"] = benchmark::Counter(100.0 * flops * 1e-9 * static_cast<double>(state.iterations()) / limits().fma[threads],
+                                                        benchmark::Counter::kIsRate);
+    if (limits().bf16[threads] > 0)
+      state.counters["pct_bf16_peak"] = benchmark::Counter(
+          100.0 * flops * 1e-9 * static_cast<double>(state.iterations()) / limits().bf16[threads], benchmark::Counter::kIsRate);
+  }
+}
+
+}  // namespace
+}  // namespace dsv4
+
+int main(int argc, char** argv) {
+  using namespace dsv4;
+  const int all = default_thread_count();
+  std::vector<int> thread_counts = {1};
+  if (all > 1) thread_counts.push_back(all);
+  for (int t : thread_counts) {
+    limits().bw[t] = bench::measure_read_bandwidth_gbs(t);
+    limits().fma[t] = bench::measure_fma_peak_gflops(t);
+    limits().bf16[t] = bench::measure_bf16_dot_peak_gflops(t);
+    std::fprintf(stderr, "limits, %d thread(s): read bandwidth %.1f GB/s, FMA peak %.1f GFLOP/s, BF16 dot peak %.1f GFLOP/s\n", t,
+                 limits().bw[t], limits().fma[t], limits().bf16[t]);
+  }
+  const uint64_t cpu = detect_cpu_features();
+  for (const std::string& path : find_plugin_files(DSV4_BIN_DIR)) {
+    std::string error;
+    PluginPtr p = open_plugin(path, cpu, &error);
+    if (!p) continue;
+    const std::string name = p->name();
+    for (const Shape& s : kShapes) {
+      for (int t : thread_counts) {
+        benchmark::RegisterBenchmark(("Matvec/" + name + "/" + s.name + "/threads:" + std::to_string(t)).c_str(),
+                                     [=](benchmark::State& st) { run(st, p, s, 1, t); })
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+    }
+    const Shape prefill = {"fp8/wq_a", DSV4_WEIGHT_FP8_BLOCK, 1024, 4096};
+    const Shape prefill4 = {"fp4/expert_w1", DSV4_WEIGHT_FP4_GROUP, 2048, 4096};
+    for (const Shape& s : {prefill, prefill4}) {
+      for (int t : thread_counts) {
+        benchmark::RegisterBenchmark(("Prefill/" + name + "/" + s.name + "/n:64/threads:" + std::to_string(t)).c_str(),
+                                     [=](benchmark::State& st) { run(st, p, s, 64, t); })
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
