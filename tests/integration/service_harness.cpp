@@ -209,6 +209,38 @@ bool Service::WaitForWorkers(size_t n, std::chrono::milliseconds timeout, const 
   return false;
 }
 
+std::map<std::string, int64_t> Service::ActiveByWorker() const {
+  client::Client c(client_endpoint);
+  std::map<std::string, int64_t> out;
+  auto reply = c.Call(protocol::Writer("op", "workers").Field("id", "active").Finish(), "active", 2s);
+  if (!reply) return out;
+  const msgpack::object* ws = reply->Find("workers");
+  for (uint32_t i = 0; ws && i < ws->via.array.size; ++i) {
+    std::map<std::string, msgpack::object> m;
+    ws->via.array.ptr[i].convert(m);
+    out[m["worker_id"].as<std::string>()] = m["active"].as<int64_t>();
+  }
+  return out;
+}
+
+Service::Worker* Service::Find(const std::string& id) {
+  for (auto& w : workers) {
+    if (w->id == id) return w.get();
+  }
+  return nullptr;
+}
+
+Service::Worker* Service::WaitForBusyWorker(std::chrono::milliseconds timeout) {
+  const auto end = Clock::now() + timeout;
+  while (Clock::now() < end) {
+    for (const auto& [id, active] : ActiveByWorker()) {
+      if (active > 0) return Find(id);
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return nullptr;
+}
+
 std::string Service::RouterMetrics() const { return HttpGet(metrics_port, "/metrics"); }
 
 std::string Service::Logs() const {

@@ -78,6 +78,13 @@ class Service {
   // Waits until the router lists `n` workers (optionally of one tier) that are not draining.
   bool WaitForWorkers(size_t n, std::chrono::milliseconds timeout, const std::string& tier = "");
 
+  // worker_id -> requests running there, as the router sees it.
+  std::map<std::string, int64_t> ActiveByWorker() const;
+  // The started worker with this id (nullptr if none).
+  Worker* Find(const std::string& id);
+  // Waits until some worker runs a request and returns it (nullptr after `timeout`).
+  Worker* WaitForBusyWorker(std::chrono::milliseconds timeout);
+
   std::unique_ptr<client::Client> NewClient() const { return std::make_unique<client::Client>(client_endpoint); }
   std::string RouterMetrics() const;
   // Dumps every log into the test output (called on failure).
