@@ -87,6 +87,14 @@ void Scheduler::CancelAll() {
 
 // ---- scheduler thread ---------------------------------------------------------------------
 
+void Scheduler::MarkFinished(Sequence& s, const char* outcome) {
+  if (s.finished) return;
+  // Metrics first: whoever reads the terminal message may scrape right after it.
+  s.finished = true;
+  m_.active_sequences->Decrement();
+  m_.requests->Add({{"outcome", outcome}}).Increment();
+}
+
 void Scheduler::TakeInbox() {
   std::deque<Command> cmds;
   {
@@ -99,14 +107,11 @@ void Scheduler::TakeInbox() {
       case Command::Kind::kRequest: Admit(std::move(c.request)); break;
       case Command::Kind::kCancel:
         for (auto& s : active_) {
-          if (s->rid == c.rid && !s->finished) {
-            s->finished = true;
-            m_.requests->Add({{"outcome", "cancelled"}}).Increment();
-          }
+          if (s->rid == c.rid) MarkFinished(*s, "cancelled");
         }
         break;
       case Command::Kind::kCancelAll:
-        for (auto& s : active_) s->finished = true;
+        for (auto& s : active_) MarkFinished(*s, "cancelled");
         break;
     }
   }
@@ -122,6 +127,7 @@ void Scheduler::Admit(protocol::WorkRequest w) {
   s->deadline = Clock::now() + std::chrono::milliseconds(w.deadline_ms);
   Sequence& seq = *s;
   active_.push_back(std::move(s));
+  m_.active_sequences->Increment();
   try {
     switch (seq.req.prompt_kind) {
       case protocol::PromptKind::kTokens: seq.prompt = seq.req.tokens; break;
@@ -157,12 +163,14 @@ bool Scheduler::Stopped(const Sequence& s) const {
 }
 
 void Scheduler::Complete(Sequence& s, const std::string&) {
+  if (s.finished) return;
   const bool eos = !s.req.ignore_eos && !s.answer.empty() && s.answer.back() == runner_.eos_token_id();
   double sum = 0.0, mn = 0.0;
   for (size_t i = 0; i < s.logprobs.size(); ++i) {
     sum += s.logprobs[i];
     mn = i == 0 ? s.logprobs[i] : std::min<double>(mn, s.logprobs[i]);
   }
+  MarkFinished(s, "done");
   send_(Writer("type", "done")
             .Field("rid", s.rid)
             .Field("finish_reason", eos ? "stop" : "length")
@@ -172,14 +180,12 @@ void Scheduler::Complete(Sequence& s, const std::string&) {
             .Field("mean_logprob", s.logprobs.empty() ? 0.0 : sum / static_cast<double>(s.logprobs.size()))
             .Field("min_logprob", mn)
             .Finish());
-  m_.requests->Add({{"outcome", "done"}}).Increment();
-  s.finished = true;
 }
 
 void Scheduler::FailSeq(Sequence& s, ErrorCode code, const std::string& message) {
+  if (s.finished) return;
+  MarkFinished(s, protocol::ErrorCodeName(code));
   send_(Writer("type", "error").Field("rid", s.rid).Field("code", protocol::ErrorCodeName(code)).Field("message", message).Finish());
-  m_.requests->Add({{"outcome", protocol::ErrorCodeName(code)}}).Increment();
-  s.finished = true;
 }
 
 void Scheduler::Emit(Sequence& s, const Sampled& t) {
@@ -359,7 +365,6 @@ void Scheduler::Reap() {
       ++it;
     }
   }
-  m_.active_sequences->Set(static_cast<double>(active_.size()));
   m_.kv_cache_bytes->Set(static_cast<double>(bytes));
 }
 
