@@ -103,16 +103,16 @@ class SplitPattern::Parser {
     const char32_t q = peek();
     if (q == '?') {
       min = 0, max = 1;
+      ++at_;
     } else if (q == '*') {
       min = 0, max = kUnbounded;
+      ++at_;
     } else if (q == '+') {
       min = 1, max = kUnbounded;
-    } else if (q == '{' && parse_braces(&min, &max)) {
-      --at_;  // parse_braces stopped after '}'; the common ++at_ below re-consumes it
-    } else {
+      ++at_;
+    } else if (q != '{' || !parse_braces(&min, &max)) {  // a '{' that is no quantifier is literal
       return node;
     }
-    ++at_;
     if (node.kind != Node::Kind::kClass) fail("a quantifier on a group is not supported");
     node.min = min;
     node.max = max;

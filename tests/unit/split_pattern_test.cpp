@@ -40,6 +40,12 @@ TEST(SplitPattern, greedy_repeat_backs_off_for_what_follows) {
   EXPECT_EQ(matches(R"(a*ab)", "aaab"), (Strings{"aaab"}));
 }
 
+TEST(SplitPattern, counted_repeats_and_literal_braces) {
+  EXPECT_EQ(matches("a{2}", "aaaaa"), (Strings{"aa", "aa"}));
+  EXPECT_EQ(matches("a{2,}", "aaaaa a"), (Strings{"aaaaa"}));
+  EXPECT_EQ(matches("x{", "ax{b"), (Strings{"x{"}));
+}
+
 TEST(SplitPattern, lazy_repeat_takes_the_fewest) {
   EXPECT_EQ(matches(R"(a+?)", "aaa"), (Strings{"a", "a", "a"}));
 }
