@@ -1,5 +1,6 @@
 #include "worker/crash_handler.h"
 
+#include <cxxabi.h>
 #include <elfutils/libdwfl.h>
 #include <execinfo.h>
 #include <signal.h>
@@ -44,11 +45,15 @@ void PrintStack() {
         if (Dwfl_Line* l = dwfl_module_getsrc(mod, addr)) file = dwfl_lineinfo(l, nullptr, &line, nullptr, nullptr, nullptr);
       }
     }
+    int status = -1;
+    char* demangled = abi::__cxa_demangle(fn, nullptr, nullptr, &status);
+    const char* shown = status == 0 && demangled ? demangled : fn;
     if (file) {
-      std::fprintf(stderr, "  #%d %p %s at %s:%d\n", i, frames[i], fn, file, line);
+      std::fprintf(stderr, "  #%d %p %s at %s:%d\n", i, frames[i], shown, file, line);
     } else {
-      std::fprintf(stderr, "  #%d %p %s\n", i, frames[i], fn);
+      std::fprintf(stderr, "  #%d %p %s\n", i, frames[i], shown);
     }
+    std::free(demangled);
   }
   if (dwfl) dwfl_end(dwfl);
 }
@@ -65,7 +70,7 @@ extern "C" void OnFatalSignal(int sig, siginfo_t* info, void*) {
 
 void InstallCrashHandler() {
   // The handler runs on its own stack so a stack overflow can still be reported.
-  static char alt_stack[1 << 16];
+  static char alt_stack[1 << 20];  // libdw needs more than SIGSTKSZ
   stack_t ss{};
   ss.ss_sp = alt_stack;
   ss.ss_size = sizeof(alt_stack);
