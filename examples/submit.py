@@ -1,5 +1,5 @@
-#!/usr/bin/env python3
-"""Minimal dsv4d client in Python (Debian packages python3-zmq and python3-msgpack).
+#!/usr/bin/python3
+"""Minimal dsv4d client in Python, for Debian's /usr/bin/python3 with python3-zmq and python3-msgpack.
 
 Sends one generate request to a dsv4-router, prints tokens as they stream in, honours tier
 switches (an `auto` answer moving from Flash to Pro), and exits with the terminal message.

@@ -65,6 +65,27 @@ TEST(ServiceStream, SubmitCliPrintsTheSameIdsAsGenerate) {
   EXPECT_EQ(out.substr(out.rfind('\n') + 1), Join(want));
 }
 
+TEST(ServiceStream, PythonExampleClientGetsTheSameIds) {
+  Service svc({"--escalate-mean-logprob", "0"});
+  svc.AddWorker("flash", FlashModel());
+  svc.AddWorker("pro", ProModel());
+  ASSERT_TRUE(svc.WaitForWorkers(2, 20s)) << svc.Logs();
+  // `auto` with a forced escalation: the example must apply the tier switch to end up with Pro's ids.
+  const auto want = GenerateLocally(ProModel(), {5, 17, 300}, 10);
+  // Debian's interpreter: the one python3-zmq and python3-msgpack are installed for.
+  const std::string cmd = "/usr/bin/python3 " + SourceDir() + "/examples/submit.py --router " + svc.client_endpoint +
+                          " --model auto --tokens 5,17,300 --max-tokens 10 --timeout 60 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
+  ASSERT_EQ(pclose(p), 0) << out;
+  EXPECT_NE(out.find("tier: pro (escalated: low_confidence)"), std::string::npos) << out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  EXPECT_EQ(out.substr(out.rfind('\n') + 1), Join(want));
+}
+
 TEST(ServiceStream, ProSampledWithSeedAndNonStreamingEqualGenerate) {
   Service svc;
   svc.AddWorker("pro", ProModel());
