@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/pretokenizer.h"
 #include "core/split_pattern.h"
+#include "core/tokenizer_json.h"
 #include "core/utf8.h"
 
 namespace dsv4 {
@@ -120,7 +121,10 @@ void define_id(Tokenizer::Impl* t, int32_t id, const std::string& token) {
   t->id_defined[id] = true;
 }
 
-void load_model(const nlohmann::json& model, Tokenizer::Impl* t) {
+void load_model(TokenizerJson* file, Tokenizer::Impl* t) {
+  if (!file->rest.contains("model")) throw Error("no \"model\"");
+  const nlohmann::json& model = file->rest["model"];
+  if (!file->has_vocab || !file->has_merges) throw Error("model: no \"vocab\" or no \"merges\"");
   const std::string type = model.at("type").get<std::string>();
   if (type != "BPE") throw Error("model type \"" + type + "\" is not supported (expected BPE)");
   if (!model.value("dropout", nlohmann::json()).is_null()) {
@@ -137,47 +141,36 @@ void load_model(const nlohmann::json& model, Tokenizer::Impl* t) {
   // Vocabulary. Entries outside the byte alphabet (e.g. "<｜begin▁of▁sentence｜>") can never
   // come out of the merge loop; they are reachable as added tokens only.
   const ByteAlphabet& alphabet = byte_alphabet();
-  std::unordered_map<std::string, int32_t> id_by_bytes;
-  std::string bytes;
-  const auto& vocab = model.at("vocab");
-  id_by_bytes.reserve(vocab.size());
-  t->id_by_token.reserve(vocab.size() + 2048);
-  for (const auto& [token, id_json] : vocab.items()) {
-    const int32_t id = id_json.get<int32_t>();
-    t->id_by_token[token] = id;
+  t->id_by_token.reserve(file->vocab.size() + 2048);
+  for (auto& [token, id] : file->vocab) {
     define_id(t, id, token);
-    if (alphabet.to_bytes(token, &bytes)) id_by_bytes.emplace(bytes, id);
+    t->id_by_token[std::move(token)] = id;
+  }
+  file->vocab = {};
+  if (t->ignore_merges) {
+    std::string bytes;
+    for (const auto& [token, id] : t->id_by_token) {
+      if (alphabet.to_bytes(token, &bytes)) t->vocab_by_bytes.emplace(bytes, id);
+    }
   }
   std::array<int32_t, 256> byte_ids;
   for (int b = 0; b < 256; ++b) {
-    auto it = id_by_bytes.find(std::string(1, static_cast<char>(b)));
-    if (it == id_by_bytes.end()) {
+    std::string spelling;
+    utf8::append(&spelling, alphabet.char_of[b]);
+    auto it = t->id_by_token.find(spelling);
+    if (it == t->id_by_token.end()) {
       throw Error("model: the vocabulary lacks the byte-level token for byte " +
                   std::to_string(b) + " (not a byte-level BPE?)");
     }
     byte_ids[b] = it->second;
   }
 
-  // Merges: "left right" strings (classic format) or [left, right] pairs (newer format).
-  const auto& merges_json = model.at("merges");
+  // Merges ("left right" strings or [left, right] pairs in the file; split while parsing).
   std::vector<BytePairEncoder::Merge> merges;
-  merges.reserve(merges_json.size());
-  std::string left, right;
-  for (size_t rank = 0; rank < merges_json.size(); ++rank) {
-    const auto& m = merges_json[rank];
-    if (m.is_string()) {
-      const std::string& s = m.get_ref<const std::string&>();
-      const size_t space = s.find(' ');
-      if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos) {
-        throw Error("model: merge #" + std::to_string(rank) + " \"" + s +
-                    "\" is not two tokens separated by one space");
-      }
-      left = s.substr(0, space);
-      right = s.substr(space + 1);
-    } else {
-      left = m.at(0).get<std::string>();
-      right = m.at(1).get<std::string>();
-    }
+  merges.reserve(file->merges.size());
+  std::string joined;
+  for (size_t rank = 0; rank < file->merges.size(); ++rank) {
+    const auto& [left, right] = file->merges[rank];
     auto find = [&](const std::string& tok) {
       auto it = t->id_by_token.find(tok);
       if (it == t->id_by_token.end()) {
@@ -186,10 +179,11 @@ void load_model(const nlohmann::json& model, Tokenizer::Impl* t) {
       }
       return it->second;
     };
-    merges.push_back({find(left), find(right), find(left + right)});
+    joined.assign(left).append(right);
+    merges.push_back({find(left), find(right), find(joined)});
   }
+  file->merges = {};
   t->bpe = std::make_unique<BytePairEncoder>(byte_ids, merges);
-  if (t->ignore_merges) t->vocab_by_bytes = std::move(id_by_bytes);
 }
 
 void load_added_tokens(const nlohmann::json& added, Tokenizer::Impl* t) {
@@ -228,12 +222,8 @@ Tokenizer Tokenizer::load(const std::string& path) {
 }
 
 Tokenizer Tokenizer::from_json_text(std::string_view json_text, const std::string& origin) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("tokenizer: '" + origin + "' is not valid JSON: " + e.what());
-  }
+  TokenizerJson file = parse_tokenizer_json(json_text, origin);
+  const nlohmann::json& j = file.rest;
   auto impl = std::make_unique<Impl>();
   try {
     if (!j.is_object()) throw Error("the top level is not an object");
@@ -242,8 +232,7 @@ Tokenizer Tokenizer::from_json_text(std::string_view json_text, const std::strin
     if (!impl->pre_tokenizer.byte_level()) {
       throw Error("pre_tokenizer has no ByteLevel step (only byte-level BPE is supported)");
     }
-    if (!j.contains("model")) throw Error("no \"model\"");
-    load_model(j["model"], impl.get());
+    load_model(&file, impl.get());
     load_added_tokens(j.value("added_tokens", nlohmann::json()), impl.get());
     check_decoder(j.value("decoder", nlohmann::json()));
     // The post-processor only matters when special tokens are added on encode, which this

@@ -181,6 +181,56 @@ TEST(Tokenizer, concurrent_encodes_agree) {
   for (int m : mismatches) EXPECT_EQ(m, 0);
 }
 
+// ---- small hand-made files: the formats and options the DeepSeek file does not use -------
+
+// A byte-level tokenizer.json with the 256 byte tokens (ids 0-255), "ab" (256), "abc" (257).
+std::string tiny_tokenizer_json(const std::string& merges, bool ignore_merges) {
+  nlohmann::ordered_json vocab;
+  int shifted = 256;
+  for (int b = 0; b < 256; ++b) {
+    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+    const int cp = printable ? b : shifted++;
+    std::string spelling;
+    if (cp < 0x80) {
+      spelling.push_back(static_cast<char>(cp));
+    } else {
+      spelling.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      spelling.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+    vocab[spelling] = b;
+  }
+  vocab["ab"] = 256;
+  vocab["abc"] = 257;
+  return R"({"normalizer": null, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false,
+      "use_regex": true}, "decoder": {"type": "ByteLevel"},
+      "added_tokens": [{"id": 258, "content": "<x>", "special": true, "normalized": false}],
+      "model": {"type": "BPE", "ignore_merges": )" +
+         std::string(ignore_merges ? "true" : "false") + R"(, "vocab": )" + vocab.dump() +
+         R"(, "merges": )" + merges + "}}";
+}
+
+TEST(TokenizerFormats, merges_as_pairs_equal_merges_as_strings) {
+  const auto a = Tokenizer::from_json_text(tiny_tokenizer_json(R"(["a b"])", false), "strings");
+  const auto b = Tokenizer::from_json_text(tiny_tokenizer_json(R"([["a", "b"]])", false), "pairs");
+  EXPECT_EQ(a.encode("ab abc<x>"), (std::vector<int32_t>{256, 32, 256, 99, 258}));
+  EXPECT_EQ(b.encode("ab abc<x>"), a.encode("ab abc<x>"));
+  EXPECT_EQ(a.decode(a.encode("ab abc<x>")), "ab abc<x>");
+  EXPECT_EQ(a.vocab_size(), 259u);
+}
+
+TEST(TokenizerFormats, ignore_merges_takes_whole_vocabulary_words) {
+  const auto t = Tokenizer::from_json_text(tiny_tokenizer_json(R"(["a b"])", true), "ignore");
+  EXPECT_EQ(t.encode("abc"), (std::vector<int32_t>{257}));
+  EXPECT_EQ(t.encode("abd"), (std::vector<int32_t>{256, 100}));
+}
+
+TEST(TokenizerFormats, bad_merge_entries_are_refused) {
+  for (const char* merges : {R"(["ab"])", R"([["a"]])", R"(["a z9"])", R"([3])"}) {
+    EXPECT_THROW(Tokenizer::from_json_text(tiny_tokenizer_json(merges, false), "bad"), Error)
+        << merges;
+  }
+}
+
 // ---- bad files --------------------------------------------------------------------------
 
 std::string write_temp(const std::string& name, const std::string& content) {
