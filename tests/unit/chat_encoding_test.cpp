@@ -122,6 +122,33 @@ TEST(ChatEncoding, tool_results_follow_the_order_of_the_calls) {
       << prompt;
 }
 
+// Spec §8.2: the response-format paragraph follows the system text.
+TEST(ChatEncoding, response_format_follows_the_system_text) {
+  const ordered_json msgs = ordered_json::parse(R"([
+    {"role": "system", "content": "S", "response_format": {"type": "object", "required": ["a"]}},
+    {"role": "user", "content": "u"}])");
+  EXPECT_EQ(encode_chat(msgs, mode(ThinkingMode::kChat)),
+            std::string(tok::kBos) + "S\n\n## Response Format:\n\nYou MUST strictly adhere to the "
+            "following schema to reply:\n{\"type\": \"object\", \"required\": [\"a\"]}" +
+            tok::kUser + "u" + tok::kAssistant + tok::kThinkEnd);
+}
+
+TEST(ChatEncoding, consecutive_user_messages_share_one_turn) {
+  const ordered_json msgs = ordered_json::parse(
+      R"([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])");
+  EXPECT_EQ(encode_chat(msgs, mode(ThinkingMode::kChat)),
+            std::string(tok::kBos) + tok::kUser + "a\n\nb" + tok::kAssistant + tok::kThinkEnd);
+}
+
+// A prefilled assistant turn to continue from: no EOS after it.
+TEST(ChatEncoding, assistant_turn_without_eos_can_be_continued) {
+  const ordered_json msgs = ordered_json::parse(R"([{"role": "user", "content": "q"},
+      {"role": "assistant", "content": "Partial", "reasoning_content": "r", "wo_eos": true}])");
+  EXPECT_EQ(encode_chat(msgs, mode(ThinkingMode::kThinking)),
+            std::string(tok::kBos) + tok::kUser + "q" + tok::kAssistant + tok::kThinkStart + "r" +
+                tok::kThinkEnd + "Partial");
+}
+
 TEST(ChatEncoding, unknown_role_error_names_the_role) {
   const ordered_json msgs = ordered_json::parse(R"([{"role": "narrator", "content": "x"}])");
   try {
