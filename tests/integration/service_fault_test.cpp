@@ -41,10 +41,10 @@ void ResumesOnAnotherWorkerAfter(int sig) {
   ASSERT_TRUE(svc.WaitForWorkers(2, 20s)) << svc.Logs();
   // Sampled, so the resumed run must also continue the seeded random stream exactly.
   const std::vector<int32_t> prompt = {5, 17, 300};
-  const auto want = GenerateLocally(FlashModel(), prompt, 120, 0.8, 5);
-  ASSERT_EQ(want.size(), 120u);
+  const auto want = GenerateLocally(FlashModel(), prompt, 60, 0.8, 5);
+  ASSERT_EQ(want.size(), 60u);
   auto c = svc.NewClient();
-  auto r = Request("flash", prompt, 120, "victim");
+  auto r = Request("flash", prompt, 60, "victim");
   r.temperature = 0.8;
   r.seed = 5;
   c->Send(r);
@@ -62,7 +62,8 @@ void ResumesOnAnotherWorkerAfter(int sig) {
   EXPECT_EQ(a.out_of_order, 0);
   EXPECT_EQ(a.duplicates, 0);
   EXPECT_EQ(e->done.attempts, 2);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);
+  // Bounded (no hang), with room for a sanitizer build on a loaded 2-core machine.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 60s);
   const std::string m = svc.RouterMetrics();
   EXPECT_EQ(Metric(m, "dsv4_router_retries_total", {{"reason", "worker_heartbeat"}}) +
                 Metric(m, "dsv4_router_retries_total", {{"reason", "worker_unreachable"}}),
