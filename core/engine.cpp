@@ -424,7 +424,9 @@ struct Engine::Impl {
       }
       float total = 0.0f;
       for (int64_t k = 0; k < Kx; ++k) total += sigma[pick[k]];
+      int32_t* counts = s.stats.expert_selections.data() + layer * E;
       for (int64_t k = 0; k < Kx; ++k) {
+        ++counts[pick[k]];
         float wk = c.norm_topk_prob ? sigma[pick[k]] / total : sigma[pick[k]];
         wk *= static_cast<float>(c.routed_scaling_factor);
         by_expert[static_cast<size_t>(pick[k])].emplace_back(t, wk);
@@ -533,6 +535,8 @@ StepStats Engine::forward(const std::vector<SeqChunk>& chunks) {
   const PluginPtr plugin = plugins_->get();  // held for the whole step (hot-swap safety)
   StepContext s{plugin->table(), pool_, chunks};
   s.n = n;
+  s.stats.experts_per_layer = c.n_routed_experts;
+  s.stats.expert_selections.assign(static_cast<size_t>(c.num_hidden_layers * c.n_routed_experts), 0);
   const int64_t half = c.qk_rope_head_dim / 2;
   s.cos_swa.resize(static_cast<size_t>(n * half));
   s.sin_swa.resize(s.cos_swa.size());

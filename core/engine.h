@@ -62,6 +62,10 @@ struct StepStats {
   double kv_bytes = 0;      // state bytes attention and the indexer read
   double flops = 0;         // 2 * multiply-adds in matrix products and attention
   double seconds = 0;
+  // Routed-expert choices of this step: [layer * experts_per_layer + expert] = tokens routed
+  // there (the shared expert is not counted). For per-layer expert-load metrics.
+  std::vector<int32_t> expert_selections;
+  int64_t experts_per_layer = 0;
 };
 
 class Engine {

@@ -313,6 +313,7 @@ void Scheduler::RunStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>& o
     m_.weight_bytes_read->Increment(st.weight_bytes);
     m_.kv_bytes_read->Increment(st.kv_bytes);
     m_.flops->Increment(st.flops);
+    m_.CountExperts(st.expert_selections, st.experts_per_layer);
     const double bytes = st.weight_bytes + st.kv_bytes;
     if (seconds > 0) m_.achieved_bytes_per_second->Set(bytes / seconds);
     if (prefill > 0) {

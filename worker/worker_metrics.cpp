@@ -36,6 +36,26 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& reg, const std::string& tier)
   refeed_passes = counter("dsv4_worker_draft_refeed_passes_total", "Re-feeds of an accepted prefix after a partly rejected draft");
   requests = &BuildCounter().Name("dsv4_worker_requests_total").Help("Requests ended on this worker, by outcome").Register(reg);
   plugin_info = &BuildGauge().Name("dsv4_worker_plugin_info").Help("Kernel plugin in use (1) by name").Register(reg);
+  expert_selections_family = &BuildCounter()
+                                  .Name("dsv4_worker_expert_selections_total")
+                                  .Help("Tokens routed to each routed expert, by layer and expert")
+                                  .Register(reg);
+  tier_ = tier;
+}
+
+void WorkerMetrics::CountExperts(const std::vector<int32_t>& selections, int64_t experts_per_layer) {
+  if (selections.empty() || experts_per_layer <= 0) return;
+  if (expert_selections_.size() != selections.size()) {
+    expert_selections_.clear();
+    for (size_t i = 0; i < selections.size(); ++i) {
+      const auto layer = static_cast<int64_t>(i) / experts_per_layer, expert = static_cast<int64_t>(i) % experts_per_layer;
+      expert_selections_.push_back(&expert_selections_family->Add(
+          {{"tier", tier_}, {"layer", std::to_string(layer)}, {"expert", std::to_string(expert)}}));
+    }
+  }
+  for (size_t i = 0; i < selections.size(); ++i) {
+    if (selections[i] > 0) expert_selections_[i]->Increment(static_cast<double>(selections[i]));
+  }
 }
 
 void WorkerMetrics::SetPlugin(const std::string& name) {

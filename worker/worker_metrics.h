@@ -6,6 +6,7 @@
 
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/metrics.h"
 
@@ -16,6 +17,11 @@ struct WorkerMetrics {
 
   // Marks `name` as the plugin in use (1) and the previous one as not (0).
   void SetPlugin(const std::string& name);
+
+  // Adds one step's routed-expert choices to dsv4_worker_expert_selections_total{layer,expert}.
+  // The series are registered on the first call (the model's layer and expert counts are known
+  // then), never on later steps. Called from the scheduler thread only.
+  void CountExperts(const std::vector<int32_t>& selections, int64_t experts_per_layer);
 
   prometheus::Counter* tokens_generated;
   prometheus::Counter* prefill_tokens;
@@ -41,8 +47,11 @@ struct WorkerMetrics {
   prometheus::Counter* refeed_passes;
   prometheus::Family<prometheus::Counter>* requests;  // by outcome
   prometheus::Family<prometheus::Gauge>* plugin_info;
+  prometheus::Family<prometheus::Counter>* expert_selections_family;
 
  private:
+  std::string tier_;
+  std::vector<prometheus::Counter*> expert_selections_;  // [layer * experts + expert]
   std::mutex mu_;
   std::string plugin_;
 };

@@ -48,6 +48,15 @@ TEST(ServiceMetrics, CountersMoveByExactlyTheExpectedAmounts) {
   EXPECT_GT(Metric(w1, "dsv4_worker_bytes_read_per_token", flash), 0);
   EXPECT_GT(Metric(w1, "dsv4_worker_achieved_bytes_per_second", flash), 0);
   EXPECT_GT(delta(w0, w1, "dsv4_worker_weight_bytes_read_total", flash), 0);
+  // Expert load: every fed position (12 prompt + 12 decode) picks num_experts_per_tok = 2 routed
+  // experts in each of the tiny model's 6 layers (8 experts each).
+  for (int layer = 0; layer < 6; ++layer) {
+    double routed = 0;
+    for (int e = 0; e < 8; ++e)
+      routed += delta(w0, w1, "dsv4_worker_expert_selections_total",
+                      {{"tier", "flash"}, {"layer", std::to_string(layer)}, {"expert", std::to_string(e)}});
+    EXPECT_EQ(routed, 24 * 2) << "layer " << layer;
+  }
 }
 
 TEST(ServiceMetrics, FullQueueAnswersOverloadedAndCountsIt) {
