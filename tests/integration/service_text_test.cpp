@@ -1,33 +1,25 @@
 // `prompt` text and chat `messages` on a checkpoint that has a tokenizer.json: the worker
 // tokenizes with the DeepSeek tokenizer and answers like a `tokens` request with those ids.
-// Needs a tokenizer.json: $DSV4_TOKENIZER_JSON, or the copy scripts/fetch-tokenizer.sh caches
-// under ~/.cache/dsv4d; skipped (saying why) when neither exists.
+// Needs DeepSeek's tokenizer.json: $DSV4_TOKENIZER_JSON, or the copy scripts/fetch-tokenizer.sh
+// fetches into the build tree; a failed fetch fails the test with the reason (never a skip).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
 
 #include "tests/integration/service_harness.h"
+#include "tests/support/tokenizer_files.h"
 
 namespace dsv4::itest {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string FindTokenizer() {
-  if (const char* env = std::getenv("DSV4_TOKENIZER_JSON")) return env;
-  const char* home = std::getenv("HOME");
-  const fs::path cache = fs::path(home ? home : "/root") / ".cache/dsv4d";
-  std::error_code ec;
-  for (const auto& d : fs::directory_iterator(cache, ec)) {
-    if (fs::exists(d.path() / "tokenizer.json")) return (d.path() / "tokenizer.json").string();
-  }
-  return "";
-}
 
 TEST(ServiceText, PromptTextIsTokenizedByTheWorker) {
-  const std::string tokenizer = FindTokenizer();
-  if (tokenizer.empty()) GTEST_SKIP() << "no tokenizer.json (set DSV4_TOKENIZER_JSON or run scripts/fetch-tokenizer.sh)";
+  std::string why;
+  const std::string tokenizer = testing::tokenizer_json_path(&why);
+  ASSERT_FALSE(tokenizer.empty()) << why;
   // The flash checkpoint plus a tokenizer.json, as links.
   ScratchDir dir;
   for (const auto& f : fs::directory_iterator(FlashModel())) fs::create_symlink(f.path(), dir.path() + "/" + f.path().filename().string());

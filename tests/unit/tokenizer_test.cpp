@@ -17,7 +17,7 @@
 #include "core/error.h"
 #include "core/streaming_detokenizer.h"
 #include "core/utf8.h"
-#include "tests/unit/tokenizer_files.h"
+#include "tests/support/tokenizer_files.h"
 
 namespace dsv4 {
 namespace {

@@ -1,4 +1,4 @@
-// Where the unit tests find DeepSeek's tokenizer.json, which is not in the repository.
+// Where the tests find DeepSeek's tokenizer.json, which is not in the repository.
 //
 // $DSV4_TOKENIZER_JSON names a file to use as is. Otherwise the file is
 // DSV4_TOKENIZER_DIR/tokenizer.json (in the build tree), fetched on first use by
