@@ -105,6 +105,7 @@ void Router::Forget(uint64_t rid) {
   if (it == requests_.end()) return;
   by_client_id_.erase({it->second.client, it->second.req.id});
   requests_.erase(it);
+  UpdateGauges();  // before the terminal reply goes out (see Finish)
 }
 
 void Router::Retry(uint64_t rid, const std::string& reason) {
@@ -169,10 +170,13 @@ void Router::Finish(uint64_t rid, const std::string& finish_reason) {
   d.attempts = r.total_attempts;
   d.ttft_ms = r.sent_first_token ? Seconds(r.first_token - r.received) * 1e3 : 0.0;
   d.total_ms = Seconds(now - r.received) * 1e3;
-  SendToClient(r.client, protocol::EncodeDone(d));
+  // Metrics first, reply last: a client that scrapes /metrics right after its `done` must see
+  // this request counted and no longer in flight.
+  const std::string client = r.client, body = protocol::EncodeDone(d);
   metrics_->Requests(d.tier, "done").Increment();
   metrics_->RequestDuration(d.tier).Observe(Seconds(now - r.received));
   Forget(rid);
+  SendToClient(client, body);
   Dispatch(Tier::kFlash);
   Dispatch(Tier::kPro);
 }
@@ -182,11 +186,12 @@ void Router::Fail(uint64_t rid, ErrorCode code, const std::string& message) {
   if (it == requests_.end()) return;
   Request& r = it->second;
   Detach(r, /*cancel_on_worker=*/true);
-  ReplyError(r.client, r.req.id, code, message);
+  const std::string client = r.client, id = r.req.id;
   const char* tier = protocol::TierName(r.tier);
   metrics_->Requests(tier, protocol::ErrorCodeName(code)).Increment();
   metrics_->RequestDuration(tier).Observe(Seconds(Clock::now() - r.received));
   Forget(rid);
+  ReplyError(client, id, code, message);  // after the metrics, as in Finish
 }
 
 void Router::CancelClientRequests(const std::string& client) {
