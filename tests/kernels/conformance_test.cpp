@@ -190,6 +190,24 @@ TEST_P(Conformance, MatmulMatchesReferenceAcrossActivationBlocks) {
   check_matmul(C(), R(), DSV4_WEIGHT_F32, 5, 16384 + 5, 2, rng_, 3);
 }
 
+// One token (decode) paths: whole 128-column chunks, 32/64/96-column rests, row tiles and rests.
+TEST_P(Conformance, MatvecMatchesReferenceForEveryWeightType) {
+  for (int type : {DSV4_WEIGHT_BF16, DSV4_WEIGHT_FP8_BLOCK, DSV4_WEIGHT_FP4_GROUP}) {
+    for (int64_t cols : {32, 64, 96, 128, 160, 256, 352, 4096, 4096 + 96}) {
+      for (int64_t rows : {1, 5, 8, 19}) {
+        check_matmul(C(), R(), type, rows, cols, 1, rng_, static_cast<size_t>((rows + cols) % 7));
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+  for (int type : {DSV4_WEIGHT_BF16, DSV4_WEIGHT_FP8_BLOCK})
+    for (int64_t cols : {1, 15, 17, 31, 33, 63, 65, 127, 129, 1000})
+      for (int64_t rows : {1, 6, 9}) {
+        check_matmul(C(), R(), type, rows, cols, 1, rng_, static_cast<size_t>((rows + cols) % 7));
+        if (HasFatalFailure()) return;
+      }
+}
+
 TEST_P(Conformance, MatmulWithEmptyRangeWritesNothing) {
   RandomMatrix w(DSV4_WEIGHT_BF16, 8, 64, rng_, 0);
   std::vector<float> x(64, 1.0f), y(8, 7.0f);
