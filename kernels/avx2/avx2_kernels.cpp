@@ -130,6 +130,9 @@ inline void fp4x32(__m128i b, __m128i table, __m256 out[4]) {
   out[3] = _mm256_cvtph_ps(_mm_unpackhi_epi8(z, c1));
 }
 
+// Software prefetch distance along each row (one line per 64 bytes consumed).
+constexpr int64_t kPrefetchBytes = 512;
+
 template <int R, int T>
 void tile(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float sums[4][4]) {
   __m256 acc[R][T];
@@ -169,6 +172,7 @@ void tile(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float s
             const int64_t v = kend - k;
             const __m256 x0 = xload(x + k, v), x1 = xload(x + k + 8, v - 8);
             for (int r = 0; r < R; ++r) {
+              if (k % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + (r0 + r) * K + k) + kPrefetchBytes, _MM_HINT_T0);
               const __m128i b = load_bytes<16>(data + (r0 + r) * K + k, v);
               part[r] = _mm256_fmadd_ps(fp8x8(b), x0, part[r]);
               part[r] = _mm256_fmadd_ps(fp8x8(_mm_unpackhi_epi64(b, b)), x1, part[r]);
@@ -193,6 +197,7 @@ void tile(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float s
       for (int64_t g = 0; g < groups; ++g) {
         const int64_t k = g * 32;
         for (int r = 0; r < R; ++r) {
+          if (g % 4 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + (r0 + r) * (K / 2) + k / 2) + kPrefetchBytes, _MM_HINT_T0);
           __m256 wv[4];
           fp4x32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + (r0 + r) * (K / 2) + k / 2)), table, wv);
           const __m256 s = _mm256_set1_ps(e8m0(w.scale[(r0 + r) * groups + g]));
@@ -231,9 +236,88 @@ void rows(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float*
   for (; r < row_end; ++r) run_tile<1, T>(w, r, x, ldx, y, ldy);
 }
 
+// ---- BF16 decode (one token) ---------------------------------------------------------------------
+// A 32-byte load holds 16 bf16 weights; dword lane j holds columns 2j (low half) and 2j+1 (high
+// half): the even columns are the dwords shifted left 16, the odd ones the dwords with the low
+// half cleared (two integer ops per 16 weights instead of an expansion and a shift per 8). The
+// activations are de-interleaved once per call (per 16 columns: 8 even, then 8 odd) into a stack
+// buffer. 8 rows in flight with software prefetch, for memory parallelism.
+
+constexpr int64_t kXfElems = 16384;     // de-interleaved activations per K block (64 KB stack)
+
+inline void deinterleave16(const float* x, int64_t kb, int64_t ke, float* xf) {
+  int64_t k = kb;
+  for (; k + 16 <= ke; k += 16) {
+    const __m256 a = _mm256_loadu_ps(x + k), b = _mm256_loadu_ps(x + k + 8);
+    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    _mm256_storeu_ps(xf + (k - kb), _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0))));
+    _mm256_storeu_ps(xf + (k - kb) + 8, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0))));
+  }
+  if (k < ke) {  // the rest, zero-padded to 16 in the same order
+    float* t = xf + (k - kb);
+    for (int i = 0; i < 16; ++i) t[i] = 0.0f;
+    for (int64_t c = k; c < ke; ++c) t[((c - k) & 1) * 8 + (c - k) / 2] = x[c];
+  }
+}
+
+template <int R>
+void tile_bf16_1(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const float* xf, float* out) {
+  const int64_t K = w.cols;
+  const uint16_t* data = static_cast<const uint16_t*>(w.data) + r0 * K;
+  const __m256i hi = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
+  __m256 acc[R];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  int64_t k = kb;
+  for (; k + 16 <= ke; k += 16) {
+    const __m256 xe = _mm256_loadu_ps(xf + (k - kb)), xo = _mm256_loadu_ps(xf + (k - kb) + 8);
+    for (int r = 0; r < R; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + kPrefetchBytes, _MM_HINT_T0);
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + r * K + k));
+      acc[r] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)), xe, acc[r]);
+      acc[r] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v, hi)), xo, acc[r]);
+    }
+  }
+  if (k < ke) {
+    const __m256 xe = _mm256_loadu_ps(xf + (k - kb)), xo = _mm256_loadu_ps(xf + (k - kb) + 8);
+    for (int r = 0; r < R; ++r) {
+      alignas(32) uint16_t tmp[16] = {};
+      for (int64_t c = k; c < ke; ++c) tmp[c - k] = data[r * K + c];
+      const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(tmp));
+      acc[r] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)), xe, acc[r]);
+      acc[r] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v, hi)), xo, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = S256::hsum(acc[r]);
+}
+
+template <int R>
+int64_t bf16_rows(const dsv4_matrix& w, int64_t r, int64_t row_end, int64_t kb, int64_t ke, const float* xf, float* y) {
+  float part[R];
+  for (; r + R <= row_end; r += R) {
+    tile_bf16_1<R>(w, r, kb, ke, xf, part);
+    for (int i = 0; i < R; ++i) y[r + i] = kb == 0 ? part[i] : y[r + i] + part[i];
+  }
+  return r;
+}
+
+void bf16_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
+  alignas(32) float xf[kXfElems];
+  for (int64_t kb = 0; kb < w.cols; kb += kXfElems) {
+    const int64_t ke = std::min(w.cols, kb + kXfElems);
+    deinterleave16(x, kb, ke, xf);
+    int64_t r = bf16_rows<8>(w, row_begin, row_end, kb, ke, xf, y);
+    r = bf16_rows<4>(w, r, row_end, kb, ke, xf, y);
+    bf16_rows<1>(w, r, row_end, kb, ke, xf, y);
+  }
+}
+
 void matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, int64_t n,
             float* y, int64_t ldy) {
   if (row_end <= row_begin || n <= 0) return;
+  if (w->type == DSV4_WEIGHT_BF16 && n == 1) {
+    bf16_matvec(*w, row_begin, row_end, x, y);
+    return;
+  }
   for (int64_t t0 = 0; t0 < n; t0 += 4) {
     const float* xt = x + t0 * ldx;
     float* yt = y + t0 * ldy;
