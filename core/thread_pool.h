@@ -1,8 +1,15 @@
 // A fixed pool of worker threads for splitting one kernel call's rows across cores. The calling
 // thread works too, so a pool of size 1 runs everything inline. Not reentrant: one
 // parallel_for at a time per pool (each Engine owns its pool).
+//
+// A call is cut into up to kPiecesPerThread pieces per thread, handed out through one atomic
+// counter: whichever thread is running takes the next piece, so a worker that wakes late (or is
+// preempted by another process on a shared machine) costs at most the piece it holds, and the
+// caller never waits for a worker that has not started. Idle workers spin briefly before they
+// sleep, so the many short calls of one decode step do not each pay a futex wake-up.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -24,21 +31,28 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // Splits [0, n) into contiguous pieces of at least `grain` items (rounded to multiples of
-  // `grain`), one per thread at most, and waits for all of them.
+  // Splits [0, n) into contiguous pieces of `grain` items or a multiple of it (the last one may
+  // be shorter), at most kPiecesPerThread * size() of them, runs them on the pool and the
+  // calling thread, and returns when all are done. A thread may run several pieces.
   void parallel_for(int64_t n, int64_t grain, const RangeFn& fn);
+
+  static constexpr int64_t kPiecesPerThread = 8;
 
  private:
   void worker_loop(int index);
+  // Claims and runs pieces of generation `gen` until none are left.
+  void run_pieces(uint32_t gen, int index);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
-  std::condition_variable start_cv_, done_cv_;
-  const RangeFn* job_ = nullptr;
-  int64_t job_n_ = 0, job_chunk_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::condition_variable start_cv_;
+  // High 32 bits: job generation; low 32 bits: next unclaimed piece.
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<const RangeFn*> job_{nullptr};
+  std::atomic<int64_t> job_n_{0}, job_chunk_{0}, job_pieces_{0};
+  std::atomic<int64_t> done_{0};  // pieces finished in the current generation
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> stop_{false};
 };
 
 // Threads to use when the operator does not say: the cores this process may run on.
