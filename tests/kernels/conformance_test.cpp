@@ -208,6 +208,17 @@ TEST_P(Conformance, MatvecMatchesReferenceForEveryWeightType) {
       }
 }
 
+// Many tokens over many rows: the row blocks (a few hundred KB of weights) that keep a block in
+// cache across token groups, with partial blocks and row tiles at the ends.
+TEST_P(Conformance, MatmulManyTokensAcrossRowBlocks) {
+  for (int type : {DSV4_WEIGHT_BF16, DSV4_WEIGHT_FP8_BLOCK, DSV4_WEIGHT_FP4_GROUP}) {
+    check_matmul(C(), R(), type, 301, 4096 + 32, 16, rng_, 2);
+    if (HasFatalFailure()) return;
+    check_matmul(C(), R(), type, 67, 8192 + 96, 7, rng_, 1);
+    if (HasFatalFailure()) return;
+  }
+}
+
 TEST_P(Conformance, MatmulWithEmptyRangeWritesNothing) {
   RandomMatrix w(DSV4_WEIGHT_BF16, 8, 64, rng_, 0);
   std::vector<float> x(64, 1.0f), y(8, 7.0f);
