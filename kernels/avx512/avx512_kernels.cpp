@@ -82,13 +82,17 @@ constexpr int kMaxTokens = 4;          // tokens per tile (4 x 4 accumulators + 
 constexpr int64_t kXfElems = 16384;    // de-interleaved FP4 activations per K block (64 KB stack)
 // Software prefetch distance along a row for one-token products. Short rows (an FP4 expert row
 // is 1-2 KB) end before the hardware streamer has ramped up; past a row's end the prefetch runs
-// into the next row, which is read next. Measured on the FP4 expert shapes: 512 B ahead took one
-// thread from 7.2 to 8.2 GB/s (256-768 B and the T1/NTA hints were no better).
+// into the next row, which is read next. 256-4096 B and the T1/NTA hints were tried.
 constexpr int64_t kPrefetchBytes = 512;
 constexpr auto kPrefetchHint = _MM_HINT_T0;
 // FP4 one-token rows per tile: 1, so a thread reads one sequential stream (4 interleaved rows
 // measured 6-8 GB/s against 7.2-8 GB/s for one row at a time on 1-2 KB rows).
 constexpr int kFp4Rows = 1;
+// FP4 one token is compute-heavy per byte, so the out-of-order window covers few lines ahead: it
+// wants a longer prefetch distance. 1 thread, 2048x4096 / 4096x2048 from DRAM: 512 B 9.5 / 9.6
+// GB/s, 2048 B 10.2-11.8, 4096 B 11.6 / 11.7-13.0; batch-1 decode on a fresh checkpoint copy,
+// 4 pairs A/B: 75-83% -> 83-85% of bandwidth (1 thread 82% -> 87%). BF16 and FP8 keep 512 B.
+constexpr int64_t kPrefetchFp4 = 4096;
 
 inline __mmask16 mask16(int64_t n) {
   return n <= 0 ? 0 : n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1);
@@ -275,7 +279,7 @@ void tile_fp4_s8(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const
                  x3 = _mm512_loadu_ps(xk + 48), x4 = _mm512_loadu_ps(xk + 64), x5 = _mm512_loadu_ps(xk + 80),
                  x6 = _mm512_loadu_ps(xk + 96), x7 = _mm512_loadu_ps(xk + 112);
     for (int r = 0; r < R; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(data + r * bytes + k / 2 + kPrefetchBytes), kPrefetchHint);
+      _mm_prefetch(reinterpret_cast<const char*>(data + r * bytes + k / 2 + kPrefetchFp4), kPrefetchHint);
       const __m512i v = _mm512_loadu_si512(data + r * bytes + k / 2);
       __m512 p = _mm512_mul_ps(_mm512_permutexvar_ps(v, table), x0);
       __m512 q = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table), x1);
