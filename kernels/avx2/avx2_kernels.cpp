@@ -281,7 +281,7 @@ void tile_bf16_1(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const
     const __m256 xe = _mm256_loadu_ps(xf + (k - kb)), xo = _mm256_loadu_ps(xf + (k - kb) + 8);
     for (int r = 0; r < R; ++r) {
       alignas(32) uint16_t tmp[16] = {};
-      for (int64_t c = k; c < ke; ++c) tmp[c - k] = data[r * K + c];
+      std::memcpy(tmp, data + r * K + k, static_cast<size_t>(ke - k) * sizeof(uint16_t));  // rows may be misaligned
       const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(tmp));
       acc[r] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)), xe, acc[r]);
       acc[r] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v, hi)), xo, acc[r]);
