@@ -330,22 +330,6 @@ void matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
   }
 }
 
-void rmsnorm(const float* x, int64_t ld, int64_t n_rows, int64_t dim, const float* weight, float eps, float* y,
-             int64_t ldy) {
-  dsv4_simd::rmsnorm<S256>(x, ld, n_rows, dim, weight, eps, y, ldy);
-}
-void attention(const dsv4_attention_args* a) { dsv4_simd::attention<S256>(a); }
-void index_scores(const float* q, const float* hw, int64_t n_heads, int64_t dim, const float* keys, int64_t kb,
-                  int64_t ke, float* scores) {
-  dsv4_simd::index_scores<S256>(q, hw, n_heads, dim, keys, kb, ke, scores);
-}
-void swiglu(const float* gate, const float* up, int64_t n, float limit, float mult, float* out) {
-  dsv4_simd::swiglu<S256>(gate, up, n, limit, mult, out);
-}
-void softmax_pool(const float* value, const float* score, int64_t n_slots, int64_t ld, int64_t dim, float* out) {
-  dsv4_simd::softmax_pool<S256>(value, score, n_slots, ld, dim, out);
-}
-
 constexpr uint64_t kRequired = DSV4_CPU_AVX | DSV4_CPU_AVX2 | DSV4_CPU_FMA | DSV4_CPU_F16C;
 
 int32_t score(uint64_t features) { return (features & kRequired) == kRequired ? 50 : 0; }
@@ -361,13 +345,13 @@ extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* dsv4_
       kRequired,
       score,
       matmul,
-      rmsnorm,
+      dsv4_simd::rmsnorm<S256>,
       dsv4_simd::rope,
-      attention,
-      index_scores,
+      dsv4_simd::attention<S256>,
+      dsv4_simd::index_scores<S256>,
       dsv4_simd::topk,
-      swiglu,
-      softmax_pool,
+      dsv4_simd::swiglu<S256>,
+      dsv4_simd::softmax_pool<S256>,
       dsv4_simd::sinkhorn,
   };
   return &table;
