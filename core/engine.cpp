@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/parallel_matmul.h"
 
 namespace dsv4 {
 
@@ -59,6 +60,7 @@ struct StepContext {
   const dsv4_kernel_table& K;
   ThreadPool& pool;
   const std::vector<SeqChunk>& chunks;
+  PackedScratch& packed;             // the plugin's packed activations (the engine's, reused across steps)
   int64_t n = 0;                     // tokens in the step
   std::vector<int32_t> ids;          // [n]
   std::vector<int64_t> pos;          // [n] absolute position
@@ -94,8 +96,7 @@ struct Engine::Impl {
     if (n <= 0 || r1 <= r0) return;
     s.stats.weight_bytes += static_cast<double>(matrix_bytes(m)) * static_cast<double>(r1 - r0) / static_cast<double>(m.rows);
     s.stats.flops += 2.0 * static_cast<double>(r1 - r0) * static_cast<double>(m.cols) * static_cast<double>(n);
-    const auto& K = s.K;
-    s.pool.parallel_for(r1 - r0, 16, [&](int64_t b, int64_t e, int) { K.matmul(&m, r0 + b, r0 + e, x, ldx, n, y, ldy); });
+    parallel_matmul(s.K, s.pool, s.packed, m, x, ldx, n, y, ldy, r0, r1);
   }
 
   void rmsnorm(StepContext& s, const float* x, int64_t ld, int64_t rows, int64_t dim, const FloatTensor* weight, float* y,
@@ -533,7 +534,7 @@ StepStats Engine::forward(const std::vector<SeqChunk>& chunks) {
   if (n == 0) return {};
 
   const PluginPtr plugin = plugins_->get();  // held for the whole step (hot-swap safety)
-  StepContext s{plugin->table(), pool_, chunks};
+  StepContext s{plugin->table(), pool_, chunks, packed_scratch_};
   s.n = n;
   s.stats.experts_per_layer = c.n_routed_experts;
   s.stats.expert_selections.assign(static_cast<size_t>(c.num_hidden_layers * c.n_routed_experts), 0);

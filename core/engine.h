@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/model.h"
+#include "core/parallel_matmul.h"
 #include "core/sequence_state.h"
 #include "core/thread_pool.h"
 #include "plugins/plugin_loader.h"
@@ -95,6 +96,7 @@ class Engine {
   std::shared_ptr<const Model> model_;
   std::shared_ptr<PluginSlot> plugins_;
   ThreadPool pool_;
+  PackedScratch packed_scratch_;  // activations packed for the plugin's tile products, grow-only
   std::unique_ptr<Impl> impl_;
 };
 

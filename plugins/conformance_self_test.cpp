@@ -77,6 +77,22 @@ std::string check_matmul(const dsv4_kernel_table& c, const dsv4_kernel_table& r,
     r.matmul(&w, 0, rows, x.data(), cols, n, yr.data(), rows);
     if (!close(yc, yr, kTol)) return "matmul (weight type " + std::to_string(type) + ", n=" + std::to_string(n) + ")";
   }
+  if (c.packed_x_bytes) {  // the packed path, for token counts on both sides of any tile width
+    for (int64_t n : {1, 2, 5, 6, 17}) {
+      const size_t bytes = c.packed_x_bytes(&w, n);
+      if (bytes == 0) continue;
+      const auto x = random_floats(g, static_cast<size_t>(n * cols));
+      std::vector<float> yc(static_cast<size_t>(n * rows)), yr(yc.size());
+      std::vector<uint8_t> raw(bytes + 64);
+      void* packed = raw.data() + (64 - reinterpret_cast<uintptr_t>(raw.data()) % 64) % 64;
+      c.pack_x(&w, x.data(), cols, n, 0, n, packed);
+      c.matmul_packed(&w, 0, 67, packed, n, yc.data(), rows);
+      c.matmul_packed(&w, 67, rows, packed, n, yc.data(), rows);
+      r.matmul(&w, 0, rows, x.data(), cols, n, yr.data(), rows);
+      if (!close(yc, yr, kTol))
+        return "matmul_packed (weight type " + std::to_string(type) + ", n=" + std::to_string(n) + ")";
+    }
+  }
   return "";
 }
 

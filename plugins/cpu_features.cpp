@@ -1,6 +1,10 @@
 #include "plugins/cpu_features.h"
 
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include <cstdlib>
 
@@ -26,7 +30,22 @@ constexpr FeatureName kNames[] = {
     {DSV4_CPU_AVX512BW, "avx512bw"},    {DSV4_CPU_AVX512VL, "avx512vl"},
     {DSV4_CPU_AVX512DQ, "avx512dq"},    {DSV4_CPU_AVX512_BF16, "avx512_bf16"},
     {DSV4_CPU_AVX512_VNNI, "avx512_vnni"}, {DSV4_CPU_AVX_VNNI, "avx_vnni"},
+    {DSV4_CPU_AVX512_VBMI, "avx512_vbmi"}, {DSV4_CPU_AMX_TILE, "amx_tile"},
+    {DSV4_CPU_AMX_BF16, "amx_bf16"},
 };
+
+// Linux hands out the 8 KB AMX tile-data state only to processes that ask for it (until then a
+// tile instruction raises SIGILL). Asking is process-wide and idempotent, so detection asks, and
+// reports AMX only if the kernel agreed.
+bool os_grants_tile_data() {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+  constexpr int kArchReqXcompPerm = 0x1023;
+  constexpr int kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
 
 }  // namespace
 
@@ -50,6 +69,12 @@ uint64_t detect_cpu_features() {
       if (b & (1u << 30)) bits |= DSV4_CPU_AVX512BW;
       if (b & (1u << 31)) bits |= DSV4_CPU_AVX512VL;
       if (c & (1u << 11)) bits |= DSV4_CPU_AVX512_VNNI;
+      if (c & (1u << 1)) bits |= DSV4_CPU_AVX512_VBMI;
+    }
+    const bool tile_os = (xcr0 & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA
+    if (tile_os && (d & (1u << 24)) && os_grants_tile_data()) {
+      bits |= DSV4_CPU_AMX_TILE;
+      if (d & (1u << 22)) bits |= DSV4_CPU_AMX_BF16;
     }
   }
   if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {

@@ -23,8 +23,9 @@
 extern "C" {
 #endif
 
-/* Bumped on any change to a struct layout or slot meaning. A loader refuses any other value. */
-#define DSV4_KERNEL_ABI_VERSION 1u
+/* Bumped on any change to a struct layout or slot meaning. A loader refuses any other value.
+ * 2: packed-activation matrix products (packed_x_bytes, pack_x, matmul_packed) appended. */
+#define DSV4_KERNEL_ABI_VERSION 2u
 
 /* Name of the one symbol a plugin exports. */
 #define DSV4_KERNEL_ENTRY_SYMBOL "dsv4_kernel_plugin_entry"
@@ -43,7 +44,10 @@ enum dsv4_cpu_feature {
   DSV4_CPU_AVX512DQ = 1u << 8,
   DSV4_CPU_AVX512_BF16 = 1u << 9,
   DSV4_CPU_AVX512_VNNI = 1u << 10,
-  DSV4_CPU_AVX_VNNI = 1u << 11
+  DSV4_CPU_AVX_VNNI = 1u << 11,
+  DSV4_CPU_AVX512_VBMI = 1u << 12,
+  DSV4_CPU_AMX_TILE = 1u << 13, /* CPUID, XCR0 tile state, and the OS granted this process tile data */
+  DSV4_CPU_AMX_BF16 = 1u << 14
 };
 
 /* Storage format of a weight matrix, exactly as the checkpoint holds it. */
@@ -139,6 +143,22 @@ typedef struct dsv4_kernel_table {
    * row softmax + eps, column normalise, then (iters - 1) x (row normalise, column normalise),
    * each normaliser with + eps in the denominator. */
   void (*sinkhorn)(float* m, int64_t n, int32_t iters, float eps);
+
+  /* (optional: all three slots or none) Matrix products on activations packed once per call.
+   * A tile engine (AMX) wants its activation operand split, converted and transposed into its own
+   * layout; doing that inside matmul would repeat it for every row range of the same call. The
+   * engine, for one (w, x, n):
+   *   bytes = packed_x_bytes(w, n);      0 = this plugin packs nothing for (w, n): call matmul
+   *   pack_x(w, x, ldx, n, t_begin, t_end, packed)      on disjoint token ranges covering [0, n),
+   *                                                      any threads, then
+   *   matmul_packed(w, row_begin, row_end, packed, n, y, ldy)   on disjoint row ranges, any threads.
+   * packed is 64-byte aligned and `bytes` long, owned by the engine and used by one call at a time;
+   * the packed form is private to the plugin that made it. The result is that of matmul. */
+  size_t (*packed_x_bytes)(const dsv4_matrix* w, int64_t n);
+  void (*pack_x)(const dsv4_matrix* w, const float* x, int64_t ldx, int64_t n, int64_t t_begin, int64_t t_end,
+                 void* packed);
+  void (*matmul_packed)(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const void* packed, int64_t n,
+                        float* y, int64_t ldy);
 } dsv4_kernel_table;
 
 typedef const dsv4_kernel_table* (*dsv4_kernel_entry_fn)(void);

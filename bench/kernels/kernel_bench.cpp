@@ -4,6 +4,8 @@
 //     bytes_per_second = stored weight bytes streamed; pct_read_bw = that / the read bandwidth
 //     measured at startup with the same thread count. Each iteration takes the next of several
 //     copies of the matrix (>= 1 GiB in all) so the weights come from DRAM, not the caches.
+//  Batch/<plugin>/<format>/<rows>x<cols>/n:16/threads:<t>  (batched decode, weights from DRAM)
+//     the same two figures: batch 16 should stream weights nearly as fast as batch 1.
 //  Prefill/<plugin>/<format>/<rows>x<cols>/n:<tokens>/threads:<t>
 //     GFLOP/s = 2 rows cols n / time; pct_fma_peak and pct_bf16_peak against peaks measured at
 //     startup.
@@ -16,6 +18,7 @@
 #include <random>
 
 #include "bench/common/machine_limits.h"
+#include "core/parallel_matmul.h"
 #include "core/thread_pool.h"
 #include "plugins/cpu_features.h"
 #include "plugins/plugin_loader.h"
@@ -81,25 +84,27 @@ struct Matrices {
   }
 };
 
-void run(benchmark::State& state, PluginPtr plugin, Shape s, int64_t n, int threads) {
+// dram: cycle through >= 1 GiB of matrix copies so the weights come from memory.
+void run(benchmark::State& state, PluginPtr plugin, Shape s, int64_t n, int threads, bool dram) {
   static std::map<std::string, std::unique_ptr<Matrices>> cache;
-  const std::string key = std::string(s.name) + (n == 1 ? "/dram" : "/one");
+  const std::string key = std::string(s.name) + (dram ? "/dram" : "/one");
   auto& mats = cache[key];
-  if (!mats) mats = std::make_unique<Matrices>(s, n == 1 ? (size_t{1} << 30) : 0);
+  if (!mats) mats = std::make_unique<Matrices>(s, dram ? (size_t{1} << 30) : 0);
   std::vector<float> x(static_cast<size_t>(n * s.cols), 0.5f), y(static_cast<size_t>(n * s.rows));
   ThreadPool pool(threads);
+  PackedScratch scratch;
   const dsv4_kernel_table& K = plugin->table();
   size_t next = 0;
   for (auto _ : state) {
     const dsv4_matrix& m = mats->m[next++ % mats->m.size()];
-    pool.parallel_for(s.rows, 16, [&](int64_t b, int64_t e, int) { K.matmul(&m, b, e, x.data(), s.cols, n, y.data(), s.rows); });
+    parallel_matmul(K, pool, scratch, m, x.data(), s.cols, n, y.data(), s.rows, 0, s.rows);
     benchmark::DoNotOptimize(y.data());
   }
   const double bytes = static_cast<double>(data_bytes(s) + scale_bytes(s));
   state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
   const double flops = 2.0 * static_cast<double>(s.rows * s.cols * n);
   state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
-  if (n == 1) {
+  if (dram) {
     state.counters["read_bw_GBs"] = limits().bw[threads];
     state.counters["pct_read_bw"] = benchmark::Counter(100.0 * bytes * 1e-9 * static_cast<double>(state.iterations()) / limits().bw[threads],
                                                        benchmark::Counter::kIsRate);
@@ -136,7 +141,15 @@ int main(int argc, char** argv) {
     for (const Shape& s : kShapes) {
       for (int t : thread_counts) {
         benchmark::RegisterBenchmark(("Matvec/" + name + "/" + s.name + "/threads:" + std::to_string(t)).c_str(),
-                                     [=](benchmark::State& st) { run(st, p, s, 1, t); })
+                                     [=](benchmark::State& st) { run(st, p, s, 1, t, true); })
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+    }
+    for (const Shape& s : kShapes) {
+      for (int t : thread_counts) {
+        benchmark::RegisterBenchmark(("Batch/" + name + "/" + s.name + "/n:16/threads:" + std::to_string(t)).c_str(),
+                                     [=](benchmark::State& st) { run(st, p, s, 16, t, true); })
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
       }
@@ -146,7 +159,7 @@ int main(int argc, char** argv) {
     for (const Shape& s : {prefill, prefill4}) {
       for (int t : thread_counts) {
         benchmark::RegisterBenchmark(("Prefill/" + name + "/" + s.name + "/n:64/threads:" + std::to_string(t)).c_str(),
-                                     [=](benchmark::State& st) { run(st, p, s, 64, t); })
+                                     [=](benchmark::State& st) { run(st, p, s, 64, t, false); })
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
       }

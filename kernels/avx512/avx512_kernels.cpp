@@ -31,6 +31,9 @@
 #include <type_traits>
 
 #include "kernels/common/float_kernels-inl.h"
+#ifdef DSV4_WITH_AMX
+#include "kernels/amx/amx_matmul.h"
+#endif
 #include "plugins/dsv4_formats.h"
 #include "plugins/dsv4_kernel_abi.h"
 
@@ -517,7 +520,14 @@ void matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
 constexpr uint64_t kRequired = DSV4_CPU_AVX512F | DSV4_CPU_AVX512BW | DSV4_CPU_AVX512VL | DSV4_CPU_AVX512DQ |
                                DSV4_CPU_F16C | DSV4_CPU_AVX2 | DSV4_CPU_FMA;
 
+#ifdef DSV4_WITH_AMX
+// The "amx" plugin: this file's kernels plus AMX tile products on packed activations. Scored above
+// the plain avx512 build, so CPUs with tile units (and an OS that grants them) prefer it.
+constexpr uint64_t kRequiredAmx = kRequired | DSV4_CPU_AVX512_VBMI | DSV4_CPU_AMX_TILE | DSV4_CPU_AMX_BF16;
+int32_t score(uint64_t features) { return (features & kRequiredAmx) == kRequiredAmx ? 110 : 0; }
+#else
 int32_t score(uint64_t features) { return (features & kRequired) == kRequired ? 100 : 0; }
+#endif
 
 }  // namespace
 
@@ -525,9 +535,16 @@ extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* dsv4_
   static const dsv4_kernel_table table = {
       DSV4_KERNEL_ABI_VERSION,
       sizeof(dsv4_kernel_table),
+#ifdef DSV4_WITH_AMX
+      "amx",
+      "AVX-512 + AMX: several tokens (and FP8/FP4 one-token) as bf16 tile products with exact weights and "
+      "activations split in three bf16 terms",
+      kRequiredAmx,
+#else
       "avx512",
       "AVX-512 F/BW/VL/DQ: weights decoded exactly to fp32 in registers, 4x4 register tiles, fp32 FMA",
       kRequired,
+#endif
       score,
       matmul,
       dsv4_simd::rmsnorm<S512>,
@@ -538,6 +555,11 @@ extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* dsv4_
       dsv4_simd::swiglu<S512>,
       dsv4_simd::softmax_pool<S512>,
       dsv4_simd::sinkhorn,
+#ifdef DSV4_WITH_AMX
+      dsv4_amx::packed_x_bytes,
+      dsv4_amx::pack_x,
+      dsv4_amx::matmul_packed,
+#endif
   };
   return &table;
 }

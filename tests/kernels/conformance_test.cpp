@@ -147,17 +147,34 @@ void check_matmul(const dsv4_kernel_table& cand, const dsv4_kernel_table& ref, i
   cand.matmul(&w.m, 0, split, x.data(), ldx, n, yc.data(), ldy);
   cand.matmul(&w.m, split, rows, x.data(), ldx, n, yc.data(), ldy);
   ref.matmul(&w.m, 0, rows, x.data(), ldx, n, yr.data(), ldy);
+  // The packed path, when the plugin offers one for this (w, n): packed by two token ranges into a
+  // buffer that starts as garbage, then the same two row ranges.
+  const size_t packed_bytes = cand.packed_x_bytes ? cand.packed_x_bytes(&w.m, n) : 0;
+  std::vector<float> yp(yc.size(), sentinel);
+  if (packed_bytes > 0) {
+    Misaligned<uint8_t> packed(packed_bytes, 0);
+    for (size_t i = 0; i < packed_bytes; ++i) packed[i] = static_cast<uint8_t>(0xA5 ^ i);
+    const int64_t tsplit = n / 2;
+    cand.pack_x(&w.m, x.data(), ldx, n, 0, tsplit, packed.data());
+    cand.pack_x(&w.m, x.data(), ldx, n, tsplit, n, packed.data());
+    cand.matmul_packed(&w.m, 0, split, packed.data(), n, yp.data(), ldy);
+    cand.matmul_packed(&w.m, split, rows, packed.data(), n, yp.data(), ldy);
+  }
   for (int64_t t = 0; t < n; ++t) {
     for (int64_t r = 0; r < ldy; ++r) {
       const size_t i = static_cast<size_t>(t * ldy + r);
       if (r >= rows) {
         ASSERT_EQ(yc[i], sentinel) << "wrote outside its rows at t=" << t << " r=" << r;
+        ASSERT_EQ(yp[i], sentinel) << "packed product wrote outside its rows at t=" << t << " r=" << r;
         continue;
       }
       double abs_sum = 0;
       for (int64_t k = 0; k < cols; ++k) abs_sum += std::fabs(w.element(r, k) * x[static_cast<size_t>(t * ldx + k)]);
       const double tol = abs_sum / 256.0 + 1e-6;
       ASSERT_NEAR(yc[i], yr[i], tol) << "t=" << t << " r=" << r;
+      if (packed_bytes > 0) {
+        ASSERT_NEAR(yp[i], yr[i], tol) << "packed product at t=" << t << " r=" << r;
+      }
     }
   }
 }

@@ -120,6 +120,26 @@ TEST(PluginLoader, WithoutAvx512TheAvx512PluginIsRefusedAndAvx2Serves) {
   EXPECT_EQ(std::string(s.plugin->name()), "avx2");
 }
 
+// On a CPU (or OS) without tile units the amx plugin is refused by name and avx512 serves; where
+// tiles are available the amx plugin wins.
+TEST(PluginLoader, AmxPluginNeedsTileUnitsAndWinsWhereTheyExist) {
+  if (!fs::exists(built("amx")) || !fs::exists(built("avx512"))) GTEST_SKIP() << "amx/avx512 plugins not built";
+  const uint64_t cpu = detect_cpu_features();
+  if (!(cpu & DSV4_CPU_AVX512F)) GTEST_SKIP() << "CPU without AVX-512";
+  PluginDir d({built("reference"), built("avx2"), built("avx512"), built("amx")});
+  const uint64_t no_amx = cpu & ~uint64_t{DSV4_CPU_AMX_TILE | DSV4_CPU_AMX_BF16};
+  const Selected s = select(d.dir.path(), no_amx);
+  EXPECT_TRUE(s.log_has("libdsv4_kernels_amx.so", "needs CPU features this machine lacks: amx_tile amx_bf16"));
+  ASSERT_NE(s.plugin, nullptr);
+  EXPECT_EQ(std::string(s.plugin->name()), "avx512");
+  const uint64_t amx_bits = DSV4_CPU_AMX_TILE | DSV4_CPU_AMX_BF16 | DSV4_CPU_AVX512_VBMI;
+  if ((cpu & amx_bits) == amx_bits) {
+    const Selected t = select(d.dir.path(), cpu);
+    ASSERT_NE(t.plugin, nullptr);
+    EXPECT_EQ(std::string(t.plugin->name()), "amx");
+  }
+}
+
 TEST(PluginLoader, CpuMaskEnvironmentHidesAvx512FromDetection) {
   const uint64_t real = detect_cpu_features();
   ASSERT_EQ(setenv("DSV4_CPU_MASK", "0x7e0", 1), 0);  // every AVX-512 bit

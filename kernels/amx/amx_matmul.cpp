@@ -1,0 +1,441 @@
+// AMX tile matrix products (Sapphire Rapids and later).
+//
+// Why. One tdpbf16ps adds a 16x32 by 32x16 bf16 product into a 16x16 fp32 tile: measured 3.6
+// TFLOP/s on one core of this machine against 86 GFLOP/s for fp32 FMA. With that much arithmetic,
+// batched decode and prefill stop being compute-bound (batch 16 spent most of its step in fp32 FMA
+// on the 1 GB head), and what is left is converting the weights and streaming them.
+//
+// Exactness. Weights become bf16 exactly: bf16 is native, and e4m3 or e2m1 times a power-of-two
+// scale has at most 4 significant bits. Activations are split into three bf16 terms x = h + m + l,
+// each taking the next 8 significant bits (truncation leaves an exact remainder), so every product
+// is that of the fp32 activation and the sums are fp32, as in the FMA kernels; only the order of
+// the additions differs. (Two terms, 16 bits, flipped a near-tied Lightning-Indexer choice on the
+// golden set; see avx512_kernels.cpp.) The tile unit treats inputs below 2^-126 as zero.
+//
+// Layout. A tile: 16 weight rows x 32 K-slots (one 64-byte row each). B tile: 16 K-slot pairs x 16
+// columns, a column being one bf16 term of one token. Up to 5 tokens share one B tile (3 columns
+// each, one tdpbf16ps per A tile); more tokens take three B tiles (one per term, 16 tokens each)
+// that accumulate into the same C tile. The weight conversions leave K-slots in the order their
+// byte shuffles produce (kPerm below) and pack_x lays the activations out in that same order, so
+// no instruction is spent putting converted weights back into column order.
+//
+// Scales. FP8: one scale per 128x128 block, folded into a 128-entry e4m3 -> bf16 lookup table
+// (vpermi2b on the high and low bytes). FP4: one scale per row and 32 columns = one 128-bit lane
+// of a 64-byte load, subtracted from the bf16 exponents of that lane with unsigned saturation
+// (zero stays zero).
+#include "kernels/amx/amx_matmul.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+
+namespace dsv4_amx {
+namespace {
+
+constexpr int kPanel = 128;           // columns converted together: 4 A tiles of 32 K-slots
+constexpr int kSharedMaxTokens = 5;   // 3 terms x 5 tokens = 15 of a B tile's 16 columns
+constexpr int kGroupTokens = 16;      // tokens per B tile when each term has its own tile
+constexpr size_t kTileBytes = 1024;
+// Tile registers (GCC's tile intrinsics stringize their register operand, so these are macros):
+// C0, C1 accumulate rows [0,16) and [16,32) of a row pair; A0, A1 hold their weights; B the
+// activations.
+#define DSV4_TILE_C0 0
+#define DSV4_TILE_C1 1
+#define DSV4_TILE_A0 2
+#define DSV4_TILE_A1 3
+#define DSV4_TILE_B 4
+// Several token groups: row blocks of about this many weight bytes outermost, so every group after
+// the first converts the block from L2 instead of streaming it from memory again.
+constexpr int64_t kRowBlockBytes = int64_t{512} << 10;
+// Panels converted per weight row before moving to the next row (32 KB of A tiles).
+constexpr int kBlockPanels = 4;
+
+struct alignas(64) TileConfig {
+  uint8_t palette;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+
+// K-slot s of a 128-column panel (A tile s / 32, slot s % 32) holds this column of the panel.
+using Perm = std::array<int32_t, kPanel>;
+
+constexpr Perm make_perm(int type) {
+  Perm p{};
+  for (int s = 0; s < kPanel; ++s) {
+    const int q = s / 32, i = s % 32, lane = i / 8, e = i % 8;
+    if (type == DSV4_WEIGHT_FP8_BLOCK) {
+      // 64-byte half q/2; unpacklo (q even) takes bytes 0-7 of each 16-byte lane, unpackhi 8-15.
+      p[s] = 64 * (q / 2) + 16 * lane + 8 * (q % 2) + e;
+    } else if (type == DSV4_WEIGHT_FP4_GROUP) {
+      // Byte b holds columns 2b (low nibble: tiles 0, 1) and 2b + 1 (high nibble: tiles 2, 3).
+      p[s] = 2 * (16 * lane + 8 * (q % 2) + e) + q / 2;
+    } else {
+      p[s] = s;
+    }
+  }
+  return p;
+}
+
+constexpr Perm kPermBf16 = make_perm(DSV4_WEIGHT_BF16);
+constexpr Perm kPermFp8 = make_perm(DSV4_WEIGHT_FP8_BLOCK);
+constexpr Perm kPermFp4 = make_perm(DSV4_WEIGHT_FP4_GROUP);
+
+const Perm& perm_of(int type) {
+  return type == DSV4_WEIGHT_FP8_BLOCK ? kPermFp8 : type == DSV4_WEIGHT_FP4_GROUP ? kPermFp4 : kPermBf16;
+}
+
+struct Layout {
+  int64_t panels = 0;  // ceil(K / 128)
+  int64_t groups = 0;  // token groups (1 when tokens share a tile)
+  int tiles = 0;       // B tiles per (group, A tile): 1 shared, 3 one per term
+  bool shared = false;
+
+  size_t bytes() const { return static_cast<size_t>(groups * panels * 4 * tiles) * kTileBytes; }
+  size_t offset(int64_t g, int64_t p, int q, int j) const {
+    return static_cast<size_t>(((g * panels + p) * 4 + q) * tiles + j) * kTileBytes;
+  }
+};
+
+Layout layout_of(const dsv4_matrix& w, int64_t n) {
+  Layout l;
+  l.panels = (w.cols + kPanel - 1) / kPanel;
+  l.shared = n <= kSharedMaxTokens;
+  l.groups = l.shared ? 1 : (n + kGroupTokens - 1) / kGroupTokens;
+  l.tiles = l.shared ? 1 : 3;
+  return l;
+}
+
+int64_t row_bytes(const dsv4_matrix& w) {
+  return w.type == DSV4_WEIGHT_BF16 ? 2 * w.cols : w.type == DSV4_WEIGHT_FP8_BLOCK ? w.cols : w.cols / 2;
+}
+
+// ---- FP8: e4m3 -> bf16 through a per-scale lookup table -------------------------------------
+
+// bf16 bits of each e4m3 magnitude code 0..127 (0x7F, NaN in e4m3fn, decodes as 480 like the
+// avx512 plugin; checkpoints never hold it).
+constexpr std::array<uint16_t, 128> make_e4m3_bf16() {
+  std::array<uint16_t, 128> t{};
+  for (int m = 1; m < 128; ++m) {
+    const int E = m >> 3, M = m & 7;
+    if (E > 0) {
+      t[m] = static_cast<uint16_t>(((E + 120) << 7) | (M << 4));
+    } else {  // subnormal M * 2^-9, normal in bf16
+      const int b = M >= 4 ? 2 : M >= 2 ? 1 : 0;
+      t[m] = static_cast<uint16_t>(((b - 9 + 127) << 7) | (((M << (7 - b)) & 0x7F)));
+    }
+  }
+  return t;
+}
+alignas(64) constexpr std::array<uint16_t, 128> kE4m3Bf16 = make_e4m3_bf16();
+
+float bf16_to_float(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// The low and high bytes of bf16(e4m3 magnitude * 2^(s - 127)) for the 128 codes, as two
+// vpermi2b tables each; rebuilt only when the scale byte changes.
+struct Fp8Lut {
+  int scale = -1;
+  __m512i lo0, lo1, hi0, hi1;
+
+  void set(int s) {
+    if (s == scale) return;
+    scale = s;
+    alignas(64) uint16_t words[128];
+    if (s >= 10 && s <= 246) {  // every nonzero entry stays a normal bf16: add to the exponent
+      const __m512i d = _mm512_set1_epi16(static_cast<int16_t>((s - 127) << 7));
+      for (int k = 0; k < 4; ++k) {
+        const __m512i base = _mm512_load_si512(kE4m3Bf16.data() + 32 * k);
+        const __mmask32 nonzero = k == 0 ? 0xFFFFFFFEu : 0xFFFFFFFFu;
+        _mm512_store_si512(words + 32 * k, _mm512_mask_add_epi16(base, nonzero, base, d));
+      }
+    } else {  // extreme scales: in fp32 (results past bf16's normal range are the tile unit's zeros)
+      for (int m = 0; m < 128; ++m) {
+        const float f = std::ldexp(bf16_to_float(kE4m3Bf16[static_cast<size_t>(m)]), s - 127);
+        uint32_t bits;
+        std::memcpy(&bits, &f, 4);
+        words[m] = static_cast<uint16_t>(bits >> 16);
+      }
+    }
+    __m256i lo[4], hi[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m512i v = _mm512_load_si512(words + 32 * k);
+      lo[k] = _mm512_cvtepi16_epi8(v);
+      hi[k] = _mm512_cvtepi16_epi8(_mm512_srli_epi16(v, 8));
+    }
+    lo0 = _mm512_inserti64x4(_mm512_castsi256_si512(lo[0]), lo[1], 1);
+    lo1 = _mm512_inserti64x4(_mm512_castsi256_si512(lo[2]), lo[3], 1);
+    hi0 = _mm512_inserti64x4(_mm512_castsi256_si512(hi[0]), hi[1], 1);
+    hi1 = _mm512_inserti64x4(_mm512_castsi256_si512(hi[2]), hi[3], 1);
+  }
+};
+
+inline __mmask64 mask64(int64_t n) {
+  return n <= 0 ? 0 : n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
+}
+
+// A tiles of one panel: [A tile of the panel][row tile][16 rows x 64 bytes].
+using PanelBuf = uint8_t[4][2][16 * 64];
+
+// Each converter fills rows [0, nr) of one panel's A tiles (row i: tile i / 16, tile row i % 16)
+// from weight rows rt + i, with its constants hoisted out of the row loop; convert_panel zeroes
+// the rows past nr.
+
+void convert_bf16(const dsv4_matrix& w, int64_t rt, int nr, int64_t p0, int np, PanelBuf* out) {
+  const int64_t K = w.cols;
+  const uint16_t* src = static_cast<const uint16_t*>(w.data) + rt * K + p0 * kPanel;
+  for (int i = 0; i < nr; ++i, src += K) {
+    _mm_prefetch(reinterpret_cast<const char*>(src + np * kPanel), _MM_HINT_T0);
+    for (int pp = 0; pp < np; ++pp) {
+      uint8_t* dst = out[pp][0][i / 16] + 64 * (i % 16);
+      for (int q = 0; q < 4; ++q) {
+        const int64_t k = (p0 + pp) * kPanel + 32 * q;
+        const __mmask32 m = static_cast<__mmask32>(mask64(std::clamp<int64_t>(K - k, 0, 32)));
+        _mm512_store_si512(dst + q * sizeof(out[0][0]), _mm512_maskz_loadu_epi16(m, src + pp * kPanel + 32 * q));
+      }
+    }
+  }
+}
+
+void convert_fp8(const dsv4_matrix& w, int64_t rt, int nr, int64_t p0, int np, PanelBuf* out, Fp8Lut* luts) {
+  const int64_t K = w.cols, scale_stride = (K + 127) / 128;
+  const __m512i low7 = _mm512_set1_epi8(0x7F), sign = _mm512_set1_epi8(static_cast<char>(0x80));
+  const uint8_t* src = static_cast<const uint8_t*>(w.data) + rt * K + p0 * kPanel;
+  for (int i = 0; i < nr; ++i, src += K) {
+    const uint8_t* scale_row = w.scale + ((rt + i) / 128) * scale_stride;
+    _mm_prefetch(reinterpret_cast<const char*>(src + np * kPanel), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(src + np * kPanel + 64), _MM_HINT_T0);
+    for (int pp = 0; pp < np; ++pp) {
+      const int64_t p = p0 + pp;
+      Fp8Lut& lut = luts[pp];  // one table per panel of the block: rows share their 128x128 block's
+      lut.set(scale_row[p]);
+      uint8_t* dst = out[pp][0][i / 16] + 64 * (i % 16);
+      for (int h = 0; h < 2; ++h) {
+        const __m512i v = _mm512_maskz_loadu_epi8(mask64(K - p * kPanel - 64 * h), src + pp * kPanel + 64 * h);
+        const __m512i idx = _mm512_and_si512(v, low7);
+        // High byte: table | the code's sign bit (ternary logic a | (b & c)).
+        const __m512i hb = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(lut.hi0, idx, lut.hi1), v, sign, 0xF8);
+        const __m512i lb = _mm512_permutex2var_epi8(lut.lo0, idx, lut.lo1);
+        _mm512_store_si512(dst + (2 * h) * sizeof(out[0][0]), _mm512_unpacklo_epi8(lb, hb));
+        _mm512_store_si512(dst + (2 * h + 1) * sizeof(out[0][0]), _mm512_unpackhi_epi8(lb, hb));
+      }
+    }
+  }
+}
+
+// True when every byte of v is in [1, 127] (no zero byte, no top bit).
+inline bool bytes_1_to_127(uint32_t v) {
+  return ((v | ((v - 0x01010101u) & ~v)) & 0x80808080u) == 0;
+}
+
+void convert_fp4(const dsv4_matrix& w, int64_t rt, int nr, int64_t p0, int np, PanelBuf* out) {
+  const int64_t bytes = w.cols / 2, groups = w.cols / 32;
+  // e2m1 nibble -> bf16 low / high byte (-0 as +0, so that zero stays zero under the scaling).
+  const __m512i tlo = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, static_cast<char>(0x80), static_cast<char>(0xC0), 0,
+                                                           0x40, static_cast<char>(0x80), static_cast<char>(0xC0), 0, 0,
+                                                           static_cast<char>(0x80), static_cast<char>(0xC0), 0, 0x40,
+                                                           static_cast<char>(0x80), static_cast<char>(0xC0)));
+  const __m512i thi = _mm512_broadcast_i32x4(
+      _mm_setr_epi8(0, 0x3F, 0x3F, 0x3F, 0x40, 0x40, 0x40, 0x40, 0, static_cast<char>(0xBF), static_cast<char>(0xBF),
+                    static_cast<char>(0xBF), static_cast<char>(0xC0), static_cast<char>(0xC0), static_cast<char>(0xC0),
+                    static_cast<char>(0xC0)));
+  const __m512i nib = _mm512_set1_epi8(0x0F), c127 = _mm512_set1_epi16(127);
+  // vpshufb control putting byte g of a broadcast dword into every word of 16-byte lane g.
+  const __m512i ctrl = _mm512_set_epi32(
+      static_cast<int>(0x80038003u), static_cast<int>(0x80038003u), static_cast<int>(0x80038003u),
+      static_cast<int>(0x80038003u), static_cast<int>(0x80028002u), static_cast<int>(0x80028002u),
+      static_cast<int>(0x80028002u), static_cast<int>(0x80028002u), static_cast<int>(0x80018001u),
+      static_cast<int>(0x80018001u), static_cast<int>(0x80018001u), static_cast<int>(0x80018001u),
+      static_cast<int>(0x80008000u), static_cast<int>(0x80008000u), static_cast<int>(0x80008000u),
+      static_cast<int>(0x80008000u));
+  const uint8_t* src0 = static_cast<const uint8_t*>(w.data) + rt * bytes + p0 * 64;
+  const uint8_t* sc0 = w.scale + rt * groups + p0 * 4;
+  for (int i = 0; i < nr; ++i, src0 += bytes, sc0 += groups) {
+   _mm_prefetch(reinterpret_cast<const char*>(src0 + np * 64), _MM_HINT_T0);
+   for (int pp = 0; pp < np; ++pp) {
+    const int64_t p = p0 + pp;
+    const int64_t ng = std::min<int64_t>(4, groups - p * 4);  // whole groups in this panel
+    const uint8_t* src = src0 + pp * 64;
+    const uint8_t* sc = sc0 + pp * 4;
+    const __m512i v = _mm512_maskz_loadu_epi8(mask64(bytes - p * 64), src);
+    const __m512i lo = _mm512_and_si512(v, nib), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
+    const __m512i ll = _mm512_shuffle_epi8(tlo, lo), lh = _mm512_shuffle_epi8(thi, lo);
+    const __m512i hl = _mm512_shuffle_epi8(tlo, hi), hh = _mm512_shuffle_epi8(thi, hi);
+    __m512i t[4] = {_mm512_unpacklo_epi8(ll, lh), _mm512_unpackhi_epi8(ll, lh), _mm512_unpacklo_epi8(hl, hh),
+                    _mm512_unpackhi_epi8(hl, hh)};
+    // The 4 group scales of the panel (lane g = group 4p + g); missing groups scale zeros.
+    uint32_t four = 0x7F7F7F7Fu;
+    if (ng == 4) {
+      std::memcpy(&four, sc, 4);
+    } else {
+      for (int64_t g = 0; g < ng; ++g) four = (four & ~(0xFFu << (8 * g))) | (static_cast<uint32_t>(sc[g]) << (8 * g));
+    }
+    const __m512i sw = _mm512_shuffle_epi8(_mm512_set1_epi32(static_cast<int>(four)), ctrl);  // words: s_g
+    if (bytes_1_to_127(four)) {
+      // Scale 2^(s-127) <= 1: subtract (127 - s) from the exponent. Saturation keeps zero at zero,
+      // and every nonzero magnitude (>= 0.5, exponent 126) is at least the amount subtracted, so
+      // no borrow reaches the sign bit.
+      const __m512i d = _mm512_slli_epi16(_mm512_sub_epi16(c127, sw), 7);
+      for (auto& x : t) x = _mm512_subs_epu16(x, d);
+    } else {
+      // Rare scales: add (s - 127) to the exponent of nonzero words; a scale byte of 0 (2^-127)
+      // makes its group zero, as the avx512 plugin does.
+      const __m512i d = _mm512_slli_epi16(_mm512_sub_epi16(sw, c127), 7);
+      const __mmask32 dead = _mm512_cmpeq_epi16_mask(sw, _mm512_setzero_si512());
+      for (auto& x : t) {
+        x = _mm512_mask_add_epi16(x, _mm512_test_epi16_mask(x, x), x, d);
+        x = _mm512_maskz_mov_epi16(static_cast<__mmask32>(~dead), x);
+      }
+    }
+    uint8_t* dst = out[pp][0][i / 16] + 64 * (i % 16);
+    for (int q = 0; q < 4; ++q) _mm512_store_si512(dst + q * sizeof(out[0][0]), t[q]);
+   }
+  }
+}
+
+// Rows [rt, rt + nr) (nr <= 32) of panels [p0, p0 + np) into A tiles, row by row so that each
+// weight row is read as one sequential run of np panels (the hardware prefetcher follows a few
+// long runs far better than 32 interleaved 64-byte steps); rows past nr are zero (only in the row
+// tiles that will be used).
+void convert_panels(const dsv4_matrix& w, int64_t rt, int nr, int64_t p0, int np, PanelBuf* out, Fp8Lut* luts) {
+  switch (w.type) {
+    case DSV4_WEIGHT_BF16: convert_bf16(w, rt, nr, p0, np, out); break;
+    case DSV4_WEIGHT_FP8_BLOCK: convert_fp8(w, rt, nr, p0, np, out, luts); break;
+    default: convert_fp4(w, rt, nr, p0, np, out); break;
+  }
+  const int used = nr > 16 ? 32 : 16;
+  for (int pp = 0; pp < np; ++pp)
+    for (int i = nr; i < used; ++i)
+      for (int q = 0; q < 4; ++q) _mm512_store_si512(out[pp][q][i / 16] + 64 * (i % 16), _mm512_setzero_si512());
+}
+
+}  // namespace
+
+size_t packed_x_bytes(const dsv4_matrix* w, int64_t n) {
+  // One token stays with the avx512 matrix-vector kernels: they stream at 83-100% of the read
+  // bandwidth, and the tile path's conversions cost more than they save there (batch-1 decode
+  // 8.97 -> 6.35 tok/s measured with every FP8/FP4 product on tiles).
+  if (n <= 1 || w->rows <= 0 || w->cols <= 0) return 0;
+  if (w->type != DSV4_WEIGHT_BF16 && w->type != DSV4_WEIGHT_FP8_BLOCK && w->type != DSV4_WEIGHT_FP4_GROUP)
+    return 0;  // F32 (the small mHC matrices): the avx512 kernels
+  return layout_of(*w, n).bytes();
+}
+
+void pack_x(const dsv4_matrix* w, const float* x, int64_t ldx, int64_t n, int64_t t_begin, int64_t t_end,
+            void* packed) {
+  const Layout l = layout_of(*w, n);
+  const Perm& perm = perm_of(w->type);
+  const int64_t K = w->cols;
+  uint8_t* out = static_cast<uint8_t*>(packed);
+  __m512i even[4], odd[4];
+  for (int q = 0; q < 4; ++q) {
+    alignas(64) int32_t e[16], o[16];
+    for (int r = 0; r < 16; ++r) {
+      e[r] = perm[static_cast<size_t>(q * 32 + 2 * r)];
+      o[r] = perm[static_cast<size_t>(q * 32 + 2 * r + 1)];
+    }
+    even[q] = _mm512_load_si512(e);
+    odd[q] = _mm512_load_si512(o);
+  }
+  const __m512i top = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  const __m512i row_index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32(16));
+  const __m512i kk = _mm512_set1_epi32(static_cast<int>(K));
+  for (int64_t t = t_begin; t < t_end; ++t) {
+    const int64_t g = l.shared ? 0 : t / kGroupTokens;
+    const int col = static_cast<int>(l.shared ? 3 * t : t % kGroupTokens);
+    const float* xt = x + t * ldx;
+    for (int64_t p = 0; p < l.panels; ++p) {
+      const __m512i base = _mm512_set1_epi32(static_cast<int>(p * kPanel));
+      for (int q = 0; q < 4; ++q) {
+        const __m512i ie = _mm512_add_epi32(even[q], base), io = _mm512_add_epi32(odd[q], base);
+        const __m512 e = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), _mm512_cmplt_epi32_mask(ie, kk), ie, xt, 4);
+        const __m512 o = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), _mm512_cmplt_epi32_mask(io, kk), io, xt, 4);
+        // Three bf16 terms of each value: the top 8 significant bits, the next 8, the rest.
+        __m512i et[3], ot[3];
+        __m512 er = e, orr = o;
+        for (int j = 0; j < 3; ++j) {
+          et[j] = _mm512_and_si512(_mm512_castps_si512(er), top);
+          ot[j] = _mm512_and_si512(_mm512_castps_si512(orr), top);
+          er = _mm512_sub_ps(er, _mm512_castsi512_ps(et[j]));
+          orr = _mm512_sub_ps(orr, _mm512_castsi512_ps(ot[j]));
+        }
+        for (int j = 0; j < 3; ++j) {
+          // K-pair r of this A tile: (even slot, odd slot) as the low / high half of one dword.
+          const __m512i pair = _mm512_or_si512(ot[j], _mm512_srli_epi32(et[j], 16));
+          uint8_t* tile = out + l.offset(g, p, q, l.shared ? 0 : j);
+          const int c = l.shared ? col + j : col;
+          _mm512_i32scatter_epi32(tile, _mm512_add_epi32(row_index, _mm512_set1_epi32(c)), pair, 4);
+        }
+      }
+    }
+  }
+}
+
+void matmul_packed(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const void* packed, int64_t n, float* y,
+                   int64_t ldy) {
+  if (row_end <= row_begin || n <= 0) return;
+  const Layout l = layout_of(*w, n);
+  const uint8_t* bp = static_cast<const uint8_t*>(packed);
+  TileConfig cfg{};
+  cfg.palette = 1;
+  for (int i = 0; i < 8; ++i) {
+    cfg.colsb[i] = 64;
+    cfg.rows[i] = 16;
+  }
+  _tile_loadconfig(&cfg);
+  alignas(64) PanelBuf abuf[kBlockPanels];
+  alignas(64) float cout[2][16 * 16];
+  Fp8Lut luts[kBlockPanels];
+  const int64_t row_block = l.groups == 1 ? row_end - row_begin
+                                          : std::max<int64_t>(32, kRowBlockBytes / row_bytes(*w) / 32 * 32);
+  for (int64_t rb = row_begin; rb < row_end; rb += row_block) {
+    const int64_t re = std::min(row_end, rb + row_block);
+    for (int64_t g = 0; g < l.groups; ++g) {
+      for (int64_t rt = rb; rt < re; rt += 32) {
+        const int nr = static_cast<int>(std::min<int64_t>(32, re - rt));
+        const bool two = nr > 16;
+        _tile_zero(DSV4_TILE_C0);
+        _tile_zero(DSV4_TILE_C1);
+        for (int64_t p0 = 0; p0 < l.panels; p0 += kBlockPanels) {
+          const int np = static_cast<int>(std::min<int64_t>(kBlockPanels, l.panels - p0));
+          convert_panels(*w, rt, nr, p0, np, abuf, luts);
+          for (int pp = 0; pp < np; ++pp) {
+            for (int q = 0; q < 4; ++q) {
+              _tile_loadd(DSV4_TILE_A0, abuf[pp][q][0], 64);
+              if (two) _tile_loadd(DSV4_TILE_A1, abuf[pp][q][1], 64);
+              for (int j = 0; j < l.tiles; ++j) {
+                _tile_loadd(DSV4_TILE_B, bp + l.offset(g, p0 + pp, q, j), 64);
+                _tile_dpbf16ps(DSV4_TILE_C0, DSV4_TILE_A0, DSV4_TILE_B);
+                if (two) _tile_dpbf16ps(DSV4_TILE_C1, DSV4_TILE_A1, DSV4_TILE_B);
+              }
+            }
+          }
+        }
+        _tile_stored(DSV4_TILE_C0, cout[0], 64);
+        if (two) _tile_stored(DSV4_TILE_C1, cout[1], 64);
+        for (int i = 0; i < nr; ++i) {
+          const float* c = cout[i / 16] + (i % 16) * 16;
+          const int64_t row = rt + i;
+          if (l.shared) {
+            for (int64_t t = 0; t < n; ++t) y[t * ldy + row] = (c[3 * t] + c[3 * t + 1]) + c[3 * t + 2];
+          } else {
+            const int64_t t0 = g * kGroupTokens, tn = std::min<int64_t>(kGroupTokens, n - t0);
+            for (int64_t t = 0; t < tn; ++t) y[(t0 + t) * ldy + row] = c[t];
+          }
+        }
+      }
+    }
+  }
+  _tile_release();
+}
+
+}  // namespace dsv4_amx

@@ -1,0 +1,18 @@
+// AMX tile matrix products: the packed-activation slots of the "amx" plugin (see the ABI's
+// packed_x_bytes / pack_x / matmul_packed). The rest of that plugin is the AVX-512 one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "plugins/dsv4_kernel_abi.h"
+
+namespace dsv4_amx {
+
+size_t packed_x_bytes(const dsv4_matrix* w, int64_t n);
+void pack_x(const dsv4_matrix* w, const float* x, int64_t ldx, int64_t n, int64_t t_begin, int64_t t_end,
+            void* packed);
+void matmul_packed(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const void* packed, int64_t n, float* y,
+                   int64_t ldy);
+
+}  // namespace dsv4_amx
