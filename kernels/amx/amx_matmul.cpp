@@ -42,16 +42,37 @@ constexpr size_t kTileBytes = 1024;
 // Tile registers (GCC's tile intrinsics stringize their register operand, so these are macros):
 // C0, C1 accumulate rows [0,16) and [16,32) of a row pair; A0, A1 hold their weights; B the
 // activations.
+// Tile registers are not renamed: reloading a tile waits for the products still reading it. So
+// consecutive A tiles alternate between two register pairs, and B tiles between two registers,
+// letting the next loads run under the current products (2x on L2-resident FP4 at 16 tokens).
 #define DSV4_TILE_C0 0
 #define DSV4_TILE_C1 1
-#define DSV4_TILE_A0 2
-#define DSV4_TILE_A1 3
-#define DSV4_TILE_B 4
+// One 32-K-slot chunk: A tiles (a0, a1) into registers TA0/TA1, then `tiles` B tiles (at b, 1 KB
+// apart) alternating between TB0 and TB1, each multiplied into C0 (and C1 when `two`).
+#define DSV4_TILE_CHUNK(TA0, TA1, TB0, TB1, a0, a1, two, b, tiles) \
+  do {                                                               \
+    _tile_loadd(TA0, a0, 64);                                        \
+    if (two) _tile_loadd(TA1, a1, 64);                               \
+    _tile_loadd(TB0, b, 64);                                         \
+    _tile_dpbf16ps(DSV4_TILE_C0, TA0, TB0);                          \
+    if (two) _tile_dpbf16ps(DSV4_TILE_C1, TA1, TB0);                 \
+    if ((tiles) == 3) {                                              \
+      _tile_loadd(TB1, (b) + 1024, 64);                              \
+      _tile_dpbf16ps(DSV4_TILE_C0, TA0, TB1);                        \
+      if (two) _tile_dpbf16ps(DSV4_TILE_C1, TA1, TB1);               \
+      _tile_loadd(TB0, (b) + 2048, 64);                              \
+      _tile_dpbf16ps(DSV4_TILE_C0, TA0, TB0);                        \
+      if (two) _tile_dpbf16ps(DSV4_TILE_C1, TA1, TB0);               \
+    }                                                                \
+  } while (0)
 // Several token groups: row blocks of about this many weight bytes outermost, so every group after
 // the first converts the block from L2 instead of streaming it from memory again.
 constexpr int64_t kRowBlockBytes = int64_t{512} << 10;
 // Panels converted per weight row before moving to the next row (32 KB of A tiles).
 constexpr int kBlockPanels = 4;
+// Every 64 bytes converted prefetch the same row's line one block ahead (the next time this row
+// is read), into L2: a block of 32 rows is 8-32 KB ahead, too much to park in L1 beside the tiles.
+constexpr auto kPrefetchHint = _MM_HINT_T1;
 
 struct alignas(64) TileConfig {
   uint8_t palette;
@@ -189,14 +210,14 @@ using PanelBuf = uint8_t[4][2][16 * 64];
 // from weight rows rt + i, with its constants hoisted out of the row loop; convert_panel zeroes
 // the rows past nr.
 
-void convert_bf16(const dsv4_matrix& w, int64_t rt, int nr, int64_t p0, int np, PanelBuf* out) {
+void convert_bf16(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, int np, PanelBuf* out) {
   const int64_t K = w.cols;
-  const uint16_t* src = static_cast<const uint16_t*>(w.data) + rt * K + p0 * kPanel;
-  for (int i = 0; i < nr; ++i, src += K) {
-    _mm_prefetch(reinterpret_cast<const char*>(src + np * kPanel), _MM_HINT_T0);
+  const uint16_t* src = static_cast<const uint16_t*>(w.data) + (rt + i0) * K + p0 * kPanel;
+  for (int i = i0; i < i1; ++i, src += K) {
     for (int pp = 0; pp < np; ++pp) {
       uint8_t* dst = out[pp][0][i / 16] + 64 * (i % 16);
       for (int q = 0; q < 4; ++q) {
+        _mm_prefetch(reinterpret_cast<const char*>(src + (np + pp) * kPanel + 32 * q), kPrefetchHint);
         const int64_t k = (p0 + pp) * kPanel + 32 * q;
         const __mmask32 m = static_cast<__mmask32>(mask64(std::clamp<int64_t>(K - k, 0, 32)));
         _mm512_store_si512(dst + q * sizeof(out[0][0]), _mm512_maskz_loadu_epi16(m, src + pp * kPanel + 32 * q));
@@ -205,15 +226,15 @@ void convert_bf16(const dsv4_matrix& w, int64_t rt, int nr, int64_t p0, int np, 
   }
 }
 
-void convert_fp8(const dsv4_matrix& w, int64_t rt, int nr, int64_t p0, int np, PanelBuf* out, Fp8Lut* luts) {
+void convert_fp8(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, int np, PanelBuf* out, Fp8Lut* luts) {
   const int64_t K = w.cols, scale_stride = (K + 127) / 128;
   const __m512i low7 = _mm512_set1_epi8(0x7F), sign = _mm512_set1_epi8(static_cast<char>(0x80));
-  const uint8_t* src = static_cast<const uint8_t*>(w.data) + rt * K + p0 * kPanel;
-  for (int i = 0; i < nr; ++i, src += K) {
+  const uint8_t* src = static_cast<const uint8_t*>(w.data) + (rt + i0) * K + p0 * kPanel;
+  for (int i = i0; i < i1; ++i, src += K) {
     const uint8_t* scale_row = w.scale + ((rt + i) / 128) * scale_stride;
-    _mm_prefetch(reinterpret_cast<const char*>(src + np * kPanel), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(src + np * kPanel + 64), _MM_HINT_T0);
     for (int pp = 0; pp < np; ++pp) {
+      _mm_prefetch(reinterpret_cast<const char*>(src + (np + pp) * kPanel), kPrefetchHint);
+      _mm_prefetch(reinterpret_cast<const char*>(src + (np + pp) * kPanel + 64), kPrefetchHint);
       const int64_t p = p0 + pp;
       Fp8Lut& lut = luts[pp];  // one table per panel of the block: rows share their 128x128 block's
       lut.set(scale_row[p]);
@@ -236,7 +257,7 @@ inline bool bytes_1_to_127(uint32_t v) {
   return ((v | ((v - 0x01010101u) & ~v)) & 0x80808080u) == 0;
 }
 
-void convert_fp4(const dsv4_matrix& w, int64_t rt, int nr, int64_t p0, int np, PanelBuf* out) {
+void convert_fp4(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, int np, PanelBuf* out) {
   const int64_t bytes = w.cols / 2, groups = w.cols / 32;
   // e2m1 nibble -> bf16 low / high byte (-0 as +0, so that zero stays zero under the scaling).
   const __m512i tlo = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, static_cast<char>(0x80), static_cast<char>(0xC0), 0,
@@ -256,11 +277,11 @@ void convert_fp4(const dsv4_matrix& w, int64_t rt, int nr, int64_t p0, int np, P
       static_cast<int>(0x80018001u), static_cast<int>(0x80018001u), static_cast<int>(0x80018001u),
       static_cast<int>(0x80008000u), static_cast<int>(0x80008000u), static_cast<int>(0x80008000u),
       static_cast<int>(0x80008000u));
-  const uint8_t* src0 = static_cast<const uint8_t*>(w.data) + rt * bytes + p0 * 64;
-  const uint8_t* sc0 = w.scale + rt * groups + p0 * 4;
-  for (int i = 0; i < nr; ++i, src0 += bytes, sc0 += groups) {
-   _mm_prefetch(reinterpret_cast<const char*>(src0 + np * 64), _MM_HINT_T0);
+  const uint8_t* src0 = static_cast<const uint8_t*>(w.data) + (rt + i0) * bytes + p0 * 64;
+  const uint8_t* sc0 = w.scale + (rt + i0) * groups + p0 * 4;
+  for (int i = i0; i < i1; ++i, src0 += bytes, sc0 += groups) {
    for (int pp = 0; pp < np; ++pp) {
+    _mm_prefetch(reinterpret_cast<const char*>(src0 + (np + pp) * 64), kPrefetchHint);
     const int64_t p = p0 + pp;
     const int64_t ng = std::min<int64_t>(4, groups - p * 4);  // whole groups in this panel
     const uint8_t* src = src0 + pp * 64;
@@ -301,16 +322,19 @@ void convert_fp4(const dsv4_matrix& w, int64_t rt, int nr, int64_t p0, int np, P
   }
 }
 
-// Rows [rt, rt + nr) (nr <= 32) of panels [p0, p0 + np) into A tiles, row by row so that each
-// weight row is read as one sequential run of np panels (the hardware prefetcher follows a few
-// long runs far better than 32 interleaved 64-byte steps); rows past nr are zero (only in the row
-// tiles that will be used).
-void convert_panels(const dsv4_matrix& w, int64_t rt, int nr, int64_t p0, int np, PanelBuf* out, Fp8Lut* luts) {
+// Rows rt + [i0, i1) of panels [p0, p0 + np) into A tiles (row i: tile i / 16, tile row i % 16),
+// row by row so that each weight row is read as one sequential run of np panels (the hardware
+// prefetcher follows long runs far better than 32 interleaved 64-byte steps). A slice that ends
+// the pair's nr rows also zeroes the rows past nr in the row tiles that will be used.
+void convert_rows(const dsv4_matrix& w, int64_t rt, int nr, int i0, int i1, int64_t p0, int np, PanelBuf* out,
+                  Fp8Lut* luts) {
+  if (i0 >= i1) return;
   switch (w.type) {
-    case DSV4_WEIGHT_BF16: convert_bf16(w, rt, nr, p0, np, out); break;
-    case DSV4_WEIGHT_FP8_BLOCK: convert_fp8(w, rt, nr, p0, np, out, luts); break;
-    default: convert_fp4(w, rt, nr, p0, np, out); break;
+    case DSV4_WEIGHT_BF16: convert_bf16(w, rt, i0, i1, p0, np, out); break;
+    case DSV4_WEIGHT_FP8_BLOCK: convert_fp8(w, rt, i0, i1, p0, np, out, luts); break;
+    default: convert_fp4(w, rt, i0, i1, p0, np, out); break;
   }
+  if (i1 < nr) return;
   const int used = nr > 16 ? 32 : 16;
   for (int pp = 0; pp < np; ++pp)
     for (int i = nr; i < used; ++i)
@@ -331,49 +355,56 @@ size_t packed_x_bytes(const dsv4_matrix* w, int64_t n) {
 
 void pack_x(const dsv4_matrix* w, const float* x, int64_t ldx, int64_t n, int64_t t_begin, int64_t t_end,
             void* packed) {
+  if (t_end <= t_begin) return;
   const Layout l = layout_of(*w, n);
   const Perm& perm = perm_of(w->type);
   const int64_t K = w->cols;
   uint8_t* out = static_cast<uint8_t*>(packed);
-  __m512i even[4], odd[4];
-  for (int q = 0; q < 4; ++q) {
-    alignas(64) int32_t e[16], o[16];
-    for (int r = 0; r < 16; ++r) {
-      e[r] = perm[static_cast<size_t>(q * 32 + 2 * r)];
-      o[r] = perm[static_cast<size_t>(q * 32 + 2 * r + 1)];
-    }
-    even[q] = _mm512_load_si512(e);
-    odd[q] = _mm512_load_si512(o);
-  }
   const __m512i top = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
-  const __m512i row_index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                               _mm512_set1_epi32(16));
-  const __m512i kk = _mm512_set1_epi32(static_cast<int>(K));
-  for (int64_t t = t_begin; t < t_end; ++t) {
-    const int64_t g = l.shared ? 0 : t / kGroupTokens;
-    const int col = static_cast<int>(l.shared ? 3 * t : t % kGroupTokens);
-    const float* xt = x + t * ldx;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  // Shared tile: token t's three terms go to columns 3t, 3t + 1, 3t + 2.
+  const __m512i from01 = _mm512_setr_epi32(0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 0);
+  const __m512i from2 = _mm512_setr_epi32(0, 0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 3, 0, 0, 4, 0);
+  const __mmask16 cols2 = 0x4924;  // columns 3t + 2
+  // Token groups this call covers (one when tokens share a tile); a lane per token of the group.
+  const int64_t g_first = l.shared ? 0 : t_begin / kGroupTokens, g_last = l.shared ? 0 : (t_end - 1) / kGroupTokens;
+  for (int64_t g = g_first; g <= g_last; ++g) {
+    const int64_t base_t = g * kGroupTokens;
+    const int64_t t0 = std::max(t_begin, base_t), t1 = std::min(t_end, base_t + kGroupTokens);
+    const __mmask16 tokens = static_cast<__mmask16>(((1u << (t1 - base_t)) - 1) & ~((1u << (t0 - base_t)) - 1));
+    __mmask16 cols = tokens;
+    if (l.shared) {
+      cols = 0;
+      for (int64_t t = t0; t < t1; ++t) cols = static_cast<__mmask16>(cols | (7u << (3 * t)));
+    }
+    // Lane i gathers token base_t + i (rows ldx floats apart).
+    const __m512i rows = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(ldx)));
+    const float* xg = x + base_t * ldx;
     for (int64_t p = 0; p < l.panels; ++p) {
-      const __m512i base = _mm512_set1_epi32(static_cast<int>(p * kPanel));
       for (int q = 0; q < 4; ++q) {
-        const __m512i ie = _mm512_add_epi32(even[q], base), io = _mm512_add_epi32(odd[q], base);
-        const __m512 e = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), _mm512_cmplt_epi32_mask(ie, kk), ie, xt, 4);
-        const __m512 o = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), _mm512_cmplt_epi32_mask(io, kk), io, xt, 4);
-        // Three bf16 terms of each value: the top 8 significant bits, the next 8, the rest.
-        __m512i et[3], ot[3];
-        __m512 er = e, orr = o;
-        for (int j = 0; j < 3; ++j) {
-          et[j] = _mm512_and_si512(_mm512_castps_si512(er), top);
-          ot[j] = _mm512_and_si512(_mm512_castps_si512(orr), top);
-          er = _mm512_sub_ps(er, _mm512_castsi512_ps(et[j]));
-          orr = _mm512_sub_ps(orr, _mm512_castsi512_ps(ot[j]));
-        }
-        for (int j = 0; j < 3; ++j) {
+        uint8_t* tile = out + l.offset(g, p, q, 0);
+        for (int r = 0; r < 16; ++r) {
           // K-pair r of this A tile: (even slot, odd slot) as the low / high half of one dword.
-          const __m512i pair = _mm512_or_si512(ot[j], _mm512_srli_epi32(et[j], 16));
-          uint8_t* tile = out + l.offset(g, p, q, l.shared ? 0 : j);
-          const int c = l.shared ? col + j : col;
-          _mm512_i32scatter_epi32(tile, _mm512_add_epi32(row_index, _mm512_set1_epi32(c)), pair, 4);
+          const int64_t ke = p * kPanel + perm[static_cast<size_t>(q * 32 + 2 * r)];
+          const int64_t ko = p * kPanel + perm[static_cast<size_t>(q * 32 + 2 * r + 1)];
+          __m512 e = ke < K ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), tokens, rows, xg + ke, 4) : _mm512_setzero_ps();
+          __m512 o = ko < K ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), tokens, rows, xg + ko, 4) : _mm512_setzero_ps();
+          // Three bf16 terms of each value: the top 8 significant bits, the next 8, the rest.
+          __m512i pair[3];
+          for (int j = 0; j < 3; ++j) {
+            const __m512i eh = _mm512_and_si512(_mm512_castps_si512(e), top);
+            const __m512i oh = _mm512_and_si512(_mm512_castps_si512(o), top);
+            pair[j] = _mm512_or_si512(oh, _mm512_srli_epi32(eh, 16));
+            e = _mm512_sub_ps(e, _mm512_castsi512_ps(eh));
+            o = _mm512_sub_ps(o, _mm512_castsi512_ps(oh));
+          }
+          if (l.shared) {
+            __m512i v = _mm512_permutex2var_epi32(pair[0], from01, pair[1]);
+            v = _mm512_mask_permutexvar_epi32(v, cols2, from2, pair[2]);
+            _mm512_mask_storeu_epi32(tile + 64 * r, cols, v);
+          } else {
+            for (int j = 0; j < 3; ++j) _mm512_mask_storeu_epi32(tile + j * kTileBytes + 64 * r, cols, pair[j]);
+          }
         }
       }
     }
@@ -392,9 +423,9 @@ void matmul_packed(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, con
     cfg.rows[i] = 16;
   }
   _tile_loadconfig(&cfg);
-  alignas(64) PanelBuf abuf[kBlockPanels];
+  alignas(64) PanelBuf abuf[2][kBlockPanels];  // double-buffered: one converting, one in the tiles
   alignas(64) float cout[2][16 * 16];
-  Fp8Lut luts[kBlockPanels];
+  Fp8Lut luts[2][kBlockPanels];
   const int64_t row_block = l.groups == 1 ? row_end - row_begin
                                           : std::max<int64_t>(32, kRowBlockBytes / row_bytes(*w) / 32 * 32);
   for (int64_t rb = row_begin; rb < row_end; rb += row_block) {
@@ -405,18 +436,27 @@ void matmul_packed(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, con
         const bool two = nr > 16;
         _tile_zero(DSV4_TILE_C0);
         _tile_zero(DSV4_TILE_C1);
-        for (int64_t p0 = 0; p0 < l.panels; p0 += kBlockPanels) {
-          const int np = static_cast<int>(std::min<int64_t>(kBlockPanels, l.panels - p0));
-          convert_panels(*w, rt, nr, p0, np, abuf, luts);
-          for (int pp = 0; pp < np; ++pp) {
-            for (int q = 0; q < 4; ++q) {
-              _tile_loadd(DSV4_TILE_A0, abuf[pp][q][0], 64);
-              if (two) _tile_loadd(DSV4_TILE_A1, abuf[pp][q][1], 64);
-              for (int j = 0; j < l.tiles; ++j) {
-                _tile_loadd(DSV4_TILE_B, bp + l.offset(g, p0 + pp, q, j), 64);
-                _tile_dpbf16ps(DSV4_TILE_C0, DSV4_TILE_A0, DSV4_TILE_B);
-                if (two) _tile_dpbf16ps(DSV4_TILE_C1, DSV4_TILE_A1, DSV4_TILE_B);
-              }
+        // Software pipeline: the tile products of block b run interleaved, chunk by chunk, with the
+        // conversion of block b + 1 (a few rows per chunk), so the tile unit and the vector units
+        // work at the same time instead of taking turns.
+        const int64_t blocks = (l.panels + kBlockPanels - 1) / kBlockPanels;
+        auto panels_in = [&](int64_t b) { return static_cast<int>(std::min<int64_t>(kBlockPanels, l.panels - b * kBlockPanels)); };
+        convert_rows(*w, rt, nr, 0, nr, 0, panels_in(0), abuf[0], luts[0]);
+        for (int64_t b = 0; b < blocks; ++b) {
+          PanelBuf* cur = abuf[b & 1];
+          PanelBuf* next = abuf[(b + 1) & 1];
+          const int np = panels_in(b), chunks = 4 * np;
+          const int np_next = b + 1 < blocks ? panels_in(b + 1) : 0;
+          const int rows_per_chunk = (nr + chunks - 1) / chunks;
+          for (int c = 0; c < chunks; ++c) {
+            const int pp = c / 4, q = c % 4;
+            const uint8_t* bt = bp + l.offset(g, b * kBlockPanels + pp, q, 0);
+            if (c % 2 == 0) DSV4_TILE_CHUNK(2, 3, 6, 7, cur[pp][q][0], cur[pp][q][1], two, bt, l.tiles);
+            else DSV4_TILE_CHUNK(4, 5, 7, 6, cur[pp][q][0], cur[pp][q][1], two, bt, l.tiles);
+            if (np_next > 0) {
+              const int i0 = std::min(nr, c * rows_per_chunk), i1 = std::min(nr, (c + 1) * rows_per_chunk);
+              convert_rows(*w, rt, nr, i0, c + 1 == chunks ? nr : i1, (b + 1) * kBlockPanels, np_next, next,
+                           luts[(b + 1) & 1]);
             }
           }
         }
