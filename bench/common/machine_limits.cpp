@@ -116,6 +116,40 @@ __attribute__((target("avx512f,avx512bf16"))) float bf16_loop(int64_t iters) {
   return s;
 }
 
+// Four independent 16x16 fp32 accumulator tiles, each += a 16x32 by 32x16 bf16 product per
+// instruction (the caller's process was granted tile data by detect_cpu_features).
+struct alignas(64) TileConfig {
+  uint8_t palette, start_row, reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+__attribute__((target("amx-tile,amx-bf16"))) float amx_loop(int64_t iters) {
+  TileConfig cfg{};
+  cfg.palette = 1;
+  for (int i = 0; i < 8; ++i) {
+    cfg.colsb[i] = 64;
+    cfg.rows[i] = 16;
+  }
+  alignas(64) static const uint16_t ones[16 * 32] = {};
+  alignas(64) float out[16 * 16];
+  _tile_loadconfig(&cfg);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  _tile_loadd(4, ones, 64);
+  _tile_loadd(5, ones, 64);
+  for (int64_t it = 0; it < iters; ++it) {
+    _tile_dpbf16ps(0, 4, 5);
+    _tile_dpbf16ps(1, 4, 5);
+    _tile_dpbf16ps(2, 4, 5);
+    _tile_dpbf16ps(3, 4, 5);
+  }
+  _tile_stored(0, out, 64);
+  _tile_release();
+  return out[0];
+}
+
 }  // namespace
 
 double measure_read_bandwidth_gbs(int threads, size_t bytes, int repeats) {
@@ -171,6 +205,19 @@ double measure_bf16_dot_peak_gflops(int threads) {
   std::atomic<float> sink{0};
   const double s = timed_parallel(threads, [&](int) { sink.store(bf16_loop(iters)); });
   return 2.0 * 32 * kChains * static_cast<double>(iters) * threads / s / 1e9;
+}
+
+}  // namespace dsv4::bench
+
+namespace dsv4::bench {
+
+double measure_amx_bf16_peak_gflops(int threads) {
+  const uint64_t need = DSV4_CPU_AMX_TILE | DSV4_CPU_AMX_BF16;
+  if ((detect_cpu_features() & need) != need) return 0;
+  const int64_t iters = 2'000'000;
+  std::atomic<float> sink{0};
+  const double s = timed_parallel(threads, [&](int) { sink.store(amx_loop(iters)); });
+  return 2.0 * 16 * 16 * 32 * 4 * static_cast<double>(iters) * threads / s / 1e9;
 }
 
 }  // namespace dsv4::bench

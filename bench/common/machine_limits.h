@@ -1,5 +1,5 @@
 // The machine's own limits, measured in the process that reports against them: streaming read
-// bandwidth, fp32 FMA peak and AVX512-BF16 dot-product peak. This machine's bandwidth drifts
+// bandwidth, fp32 FMA peak, AVX512-BF16 dot-product peak and AMX tile peak. This machine's bandwidth drifts
 // from run to run (30-56 GB/s seen), so every figure is printed next to a limit measured in the
 // same run. Not thread-safe (spawns its own threads); call from one thread.
 #pragma once
@@ -17,5 +17,8 @@ double measure_fma_peak_gflops(int threads);
 
 // GFLOP/s of vdpbf16ps (2 flops per bf16 pair), or 0 when the CPU lacks AVX512-BF16.
 double measure_bf16_dot_peak_gflops(int threads);
+
+// GFLOP/s of AMX tdpbf16ps on every thread, or 0 when the CPU (or OS) offers no tile units.
+double measure_amx_bf16_peak_gflops(int threads);
 
 }  // namespace dsv4::bench

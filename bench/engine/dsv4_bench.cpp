@@ -5,7 +5,7 @@
 //     last line: "decode batch B: T tok/s, N bytes/token, G GB/s, P% of measured read bandwidth"
 //   dsv4-bench prefill --model DIR --batch B --tokens N [--plugin NAME] [--threads N]
 //     last line: "prefill batch B: T tok/s, G GFLOP/s, P% of measured FMA peak, Q% of measured
-//                 BF16 dot-product peak"
+//                 BF16 dot-product peak[, R% of measured AMX BF16 peak]" (R where tile units exist)
 //
 // bytes/token counts what the kernels stream per step (every matrix a step touches once, the
 // routed experts actually selected, attention / indexer state reads) divided by the batch.
@@ -150,13 +150,19 @@ int run(const std::string& mode, const Args& a) {
   }
   const double fma = bench::measure_fma_peak_gflops(threads);
   const double bf16 = bench::measure_bf16_dot_peak_gflops(threads);
+  const double amx = bench::measure_amx_bf16_peak_gflops(threads);
   const StepStats s = run_once(seqs);
   const double gflops = s.flops / s.seconds / 1e9;
-  std::fprintf(stderr, "dsv4-bench: %lld tokens in %.3f s; measured peaks (%d threads): FMA %.1f GFLOP/s, BF16 dot %.1f GFLOP/s\n",
-               static_cast<long long>(s.tokens), s.seconds, threads, fma, bf16);
-  std::printf("prefill batch %lld: %.2f tok/s, %.1f GFLOP/s, %.1f%% of measured FMA peak, %.1f%% of measured BF16 dot-product peak\n",
+  std::fprintf(stderr,
+               "dsv4-bench: %lld tokens in %.3f s; measured peaks (%d threads): FMA %.1f GFLOP/s, BF16 dot %.1f GFLOP/s, "
+               "AMX BF16 %.1f GFLOP/s\n",
+               static_cast<long long>(s.tokens), s.seconds, threads, fma, bf16, amx);
+  // The AMX ratio only where tile units exist (the amx plugin's products run on them).
+  char amx_part[64] = "";
+  if (amx > 0) std::snprintf(amx_part, sizeof amx_part, ", %.1f%% of measured AMX BF16 peak", 100.0 * gflops / amx);
+  std::printf("prefill batch %lld: %.2f tok/s, %.1f GFLOP/s, %.1f%% of measured FMA peak, %.1f%% of measured BF16 dot-product peak%s\n",
               static_cast<long long>(a.batch), static_cast<double>(s.tokens) / s.seconds, gflops, 100.0 * gflops / fma,
-              bf16 > 0 ? 100.0 * gflops / bf16 : 0.0);
+              bf16 > 0 ? 100.0 * gflops / bf16 : 0.0, amx_part);
   return 0;
 }
 
