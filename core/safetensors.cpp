@@ -81,6 +81,9 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
       throw Error(path + ": cannot mmap: " + std::strerror(e));
     }
     data_ = static_cast<const uint8_t*>(p);
+    // Weights are streamed end to end every decode step: ask for 2 MB mappings (fewer TLB misses;
+    // a no-op where the kernel or file system cannot).
+    madvise(p, size_, MADV_HUGEPAGE);
   }
   ::close(fd);
 }
@@ -246,6 +249,10 @@ void Checkpoint::prefault(const std::function<void(size_t, size_t)>& progress) c
       sink = sink + f->data()[off];
       if ((off & ((size_t{1} << 28) - 1)) == 0 && progress) progress(done + off, file_bytes_);
     }
+    // Once resident, have the kernel map the file in 2 MB pages where it can. Decode speed here
+    // moved between 65% and 84% of bandwidth with how the page cache happened to hold the file.
+    constexpr int kMadvCollapse = 25;  // MADV_COLLAPSE (Linux 6.1); older kernels return EINVAL
+    madvise(const_cast<uint8_t*>(f->data()), f->size(), kMadvCollapse);
     done += f->size();
   }
   if (progress) progress(done, file_bytes_);
