@@ -236,6 +236,53 @@ TEST_P(Conformance, MatmulManyTokensAcrossRowBlocks) {
   }
 }
 
+// Every plugin here keeps fp32 activations in its matrix products (stricter than the ABI, which
+// allows bf16): bf16 or two-bf16-term activations flipped near-tied discrete choices on the golden
+// set. Weights of exactly 1.0 and activations 1 + 2^-8 + (t+1)*2^-16 (up to 17 significant bits)
+// over 64 columns: every partial sum is exact in fp32, so the products must give
+// 64 + 1/4 + (t+1)/1024 exactly, through matmul and through the packed slots; bf16 activations,
+// or a split into two bf16 terms, lose the 2^-16 bit.
+TEST_P(Conformance, MatrixProductsKeepFp32Activations) {
+  const int64_t rows = 32, cols = 64;
+  for (int type : {DSV4_WEIGHT_BF16, DSV4_WEIGHT_FP8_BLOCK, DSV4_WEIGHT_FP4_GROUP}) {
+    std::vector<uint8_t> data, scale;
+    if (type == DSV4_WEIGHT_BF16) {
+      data.resize(static_cast<size_t>(rows * cols * 2));
+      for (size_t i = 0; i < data.size(); i += 2) { data[i] = 0x80; data[i + 1] = 0x3F; }  // 1.0
+    } else if (type == DSV4_WEIGHT_FP8_BLOCK) {
+      data.assign(static_cast<size_t>(rows * cols), 0x38);  // e4m3 1.0
+      scale.assign(1, 127);
+    } else {
+      data.assign(static_cast<size_t>(rows * cols / 2), 0x22);  // e2m1 1.0 in both nibbles
+      scale.assign(static_cast<size_t>(rows * cols / 32), 127);
+    }
+    const dsv4_matrix w{type, 0, rows, cols, data.data(), scale.empty() ? nullptr : scale.data()};
+    for (int64_t n : {1, 3, 16}) {
+      std::vector<float> x(static_cast<size_t>(n * cols));
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t k = 0; k < cols; ++k) x[static_cast<size_t>(t * cols + k)] = 1.0f + 0x1p-8f + static_cast<float>(t + 1) * 0x1p-16f;
+      std::vector<float> y(static_cast<size_t>(n * rows), 0.0f), yp(y.size(), 0.0f);
+      C().matmul(&w, 0, rows, x.data(), cols, n, y.data(), rows);
+      const size_t bytes = C().packed_x_bytes ? C().packed_x_bytes(&w, n) : 0;
+      if (bytes > 0) {
+        Misaligned<uint8_t> packed(bytes, 0);
+        C().pack_x(&w, x.data(), cols, n, 0, n, packed.data());
+        C().matmul_packed(&w, 0, rows, packed.data(), n, yp.data(), rows);
+      }
+      for (int64_t t = 0; t < n; ++t) {
+        const float want = 64.25f + static_cast<float>(t + 1) / 1024.0f;
+        for (int64_t r = 0; r < rows; ++r) {
+          const size_t i = static_cast<size_t>(t * rows + r);
+          ASSERT_EQ(y[i], want) << type_name(type) << " matmul n=" << n << " t=" << t << " r=" << r;
+          if (bytes > 0) {
+            ASSERT_EQ(yp[i], want) << type_name(type) << " packed n=" << n << " t=" << t << " r=" << r;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_P(Conformance, MatmulWithEmptyRangeWritesNothing) {
   RandomMatrix w(DSV4_WEIGHT_BF16, 8, 64, rng_, 0);
   std::vector<float> x(64, 1.0f), y(8, 7.0f);
