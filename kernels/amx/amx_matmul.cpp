@@ -39,12 +39,11 @@ constexpr int kPanel = 128;           // columns converted together: 4 A tiles o
 constexpr int kSharedMaxTokens = 5;   // 3 terms x 5 tokens = 15 of a B tile's 16 columns
 constexpr int kGroupTokens = 16;      // tokens per B tile when each term has its own tile
 constexpr size_t kTileBytes = 1024;
-// Tile registers (GCC's tile intrinsics stringize their register operand, so these are macros):
-// C0, C1 accumulate rows [0,16) and [16,32) of a row pair; A0, A1 hold their weights; B the
-// activations.
-// Tile registers are not renamed: reloading a tile waits for the products still reading it. So
-// consecutive A tiles alternate between two register pairs, and B tiles between two registers,
-// letting the next loads run under the current products (2x on L2-resident FP4 at 16 tokens).
+// Tile registers (macros: GCC's tile intrinsics stringize their register operand). 0 and 1 (C0,
+// C1) accumulate rows [0,16) and [16,32) of a row pair; 2/3 and 4/5 hold the weight (A) tiles of
+// even and odd chunks; 6 and 7 the activation (B) tiles, alternating. Tile registers are not
+// renamed: reloading one waits for the products still reading it, so alternating lets the next
+// loads run under the current products.
 #define DSV4_TILE_C0 0
 #define DSV4_TILE_C1 1
 // One 32-K-slot chunk: A tiles (a0, a1) into registers TA0/TA1, then `tiles` B tiles (at b, 1 KB
