@@ -39,9 +39,11 @@ struct Shape {
   int type;
   int64_t rows, cols;
 };
-// V4-Flash: wq_a [1024, 4096] FP8, wo_b [4096, 8192] FP8, expert w1 [2048, 4096] FP4,
+// V4-Flash: wq_a [1024, 4096] FP8, wq_b [32768, 1024] FP8 (short rows), wo_b [4096, 8192] FP8,
+// expert w1 [2048, 4096] FP4,
 // expert w2 [4096, 2048] FP4, head [129280, 4096] BF16 (a 16384-row slice).
 const Shape kShapes[] = {{"fp8/wq_a", DSV4_WEIGHT_FP8_BLOCK, 1024, 4096},
+                         {"fp8/wq_b", DSV4_WEIGHT_FP8_BLOCK, 32768, 1024},
                          {"fp8/wo_b", DSV4_WEIGHT_FP8_BLOCK, 4096, 8192},
                          {"fp4/expert_w1", DSV4_WEIGHT_FP4_GROUP, 2048, 4096},
                          {"fp4/expert_w2", DSV4_WEIGHT_FP4_GROUP, 4096, 2048},

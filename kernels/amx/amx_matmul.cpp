@@ -32,6 +32,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/common/prefetch-inl.h"
+
 namespace dsv4_amx {
 namespace {
 
@@ -383,9 +385,10 @@ void fp8_rows(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const fl
     const __m512 xe0 = _mm512_load_ps(xk), xo0 = _mm512_load_ps(xk + 16), xe1 = _mm512_load_ps(xk + 32),
                  xo1 = _mm512_load_ps(xk + 48);
     const __mmask64 m = mask64(K - k);
+    const int64_t pf = dsv4_simd::prefetch_offset(k, kFp8Prefetch, K, R);
     for (int r = 0; r < R; ++r) {
       const uint8_t* src = data + r * K + k;
-      _mm_prefetch(reinterpret_cast<const char*>(src + kFp8Prefetch), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(src + pf), _MM_HINT_T0);
       const __m512i v = _mm512_maskz_loadu_epi8(m, src);
       const __m512i idx = _mm512_and_si512(v, low7);
       const __m512i hb = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(lut.hi0, idx, lut.hi1), v, sign, 0xF8);

@@ -26,6 +26,7 @@
 #include <cstring>
 
 #include "kernels/common/float_kernels-inl.h"
+#include "kernels/common/prefetch-inl.h"
 #include "plugins/dsv4_formats.h"
 #include "plugins/dsv4_kernel_abi.h"
 
@@ -273,8 +274,9 @@ void tile_bf16_1(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const
   int64_t k = kb;
   for (; k + 16 <= ke; k += 16) {
     const __m256 xe = _mm256_loadu_ps(xf + (k - kb)), xo = _mm256_loadu_ps(xf + (k - kb) + 8);
+    const int64_t pf = dsv4_simd::prefetch_offset(2 * k, kPrefetchBytes, 2 * K, R);
     for (int r = 0; r < R; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + kPrefetchBytes, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, _MM_HINT_T0);
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + r * K + k));
       acc[r] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)), xe, acc[r]);
       acc[r] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v, hi)), xo, acc[r]);
@@ -463,8 +465,9 @@ void fp8_rows(const dsv4_matrix& w, int64_t r0, const float* x, float* y) {
     for (int64_t k = kb; k < kb + 128; k += 32) {
       const __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8), x2 = _mm256_loadu_ps(x + k + 16),
                    x3 = _mm256_loadu_ps(x + k + 24);
+      const int64_t pf = dsv4_simd::prefetch_offset(k, kPrefetchBytes, K, R);
       for (int r = 0; r < R; ++r) {
-        if (k % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + kPrefetchBytes, _MM_HINT_T0);
+        if (k % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, _MM_HINT_T0);
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + r * K + k));
         // h[0..15]: columns 0-7 | 16-23; h[16..31]: columns 8-15 | 24-31.
         _mm256_store_si256(reinterpret_cast<__m256i*>(h), _mm256_and_si256(_mm256_srai_epi16(_mm256_unpacklo_epi8(z, v), 1), keep));

@@ -31,6 +31,7 @@
 #include <type_traits>
 
 #include "kernels/common/float_kernels-inl.h"
+#include "kernels/common/prefetch-inl.h"
 #ifdef DSV4_WITH_AMX
 #include "kernels/amx/amx_matmul.h"
 #endif
@@ -344,8 +345,9 @@ void tile_bf16_1(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const
   int64_t k = kb;
   for (; k + 32 <= ke; k += 32) {
     const __m512 xe = _mm512_load_ps(xf + (k - kb)), xo = _mm512_load_ps(xf + (k - kb) + 16);
+    const int64_t pf = dsv4_simd::prefetch_offset(2 * k, kPrefetchBytes, 2 * K, R);
     for (int r = 0; r < R; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + kPrefetchBytes, kPrefetchHint);
+      _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, kPrefetchHint);
       const __m512i v = _mm512_loadu_si512(data + r * K + k);
       acc[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xe, acc[r]);
       acc[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, hi)), xo, acc[r]);
@@ -420,8 +422,9 @@ void tile_fp8_1(const dsv4_matrix& w, int64_t r0, const float* x, float* out) {
     for (int64_t k = kb; k < kend; k += 32) {
       const int64_t valid = kend - k;
       const __m512 x0 = xload(x + k, valid), x1 = xload(x + k + 16, valid - 16);
+      const int64_t pf = dsv4_simd::prefetch_offset(k, kPrefetchBytes, K, R);
       for (int r = 0; r < R; ++r) {
-        _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + kPrefetchBytes, kPrefetchHint);
+        _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, kPrefetchHint);
         __m512 lo, hi;
         fp8x32(data + r * K + k, valid, lo, hi);
         part[r] = _mm512_fmadd_ps(lo, x0, part[r]);
