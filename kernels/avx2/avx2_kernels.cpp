@@ -375,6 +375,10 @@ inline void fp4_arrange(const float* x, int64_t kb, int64_t ke, float* xa) {
 //   4 rows: 1 KB 5.7 / 4.3-4.6, 2 KB 5.9-6.0 / 7.5-8.0
 //   the fp16 route (tile<4, 1>, 512 B): 5.4 / 4.9.
 constexpr int64_t kPrefetchFp4 = 2048;
+// FP8 one token, prefetch crossing into the next tile's rows (prefetch_offset); 1 / 2 threads
+// from DRAM, wq_b 32768x1024 / wq_a / wo_b, % of read bandwidth: 512 B 70-72 / 83-86 / 85-88,
+// 1 KB 74-76 / 81-85 / 89-90, 2 KB 74-75 / 81-87 / 91-92.
+constexpr int64_t kPrefetchFp8 = 2048;
 
 // Columns [kb, ke) of R rows (kb a multiple of 64; ke - kb a multiple of 32), activations in
 // decode order: the partial dot products.
@@ -465,7 +469,7 @@ void fp8_rows(const dsv4_matrix& w, int64_t r0, const float* x, float* y) {
     for (int64_t k = kb; k < kb + 128; k += 32) {
       const __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8), x2 = _mm256_loadu_ps(x + k + 16),
                    x3 = _mm256_loadu_ps(x + k + 24);
-      const int64_t pf = dsv4_simd::prefetch_offset(k, kPrefetchBytes, K, R);
+      const int64_t pf = dsv4_simd::prefetch_offset(k, kPrefetchFp8, K, R);
       for (int r = 0; r < R; ++r) {
         if (k % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, _MM_HINT_T0);
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + r * K + k));

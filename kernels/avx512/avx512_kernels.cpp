@@ -97,6 +97,10 @@ constexpr int kFp4Rows = 1;
 // GB/s, 2048 B 10.2-11.8, 4096 B 11.6 / 11.7-13.0; batch-1 decode on a fresh checkpoint copy,
 // 4 pairs A/B: 75-83% -> 83-85% of bandwidth (1 thread 82% -> 87%). BF16 and FP8 keep 512 B.
 constexpr int64_t kPrefetchFp4 = 4096;
+// FP8 one token, with the prefetch crossing into the next tile's rows (prefetch_offset): 1 / 2
+// threads from DRAM, wq_b 32768x1024 / wq_a 1024x4096 / wo_b 4096x8192, % of read bandwidth:
+// 512 B 71 / 87 / 94, 1 KB 69-71 / 86-89 / 95, 2 KB 79-84 / 82-93 / 93-102, 4 KB 75 / 80-89 / 94-96.
+constexpr int64_t kPrefetchFp8 = 2048;
 
 inline __mmask16 mask16(int64_t n) {
   return n <= 0 ? 0 : n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1);
@@ -422,7 +426,7 @@ void tile_fp8_1(const dsv4_matrix& w, int64_t r0, const float* x, float* out) {
     for (int64_t k = kb; k < kend; k += 32) {
       const int64_t valid = kend - k;
       const __m512 x0 = xload(x + k, valid), x1 = xload(x + k + 16, valid - 16);
-      const int64_t pf = dsv4_simd::prefetch_offset(k, kPrefetchBytes, K, R);
+      const int64_t pf = dsv4_simd::prefetch_offset(k, kPrefetchFp8, K, R);
       for (int r = 0; r < R; ++r) {
         _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, kPrefetchHint);
         __m512 lo, hi;
