@@ -33,6 +33,7 @@
 #include <cstring>
 
 #include "kernels/common/prefetch-inl.h"
+#include "kernels/common/row_tiles-inl.h"
 
 namespace dsv4_amx {
 namespace {
@@ -484,15 +485,10 @@ void fp8_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const 
       // Tables of this 128-row block; 8 rows in flight, never across a block boundary.
       const int64_t block_end = std::min(row_end, (r / 128 + 1) * 128);
       for (int64_t c = kb; c < ke; c += 128) luts[(c - kb) / 128].set(w.scale[(r / 128) * scale_stride + c / 128]);
-      float part[8];
-      for (; r + 8 <= block_end; r += 8) {
-        fp8_rows<8>(w, r, kb, ke, xa, luts, part);
-        for (int i = 0; i < 8; ++i) y[r + i] = kb == 0 ? part[i] : y[r + i] + part[i];
-      }
-      for (; r < block_end; ++r) {
-        fp8_rows<1>(w, r, kb, ke, xa, luts, part);
-        y[r] = kb == 0 ? part[0] : y[r] + part[0];
-      }
+      r = dsv4_simd::rows_in_tiles<8>(r, block_end, kb == 0, y,
+                                      [&](int64_t r0, float* part) { fp8_rows<8>(w, r0, kb, ke, xa, luts, part); });
+      r = dsv4_simd::rows_in_tiles<1>(r, block_end, kb == 0, y,
+                                      [&](int64_t r0, float* part) { fp8_rows<1>(w, r0, kb, ke, xa, luts, part); });
     }
   }
 }

@@ -27,6 +27,7 @@
 
 #include "kernels/common/float_kernels-inl.h"
 #include "kernels/common/prefetch-inl.h"
+#include "kernels/common/row_tiles-inl.h"
 #include "plugins/dsv4_formats.h"
 #include "plugins/dsv4_kernel_abi.h"
 
@@ -297,12 +298,8 @@ void tile_bf16_1(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const
 
 template <int R>
 int64_t bf16_rows(const dsv4_matrix& w, int64_t r, int64_t row_end, int64_t kb, int64_t ke, const float* xf, float* y) {
-  float part[R];
-  for (; r + R <= row_end; r += R) {
-    tile_bf16_1<R>(w, r, kb, ke, xf, part);
-    for (int i = 0; i < R; ++i) y[r + i] = kb == 0 ? part[i] : y[r + i] + part[i];
-  }
-  return r;
+  return dsv4_simd::rows_in_tiles<R>(r, row_end, kb == 0, y,
+                                     [&](int64_t r0, float* part) { tile_bf16_1<R>(w, r0, kb, ke, xf, part); });
 }
 
 void bf16_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
