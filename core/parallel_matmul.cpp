@@ -1,5 +1,7 @@
 #include "core/parallel_matmul.h"
 
+#include <algorithm>
+
 namespace dsv4 {
 
 void* PackedScratch::get(size_t bytes) {
@@ -12,13 +14,26 @@ void parallel_matmul(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch
                      const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1) {
   if (n <= 0 || r1 <= r0) return;
   // A plugin that packs activations (AMX tiles) does so once per call, split by tokens, and then
-  // every row range reads the packed form.
-  const size_t packed_bytes = K.packed_x_bytes ? K.packed_x_bytes(&m, n) : 0;
-  if (packed_bytes > 0) {
-    void* packed = scratch.get(packed_bytes);
-    pool.parallel_for(n, 4, [&](int64_t b, int64_t e, int) { K.pack_x(&m, x, ldx, n, b, e, packed); });
-    // Grain 32: the AMX plugin works on pairs of 16-row tiles.
-    pool.parallel_for(r1 - r0, 32, [&](int64_t b, int64_t e, int) { K.matmul_packed(&m, r0 + b, r0 + e, packed, n, y, ldy); });
+  // every row range reads the packed form. Long prefills go kMaxPackedTokens at a time, which
+  // bounds the scratch (the amx layout is ~100 bytes per token and column: 32K tokens of an
+  // 8192-wide input would need 1.5 GB at once) and keeps each pass's activations in cache.
+  constexpr int64_t kMaxPackedTokens = 256;
+  if (K.packed_x_bytes && K.packed_x_bytes(&m, std::min(n, kMaxPackedTokens)) > 0) {
+    for (int64_t t0 = 0; t0 < n; t0 += kMaxPackedTokens) {
+      const int64_t nt = std::min(kMaxPackedTokens, n - t0);
+      const size_t bytes = K.packed_x_bytes(&m, nt);
+      const float* xt = x + t0 * ldx;
+      float* yt = y + t0 * ldy;
+      if (bytes == 0) {  // (a plugin may decline a small remainder)
+        pool.parallel_for(r1 - r0, 16, [&](int64_t b, int64_t e, int) { K.matmul(&m, r0 + b, r0 + e, xt, ldx, nt, yt, ldy); });
+        continue;
+      }
+      void* packed = scratch.get(bytes);
+      pool.parallel_for(nt, 4, [&](int64_t b, int64_t e, int) { K.pack_x(&m, xt, ldx, nt, b, e, packed); });
+      // Grain 32: the AMX plugin works on pairs of 16-row tiles.
+      pool.parallel_for(r1 - r0, 32,
+                        [&](int64_t b, int64_t e, int) { K.matmul_packed(&m, r0 + b, r0 + e, packed, nt, yt, ldy); });
+    }
     return;
   }
   pool.parallel_for(r1 - r0, 16, [&](int64_t b, int64_t e, int) { K.matmul(&m, r0 + b, r0 + e, x, ldx, n, y, ldy); });
