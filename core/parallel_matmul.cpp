@@ -18,6 +18,9 @@ void parallel_matmul(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch
   // bounds the scratch (the amx layout is ~100 bytes per token and column: 32K tokens of an
   // 8192-wide input would need 1.5 GB at once) and keeps each pass's activations in cache.
   constexpr int64_t kMaxPackedTokens = 256;
+  auto plain = [&](const float* xt, int64_t nt, float* yt) {
+    pool.parallel_for(r1 - r0, 16, [&](int64_t b, int64_t e, int) { K.matmul(&m, r0 + b, r0 + e, xt, ldx, nt, yt, ldy); });
+  };
   if (K.packed_x_bytes && K.packed_x_bytes(&m, std::min(n, kMaxPackedTokens)) > 0) {
     for (int64_t t0 = 0; t0 < n; t0 += kMaxPackedTokens) {
       const int64_t nt = std::min(kMaxPackedTokens, n - t0);
@@ -25,7 +28,7 @@ void parallel_matmul(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch
       const float* xt = x + t0 * ldx;
       float* yt = y + t0 * ldy;
       if (bytes == 0) {  // (a plugin may decline a small remainder)
-        pool.parallel_for(r1 - r0, 16, [&](int64_t b, int64_t e, int) { K.matmul(&m, r0 + b, r0 + e, xt, ldx, nt, yt, ldy); });
+        plain(xt, nt, yt);
         continue;
       }
       void* packed = scratch.get(bytes);
@@ -36,7 +39,7 @@ void parallel_matmul(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch
     }
     return;
   }
-  pool.parallel_for(r1 - r0, 16, [&](int64_t b, int64_t e, int) { K.matmul(&m, r0 + b, r0 + e, x, ldx, n, y, ldy); });
+  plain(x, n, y);
 }
 
 }  // namespace dsv4

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "kernels/common/amx_tiles-inl.h"
 #include "plugins/cpu_features.h"
 #include "plugins/dsv4_kernel_abi.h"
 
@@ -118,18 +119,8 @@ __attribute__((target("avx512f,avx512bf16"))) float bf16_loop(int64_t iters) {
 
 // Four independent 16x16 fp32 accumulator tiles, each += a 16x32 by 32x16 bf16 product per
 // instruction (the caller's process was granted tile data by detect_cpu_features).
-struct alignas(64) TileConfig {
-  uint8_t palette, start_row, reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
 __attribute__((target("amx-tile,amx-bf16"))) float amx_loop(int64_t iters) {
-  TileConfig cfg{};
-  cfg.palette = 1;
-  for (int i = 0; i < 8; ++i) {
-    cfg.colsb[i] = 64;
-    cfg.rows[i] = 16;
-  }
+  const dsv4_simd::AmxTileConfig cfg = dsv4_simd::full_amx_tiles();
   alignas(64) static const uint16_t ones[16 * 32] = {};
   alignas(64) float out[16 * 16];
   _tile_loadconfig(&cfg);
@@ -206,10 +197,6 @@ double measure_bf16_dot_peak_gflops(int threads) {
   const double s = timed_parallel(threads, [&](int) { sink.store(bf16_loop(iters)); });
   return 2.0 * 32 * kChains * static_cast<double>(iters) * threads / s / 1e9;
 }
-
-}  // namespace dsv4::bench
-
-namespace dsv4::bench {
 
 double measure_amx_bf16_peak_gflops(int threads) {
   const uint64_t need = DSV4_CPU_AMX_TILE | DSV4_CPU_AMX_BF16;

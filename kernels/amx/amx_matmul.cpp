@@ -32,6 +32,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/common/amx_tiles-inl.h"
 #include "kernels/common/prefetch-inl.h"
 #include "kernels/common/row_tiles-inl.h"
 
@@ -78,14 +79,6 @@ constexpr int kBlockPanels = 2;
 // Every 64 bytes converted prefetch the same row's line one block ahead (the next time this row
 // is read), into L2: a block of 32 rows is 8-32 KB ahead, too much to park in L1 beside the tiles.
 constexpr auto kPrefetchHint = _MM_HINT_T1;
-
-struct alignas(64) TileConfig {
-  uint8_t palette;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
 
 // K-slot s of a 128-column panel (A tile s / 32, slot s % 32) holds this column of the panel.
 using Perm = std::array<int32_t, kPanel>;
@@ -498,18 +491,15 @@ void matmul_packed(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, con
   if (row_end <= row_begin || n <= 0) return;
   const Layout l = layout_of(*w, n);
   const uint8_t* bp = static_cast<const uint8_t*>(packed);
-  TileConfig cfg{};
-  cfg.palette = 1;
-  for (int i = 0; i < 8; ++i) {
-    cfg.colsb[i] = 64;
-    cfg.rows[i] = 16;
-  }
+  const dsv4_simd::AmxTileConfig cfg = dsv4_simd::full_amx_tiles();
   _tile_loadconfig(&cfg);
   alignas(64) PanelBuf abuf[2][kBlockPanels];  // double-buffered: one converting, one in the tiles
   alignas(64) float cout[2][16 * 16];
   Fp8Lut luts[2][kBlockPanels];
   const int64_t row_block = l.groups == 1 ? row_end - row_begin
                                           : std::max<int64_t>(32, kRowBlockBytes / row_bytes(*w) / 32 * 32);
+  const int64_t blocks = (l.panels + kBlockPanels - 1) / kBlockPanels;
+  auto panels_in = [&](int64_t b) { return static_cast<int>(std::min<int64_t>(kBlockPanels, l.panels - b * kBlockPanels)); };
   for (int64_t rb = row_begin; rb < row_end; rb += row_block) {
     const int64_t re = std::min(row_end, rb + row_block);
     for (int64_t g = 0; g < l.groups; ++g) {
@@ -521,8 +511,6 @@ void matmul_packed(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, con
         // Software pipeline: the tile products of block b run interleaved, chunk by chunk, with the
         // conversion of block b + 1 (a few rows per chunk), so the tile unit and the vector units
         // work at the same time instead of taking turns.
-        const int64_t blocks = (l.panels + kBlockPanels - 1) / kBlockPanels;
-        auto panels_in = [&](int64_t b) { return static_cast<int>(std::min<int64_t>(kBlockPanels, l.panels - b * kBlockPanels)); };
         convert_rows(*w, rt, nr, 0, nr, 0, panels_in(0), abuf[0], luts[0]);
         for (int64_t b = 0; b < blocks; ++b) {
           PanelBuf* cur = abuf[b & 1];

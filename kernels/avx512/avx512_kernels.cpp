@@ -96,7 +96,7 @@ constexpr int kFp4Rows = 1;
 // FP4 one token is compute-heavy per byte, so the out-of-order window covers few lines ahead: it
 // wants a longer prefetch distance. 1 thread, 2048x4096 / 4096x2048 from DRAM: 512 B 9.5 / 9.6
 // GB/s, 2048 B 10.2-11.8, 4096 B 11.6 / 11.7-13.0; batch-1 decode on a fresh checkpoint copy,
-// 4 pairs A/B: 75-83% -> 83-85% of bandwidth (1 thread 82% -> 87%). BF16 and FP8 keep 512 B.
+// 4 pairs A/B: 75-83% -> 83-85% of bandwidth (1 thread 82% -> 87%). BF16 keeps 512 B; FP8 has its own distance below.
 constexpr int64_t kPrefetchFp4 = 4096;
 // FP8 one token, with the prefetch crossing into the next tile's rows (prefetch_offset): 1 / 2
 // threads from DRAM, wq_b 32768x1024 / wq_a 1024x4096 / wo_b 4096x8192, % of read bandwidth:
@@ -545,8 +545,8 @@ extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* dsv4_
       sizeof(dsv4_kernel_table),
 #ifdef DSV4_WITH_AMX
       "amx",
-      "AVX-512 + AMX: several tokens (and FP8/FP4 one-token) as bf16 tile products with exact weights and "
-      "activations split in three bf16 terms",
+      "AVX-512 + AMX: several tokens as bf16 tile products (exact weights, activations split in three bf16 "
+      "terms); one-token FP8 through per-scale byte tables",
       kRequiredAmx,
 #else
       "avx512",
