@@ -61,6 +61,7 @@ struct StepContext {
   ThreadPool& pool;
   const std::vector<SeqChunk>& chunks;
   PackedScratch& packed;             // the plugin's packed activations (the engine's, reused across steps)
+  bool profile = false;              // time every matrix product into stats.matmuls
   int64_t n = 0;                     // tokens in the step
   std::vector<int32_t> ids;          // [n]
   std::vector<int64_t> pos;          // [n] absolute position
@@ -92,11 +93,41 @@ struct Engine::Impl {
   // y[t, r] = W[r, :] · x[t, :] for rows [r0, r1), split across the pool.
   void matmul(StepContext& s, const dsv4_matrix& m, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
               int64_t r0 = 0, int64_t r1 = -1) const {
-    if (r1 < 0) r1 = m.rows;
-    if (n <= 0 || r1 <= r0) return;
-    s.stats.weight_bytes += static_cast<double>(matrix_bytes(m)) * static_cast<double>(r1 - r0) / static_cast<double>(m.rows);
-    s.stats.flops += 2.0 * static_cast<double>(r1 - r0) * static_cast<double>(m.cols) * static_cast<double>(n);
-    parallel_matmul(s.K, s.pool, s.packed, m, x, ldx, n, y, ldy, r0, r1);
+    matmuls(s, {MatmulJob{&m, x, ldx, n, y, ldy, r0, r1}});
+  }
+
+  // Independent products in one pass over the pool (see parallel_matmul.h). With profiling on,
+  // the pass's time is shared among its shapes in proportion to their bytes.
+  void matmuls(StepContext& s, const std::vector<MatmulJob>& jobs) const {
+    std::vector<double> bytes(jobs.size(), 0.0);
+    double total = 0.0;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const MatmulJob& j = jobs[i];
+      const int64_t r1 = j.r1 < 0 ? j.m->rows : j.r1;
+      if (j.n <= 0 || r1 <= j.r0) continue;
+      bytes[i] = static_cast<double>(matrix_bytes(*j.m)) * static_cast<double>(r1 - j.r0) / static_cast<double>(j.m->rows);
+      total += bytes[i];
+      s.stats.flops += 2.0 * static_cast<double>(r1 - j.r0) * static_cast<double>(j.m->cols) * static_cast<double>(j.n);
+    }
+    s.stats.weight_bytes += total;
+    if (!s.profile) {
+      parallel_matmuls(s.K, s.pool, s.packed, jobs);
+      return;
+    }
+    const auto t0 = Clock::now();
+    parallel_matmuls(s.K, s.pool, s.packed, jobs);
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    auto& list = s.stats.matmuls;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (bytes[i] == 0.0) continue;
+      const dsv4_matrix& m = *jobs[i].m;
+      auto it = std::find_if(list.begin(), list.end(),
+                             [&](const MatmulTiming& e) { return e.type == m.type && e.rows == m.rows && e.cols == m.cols; });
+      if (it == list.end()) it = list.insert(list.end(), MatmulTiming{m.type, m.rows, m.cols});
+      it->calls += 1;
+      it->bytes += bytes[i];
+      it->seconds += dt * bytes[i] / total;
+    }
   }
 
   void rmsnorm(StepContext& s, const float* x, int64_t ld, int64_t rows, int64_t dim, const FloatTensor* weight, float* y,
@@ -246,16 +277,42 @@ struct Engine::Impl {
     std::vector<float> x(static_cast<size_t>(n * D));
     rmsnorm(s, u.data(), D, n, D, &L.attn_norm, x.data(), D);
 
-    // Query: low-rank, normed, per-head unweighted RMS, RoPE on the trailing Dr dims.
-    std::vector<float> cq(static_cast<size_t>(n * Rq));
-    matmul(s, L.wq_a, x.data(), D, n, cq.data(), Rq);
+    // Every product of the normed input in one pass: the query's low-rank projection, the shared
+    // key/value latent, the compressors' values and gates, the indexer's head weights.
+    const CompressorWeights& cw = L.compressor;
+    const CompressorWeights& ic = L.indexer.compressor;
+    const bool csa = L.kind == AttnKind::kCsa;
+    const int64_t Hi = c.index_n_heads, Di = c.index_head_dim;
+    std::vector<float> cq(static_cast<size_t>(n * Rq)), kv(static_cast<size_t>(n * Dh)), cv, cz, iv, iz, hw, qi;
+    std::vector<MatmulJob> from_x{{&L.wq_a, x.data(), D, n, cq.data(), Rq}, {&L.wkv, x.data(), D, n, kv.data(), Dh}};
+    if (compressed) {
+      cv.resize(static_cast<size_t>(n * cw.width));
+      cz.resize(cv.size());
+      from_x.push_back({&cw.wkv, x.data(), D, n, cv.data(), cw.width});
+      from_x.push_back({&cw.wgate, x.data(), D, n, cz.data(), cw.width});
+    }
+    if (csa) {
+      iv.resize(static_cast<size_t>(n * ic.width));
+      iz.resize(iv.size());
+      hw.resize(static_cast<size_t>(n * Hi));
+      from_x.push_back({&ic.wkv, x.data(), D, n, iv.data(), ic.width});
+      from_x.push_back({&ic.wgate, x.data(), D, n, iz.data(), ic.width});
+      from_x.push_back({&L.indexer.weights_proj, x.data(), D, n, hw.data(), Hi});
+    }
+    matmuls(s, from_x);
+
+    // Query: low-rank, normed, per-head unweighted RMS, RoPE on the trailing Dr dims (and the
+    // indexer's queries from the same low-rank vector).
     rmsnorm(s, cq.data(), Rq, n, Rq, &L.q_norm, cq.data(), Rq);
     std::vector<float> q(static_cast<size_t>(n * H * Dh));
-    matmul(s, L.wq_b, cq.data(), Rq, n, q.data(), H * Dh);
+    std::vector<MatmulJob> from_cq{{&L.wq_b, cq.data(), Rq, n, q.data(), H * Dh}};
+    if (csa) {
+      qi.resize(static_cast<size_t>(n * Hi * Di));
+      from_cq.push_back({&L.indexer.wq_b, cq.data(), Rq, n, qi.data(), Hi * Di});
+    }
+    matmuls(s, from_cq);
     rmsnorm(s, q.data(), Dh, n * H, Dh, nullptr, q.data(), Dh);
     // Shared key/value latent.
-    std::vector<float> kv(static_cast<size_t>(n * Dh));
-    matmul(s, L.wkv, x.data(), D, n, kv.data(), Dh);
     rmsnorm(s, kv.data(), Dh, n, Dh, &L.kv_norm, kv.data(), Dh);
     for (int64_t t = 0; t < n; ++t) {
       K.rope(q.data() + t * H * Dh + Dn, H, Dh, half_rope(), cos_of(s, compressed, t), sin_of(s, compressed, t), 0);
@@ -264,25 +321,13 @@ struct Engine::Impl {
 
     // Compressors: extend each sequence's compressed KV (and indexer keys) before attending.
     if (compressed) {
-      const CompressorWeights& cw = L.compressor;
-      std::vector<float> cv(static_cast<size_t>(n * cw.width)), cz(cv.size());
-      matmul(s, cw.wkv, x.data(), D, n, cv.data(), cw.width);
-      matmul(s, cw.wgate, x.data(), D, n, cz.data(), cw.width);
-      std::vector<float> iv, iz;
-      const CompressorWeights& ic = L.indexer.compressor;
-      if (L.kind == AttnKind::kCsa) {
-        iv.resize(static_cast<size_t>(n * ic.width));
-        iz.resize(iv.size());
-        matmul(s, ic.wkv, x.data(), D, n, iv.data(), ic.width);
-        matmul(s, ic.wgate, x.data(), D, n, iz.data(), ic.width);
-      }
       for (size_t ci = 0; ci < s.chunks.size(); ++ci) {
         const SeqChunk& ch = s.chunks[ci];
         LayerState& ls = ch.state->layers[static_cast<size_t>(layer)];
         const int64_t r = s.first_row[ci], p0 = ch.state->pos;
         compress(s, cw, ls.compressor, ls.entries, ls.n_entries, cv.data() + r * cw.width, cz.data() + r * cw.width,
                  cw.width, p0, ch.n);
-        if (L.kind == AttnKind::kCsa) {
+        if (csa) {
           compress(s, ic, ls.index_compressor, ls.index_keys, ls.n_entries, iv.data() + r * ic.width,
                    iz.data() + r * ic.width, ic.width, p0, ch.n);
         }
@@ -293,7 +338,7 @@ struct Engine::Impl {
     // Candidate set per token: the sliding window, plus HCA's visible entries or CSA's top-k.
     std::vector<std::vector<const float*>> cand(static_cast<size_t>(n));
     std::vector<std::vector<int32_t>> selected(static_cast<size_t>(n));
-    if (L.kind == AttnKind::kCsa) select_csa(s, L, layer, x, cq, selected);
+    if (csa) select_csa(s, L, layer, qi, hw, selected);
     for (int64_t t = 0; t < n; ++t) {
       const SeqChunk& ch = s.chunks[static_cast<size_t>(s.seq[t])];
       const LayerState& ls = ch.state->layers[static_cast<size_t>(layer)];
@@ -344,18 +389,18 @@ struct Engine::Impl {
     // Grouped low-rank output: group g's heads through wo_a rows [g*Ro, (g+1)*Ro), then wo_b.
     const int64_t G = c.o_groups, Ro = c.o_lora_rank, group_in = H * Dh / G;
     std::vector<float> z(static_cast<size_t>(n * G * Ro));
-    for (int64_t g = 0; g < G; ++g) matmul(s, L.wo_a, o.data() + g * group_in, H * Dh, n, z.data(), G * Ro, g * Ro, (g + 1) * Ro);
+    std::vector<MatmulJob> groups;
+    for (int64_t g = 0; g < G; ++g) groups.push_back({&L.wo_a, o.data() + g * group_in, H * Dh, n, z.data(), G * Ro, g * Ro, (g + 1) * Ro});
+    matmuls(s, groups);
     out.assign(static_cast<size_t>(n * D), 0.0f);
     matmul(s, L.wo_b, z.data(), G * Ro, n, out.data(), D);
   }
 
-  // Lightning indexer (spec §4.6): per token, the top-k visible compressed entries.
-  void select_csa(StepContext& s, const LayerWeights& L, int64_t layer, const std::vector<float>& x,
-                  const std::vector<float>& cq, std::vector<std::vector<int32_t>>& selected) const {
-    const int64_t n = s.n, D = c.hidden_size, Hi = c.index_n_heads, Di = c.index_head_dim, Rq = c.q_lora_rank;
-    std::vector<float> qi(static_cast<size_t>(n * Hi * Di)), hw(static_cast<size_t>(n * Hi));
-    matmul(s, L.indexer.wq_b, cq.data(), Rq, n, qi.data(), Hi * Di);
-    matmul(s, L.indexer.weights_proj, x.data(), D, n, hw.data(), Hi);
+  // Lightning indexer (spec §4.6): per token, the top-k visible compressed entries. qi [n, Hi*Di]
+  // and hw [n, Hi] are the indexer's query and head-weight projections (scaled and rotated here).
+  void select_csa(StepContext& s, const LayerWeights& L, int64_t layer, std::vector<float>& qi, std::vector<float>& hw,
+                  std::vector<std::vector<int32_t>>& selected) const {
+    const int64_t n = s.n, Hi = c.index_n_heads, Di = c.index_head_dim;
     const float wscale = 1.0f / std::sqrt(static_cast<float>(Di)) / std::sqrt(static_cast<float>(Hi));
     for (float& v : hw) v *= wscale;
     for (int64_t t = 0; t < n; ++t)
@@ -434,37 +479,55 @@ struct Engine::Impl {
       }
     }
 
-    out.assign(static_cast<size_t>(n * D), 0.0f);
-    std::vector<float> xin, g, up, h, o;
-    auto run_expert = [&](const ExpertWeights& ew, const std::vector<std::pair<int64_t, float>>& tokens, bool all_tokens) {
-      const int64_t m = static_cast<int64_t>(tokens.size());
-      const float* xp = y.data();
-      if (!all_tokens) {
-        xin.resize(static_cast<size_t>(m * D));
-        for (int64_t i = 0; i < m; ++i) std::copy_n(y.data() + tokens[i].first * D, D, xin.data() + i * D);
-        xp = xin.data();
+    // The shared expert and every routed expert with tokens: their gate and up projections in
+    // one pass over the pool, SwiGLU, then their down projections in another.
+    struct Active {
+      const ExpertWeights* weights;
+      std::vector<std::pair<int64_t, float>> tokens;  // (row, routing weight)
+      std::vector<float> x, g, up, h, o;              // x: the tokens' normed inputs (routed only)
+    };
+    std::vector<Active> active;
+    for (int64_t e = 0; e < E; ++e) {
+      if (!by_expert[static_cast<size_t>(e)].empty())
+        active.push_back({&L.experts[static_cast<size_t>(e)], std::move(by_expert[static_cast<size_t>(e)])});
+    }
+    active.push_back({&L.shared, {}});
+    for (int64_t t = 0; t < n; ++t) active.back().tokens.emplace_back(t, 1.0f);
+    std::vector<MatmulJob> gate_up, down;
+    for (size_t i = 0; i < active.size(); ++i) {
+      Active& a = active[i];
+      const bool shared = i + 1 == active.size();
+      const int64_t m = static_cast<int64_t>(a.tokens.size());
+      if (!shared) {
+        a.x.resize(static_cast<size_t>(m * D));
+        for (int64_t k = 0; k < m; ++k) std::copy_n(y.data() + a.tokens[k].first * D, D, a.x.data() + k * D);
       }
-      g.resize(static_cast<size_t>(m * F));
-      up.resize(g.size());
-      h.resize(g.size());
-      o.resize(static_cast<size_t>(m * D));
-      matmul(s, ew.w1, xp, D, m, g.data(), F);
-      matmul(s, ew.w3, xp, D, m, up.data(), F);
-      for (int64_t i = 0; i < m; ++i)
-        s.K.swiglu(g.data() + i * F, up.data() + i * F, F, limit, tokens[i].second, h.data() + i * F);
-      matmul(s, ew.w2, h.data(), F, m, o.data(), D);
-      for (int64_t i = 0; i < m; ++i) {
-        float* dst = out.data() + tokens[i].first * D;
-        const float* src = o.data() + i * D;
+      const float* xp = shared ? y.data() : a.x.data();
+      a.g.resize(static_cast<size_t>(m * F));
+      a.up.resize(a.g.size());
+      a.h.resize(a.g.size());
+      a.o.resize(static_cast<size_t>(m * D));
+      gate_up.push_back({&a.weights->w1, xp, D, m, a.g.data(), F});
+      gate_up.push_back({&a.weights->w3, xp, D, m, a.up.data(), F});
+      down.push_back({&a.weights->w2, a.h.data(), F, m, a.o.data(), D});
+    }
+    matmuls(s, gate_up);
+    for (Active& a : active) {
+      for (size_t k = 0; k < a.tokens.size(); ++k) {
+        const int64_t off = static_cast<int64_t>(k) * F;
+        s.K.swiglu(a.g.data() + off, a.up.data() + off, F, limit, a.tokens[k].second, a.h.data() + off);
+      }
+    }
+    matmuls(s, down);
+    // Summed in the order the products used to run (routed experts by index, then the shared one).
+    out.assign(static_cast<size_t>(n * D), 0.0f);
+    for (const Active& a : active) {
+      for (size_t k = 0; k < a.tokens.size(); ++k) {
+        float* dst = out.data() + a.tokens[k].first * D;
+        const float* src = a.o.data() + static_cast<int64_t>(k) * D;
         for (int64_t j = 0; j < D; ++j) dst[j] += src[j];
       }
-    };
-    for (int64_t e = 0; e < E; ++e) {
-      if (!by_expert[static_cast<size_t>(e)].empty()) run_expert(L.experts[static_cast<size_t>(e)], by_expert[static_cast<size_t>(e)], false);
     }
-    std::vector<std::pair<int64_t, float>> everyone(static_cast<size_t>(n));
-    for (int64_t t = 0; t < n; ++t) everyone[t] = {t, 1.0f};
-    run_expert(L.shared, everyone, true);
   }
 
   // ---- head (spec §4.9) ------------------------------------------------------------------------
@@ -535,6 +598,7 @@ StepStats Engine::forward(const std::vector<SeqChunk>& chunks) {
 
   const PluginPtr plugin = plugins_->get();  // held for the whole step (hot-swap safety)
   StepContext s{plugin->table(), pool_, chunks, packed_scratch_};
+  s.profile = profile_matmuls;
   s.n = n;
   s.stats.experts_per_layer = c.n_routed_experts;
   s.stats.expert_selections.assign(static_cast<size_t>(c.num_hidden_layers * c.n_routed_experts), 0);

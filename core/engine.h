@@ -56,6 +56,15 @@ struct SeqChunk {
   std::vector<float>* logits = nullptr;  // out: [n or 1, vocab]; may be null (no logits wanted)
 };
 
+// Time spent in the products of one matrix shape during a step (Engine::profile_matmuls).
+struct MatmulTiming {
+  int type = 0;  // DSV4_WEIGHT_*
+  int64_t rows = 0, cols = 0;
+  int64_t calls = 0;
+  double bytes = 0;  // weight bytes streamed
+  double seconds = 0;
+};
+
 // What one step did, for throughput and roofline figures.
 struct StepStats {
   int64_t tokens = 0;
@@ -67,6 +76,8 @@ struct StepStats {
   // there (the shared expert is not counted). For per-layer expert-load metrics.
   std::vector<int32_t> expert_selections;
   int64_t experts_per_layer = 0;
+  // Per matrix shape, in first-use order; empty unless Engine::profile_matmuls.
+  std::vector<MatmulTiming> matmuls;
 };
 
 class Engine {
@@ -90,6 +101,10 @@ class Engine {
   // Called after every transformer block with the residual streams [n_tokens, hc_mult, hidden]
   // of all tokens of the step (tests compare them with the golden hidden states).
   std::function<void(int64_t layer, const float* streams, int64_t n_tokens)> layer_observer;
+
+  // Times every matrix product of a step into StepStats::matmuls (two clock reads per product;
+  // off by default). For dsv4-bench --profile: which shapes fall short of the bandwidth.
+  bool profile_matmuls = false;
 
  private:
   struct Impl;

@@ -33,6 +33,16 @@ size_t matrix_bytes(const dsv4_matrix& m) {
   return 0;
 }
 
+const char* weight_type_name(int type) {
+  switch (type) {
+    case DSV4_WEIGHT_F32: return "f32";
+    case DSV4_WEIGHT_BF16: return "bf16";
+    case DSV4_WEIGHT_FP8_BLOCK: return "fp8";
+    case DSV4_WEIGHT_FP4_GROUP: return "fp4";
+  }
+  return "?";
+}
+
 void decode_row(const dsv4_matrix& m, int64_t row, float* out) {
   const auto* base = static_cast<const uint8_t*>(m.data);
   switch (m.type) {

@@ -92,6 +92,9 @@ ModelWeights bind_weights(const Checkpoint& ck, const ModelConfig& c);
 // Bytes of stored weight data one matrix occupies (data + scales).
 size_t matrix_bytes(const dsv4_matrix& m);
 
+// "f32", "bf16", "fp8" or "fp4" (for logs and profiles).
+const char* weight_type_name(int type);
+
 // Decodes row `row` of a matrix into floats (used for the embedding lookup).
 void decode_row(const dsv4_matrix& m, int64_t row, float* out);
 

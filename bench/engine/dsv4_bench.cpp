@@ -2,6 +2,7 @@
 // figure printed next to the machine limit measured in the same run.
 //
 //   dsv4-bench decode  --model DIR --batch B --tokens N [--plugin NAME] [--context T] [--threads N]
+//                      [--profile]  (per matrix shape: time, GB/s and % of bandwidth, on stderr)
 //     last line: "decode batch B: T tok/s, N bytes/token, G GB/s, P% of measured read bandwidth"
 //   dsv4-bench prefill --model DIR --batch B --tokens N [--plugin NAME] [--threads N]
 //     last line: "prefill batch B: T tok/s, G GFLOP/s, P% of measured FMA peak, Q% of measured
@@ -22,6 +23,7 @@
 #include "bench/common/machine_limits.h"
 #include "core/engine.h"
 #include "core/error.h"
+#include "core/weights.h"
 
 namespace po = boost::program_options;
 
@@ -33,7 +35,42 @@ struct Args {
   int64_t batch = 1, tokens = 16, context = 0;
   int threads = 0;
   int warmup = 2;
+  bool profile = false;
 };
+
+// Adds one step's per-shape timings into the running totals (same shape = same entry).
+void add_timings(std::vector<MatmulTiming>& total, const std::vector<MatmulTiming>& step) {
+  for (const MatmulTiming& m : step) {
+    auto it = std::find_if(total.begin(), total.end(),
+                           [&](const MatmulTiming& e) { return e.type == m.type && e.rows == m.rows && e.cols == m.cols; });
+    if (it == total.end()) {
+      total.push_back(m);
+      continue;
+    }
+    it->calls += m.calls;
+    it->bytes += m.bytes;
+    it->seconds += m.seconds;
+  }
+}
+
+// Where a decode step's time goes, per matrix shape, slowest share of the bandwidth first among
+// the shapes that matter (>= 1% of the step).
+void print_profile(std::vector<MatmulTiming> t, int64_t steps, double step_seconds, double bw_gbs) {
+  std::sort(t.begin(), t.end(), [](const MatmulTiming& a, const MatmulTiming& b) { return a.seconds > b.seconds; });
+  const double per = 1.0 / static_cast<double>(steps);
+  double sec = 0, bytes = 0;
+  std::fprintf(stderr, "dsv4-bench: profile per step (shape, products, MB, ms, GB/s, %% of %.1f GB/s, %% of step)\n", bw_gbs);
+  for (const MatmulTiming& m : t) {
+    sec += m.seconds;
+    bytes += m.bytes;
+    const double gbs = m.bytes / m.seconds / 1e9;
+    std::fprintf(stderr, "  %-4s %6lldx%-6lld %5.1f %8.1f %7.2f %6.1f %5.1f%% %5.1f%%\n", weight_type_name(m.type),
+                 static_cast<long long>(m.rows), static_cast<long long>(m.cols), static_cast<double>(m.calls) * per,
+                 m.bytes * per / 1e6, m.seconds * per * 1e3, gbs, 100.0 * gbs / bw_gbs, 100.0 * m.seconds * per / step_seconds);
+  }
+  std::fprintf(stderr, "  matrix products: %.2f of %.2f ms per step, %.1f GB/s (%.1f%%); the rest %.2f ms\n", sec * per * 1e3,
+               step_seconds * 1e3, bytes / sec / 1e9, 100.0 * bytes / sec / 1e9 / bw_gbs, (step_seconds - sec * per) * 1e3);
+}
 
 void fill_compressor(CompressorBuffer& b, int64_t pos, int64_t ratio, int64_t width, std::mt19937& g) {
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -79,6 +116,7 @@ int run(const std::string& mode, const Args& a) {
   sel.requested = a.plugin;
   auto plugin = select_plugin(sel, [](const std::string& line) { std::cerr << "dsv4-bench: " << line << "\n"; });
   Engine engine(model, std::make_shared<PluginSlot>(plugin), a.threads);
+  engine.profile_matmuls = a.profile;
   const ModelConfig& c = model->config();
   const int threads = engine.threads();
   std::cerr << "dsv4-bench: plugin " << plugin->name() << ", " << threads << " threads, " << c.num_hidden_layers
@@ -108,6 +146,7 @@ int run(const std::string& mode, const Args& a) {
     StepStats total{};
     for (int64_t i = 0; i < a.tokens; ++i) {
       const StepStats s = step();
+      add_timings(total.matmuls, s.matmuls);
       total.tokens += s.tokens;
       total.seconds += s.seconds;
       total.weight_bytes += s.weight_bytes;
@@ -124,6 +163,7 @@ int run(const std::string& mode, const Args& a) {
                  static_cast<long long>(a.tokens), 1e3 * total.seconds / static_cast<double>(a.tokens),
                  static_cast<long long>(a.context), total.weight_bytes / static_cast<double>(a.tokens) / 1e6,
                  total.kv_bytes / static_cast<double>(a.tokens) / 1e6, threads, bw_before, bw_after);
+    if (a.profile) print_profile(total.matmuls, a.tokens, total.seconds / static_cast<double>(a.tokens), bw);
     std::printf("decode batch %lld: %.2f tok/s, %.0f bytes/token, %.2f GB/s, %.1f%% of measured read bandwidth\n",
                 static_cast<long long>(a.batch), tps, bytes_per_token, gbs, 100.0 * gbs / bw);
     return 0;
@@ -179,7 +219,8 @@ int main(int argc, char** argv) {
       "plugin", po::value(&a.plugin), "kernel plugin name or .so path (default: best for this CPU)")(
       "plugin-dir", po::value(&a.plugin_dir), "where plugins live (default: beside the binary)")(
       "threads", po::value(&a.threads)->default_value(0), "engine threads (0 = all cores)")(
-      "warmup", po::value(&a.warmup)->default_value(2), "untimed decode steps first");
+      "warmup", po::value(&a.warmup)->default_value(2), "untimed decode steps first")(
+      "profile", po::bool_switch(&a.profile), "decode: time every matrix shape and print where the step goes");
   if (argc < 2 || (std::string(argv[1]) != "decode" && std::string(argv[1]) != "prefill")) {
     std::cerr << "usage: dsv4-bench decode|prefill --model DIR [options]\n" << opts;
     return 2;

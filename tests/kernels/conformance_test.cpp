@@ -10,10 +10,12 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "core/parallel_matmul.h"
 #include "plugins/dsv4_formats.h"
 #include "tests/support/test_support.h"
 
@@ -278,6 +280,53 @@ TEST_P(Conformance, MatrixProductsKeepFp32Activations) {
             ASSERT_EQ(yp[i], want) << type_name(type) << " packed n=" << n << " t=" << t << " r=" << r;
           }
         }
+      }
+    }
+  }
+}
+
+// Several products through one pass of a thread pool (core/parallel_matmul): the engine's way of
+// running a MoE layer's experts and the projections of one input. Every weight type, row
+// sub-ranges, one to 300 tokens (past the 256-token packing pass of plugins that pack), empty
+// jobs; three threads so that pieces cross from one matrix into the next.
+TEST_P(Conformance, GroupedProductsMatchTheReference) {
+  struct Case {
+    int type;
+    int64_t rows, cols, n, r0, r1;
+  };
+  const std::vector<Case> cases = {{DSV4_WEIGHT_FP4_GROUP, 130, 544, 1, 0, 130}, {DSV4_WEIGHT_FP8_BLOCK, 200, 384, 3, 37, 190},
+                                   {DSV4_WEIGHT_BF16, 96, 200, 1, 0, 96},         {DSV4_WEIGHT_F32, 24, 129, 5, 0, 24},
+                                   {DSV4_WEIGHT_FP8_BLOCK, 64, 256, 300, 0, 64},  {DSV4_WEIGHT_FP4_GROUP, 256, 1056, 17, 64, 256},
+                                   {DSV4_WEIGHT_BF16, 40, 64, 0, 0, 40},          {DSV4_WEIGHT_FP8_BLOCK, 40, 128, 2, 20, 20}};
+  std::vector<std::unique_ptr<RandomMatrix>> w;
+  std::vector<std::vector<float>> x, yc, yr;
+  std::vector<MatmulJob> jobs;
+  const float sentinel = 12345.0f;
+  for (const Case& c : cases) {
+    w.push_back(std::make_unique<RandomMatrix>(c.type, c.rows, c.cols, rng_, jobs.size() % 5));
+    x.emplace_back(static_cast<size_t>(std::max<int64_t>(c.n, 1) * c.cols));
+    for (float& v : x.back()) v = uniform(-2.0f, 2.0f);
+    yc.emplace_back(static_cast<size_t>(std::max<int64_t>(c.n, 1) * c.rows), sentinel);
+    yr.push_back(yc.back());
+    jobs.push_back({&w.back()->m, x.back().data(), c.cols, c.n, yc.back().data(), c.rows, c.r0, c.r1});
+  }
+  ThreadPool pool(3);
+  PackedScratch scratch;
+  parallel_matmuls(C(), pool, scratch, jobs);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    SCOPED_TRACE(std::string(type_name(c.type)) + " job " + std::to_string(i));
+    if (c.n > 0 && c.r1 > c.r0) R().matmul(&w[i]->m, c.r0, c.r1, x[i].data(), c.cols, c.n, yr[i].data(), c.rows);
+    for (int64_t t = 0; t < std::max<int64_t>(c.n, 1); ++t) {
+      for (int64_t r = 0; r < c.rows; ++r) {
+        const size_t at = static_cast<size_t>(t * c.rows + r);
+        if (t >= c.n || r < c.r0 || r >= c.r1) {
+          ASSERT_EQ(yc[i][at], sentinel) << "wrote outside its job at t=" << t << " r=" << r;
+          continue;
+        }
+        double abs_sum = 0;
+        for (int64_t k = 0; k < c.cols; ++k) abs_sum += std::fabs(w[i]->element(r, k) * x[i][static_cast<size_t>(t * c.cols + k)]);
+        ASSERT_NEAR(yc[i][at], yr[i][at], abs_sum / 256.0 + 1e-6) << "t=" << t << " r=" << r;
       }
     }
   }
