@@ -8,7 +8,11 @@ std::shared_ptr<const Model> Model::load(const std::string& dir, const LoadOptio
   m->config_ = load_config(dir);
   m->checkpoint_ = Checkpoint::open(dir);
   m->weights_ = bind_weights(*m->checkpoint_, m->config_);
-  if (opts.prefault) {
+  if (opts.resident) {
+    m->checkpoint_->make_resident([&](size_t done, size_t total) {
+      if (opts.progress) opts.progress("copying weights into memory", done, total);
+    });
+  } else if (opts.prefault) {
     m->checkpoint_->prefault([&](size_t done, size_t total) {
       if (opts.progress) opts.progress("reading weights", done, total);
     });

@@ -16,6 +16,10 @@ namespace dsv4 {
 struct LoadOptions {
   // Touch every page after mapping so the first request does not pay for page faults.
   bool prefault = false;
+  // Copy the weights into anonymous 2 MB pages (Checkpoint::make_resident) instead of serving
+  // them from the page cache: reclaim cannot evict them, and decode streams them faster.
+  // Implies the reading of prefault.
+  bool resident = false;
   // Progress for long loads: (stage, done_bytes, total_bytes). May be empty.
   std::function<void(const std::string&, size_t, size_t)> progress;
 };

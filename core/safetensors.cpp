@@ -63,6 +63,27 @@ std::string TensorView::shape_str() const {
   return s + "]";
 }
 
+namespace {
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+uint8_t* align_up(uint8_t* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  return reinterpret_cast<uint8_t*>((a + kHugePage - 1) / kHugePage * kHugePage);
+}
+
+// Returns the parts of a size + 2 MB reservation around [aligned, aligned + size).
+void trim_reservation(uint8_t* reserved, uint8_t* aligned, size_t size) {
+  if (aligned > reserved) munmap(reserved, static_cast<size_t>(aligned - reserved));
+  uint8_t* end = reserved + size + kHugePage;
+  const auto tail = reinterpret_cast<uintptr_t>(aligned + size);
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uint8_t* tail_start = reinterpret_cast<uint8_t*>((tail + page - 1) / page * page);
+  if (end > tail_start) munmap(tail_start, static_cast<size_t>(end - tail_start));
+}
+
+}  // namespace
+
 MappedFile::MappedFile(const std::string& path) : path_(path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
@@ -74,7 +95,20 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   }
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {
-    void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    // Reserve 2 MB more than the file and map it at the first 2 MB boundary inside: file pages
+    // can then be mapped 2 MB at a time, and make_resident's copy keeps its 2 MB pages when it
+    // moves into place.
+    void* reserved = mmap(nullptr, size_ + kHugePage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = MAP_FAILED;
+    if (reserved != MAP_FAILED) {
+      uint8_t* aligned = align_up(static_cast<uint8_t*>(reserved));
+      p = mmap(aligned, size_, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
+      if (p == MAP_FAILED) {
+        munmap(reserved, size_ + kHugePage);
+      } else {
+        trim_reservation(static_cast<uint8_t*>(reserved), aligned, size_);
+      }
+    }
     if (p == MAP_FAILED) {
       const int e = errno;
       ::close(fd);
@@ -86,6 +120,35 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     madvise(p, size_, MADV_HUGEPAGE);
   }
   ::close(fd);
+}
+
+void MappedFile::make_resident(const std::function<void(size_t, size_t)>& progress) {
+  if (size_ == 0) return;
+  void* reserved = mmap(nullptr, size_ + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (reserved == MAP_FAILED) throw Error(path_ + ": cannot allocate " + std::to_string(size_) + " bytes for a resident copy: " + std::strerror(errno));
+  uint8_t* copy = align_up(static_cast<uint8_t*>(reserved));
+  trim_reservation(static_cast<uint8_t*>(reserved), copy, size_);
+  madvise(copy, size_, MADV_HUGEPAGE);
+  constexpr size_t kChunk = size_t{64} << 20;
+  for (size_t off = 0; off < size_; off += kChunk) {
+    const size_t n = std::min(kChunk, size_ - off);
+    std::memcpy(copy + off, data_ + off, n);
+    // The file's pages are not needed once copied (the copy is what stays).
+    madvise(const_cast<uint8_t*>(data_) + off, n, MADV_DONTNEED);
+    if (progress) progress(off + n, size_);
+  }
+  mprotect(copy, size_, PROT_READ);
+  void* moved = mremap(copy, size_, size_, MREMAP_MAYMOVE | MREMAP_FIXED, const_cast<uint8_t*>(data_));
+  if (moved == MAP_FAILED) {
+    const int e = errno;
+    munmap(copy, size_);
+    throw Error(path_ + ": cannot move the resident copy into place: " + std::strerror(e));
+  }
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
 }
 
 MappedFile::~MappedFile() {
@@ -257,6 +320,16 @@ void Checkpoint::prefault(const std::function<void(size_t, size_t)>& progress) c
   }
   if (progress) progress(done, file_bytes_);
   (void)sink;
+}
+
+void Checkpoint::make_resident(const std::function<void(size_t, size_t)>& progress) {
+  size_t done = 0;
+  for (const auto& f : files_) {
+    f->make_resident([&](size_t d, size_t) {
+      if (progress) progress(done + d, file_bytes_);
+    });
+    done += f->size();
+  }
 }
 
 void SafetensorsWriter::declare(const std::string& name, DType dtype, std::vector<int64_t> shape) {

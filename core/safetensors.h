@@ -32,7 +32,7 @@ struct TensorView {
   std::string shape_str() const;  // "[512, 256]"
 };
 
-// A read-only file mapping. Thread-safe to read.
+// A read-only file mapping, at a 2 MB-aligned address. Thread-safe to read.
 class MappedFile {
  public:
   explicit MappedFile(const std::string& path);  // throws dsv4::Error
@@ -42,6 +42,12 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+
+  // Replaces the file mapping, at the same address, by a private copy in anonymous memory in
+  // 2 MB pages, and drops the file from the page cache: every pointer into data() stays valid.
+  // Reads the whole file (progress(done, total) now and then). Throws dsv4::Error if memory
+  // cannot be had; the file mapping is then left as it was.
+  void make_resident(const std::function<void(size_t, size_t)>& progress);
 
  private:
   std::string path_;
@@ -66,6 +72,10 @@ class Checkpoint {
   // Touches every page so the first forward pass does not stall on page faults. Calls
   // progress(done_bytes, total_bytes) now and then.
   void prefault(const std::function<void(size_t, size_t)>& progress) const;
+  // MappedFile::make_resident for every shard (instead of prefault): the weights live in
+  // anonymous 2 MB pages that page-cache reclaim cannot evict, and stream faster (see
+  // docs/PERFORMANCE.md).
+  void make_resident(const std::function<void(size_t, size_t)>& progress);
 
  private:
   std::string dir_;

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   std::string model_dir, plugin, plugin_dir, config_file, ready_file, debug_crash, metrics_host = "0.0.0.0", worker_id;
   int metrics_port = 9465, threads = 0;
   int64_t echo_vocab = 1024;
+  bool resident = false;
   po::options_description opts("dsv4-worker options");
   opts.add_options()("help,h", "show this help")("config", po::value(&config_file), "INI file with the same keys as the flags")(
       "router", po::value(&link.router)->default_value(link.router), "router worker endpoint")(
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
       "plugin", po::value(&plugin), "kernel plugin name or .so path (default: best for this CPU)")(
       "plugin-dir", po::value(&plugin_dir), "where plugins live (default: beside the binary)")(
       "threads", po::value(&threads)->default_value(0), "engine threads (0 = all cores)")(
+      "resident", po::bool_switch(&resident),
+      "copy the weights into anonymous memory at start-up (reads the whole checkpoint; page-cache reclaim can "
+      "then never evict them, so an idle worker does not re-read them from disk on its next request)")(
       "capacity", po::value(&sched.capacity)->default_value(sched.capacity), "sequences run at once (batch size)")(
       "prefill-chunk", po::value(&sched.prefill_chunk)->default_value(sched.prefill_chunk), "prompt tokens per step")(
       "heartbeat-ms", po::value(&link.heartbeat_ms)->default_value(link.heartbeat_ms), "heartbeat interval")(
@@ -83,7 +87,9 @@ int main(int argc, char** argv) {
     if (vm.count("echo")) {
       runner = MakeEchoRunner(echo_vocab);
     } else {
-      runner = MakeEngineRunner(dsv4::Model::load(model_dir), plugin, plugin_dir, threads);
+      dsv4::LoadOptions load;
+      load.resident = resident;
+      runner = MakeEngineRunner(dsv4::Model::load(model_dir, load), plugin, plugin_dir, threads);
     }
     auto encoder = MakePromptEncoder(model_dir);
     dsv4::metrics::Endpoint endpoint(metrics_host + ":" + std::to_string(metrics_port));

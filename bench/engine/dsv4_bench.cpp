@@ -36,6 +36,7 @@ struct Args {
   int threads = 0;
   int warmup = 2;
   bool profile = false;
+  bool resident = false;
 };
 
 // Adds one step's per-shape timings into the running totals (same shape = same entry).
@@ -110,6 +111,7 @@ int run(const std::string& mode, const Args& a) {
   std::cerr << "dsv4-bench: loading " << a.model << " (prefaulting every page)\n";
   LoadOptions lo;
   lo.prefault = true;
+  lo.resident = a.resident;
   auto model = Model::load(a.model, lo);
   PluginSelection sel;
   sel.dir = a.plugin_dir;
@@ -220,6 +222,7 @@ int main(int argc, char** argv) {
       "plugin-dir", po::value(&a.plugin_dir), "where plugins live (default: beside the binary)")(
       "threads", po::value(&a.threads)->default_value(0), "engine threads (0 = all cores)")(
       "warmup", po::value(&a.warmup)->default_value(2), "untimed decode steps first")(
+      "resident", po::bool_switch(&a.resident), "copy the weights into anonymous memory (as dsv4-worker --resident)")(
       "profile", po::bool_switch(&a.profile), "decode: time every matrix shape and print where the step goes");
   if (argc < 2 || (std::string(argv[1]) != "decode" && std::string(argv[1]) != "prefill")) {
     std::cerr << "usage: dsv4-bench decode|prefill --model DIR [options]\n" << opts;

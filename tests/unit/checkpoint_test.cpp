@@ -134,6 +134,42 @@ TEST_F(CheckpointTest, MkmodelReadsBackExactlyWhatWasWritten) {
   for (float v : logits) ASSERT_TRUE(std::isfinite(v));
 }
 
+// --resident: the weights move into anonymous memory at the same addresses, byte for byte, and
+// stop depending on the files: after the shards are truncated on disk (which would make a file
+// mapping fault with SIGBUS) every tensor still reads as before and the model still runs.
+TEST_F(CheckpointTest, ResidentCopyKeepsAddressesAndOutlivesTheFiles) {
+  fs::create_directories(scratch("resident"));
+  for (const auto& e : fs::directory_iterator(tiny())) fs::copy_file(e.path(), scratch("resident") + "/" + e.path().filename().string());
+  auto expected = Checkpoint::open(tiny());
+  LoadOptions lo;
+  lo.resident = true;
+  size_t last_done = 0, total = 0;
+  lo.progress = [&](const std::string&, size_t done, size_t all) {
+    EXPECT_GE(done, last_done);
+    last_done = done;
+    total = all;
+  };
+  auto model = Model::load(scratch("resident"), lo);
+  EXPECT_EQ(last_done, model->checkpoint().file_bytes());
+  EXPECT_EQ(total, model->checkpoint().file_bytes());
+  for (const auto& e : fs::directory_iterator(scratch("resident")))
+    if (e.path().extension() == ".safetensors") fs::resize_file(e.path(), 0);
+  ASSERT_EQ(model->checkpoint().tensors().size(), expected->tensors().size());
+  for (const auto& [name, v] : model->checkpoint().tensors()) {
+    const TensorView* want = expected->find(name);
+    ASSERT_NE(want, nullptr) << name;
+    ASSERT_EQ(v.nbytes, want->nbytes) << name;
+    ASSERT_EQ(std::memcmp(v.data, want->data, v.nbytes), 0) << name;
+  }
+  auto reference = make_engine(Model::load(tiny()));
+  auto engine = make_engine(model);
+  SequenceState a = engine->new_sequence(), b = reference->new_sequence();
+  const std::vector<int32_t> prompt = {5, 17, 300, 2, 9};
+  const auto got = prefill_all(*engine, a, prompt), want = prefill_all(*reference, b, prompt);
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_EQ(max_abs_diff(got.data(), want.data(), got.size()), 0.0f);
+}
+
 TEST_F(CheckpointTest, DequantizedCopyLoadsAndAgrees) {
   // A community copy: the same weights with FP8/FP4 linears stored as BF16 (exact, since every
   // FP8/FP4 value times a power-of-two scale is a bf16 value).
