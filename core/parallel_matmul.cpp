@@ -13,16 +13,19 @@ namespace {
 // bounds the scratch (the amx layout is ~100 bytes per token and column: 32K tokens of an
 // 8192-wide input would need 1.5 GB at once) and keeps each pass's activations in cache.
 constexpr int64_t kMaxPackedTokens = 256;
-// Rows are handed out in blocks of 32 (the AMX plugin works on pairs of 16-row tiles), each
-// block weighing its weight bytes in units of 4 KB, so pieces of the pool carry equal bytes.
-constexpr int64_t kBlockRows = 32;
+// Rows are handed out in blocks, each weighing its weight bytes in units of 4 KB, so pieces of
+// the pool carry equal bytes. Blocks of 32 rows for packed products (the AMX plugin works on
+// pairs of 16-row tiles), else 16 (the SIMD plugins' row tiles are 8 or fewer), and 4 for a
+// matrix too short to give every thread a few blocks (the mHC mixing matrices have 24 rows of
+// 64 KB: in 16-row blocks one thread would do all of them).
+constexpr int64_t kPackedBlockRows = 32, kBlockRows = 16, kShortBlockRows = 4;
 constexpr double kUnitBytes = 4096.0;
 
 struct Placed {
   MatmulJob job;
   size_t packed_offset = 0, packed_bytes = 0;  // in the scratch; 0 bytes: plain matmul
   int64_t first_token = 0;                     // in the concatenated token space (packing)
-  int64_t first_unit = 0, blocks = 0, block_units = 1;
+  int64_t block_rows = kBlockRows, first_unit = 0, blocks = 0, block_units = 1;
 };
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -46,9 +49,14 @@ void run_group(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scra
       p.first_token = tokens;
       tokens += j.n;
     }
+    if (p.packed_bytes > 0) {
+      p.block_rows = kPackedBlockRows;
+    } else if (r1 - j.r0 < 4 * kBlockRows * pool.size()) {
+      p.block_rows = kShortBlockRows;
+    }
     const double row_bytes = static_cast<double>(matrix_bytes(*j.m)) / static_cast<double>(j.m->rows);
-    p.block_units = std::max<int64_t>(1, static_cast<int64_t>(kBlockRows * row_bytes / kUnitBytes + 0.5));
-    p.blocks = ceil_div(r1 - j.r0, kBlockRows);
+    p.block_units = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(p.block_rows) * row_bytes / kUnitBytes + 0.5));
+    p.blocks = ceil_div(r1 - j.r0, p.block_rows);
     p.first_unit = units;
     units += p.blocks * p.block_units;
     placed.push_back(p);
@@ -73,7 +81,7 @@ void run_group(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scra
       const int64_t kb = ceil_div(std::max(b, p.first_unit) - p.first_unit, p.block_units);
       const int64_t ke = ceil_div(std::min(e, end_unit) - p.first_unit, p.block_units);
       const MatmulJob& j = p.job;
-      const int64_t rb = j.r0 + kb * kBlockRows, re = std::min(j.r1, j.r0 + ke * kBlockRows);
+      const int64_t rb = j.r0 + kb * p.block_rows, re = std::min(j.r1, j.r0 + ke * p.block_rows);
       if (rb >= re) continue;
       if (p.packed_bytes > 0) {
         K.matmul_packed(j.m, rb, re, packed + p.packed_offset, j.n, j.y, j.ldy);
