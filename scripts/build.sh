@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Configures and builds one flavour: scripts/build.sh [release|asan|tsan] -> build/<flavour>
+# Configures and builds one flavour: scripts/build.sh [release|asan|tsan] [targets...] -> build/<flavour>
+# (every target unless some are named)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour=${1:-release}
@@ -10,4 +11,6 @@ case "$flavour" in
   *) echo "build.sh: unknown flavour '$flavour' (release, asan, tsan)" >&2; exit 2 ;;
 esac
 cmake -S . -B "build/$flavour" -DDSV4_WERROR=ON "${flags[@]}" >/dev/null
-cmake --build "build/$flavour" -j"$(nproc)"
+targets=()
+for t in "${@:2}"; do targets+=(--target "$t"); done
+cmake --build "build/$flavour" -j"$(nproc)" "${targets[@]}"
