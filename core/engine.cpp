@@ -361,14 +361,17 @@ struct Engine::Impl {
     std::vector<float> o(static_cast<size_t>(n * H * Dh));
     const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
     std::vector<std::vector<float>> scratch(static_cast<size_t>(s.pool.size()));
-    s.pool.parallel_for(n * H, 1, [&](int64_t b, int64_t e, int th) {
+    // Work items of 8 heads: the kernels read each gathered row once per block of heads.
+    constexpr int64_t kHeadBlock = 8;
+    const int64_t blocks = (H + kHeadBlock - 1) / kHeadBlock;
+    s.pool.parallel_for(n * blocks, 1, [&](int64_t b, int64_t e, int th) {
       auto& sc = scratch[static_cast<size_t>(th)];
       for (int64_t item = b; item < e; ++item) {
-        const int64_t t = item / H, h = item % H;
+        const int64_t t = item / blocks, h0 = item % blocks * kHeadBlock;
         const auto& list = cand[static_cast<size_t>(t)];
         sc.resize(std::max<size_t>(list.size(), 1));
         dsv4_attention_args a{q.data() + t * H * Dh, list.data(), static_cast<int64_t>(list.size()), Dh,
-                              L.attn_sink.data(), scale, o.data() + t * H * Dh, sc.data(), h, h + 1};
+                              L.attn_sink.data(), scale, o.data() + t * H * Dh, sc.data(), h0, std::min(H, h0 + kHeadBlock)};
         K.attention(&a);
       }
     });

@@ -95,46 +95,128 @@ inline float exp_shift_sum(float* v, int64_t n, float m) {
   return S::hsum(acc);
 }
 
+// One head: logits, softmax with the sink, weighted sum of the rows (the scratch holds n_kv).
 template <class S>
-void attention(const dsv4_attention_args* a) {
+void attention_head(const dsv4_attention_args* a, int64_t h) {
   using V = typename S::V;
   constexpr int64_t N = S::N;
   constexpr int64_t kCols = 8 * N;  // output columns kept in registers per pass over the rows
   const int64_t dim = a->dim, n_kv = a->n_kv;
-  for (int64_t h = a->head_begin; h < a->head_end; ++h) {
-    const float* q = a->q + h * dim;
-    float* out = a->out + h * dim;
-    if (n_kv == 0) {
-      std::fill(out, out + dim, 0.0f);
-      continue;
-    }
-    // Logits and their maximum (the sink takes part in the softmax).
-    float m = a->sink ? a->sink[h] : -INFINITY;
+  const float* q = a->q + h * dim;
+  float* out = a->out + h * dim;
+  if (n_kv == 0) {
+    std::fill(out, out + dim, 0.0f);
+    return;
+  }
+  // Logits and their maximum (the sink takes part in the softmax).
+  float m = a->sink ? a->sink[h] : -INFINITY;
+  for (int64_t j = 0; j < n_kv; ++j) {
+    const float s = dot<S>(q, a->kv[j], dim) * a->scale;
+    a->scratch[j] = s;
+    m = std::max(m, s);
+  }
+  float den = exp_shift_sum<S>(a->scratch, n_kv, m);
+  if (a->sink) den += std::exp(a->sink[h] - m);
+  const float inv = 1.0f / den;
+  // out = Σ p_j kv_j / den, kCols columns at a time so the accumulators stay in registers.
+  for (int64_t c0 = 0; c0 < dim; c0 += kCols) {
+    const int64_t cols = std::min(kCols, dim - c0);
+    V acc[8];
+    for (auto& v : acc) v = S::zero();
+    const int64_t full = cols / N, rest = cols % N;
     for (int64_t j = 0; j < n_kv; ++j) {
-      const float s = dot<S>(q, a->kv[j], dim) * a->scale;
-      a->scratch[j] = s;
-      m = std::max(m, s);
+      const V p = S::set1(a->scratch[j]);
+      const float* row = a->kv[j] + c0;
+      for (int64_t b = 0; b < full; ++b) acc[b] = S::fmadd(p, S::load(row + b * N), acc[b]);
+      if (rest) acc[full] = S::fmadd(p, S::loadn(row + full * N, rest), acc[full]);
     }
-    float den = exp_shift_sum<S>(a->scratch, n_kv, m);
-    if (a->sink) den += std::exp(a->sink[h] - m);
-    const float inv = 1.0f / den;
-    // out = Σ p_j kv_j / den, kCols columns at a time so the accumulators stay in registers.
-    for (int64_t c0 = 0; c0 < dim; c0 += kCols) {
-      const int64_t cols = std::min(kCols, dim - c0);
-      V acc[8];
-      for (auto& v : acc) v = S::zero();
-      const int64_t full = cols / N, rest = cols % N;
-      for (int64_t j = 0; j < n_kv; ++j) {
-        const V p = S::set1(a->scratch[j]);
-        const float* row = a->kv[j] + c0;
-        for (int64_t b = 0; b < full; ++b) acc[b] = S::fmadd(p, S::load(row + b * N), acc[b]);
-        if (rest) acc[full] = S::fmadd(p, S::loadn(row + full * N, rest), acc[full]);
-      }
-      const V iv = S::set1(inv);
-      for (int64_t b = 0; b < full; ++b) S::store(out + c0 + b * N, S::mul(acc[b], iv));
-      if (rest) S::storen(out + c0 + full * N, S::mul(acc[full], iv), rest);
+    const V iv = S::set1(inv);
+    for (int64_t b = 0; b < full; ++b) S::store(out + c0 + b * N, S::mul(acc[b], iv));
+    if (rest) S::storen(out + c0 + full * N, S::mul(acc[full], iv), rest);
+  }
+}
+
+// kHeads heads at once over rows shared by every head (V4's attention has one key/value head):
+// each row is read once per block of heads instead of once per head, which is what long
+// contexts spend their time on (640 rows of 2 KB for each of 64 heads per layer and token).
+// The block's probabilities live in `p` (kHeads x n_kv floats, the caller's stack).
+template <class S, int kHeads>
+void attention_heads(const dsv4_attention_args* a, int64_t h0, float* p) {
+  using V = typename S::V;
+  constexpr int64_t N = S::N;
+  constexpr int kVecs = N == 16 ? 2 : 1;  // output vectors per head and pass (accumulators: kHeads x kVecs)
+  const int64_t dim = a->dim, n_kv = a->n_kv;
+  const float* q = a->q + h0 * dim;
+  float m[kHeads];
+  for (int b = 0; b < kHeads; ++b) m[b] = a->sink ? a->sink[h0 + b] : -INFINITY;
+  for (int64_t j = 0; j < n_kv; ++j) {
+    const float* k = a->kv[j];
+    V acc[kHeads];
+    for (auto& v : acc) v = S::zero();
+    int64_t d = 0;
+    for (; d + N <= dim; d += N) {
+      const V kd = S::load(k + d);
+      for (int b = 0; b < kHeads; ++b) acc[b] = S::fmadd(S::load(q + b * dim + d), kd, acc[b]);
+    }
+    if (d < dim) {
+      const V kd = S::loadn(k + d, dim - d);
+      for (int b = 0; b < kHeads; ++b) acc[b] = S::fmadd(S::loadn(q + b * dim + d, dim - d), kd, acc[b]);
+    }
+    for (int b = 0; b < kHeads; ++b) {
+      const float s = S::hsum(acc[b]) * a->scale;
+      p[b * n_kv + j] = s;
+      m[b] = std::max(m[b], s);
     }
   }
+  float inv[kHeads];
+  for (int b = 0; b < kHeads; ++b) {
+    float den = exp_shift_sum<S>(p + b * n_kv, n_kv, m[b]);
+    if (a->sink) den += std::exp(a->sink[h0 + b] - m[b]);
+    inv[b] = 1.0f / den;
+  }
+  constexpr int64_t kCols = kVecs * N;
+  for (int64_t c0 = 0; c0 < dim; c0 += kCols) {
+    const int64_t cols = std::min(kCols, dim - c0);
+    V acc[kHeads][kVecs];
+    for (auto& row : acc)
+      for (auto& v : row) v = S::zero();
+    for (int64_t j = 0; j < n_kv; ++j) {
+      const float* row = a->kv[j] + c0;
+      V kv[kVecs];
+      for (int c = 0; c < kVecs; ++c) {
+        const int64_t left = cols - c * N;
+        kv[c] = left >= N ? S::load(row + c * N) : left > 0 ? S::loadn(row + c * N, left) : S::zero();
+      }
+      for (int b = 0; b < kHeads; ++b) {
+        const V pj = S::set1(p[b * n_kv + j]);
+        for (int c = 0; c < kVecs; ++c) acc[b][c] = S::fmadd(pj, kv[c], acc[b][c]);
+      }
+    }
+    for (int b = 0; b < kHeads; ++b) {
+      float* out = a->out + (h0 + b) * dim + c0;
+      const V iv = S::set1(inv[b]);
+      for (int c = 0; c < kVecs; ++c) {
+        const int64_t left = cols - c * N;
+        if (left >= N) {
+          S::store(out + c * N, S::mul(acc[b][c], iv));
+        } else if (left > 0) {
+          S::storen(out + c * N, S::mul(acc[b][c], iv), left);
+        }
+      }
+    }
+  }
+}
+
+template <class S>
+void attention(const dsv4_attention_args* a) {
+  constexpr int kHeads = 8;
+  constexpr int64_t kMaxRows = 2048;  // rows a head block takes (8 x 2048 floats = 64 KB of stack)
+  int64_t h = a->head_begin;
+  if (a->n_kv > 0 && a->n_kv <= kMaxRows && a->head_end - h >= kHeads) {
+    alignas(64) float p[kHeads * kMaxRows];
+    for (; h + kHeads <= a->head_end; h += kHeads) attention_heads<S, kHeads>(a, h, p);
+  }
+  for (; h < a->head_end; ++h) attention_head<S>(a, h);
 }
 
 // Lightning-indexer scores. The queries are transposed once into lanes-over-heads form so that
