@@ -207,7 +207,7 @@ struct Engine::Impl {
   // Appends the projections of one sequence's new tokens to its open-window buffer, emits every
   // entry those tokens complete (pooled, normed, rotated at the entry's first position) into
   // `entries`, and drops rows no future entry needs.
-  void compress(StepContext& s, const CompressorWeights& cw, CompressorBuffer& buf, std::vector<float>& entries,
+  void compress(StepContext& s, const CompressorWeights& cw, CompressorBuffer& buf, GrowableFloats& entries,
                 int64_t entries_before, const float* value, const float* score, int64_t ld, int64_t p0,
                 int64_t count) const {
     const int64_t width = cw.width, d = cw.dim, ratio = cw.ratio;

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/growable_floats.h"
+
 namespace dsv4 {
 
 // Projections of tokens whose compressed entry is not complete yet (open windows).
@@ -20,8 +22,8 @@ struct LayerState {
   std::vector<float> window;       // [sliding_window, head_dim] ring: slot = pos mod window
   CompressorBuffer compressor;     // CSA / HCA main compressor
   CompressorBuffer index_compressor;  // CSA indexer compressor
-  std::vector<float> entries;      // [n_entries, head_dim] compressed KV (CSA / HCA)
-  std::vector<float> index_keys;   // [n_entries, index_head_dim] indexer keys (CSA)
+  GrowableFloats entries;          // [n_entries, head_dim] compressed KV (CSA / HCA)
+  GrowableFloats index_keys;       // [n_entries, index_head_dim] indexer keys (CSA)
   int64_t n_entries = 0;
 };
 
