@@ -38,16 +38,15 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::run_pieces(uint32_t gen, int index) {
   const RangeFn* fn = job_.load(std::memory_order_acquire);
-  const int64_t n = job_n_.load(std::memory_order_acquire), chunk = job_chunk_.load(std::memory_order_acquire),
-                pieces = job_pieces_.load(std::memory_order_acquire);
+  const int64_t pieces = job_pieces_.load(std::memory_order_acquire);
   uint64_t v = claim_.load(std::memory_order_acquire);
   for (;;) {
     // The fields read above belong to `gen` only if the claim word still carries it; a claim
     // of a later generation fails here, so stale fields are never used.
     if (static_cast<uint32_t>(v >> 32) != gen || static_cast<int64_t>(v & 0xFFFFFFFFu) >= pieces) return;
     if (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
-    const int64_t begin = static_cast<int64_t>(v & 0xFFFFFFFFu) * chunk;
-    (*fn)(begin, std::min(begin + chunk, n), index);
+    const int64_t i = static_cast<int64_t>(v & 0xFFFFFFFFu);
+    (*fn)(bounds_[i], bounds_[i + 1], index);
     done_.fetch_add(1, std::memory_order_acq_rel);
     v = claim_.load(std::memory_order_acquire);
   }
@@ -61,14 +60,20 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const RangeFn& fn) {
     fn(0, n, 0);
     return;
   }
-  int64_t chunk = (n + pieces_wanted - 1) / pieces_wanted;
-  chunk = (chunk + grain - 1) / grain * grain;
-  const int64_t pieces = (n + chunk - 1) / chunk;
+  // Guided pieces: about 1/(2 x threads) of what is left, at least n / (4 x pieces_wanted), in
+  // multiples of the grain.
+  const int64_t smallest = std::max<int64_t>(grain, (n / (4 * pieces_wanted) + grain - 1) / grain * grain);
+  int64_t pieces = 0;
+  for (int64_t at = 0; at < n; ++pieces) {
+    bounds_[pieces] = at;
+    int64_t len = std::max(smallest, ((n - at) / (2 * size()) + grain - 1) / grain * grain);
+    if (pieces + 1 == kMaxPieces) len = n - at;  // the budget of pieces is spent: the rest
+    at = std::min(n, at + len);
+  }
+  bounds_[pieces] = n;
   // Publish: fields first (release: a worker that reads one also sees the closed previous
   // generation, so its claims on that one fail), then the claim word of the next generation.
   job_.store(&fn, std::memory_order_release);
-  job_n_.store(n, std::memory_order_release);
-  job_chunk_.store(chunk, std::memory_order_release);
   job_pieces_.store(pieces, std::memory_order_release);
   done_.store(0, std::memory_order_release);
   const uint32_t gen = static_cast<uint32_t>(claim_.load(std::memory_order_relaxed) >> 32) + 1;
