@@ -411,7 +411,8 @@ inline void fp4_rows(const uint8_t* data, const uint8_t* scale, int64_t bytes, i
   int64_t k = kb;
   for (; k + 64 <= ke; k += 64) {
     for (int r = 0; r < R; ++r) {
-      if (k % 128 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + r * bytes + k / 2) + kPrefetchFp4, _MM_HINT_T0);
+      if (k % 128 == 0)
+        _mm_prefetch(reinterpret_cast<const char*>(data + r * bytes + k / 2) + dsv4_simd::prefetch_offset(k / 2, kPrefetchFp4, bytes, R), _MM_HINT_T0);
       chunk(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + r * bytes + k / 2)), k, scales(k / 32, k / 32 + 1, r), r);
     }
   }
