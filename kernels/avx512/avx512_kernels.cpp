@@ -94,10 +94,13 @@ constexpr auto kPrefetchHint = _MM_HINT_T0;
 // measured 6-8 GB/s against 7.2-8 GB/s for one row at a time on 1-2 KB rows).
 constexpr int kFp4Rows = 1;
 // FP4 one token is compute-heavy per byte, so the out-of-order window covers few lines ahead: it
-// wants a longer prefetch distance. 1 thread, 2048x4096 / 4096x2048 from DRAM: 512 B 9.5 / 9.6
-// GB/s, 2048 B 10.2-11.8, 4096 B 11.6 / 11.7-13.0; batch-1 decode on a fresh checkpoint copy,
-// 4 pairs A/B: 75-83% -> 83-85% of bandwidth (1 thread 82% -> 87%). BF16 keeps 512 B; FP8 has its own distance below.
-constexpr int64_t kPrefetchFp4 = 4096;
+// wants a longer prefetch distance than BF16. Measured inside batch-1 decode of the 6-layer
+// flash-shaped model (dsv4-bench --profile, alternating plugin builds, % of the read bandwidth
+// for the experts' w1/w3 pass, 2 / 1 threads): 1 KB 83.5, 80.8 / 83.1, 77.7; 2 KB 86.2, 84.4 /
+// 84.5, 82.3; 4 KB 82.7, 73.7 / 81.2, 79.6; 8 KB 74.4, 82.1. (One matrix alone from DRAM had
+// favoured 4 KB: 11.6-13.0 GB/s against 10.2-11.8 for 2 KB.) BF16 keeps 512 B; FP8 has its own
+// distance below.
+constexpr int64_t kPrefetchFp4 = 2048;
 // FP8 one token, with the prefetch crossing into the next tile's rows (prefetch_offset): 1 / 2
 // threads from DRAM, wq_b 32768x1024 / wq_a 1024x4096 / wo_b 4096x8192, % of read bandwidth:
 // 512 B 71 / 87 / 94, 1 KB 69-71 / 86-89 / 95, 2 KB 79-84 / 82-93 / 93-102, 4 KB 75 / 80-89 / 94-96.
