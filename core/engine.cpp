@@ -117,16 +117,10 @@ struct Engine::Impl {
     const auto t0 = Clock::now();
     parallel_matmuls(s.K, s.pool, s.packed, jobs);
     const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    auto& list = s.stats.matmuls;
     for (size_t i = 0; i < jobs.size(); ++i) {
       if (bytes[i] == 0.0) continue;
       const dsv4_matrix& m = *jobs[i].m;
-      auto it = std::find_if(list.begin(), list.end(),
-                             [&](const MatmulTiming& e) { return e.type == m.type && e.rows == m.rows && e.cols == m.cols; });
-      if (it == list.end()) it = list.insert(list.end(), MatmulTiming{m.type, m.rows, m.cols});
-      it->calls += 1;
-      it->bytes += bytes[i];
-      it->seconds += dt * bytes[i] / total;
+      add_matmul_timing(s.stats.matmuls, MatmulTiming{m.type, m.rows, m.cols, 1, bytes[i], dt * bytes[i] / total});
     }
   }
 
@@ -571,6 +565,18 @@ SequenceState Engine::new_sequence() const {
   s.layers.resize(static_cast<size_t>(c.num_hidden_layers));
   for (LayerState& l : s.layers) l.window.assign(static_cast<size_t>(c.sliding_window * c.head_dim), 0.0f);
   return s;
+}
+
+void add_matmul_timing(std::vector<MatmulTiming>& list, const MatmulTiming& t) {
+  auto it = std::find_if(list.begin(), list.end(),
+                         [&](const MatmulTiming& e) { return e.type == t.type && e.rows == t.rows && e.cols == t.cols; });
+  if (it == list.end()) {
+    list.push_back(t);
+    return;
+  }
+  it->calls += t.calls;
+  it->bytes += t.bytes;
+  it->seconds += t.seconds;
 }
 
 StepStats Engine::forward(const std::vector<SeqChunk>& chunks) {

@@ -65,6 +65,9 @@ struct MatmulTiming {
   double seconds = 0;
 };
 
+// Adds t into the entry of `list` with t's shape (type, rows, cols), appending one if none has it.
+void add_matmul_timing(std::vector<MatmulTiming>& list, const MatmulTiming& t);
+
 // What one step did, for throughput and roofline figures.
 struct StepStats {
   int64_t tokens = 0;

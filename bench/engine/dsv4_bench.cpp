@@ -39,21 +39,6 @@ struct Args {
   bool resident = false;
 };
 
-// Adds one step's per-shape timings into the running totals (same shape = same entry).
-void add_timings(std::vector<MatmulTiming>& total, const std::vector<MatmulTiming>& step) {
-  for (const MatmulTiming& m : step) {
-    auto it = std::find_if(total.begin(), total.end(),
-                           [&](const MatmulTiming& e) { return e.type == m.type && e.rows == m.rows && e.cols == m.cols; });
-    if (it == total.end()) {
-      total.push_back(m);
-      continue;
-    }
-    it->calls += m.calls;
-    it->bytes += m.bytes;
-    it->seconds += m.seconds;
-  }
-}
-
 // Where a decode step's time goes, per matrix shape, slowest share of the bandwidth first among
 // the shapes that matter (>= 1% of the step).
 void print_profile(std::vector<MatmulTiming> t, int64_t steps, double step_seconds, double bw_gbs) {
@@ -148,7 +133,7 @@ int run(const std::string& mode, const Args& a) {
     StepStats total{};
     for (int64_t i = 0; i < a.tokens; ++i) {
       const StepStats s = step();
-      add_timings(total.matmuls, s.matmuls);
+      for (const MatmulTiming& m : s.matmuls) add_matmul_timing(total.matmuls, m);
       total.tokens += s.tokens;
       total.seconds += s.seconds;
       total.weight_bytes += s.weight_bytes;
