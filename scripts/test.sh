@@ -2,8 +2,8 @@
 # The whole test suite, exactly what CI runs (.ci/run):
 #   1. release build with warnings as errors, every test;
 #   2. ASan+UBSan build, every test not labelled no-asan (benchmark-sized cases);
-#   3. ThreadSanitizer build of the hot-swap stress test only (label hotswap: forward passes on
-#      4 threads while plugins are swapped under them).
+#   3. ThreadSanitizer build of the tests labelled hotswap only: the hot-swap stress test (forward
+#      passes on 4 threads while plugins are swapped under them) and the thread pool's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -14,6 +14,6 @@ scripts/build.sh asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build/asan && ctest --output-on-failure --no-tests=error -j"$jobs" -LE no-asan)
-scripts/build.sh tsan hot_swap_test
+scripts/build.sh tsan hot_swap_test thread_pool_test
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 (cd build/tsan && ctest --output-on-failure --no-tests=error -j"$jobs" -L hotswap)
