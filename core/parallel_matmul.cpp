@@ -48,8 +48,6 @@ void run_group(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scra
       scratch_bytes += (p.packed_bytes + 63) / 64 * 64;
       p.first_token = tokens;
       tokens += j.n;
-    }
-    if (p.packed_bytes > 0) {
       p.block_rows = kPackedBlockRows;
     } else if (r1 - j.r0 < 4 * kBlockRows * pool.size()) {
       p.block_rows = kShortBlockRows;

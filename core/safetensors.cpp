@@ -72,7 +72,7 @@ uint8_t* align_up(uint8_t* p) {
   return reinterpret_cast<uint8_t*>((a + kHugePage - 1) / kHugePage * kHugePage);
 }
 
-// Returns the parts of a size + 2 MB reservation around [aligned, aligned + size).
+// Unmaps the parts of a size + 2 MB reservation outside [aligned, aligned + size) (page-rounded).
 void trim_reservation(uint8_t* reserved, uint8_t* aligned, size_t size) {
   if (aligned > reserved) munmap(reserved, static_cast<size_t>(aligned - reserved));
   uint8_t* end = reserved + size + kHugePage;

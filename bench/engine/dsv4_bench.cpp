@@ -39,8 +39,8 @@ struct Args {
   bool resident = false;
 };
 
-// Where a decode step's time goes, per matrix shape, slowest share of the bandwidth first among
-// the shapes that matter (>= 1% of the step).
+// Where a decode step's time goes: every matrix shape, most time first, then the products' total
+// and the time outside them.
 void print_profile(std::vector<MatmulTiming> t, int64_t steps, double step_seconds, double bw_gbs) {
   std::sort(t.begin(), t.end(), [](const MatmulTiming& a, const MatmulTiming& b) { return a.seconds > b.seconds; });
   const double per = 1.0 / static_cast<double>(steps);

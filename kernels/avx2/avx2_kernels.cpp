@@ -364,13 +364,16 @@ inline void fp4_arrange(const float* x, int64_t kb, int64_t ke, float* xa) {
       for (int j = 0; j < 8; ++j) xa[(k - kb) + 8 * m + j] = j < 4 ? x[k + kIdx[m][j]] : 0.0f;
 }
 
-// FP4 rows go two at a time, each prefetched 2 KB ahead: the decode is compute-heavy per byte, so
+// FP4 rows go two at a time, each prefetched 2 KB ahead (see below): the decode is compute-heavy per byte, so
 // the out-of-order window alone covers few lines (the avx512 plugin found the same). From DRAM,
 // 1 thread, expert w1 2048x4096 / w2 4096x2048 (GB/s; A/B pairs in the same minutes, +-0.5):
 //   1 row:  512 B 4.5 / 4.7, 1 KB 7.0 / 6.5, 2 KB 8.7 / 8.5, 4 KB 7.7-8.3 / 8.0-8.3
 //   2 rows: 1 KB 4.7 / 3.9-6.8, 2 KB 9.0-9.1 / 8.4-8.6, 4 KB 7.6-8.2 / 8.3-8.7
 //   4 rows: 1 KB 5.7 / 4.3-4.6, 2 KB 5.9-6.0 / 7.5-8.0
 //   the fp16 route (tile<4, 1>, 512 B): 5.4 / 4.9.
+// Past a row's end the prefetch goes into the next 2-row tile (prefetch_offset): 2 KB ahead in a
+// 2 KB row (w1/w3) had been the tile's own second row. Inside batch-1 decode that pass went from
+// 34-41% to 59-61% of the bandwidth, though one matrix alone from DRAM ran 6% slower with it.
 constexpr int64_t kPrefetchFp4 = 2048;
 // FP8 one token, prefetch crossing into the next tile's rows (prefetch_offset); 1 / 2 threads
 // from DRAM, wq_b 32768x1024 / wq_a / wo_b, % of read bandwidth: 512 B 70-72 / 83-86 / 85-88,
