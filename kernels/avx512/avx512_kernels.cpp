@@ -33,6 +33,8 @@
 #include "kernels/common/float_kernels-inl.h"
 #include "kernels/common/prefetch-inl.h"
 #include "kernels/common/row_tiles-inl.h"
+#include "kernels/avx512/avx512_decode-inl.h"
+#include "kernels/avx512/token_panel_matmul.h"
 #ifdef DSV4_WITH_AMX
 #include "kernels/amx/amx_matmul.h"
 #endif
@@ -40,6 +42,8 @@
 #include "plugins/dsv4_kernel_abi.h"
 
 namespace {
+
+using namespace dsv4_avx512;
 
 // ---- vector traits for the shared float kernels ----------------------------------------------
 
@@ -105,37 +109,6 @@ constexpr int64_t kPrefetchFp4 = 2048;
 // threads from DRAM, wq_b 32768x1024 / wq_a 1024x4096 / wo_b 4096x8192, % of read bandwidth:
 // 512 B 71 / 87 / 94, 1 KB 69-71 / 86-89 / 95, 2 KB 79-84 / 82-93 / 93-102, 4 KB 75 / 80-89 / 94-96.
 constexpr int64_t kPrefetchFp8 = 2048;
-
-inline __mmask16 mask16(int64_t n) {
-  return n <= 0 ? 0 : n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1);
-}
-
-inline float e8m0(uint8_t u) {
-  if (u == 255) return NAN;
-  uint32_t bits = static_cast<uint32_t>(u) << 23;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-// 16 e4m3 bytes -> 16 floats, each 2^-8 times its value.
-inline __m512 fp8x16(__m128i b) {
-  __m256i h = _mm256_cvtepi8_epi16(b);  // sign-extension puts ones in bits 8..15 of negatives
-  h = _mm256_and_si256(_mm256_slli_epi16(h, 7), _mm256_set1_epi16(static_cast<short>(0xBFFF)));
-  return _mm512_cvtph_ps(h);
-}
-
-inline __m128i load16(const uint8_t* p, int64_t valid) {
-  return valid >= 16 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)) : _mm_maskz_loadu_epi8(mask16(valid), p);
-}
-
-inline __m512 xload(const float* p, int64_t valid) {
-  return valid >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(mask16(valid), p);
-}
-
-inline float fp8_scale(const dsv4_matrix& w, int64_t row, int64_t k) {
-  return e8m0(w.scale[(row / 128) * ((w.cols + 127) / 128) + k / 128]) * 256.0f;
-}
 
 // R rows x T tokens of F32, BF16 or FP8 weights over all columns, activations straight from x.
 template <int R, int T>
@@ -229,19 +202,6 @@ void tile_fp4(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const fl
   }
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) sums[r][t] = _mm512_reduce_add_ps(acc[r][t]);
-}
-
-// x[t][kb .. ke) -> xf, each 32 columns as 16 even then 16 odd (ke - kb is a multiple of 32).
-inline void deinterleave_x(const float* x, int64_t ldx, int T, int64_t kb, int64_t ke, float* xf, int64_t stride) {
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  for (int t = 0; t < T; ++t) {
-    for (int64_t k = kb; k < ke; k += 32) {
-      const __m512 a = _mm512_loadu_ps(x + t * ldx + k), b = _mm512_loadu_ps(x + t * ldx + k + 16);
-      _mm512_storeu_ps(xf + t * stride + (k - kb), _mm512_permutex2var_ps(a, even, b));
-      _mm512_storeu_ps(xf + t * stride + (k - kb) + 16, _mm512_permutex2var_ps(a, odd, b));
-    }
-  }
 }
 
 // ---- FP4 decode (one token): stride-8 nibble layout ---------------------------------------------
@@ -400,18 +360,8 @@ void bf16_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const
 }
 
 // ---- FP8 decode (one token) ---------------------------------------------------------------------
-// 32 weights per step: one sign-extension to 32 words, the shift and mask of fp8x16 on all 32,
-// two vcvtph2ps (12 -> 10 vector ops per 32 weights), 8 rows in flight, software prefetch; the
-// block scale multiplies per-128-column partial sums.
-
-inline void fp8x32(const uint8_t* p, int64_t valid, __m512& lo, __m512& hi) {
-  const __m256i b = valid >= 32 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
-                                : _mm256_maskz_loadu_epi8(static_cast<__mmask32>((uint64_t{1} << valid) - 1), p);
-  __m512i h = _mm512_cvtepi8_epi16(b);  // sign-extension puts ones in bits 8..15 of negatives
-  h = _mm512_and_si512(_mm512_slli_epi16(h, 7), _mm512_set1_epi16(static_cast<short>(0xBFFF)));
-  lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
-  hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
-}
+// 32 weights per step (fp8x32: 12 -> 10 vector ops per 32 weights against two fp8x16), 8 rows in
+// flight, software prefetch; the block scale multiplies per-128-column partial sums.
 
 template <int R>
 void tile_fp8_1(const dsv4_matrix& w, int64_t r0, const float* x, float* out) {
@@ -494,6 +444,10 @@ void matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
   }
   if (w->type == DSV4_WEIGHT_BF16 && n == 1) {
     bf16_matvec(*w, row_begin, row_end, x, y);
+    return;
+  }
+  if (token_panel_serves(*w, n)) {
+    token_panel_matmul(*w, row_begin, row_end, x, ldx, n, y, ldy);
     return;
   }
   alignas(64) float xf[kXfElems];

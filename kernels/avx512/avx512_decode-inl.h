@@ -1,0 +1,70 @@
+// Weight decoding and activation layouts shared by the AVX-512 matrix kernels (one-token and
+// token-panel products). Header-only, compiled with the plugin's own ISA flags.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "plugins/dsv4_kernel_abi.h"
+
+namespace dsv4_avx512 {
+
+inline __mmask16 mask16(int64_t n) {
+  return n <= 0 ? 0 : n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1);
+}
+
+inline float e8m0(uint8_t u) {
+  if (u == 255) return NAN;
+  uint32_t bits = static_cast<uint32_t>(u) << 23;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// 16 e4m3 bytes -> 16 floats, each 2^-8 times its value.
+inline __m512 fp8x16(__m128i b) {
+  __m256i h = _mm256_cvtepi8_epi16(b);  // sign-extension puts ones in bits 8..15 of negatives
+  h = _mm256_and_si256(_mm256_slli_epi16(h, 7), _mm256_set1_epi16(static_cast<short>(0xBFFF)));
+  return _mm512_cvtph_ps(h);
+}
+
+inline __m128i load16(const uint8_t* p, int64_t valid) {
+  return valid >= 16 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)) : _mm_maskz_loadu_epi8(mask16(valid), p);
+}
+
+inline __m512 xload(const float* p, int64_t valid) {
+  return valid >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(mask16(valid), p);
+}
+
+inline float fp8_scale(const dsv4_matrix& w, int64_t row, int64_t k) {
+  return e8m0(w.scale[(row / 128) * ((w.cols + 127) / 128) + k / 128]) * 256.0f;
+}
+
+// 32 e4m3 bytes (fewer at a row's end: `valid`) -> two vectors of 16 floats, each 2^-8 times its
+// value: one sign-extension to 32 words, the shift and mask of fp8x16 on all 32, two vcvtph2ps.
+inline void fp8x32(const uint8_t* p, int64_t valid, __m512& lo, __m512& hi) {
+  const __m256i b = valid >= 32 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
+                                : _mm256_maskz_loadu_epi8(static_cast<__mmask32>((uint64_t{1} << valid) - 1), p);
+  __m512i h = _mm512_cvtepi8_epi16(b);  // sign-extension puts ones in bits 8..15 of negatives
+  h = _mm512_and_si512(_mm512_slli_epi16(h, 7), _mm512_set1_epi16(static_cast<short>(0xBFFF)));
+  lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+  hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+}
+
+// x[t][kb .. ke) -> xf, each 32 columns as 16 even then 16 odd (ke - kb is a multiple of 32).
+inline void deinterleave_x(const float* x, int64_t ldx, int T, int64_t kb, int64_t ke, float* xf, int64_t stride) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  for (int t = 0; t < T; ++t) {
+    for (int64_t k = kb; k < ke; k += 32) {
+      const __m512 a = _mm512_loadu_ps(x + t * ldx + k), b = _mm512_loadu_ps(x + t * ldx + k + 16);
+      _mm512_storeu_ps(xf + t * stride + (k - kb), _mm512_permutex2var_ps(a, even, b));
+      _mm512_storeu_ps(xf + t * stride + (k - kb) + 16, _mm512_permutex2var_ps(a, odd, b));
+    }
+  }
+}
+
+}  // namespace dsv4_avx512
