@@ -478,6 +478,9 @@ void fp8_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const 
       // Tables of this 128-row block; 8 rows in flight, never across a block boundary.
       const int64_t block_end = std::min(row_end, (r / 128 + 1) * 128);
       for (int64_t c = kb; c < ke; c += 128) luts[(c - kb) / 128].set(w.scale[(r / 128) * scale_stride + c / 128]);
+      if (K <= dsv4_simd::kShortFp8RowBytes)  // short rows 2 at a time (see kShortFp8RowBytes)
+        r = dsv4_simd::rows_in_tiles<2>(r, block_end, kb == 0, y,
+                                        [&](int64_t r0, float* part) { fp8_rows<2>(w, r0, kb, ke, xa, luts, part); });
       r = dsv4_simd::rows_in_tiles<8>(r, block_end, kb == 0, y,
                                       [&](int64_t r0, float* part) { fp8_rows<8>(w, r0, kb, ke, xa, luts, part); });
       r = dsv4_simd::rows_in_tiles<1>(r, block_end, kb == 0, y,

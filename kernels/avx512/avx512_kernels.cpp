@@ -392,8 +392,11 @@ void tile_fp8_1(const dsv4_matrix& w, int64_t r0, const float* x, float* out) {
 
 // Rows 8 at a time, then 4, then 1 (1 thread from DRAM, old 16-wide kernel -> this with 4 rows
 // -> 8 rows: 1024 x 4096 10.4 -> 11.6 -> 12.8 GB/s, 4096 x 8192 11.5 -> 12.3 -> 13.6 GB/s).
+// Short rows 2 at a time (see kShortFp8RowBytes).
 [[maybe_unused]] void fp8_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
   int64_t r = row_begin;
+  if (w.cols <= dsv4_simd::kShortFp8RowBytes)
+    for (; r + 2 <= row_end; r += 2) tile_fp8_1<2>(w, r, x, y + r);
   for (; r + 8 <= row_end; r += 8) tile_fp8_1<8>(w, r, x, y + r);
   for (; r + kRows <= row_end; r += kRows) tile_fp8_1<kRows>(w, r, x, y + r);
   for (; r < row_end; ++r) tile_fp8_1<1>(w, r, x, y + r);

@@ -6,6 +6,13 @@
 
 namespace dsv4_simd {
 
+// One-token FP8 rows of at most this many bytes (wq_b and the indexer's wq_b: 1024 columns) go 2
+// at a time instead of 8: 8 interleaved 1 KB rows put 4 streams in every 4 KB page. Inside
+// batch-1 decode of the 6-layer model (--profile, alternating runs, % of the read bandwidth for
+// wq_b): avx512 8-row tiles 71-74%, 4-row 77-79%, 2-row 78-85% with 2 threads, 72-73% -> 82-85%
+// with 1. Rows of 2 KB showed no consistent difference and keep 8.
+constexpr int64_t kShortFp8RowBytes = 1024;
+
 // Rows [r, row_end) in tiles of R rows while whole tiles fit: tile(r0, part) computes the partial
 // dot products of rows r0 .. r0+R-1 over one K block into part[0..R); the first K block (first)
 // writes y, later ones add to it. Returns the first row left for a smaller tile.
