@@ -10,8 +10,10 @@
 //          the group scale; activations are de-interleaved (even / odd columns) to match the
 //          low / high nibbles, so the weights need no shuffle.
 //   F32  : plain FMA (the small mHC matrices).
-// Rows are processed 4 at a time and tokens up to 4 at a time, so a decoded weight vector
-// serves every token of the tile and an activation load every row.
+// One token: per-format matrix-vector kernels below. 2-4 tokens (and F32 weights): rows 4 at a time
+// and tokens up to 4 at a time, so a decoded weight vector serves every token of the tile and an
+// activation load every row. 5 or more tokens: token panels (token_panel_matmul.cpp), one row
+// against up to 16 tokens.
 //
 // Why not bf16 dot products (vdpbf16ps)? Measured on the tiny-v4 golden set: activations
 // rounded to bf16 put the logits 6e-2 off (the bound is 5e-2); activations split into two bf16
@@ -510,7 +512,8 @@ extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* dsv4_
       kRequiredAmx,
 #else
       "avx512",
-      "AVX-512 F/BW/VL/DQ: weights decoded exactly to fp32 in registers, 4x4 register tiles, fp32 FMA",
+      "AVX-512 F/BW/VL/DQ: weights decoded exactly to fp32 in registers, fp32 FMA; 16-token panels for "
+      "batches",
       kRequired,
 #endif
       score,
