@@ -456,15 +456,11 @@ void matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
     return;
   }
   alignas(64) float xf[kXfElems];
-  // More tokens than one tile takes: row blocks of about 256 KB of weights outermost, so every
-  // token group after the first finds the block in L2 instead of streaming the matrix again
-  // (batch 16 read the 1 GB head 4 times).
-  const int64_t row_bytes = std::max<int64_t>(1, w->type == DSV4_WEIGHT_F32    ? 4 * w->cols
-                                                 : w->type == DSV4_WEIGHT_BF16 ? 2 * w->cols
-                                                 : w->type == DSV4_WEIGHT_FP8_BLOCK ? w->cols
-                                                                                    : w->cols / 2);
+  // More tokens than one tile takes (F32 weights only; the others go to the token panels): row
+  // blocks of about 256 KB of weights outermost, so every token group after the first finds the
+  // block in L2 instead of streaming the matrix again.
   const int64_t row_block = n <= kMaxTokens ? row_end - row_begin
-                                            : std::max<int64_t>(16, (int64_t{256} << 10) / row_bytes / kRows * kRows);
+                                            : std::max<int64_t>(16, (int64_t{256} << 10) / row_bytes(*w) / kRows * kRows);
   for (int64_t rb = row_begin; rb < row_end; rb += row_block) {
     const int64_t re = std::min(row_end, rb + row_block);
     for (int64_t t0 = 0; t0 < n; t0 += kMaxTokens) {

@@ -29,7 +29,6 @@
 #include <utility>
 
 #include "kernels/avx512/avx512_decode-inl.h"
-#include "plugins/dsv4_formats.h"
 
 namespace dsv4_avx512 {
 namespace {
@@ -211,10 +210,6 @@ constexpr std::array<PanelRowsFn, sizeof...(I)> panel_table(std::index_sequence<
 }
 // panel_rows<T> for T = kPanelMinTokens .. kMaxPanelTokens.
 constexpr auto kPanelRows = panel_table(std::make_index_sequence<kMaxPanelTokens - kPanelMinTokens + 1>{});
-
-int64_t row_bytes(const dsv4_matrix& w) {
-  return w.type == DSV4_WEIGHT_BF16 ? 2 * w.cols : w.type == DSV4_WEIGHT_FP8_BLOCK ? w.cols : w.cols / 2;
-}
 
 }  // namespace
 
