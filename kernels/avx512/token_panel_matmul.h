@@ -8,7 +8,10 @@
 
 namespace dsv4_avx512 {
 
-// Fewer tokens than this go through the 4x4 register tiles of avx512_kernels.cpp.
+// Fewer tokens than this go through the 4x4 register tiles of avx512_kernels.cpp. One core, in
+// cache, FP8 256x4096 / FP4 512x4096: 4 tokens 0.097 / 0.161 ms in tiles, 0.106 / 0.186 in panels;
+// 5 tokens 0.153 / 0.249 in tiles, 0.110 / 0.189 in panels; 8 tokens 0.188 / 0.303 against
+// 0.144 / 0.262.
 constexpr int64_t kPanelMinTokens = 5;
 
 // True when token_panel_matmul serves this product (BF16, FP8 and FP4 weights, n >= kPanelMinTokens).
