@@ -75,57 +75,56 @@ double timed_parallel(int threads, Fn fn) {
 
 constexpr int kChains = 12;  // independent accumulators: covers FMA latency x ports
 
-// Runs `step` on twelve accumulators held in named registers, `iters` times, and returns them
-// summed by `fold`. All twelve pass through the empty asm each iteration, so the compiler can
-// neither drop the chains nor keep any of them in memory: with an array and only four of its
-// elements in the barrier, GCC 12 kept four accumulators on the stack and reloaded them every
-// iteration, and the "peak" came out at 87 GFLOP/s on a core that does 247.
-#define DSV4_CHAINS(V, step, constraint, iters)                                                           \
-  for (int64_t it = 0; it < (iters); ++it) {                                                              \
-    V##0 = step(V##0); V##1 = step(V##1); V##2 = step(V##2); V##3 = step(V##3);                          \
-    V##4 = step(V##4); V##5 = step(V##5); V##6 = step(V##6); V##7 = step(V##7);                          \
-    V##8 = step(V##8); V##9 = step(V##9); V##10 = step(V##10); V##11 = step(V##11);                      \
-    __asm__ volatile("" : constraint(V##0), constraint(V##1), constraint(V##2), constraint(V##3),          \
-                     constraint(V##4), constraint(V##5), constraint(V##6), constraint(V##7),              \
-                     constraint(V##8), constraint(V##9), constraint(V##10), constraint(V##11));           \
-  }
+// Declares twelve accumulators of type T, each `init`, runs v = step(v) on each `iters` times and
+// leaves them in `chains[kChains]`. All twelve are named registers passed through the empty asm
+// every iteration, so the compiler can neither drop the chains nor keep any of them in memory:
+// with an array and only four of its elements in the barrier, GCC 12 kept four accumulators on the
+// stack and reloaded them every iteration, and the "peak" came out at 87 GFLOP/s on a core that
+// does 245.
+#define DSV4_CHAINS(T, init, step, constraint, iters)                                                    \
+  T v0 = (init), v1 = v0, v2 = v0, v3 = v0, v4 = v0, v5 = v0, v6 = v0, v7 = v0, v8 = v0, v9 = v0,       \
+    v10 = v0, v11 = v0;                                                                                 \
+  for (int64_t it = 0; it < (iters); ++it) {                                                            \
+    v0 = step(v0); v1 = step(v1); v2 = step(v2); v3 = step(v3); v4 = step(v4); v5 = step(v5);          \
+    v6 = step(v6); v7 = step(v7); v8 = step(v8); v9 = step(v9); v10 = step(v10); v11 = step(v11);      \
+    __asm__ volatile("" : constraint(v0), constraint(v1), constraint(v2), constraint(v3), constraint(v4), \
+                     constraint(v5), constraint(v6), constraint(v7), constraint(v8), constraint(v9),      \
+                     constraint(v10), constraint(v11));                                                 \
+  }                                                                                                     \
+  const T chains[kChains] = {v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11};
+
+__attribute__((target("avx512f"))) float sum_chains(const __m512 (&chains)[kChains]) {
+  __m512 s = chains[0];
+  for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, chains[i]);
+  return _mm512_reduce_add_ps(s);
+}
 
 __attribute__((target("avx512f"))) float fma_loop_avx512(int64_t iters) {
   const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(0.001f);
-  __m512 v0 = _mm512_set1_ps(1.0f), v1 = v0, v2 = v0, v3 = v0, v4 = v0, v5 = v0, v6 = v0, v7 = v0, v8 = v0,
-         v9 = v0, v10 = v0, v11 = v0;
 #define DSV4_STEP(v) _mm512_fmadd_ps(v, a, b)
-  DSV4_CHAINS(v, DSV4_STEP, "+v", iters)
+  DSV4_CHAINS(__m512, _mm512_set1_ps(1.0f), DSV4_STEP, "+v", iters)
 #undef DSV4_STEP
-  const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(v0, v1), _mm512_add_ps(v2, v3)),
-                                 _mm512_add_ps(_mm512_add_ps(v4, v5), _mm512_add_ps(v6, v7)));
-  return _mm512_reduce_add_ps(_mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(v8, v9), _mm512_add_ps(v10, v11))));
+  return sum_chains(chains);
 }
 
 __attribute__((target("avx2,fma"))) float fma_loop_avx2(int64_t iters) {
   const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(0.001f);
-  __m256 v0 = _mm256_set1_ps(1.0f), v1 = v0, v2 = v0, v3 = v0, v4 = v0, v5 = v0, v6 = v0, v7 = v0, v8 = v0,
-         v9 = v0, v10 = v0, v11 = v0;
 #define DSV4_STEP(v) _mm256_fmadd_ps(v, a, b)
-  DSV4_CHAINS(v, DSV4_STEP, "+x", iters)
+  DSV4_CHAINS(__m256, _mm256_set1_ps(1.0f), DSV4_STEP, "+x", iters)
 #undef DSV4_STEP
-  const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(v0, v1), _mm256_add_ps(v2, v3)),
-                                 _mm256_add_ps(_mm256_add_ps(v4, v5), _mm256_add_ps(v6, v7)));
+  __m256 s = chains[0];
+  for (int i = 1; i < kChains; ++i) s = _mm256_add_ps(s, chains[i]);
   float out[8];
-  _mm256_storeu_ps(out, _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(v8, v9), _mm256_add_ps(v10, v11))));
+  _mm256_storeu_ps(out, s);
   return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
 }
 
 __attribute__((target("avx512f,avx512bf16"))) float bf16_loop(int64_t iters) {
   const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.5f), _mm512_set1_ps(0.25f));
-  __m512 v0 = _mm512_set1_ps(1.0f), v1 = v0, v2 = v0, v3 = v0, v4 = v0, v5 = v0, v6 = v0, v7 = v0, v8 = v0,
-         v9 = v0, v10 = v0, v11 = v0;
 #define DSV4_STEP(v) _mm512_dpbf16_ps(v, a, a)
-  DSV4_CHAINS(v, DSV4_STEP, "+v", iters)
+  DSV4_CHAINS(__m512, _mm512_set1_ps(1.0f), DSV4_STEP, "+v", iters)
 #undef DSV4_STEP
-  const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(v0, v1), _mm512_add_ps(v2, v3)),
-                                 _mm512_add_ps(_mm512_add_ps(v4, v5), _mm512_add_ps(v6, v7)));
-  return _mm512_reduce_add_ps(_mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(v8, v9), _mm512_add_ps(v10, v11))));
+  return sum_chains(chains);
 }
 #undef DSV4_CHAINS
 

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/common/e8m0-inl.h"
 #include "kernels/common/float_kernels-inl.h"
 #include "kernels/common/prefetch-inl.h"
 #include "kernels/common/row_tiles-inl.h"
@@ -85,13 +86,7 @@ struct S256 {
 
 // ---- matrix products -------------------------------------------------------------------------
 
-inline float e8m0(uint8_t u) {
-  if (u == 255) return NAN;
-  uint32_t bits = static_cast<uint32_t>(u) << 23;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
+using dsv4_simd::e8m0;
 
 // Loads `valid` (clamped to [0, n]) bytes, zero-filling the rest, without reading past them.
 template <int n>

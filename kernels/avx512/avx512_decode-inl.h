@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/common/e8m0-inl.h"
 #include "plugins/dsv4_kernel_abi.h"
 
 namespace dsv4_avx512 {
@@ -16,13 +17,7 @@ inline __mmask16 mask16(int64_t n) {
   return n <= 0 ? 0 : n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1);
 }
 
-inline float e8m0(uint8_t u) {
-  if (u == 255) return NAN;
-  uint32_t bits = static_cast<uint32_t>(u) << 23;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
+using dsv4_simd::e8m0;
 
 // 16 e4m3 bytes -> 16 floats, each 2^-8 times its value.
 inline __m512 fp8x16(__m128i b) {
