@@ -58,13 +58,14 @@ inline void fp8x32(const uint8_t* p, int64_t valid, __m512& lo, __m512& hi) {
   hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
 }
 
-// x[t][kb .. ke) -> xf, each 32 columns as 16 even then 16 odd (ke - kb is a multiple of 32).
+// x[t][kb .. ke) -> xf, each 32 columns as 16 even then 16 odd; a last chunk shorter than 32
+// columns is zero-padded to 32 (masked loads: nothing past ke is read).
 inline void deinterleave_x(const float* x, int64_t ldx, int T, int64_t kb, int64_t ke, float* xf, int64_t stride) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   for (int t = 0; t < T; ++t) {
     for (int64_t k = kb; k < ke; k += 32) {
-      const __m512 a = _mm512_loadu_ps(x + t * ldx + k), b = _mm512_loadu_ps(x + t * ldx + k + 16);
+      const __m512 a = xload(x + t * ldx + k, ke - k), b = xload(x + t * ldx + k + 16, ke - k - 16);
       _mm512_storeu_ps(xf + t * stride + (k - kb), _mm512_permutex2var_ps(a, even, b));
       _mm512_storeu_ps(xf + t * stride + (k - kb) + 16, _mm512_permutex2var_ps(a, odd, b));
     }

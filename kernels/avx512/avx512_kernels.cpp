@@ -348,13 +348,7 @@ void bf16_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const
   alignas(64) float xf[kXfElems];
   for (int64_t kb = 0; kb < w.cols; kb += kXfElems) {
     const int64_t ke = std::min(w.cols, kb + kXfElems);
-    const int64_t kw = kb + (ke - kb) / 32 * 32;  // end of the whole 32-column chunks
-    if (kw > kb) deinterleave_x(x, 0, 1, kb, kw, xf, kXfElems);
-    if (kw < ke) {  // the rest, zero-padded to 32 in the same even / odd order
-      float* t = xf + (kw - kb);
-      for (int i = 0; i < 32; ++i) t[i] = 0.0f;
-      for (int64_t k = kw; k < ke; ++k) t[((k - kw) & 1) * 16 + (k - kw) / 2] = x[k];
-    }
+    deinterleave_x(x, 0, 1, kb, ke, xf, kXfElems);  // the rest zero-padded to 32
     int64_t r = bf16_rows<8>(w, row_begin, row_end, kb, ke, xf, y);
     r = bf16_rows<4>(w, r, row_end, kb, ke, xf, y);
     bf16_rows<1>(w, r, row_end, kb, ke, xf, y);

@@ -176,15 +176,7 @@ void fill_panel(const dsv4_matrix& w, const float* x, int64_t ldx, int T, int64_
     }
     return;
   }
-  const int64_t kw = kb + (ke - kb) / 32 * 32;  // end of the whole 32-column chunks
-  if (kw > kb) deinterleave_x(x, ldx, T, kb, kw, xp, P);
-  if (kw < ke) {  // BF16 only: FP4 rows are whole groups of 32
-    for (int t = 0; t < T; ++t) {
-      float* tail = xp + t * P + (kw - kb);
-      std::fill(tail, tail + 32, 0.0f);
-      for (int64_t k = kw; k < ke; ++k) tail[((k - kw) & 1) * 16 + (k - kw) / 2] = x[t * ldx + k];
-    }
-  }
+  deinterleave_x(x, ldx, T, kb, ke, xp, P);
 }
 
 // One token group: every K panel, filled then multiplied by rows [r0, r1).
