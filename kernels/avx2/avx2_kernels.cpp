@@ -29,17 +29,14 @@
 #include "kernels/common/float_kernels-inl.h"
 #include "kernels/common/prefetch-inl.h"
 #include "kernels/common/row_tiles-inl.h"
+#include "kernels/avx2/avx2_decode-inl.h"
+#include "kernels/avx2/token_panel_matmul.h"
 #include "plugins/dsv4_formats.h"
 #include "plugins/dsv4_kernel_abi.h"
 
 namespace {
 
-alignas(32) const int32_t kLaneIndex[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-
-inline __m256i lane_mask(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(n, 0, 8))),
-                            _mm256_load_si256(reinterpret_cast<const __m256i*>(kLaneIndex)));
-}
+using namespace dsv4_avx2;
 
 struct S256 {
   using V = __m256;
@@ -85,50 +82,6 @@ struct S256 {
 };
 
 // ---- matrix products -------------------------------------------------------------------------
-
-using dsv4_simd::e8m0;
-
-// Loads `valid` (clamped to [0, n]) bytes, zero-filling the rest, without reading past them.
-template <int n>
-inline __m128i load_bytes(const uint8_t* p, int64_t valid) {
-  if (valid >= n) {
-    if constexpr (n == 16) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    else return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-  }
-  alignas(16) uint8_t tmp[16] = {};
-  for (int64_t i = 0; i < std::min<int64_t>(valid, n); ++i) tmp[i] = p[i];
-  return _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
-}
-
-inline __m256 xload(const float* p, int64_t valid) { return valid >= 8 ? _mm256_loadu_ps(p) : S256::loadn(p, valid); }
-
-// 8 e4m3 bytes (low half of b) -> 8 floats, each 2^-8 times its value.
-inline __m256 fp8x8(__m128i b) {
-  __m128i h = _mm_cvtepi8_epi16(b);  // sign-extension puts ones in bits 8..15 of negatives
-  h = _mm_and_si128(_mm_slli_epi16(h, 7), _mm_set1_epi16(static_cast<short>(0xBFFF)));
-  return _mm256_cvtph_ps(h);
-}
-
-inline __m256 bf16x8(const uint8_t* p, int64_t valid) {
-  const __m128i h = load_bytes<16>(p, 2 * valid);
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
-// High bytes of the fp16 encodings of e2m1 codes 0..15 (low bytes are all zero).
-inline __m128i fp4_table() { return _mm_setr_epi8(0x00, 0x38, 0x3C, 0x3E, 0x40, 0x42, 0x44, 0x46, static_cast<char>(0x80), static_cast<char>(0xB8), static_cast<char>(0xBC), static_cast<char>(0xBE), static_cast<char>(0xC0), static_cast<char>(0xC2), static_cast<char>(0xC4), static_cast<char>(0xC6)); }
-
-// 16 packed bytes = 32 FP4 columns -> 4 x 8 floats in column order (unscaled).
-inline void fp4x32(__m128i b, __m128i table, __m256 out[4]) {
-  const __m128i low = _mm_set1_epi8(0x0F);
-  const __m128i lo = _mm_shuffle_epi8(table, _mm_and_si128(b, low));
-  const __m128i hi = _mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(b, 4), low));
-  const __m128i c0 = _mm_unpacklo_epi8(lo, hi), c1 = _mm_unpackhi_epi8(lo, hi);  // columns 0-15, 16-31
-  const __m128i z = _mm_setzero_si128();
-  out[0] = _mm256_cvtph_ps(_mm_unpacklo_epi8(z, c0));
-  out[1] = _mm256_cvtph_ps(_mm_unpackhi_epi8(z, c0));
-  out[2] = _mm256_cvtph_ps(_mm_unpacklo_epi8(z, c1));
-  out[3] = _mm256_cvtph_ps(_mm_unpackhi_epi8(z, c1));
-}
 
 // Software prefetch distance along each row (one line per 64 bytes consumed).
 constexpr int64_t kPrefetchBytes = 512;
@@ -506,14 +459,25 @@ void matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
     fp4_matvec(*w, row_begin, row_end, x, y);
     return;
   }
-  for (int64_t t0 = 0; t0 < n; t0 += 4) {
-    const float* xt = x + t0 * ldx;
-    float* yt = y + t0 * ldy;
-    switch (std::min<int64_t>(4, n - t0)) {
-      case 1: rows<4, 1>(*w, row_begin, row_end, xt, ldx, yt, ldy); break;
-      case 2: rows<2, 2>(*w, row_begin, row_end, xt, ldx, yt, ldy); break;
-      case 3: rows<2, 3>(*w, row_begin, row_end, xt, ldx, yt, ldy); break;
-      default: rows<2, 4>(*w, row_begin, row_end, xt, ldx, yt, ldy); break;
+  if (token_panel_serves(*w, n)) {
+    token_panel_matmul(*w, row_begin, row_end, x, ldx, n, y, ldy);
+    return;
+  }
+  // More than 4 tokens (F32 weights; the others go to the token panels): row blocks outermost, so each group of 4 after the first reads the block
+  // from L2 (streaming the whole matrix once per group made batch 16 barely faster than batch 4).
+  const int64_t block = n <= 4 ? row_end - row_begin
+                               : std::max<int64_t>(4, dsv4_simd::kRowBlockBytes / dsv4_simd::row_bytes(*w) / 4 * 4);
+  for (int64_t rb = row_begin; rb < row_end; rb += block) {
+    const int64_t re = std::min(row_end, rb + block);
+    for (int64_t t0 = 0; t0 < n; t0 += 4) {
+      const float* xt = x + t0 * ldx;
+      float* yt = y + t0 * ldy;
+      switch (std::min<int64_t>(4, n - t0)) {
+        case 1: rows<4, 1>(*w, rb, re, xt, ldx, yt, ldy); break;
+        case 2: rows<2, 2>(*w, rb, re, xt, ldx, yt, ldy); break;
+        case 3: rows<2, 3>(*w, rb, re, xt, ldx, yt, ldy); break;
+        default: rows<2, 4>(*w, rb, re, xt, ldx, yt, ldy); break;
+      }
     }
   }
 }

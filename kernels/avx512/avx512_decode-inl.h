@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "kernels/common/e8m0-inl.h"
+#include "kernels/common/row_tiles-inl.h"
 #include "plugins/dsv4_kernel_abi.h"
 
 namespace dsv4_avx512 {
@@ -34,14 +35,7 @@ inline __m512 xload(const float* p, int64_t valid) {
   return valid >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(mask16(valid), p);
 }
 
-// Stored bytes of one row's weights (scales not counted); at least 1.
-inline int64_t row_bytes(const dsv4_matrix& w) {
-  const int64_t b = w.type == DSV4_WEIGHT_F32 ? 4 * w.cols
-                    : w.type == DSV4_WEIGHT_BF16 ? 2 * w.cols
-                    : w.type == DSV4_WEIGHT_FP8_BLOCK ? w.cols
-                                                      : w.cols / 2;
-  return b > 0 ? b : 1;
-}
+using dsv4_simd::row_bytes;
 
 inline float fp8_scale(const dsv4_matrix& w, int64_t row, int64_t k) {
   return e8m0(w.scale[(row / 128) * ((w.cols + 127) / 128) + k / 128]) * 256.0f;

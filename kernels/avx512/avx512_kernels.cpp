@@ -472,7 +472,7 @@ void matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
   // blocks of about 256 KB of weights outermost, so every token group after the first finds the
   // block in L2 instead of streaming the matrix again.
   const int64_t row_block = n <= kMaxTokens ? row_end - row_begin
-                                            : std::max<int64_t>(16, (int64_t{256} << 10) / row_bytes(*w) / kRows * kRows);
+                                            : std::max<int64_t>(16, dsv4_simd::kRowBlockBytes / row_bytes(*w) / kRows * kRows);
   for (int64_t rb = row_begin; rb < row_end; rb += row_block) {
     const int64_t re = std::min(row_end, rb + row_block);
     for (int64_t t0 = 0; t0 < n; t0 += kMaxTokens) {

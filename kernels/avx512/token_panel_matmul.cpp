@@ -35,7 +35,7 @@ namespace {
 
 constexpr int kMaxPanelTokens = 16;
 constexpr int64_t kPanelBytes = int64_t{32} << 10;     // activations of one panel, all its tokens (L1)
-constexpr int64_t kRowBlockBytes = int64_t{256} << 10;  // weights shared by the token groups (L2)
+using dsv4_simd::kRowBlockBytes;  // weights shared by the token groups (L2)
 // A row's panel segment (256 B - 1 KB) is ~100 ns of work at 16 tokens: prefetching the row this
 // many rows on covers a few memory latencies.
 constexpr int kAheadRows = 4;

@@ -4,7 +4,22 @@
 
 #include <cstdint>
 
+#include "plugins/dsv4_kernel_abi.h"
+
 namespace dsv4_simd {
+
+// Stored bytes of one row's weights (scales not counted); at least 1.
+inline int64_t row_bytes(const dsv4_matrix& w) {
+  const int64_t b = w.type == DSV4_WEIGHT_F32 ? 4 * w.cols
+                    : w.type == DSV4_WEIGHT_BF16 ? 2 * w.cols
+                    : w.type == DSV4_WEIGHT_FP8_BLOCK ? w.cols
+                                                      : w.cols / 2;
+  return b > 0 ? b : 1;
+}
+
+// Weights per row block when several token groups multiply the same rows: the block is outermost,
+// so every group after the first reads it from L2 instead of streaming the matrix again.
+constexpr int64_t kRowBlockBytes = int64_t{256} << 10;
 
 // One-token FP8 rows of at most this many bytes (wq_b and the indexer's wq_b: 1024 columns) go 2
 // at a time instead of 8: 8 interleaved 1 KB rows put 4 streams in every 4 KB page. Inside

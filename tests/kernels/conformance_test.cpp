@@ -238,13 +238,14 @@ TEST_P(Conformance, MatmulManyTokensAcrossRowBlocks) {
   }
 }
 
-// Batched decode sizes: one panel of 5-16 tokens, two or three groups of unequal size past 16,
-// column tails shorter than a panel's 16 / 32 / 64-column steps, panels of 512-1536 columns.
+// Batched decode sizes: one panel (AVX-512: 5-16 tokens; AVX2: 2-8, FP4 from 4), groups of
+// unequal size past a panel (9 = 4 + 5 on AVX2), column tails shorter than a panel's 8 / 16 / 32 /
+// 64-column steps, panels of 512-1536 columns.
 TEST_P(Conformance, MatmulMatchesReferenceForTokenPanels) {
   for (int type : {DSV4_WEIGHT_BF16, DSV4_WEIGHT_FP8_BLOCK, DSV4_WEIGHT_FP4_GROUP}) {
     const std::vector<int64_t> cols_list = type == DSV4_WEIGHT_FP4_GROUP ? std::vector<int64_t>{32, 160, 2080}
                                                                          : std::vector<int64_t>{3, 47, 200, 2061};
-    for (int64_t n : {5, 8, 13, 16, 17, 21, 33}) {
+    for (int64_t n : {2, 3, 5, 8, 9, 13, 16, 17, 21, 33}) {
       for (int64_t cols : cols_list) {
         check_matmul(C(), R(), type, 19, cols, n, rng_, static_cast<size_t>((n + cols) % 7));
         if (HasFatalFailure()) return;
