@@ -13,7 +13,9 @@
 //          encoding (exact for e2m1), widened to fp32 by unpacks, no conversion instruction.
 // One token (decode) has its own paths for BF16, FP8 and FP4 (sections below: cheaper decodes,
 // activations rearranged once per call where the decode order needs it); otherwise rows are
-// processed 4 at a time for one token and 2 at a time for up to 4 tokens (16 ymm registers).
+// processed 4 at a time for one token (F32, and FP8 rows whose length is not a multiple of 128)
+// and 2 at a time for several tokens of F32 or 2-3 tokens of FP4; BF16 and FP8 from 2 tokens and
+// FP4 from 4 go to the token panels (token_panel_matmul.cpp).
 // No allocation, no globals written.
 //
 // Known deviation from the reference: e4m3 NaN codes (0x7F/0xFF, never present in checkpoints)
@@ -103,44 +105,30 @@ void tile(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float s
         }
       }
       break;
-    case DSV4_WEIGHT_BF16:
-      for (int64_t k = 0; k < K; k += 8) {
-        const int64_t v = K - k;
-        for (int r = 0; r < R; ++r) {
-          const __m256 wv = bf16x8(data + 2 * ((r0 + r) * K + k), v);
-          for (int t = 0; t < T; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xload(x + t * ldx + k, v), acc[r][t]);
-        }
-      }
-      break;
     case DSV4_WEIGHT_FP8_BLOCK: {
+      if constexpr (T > 1) {  // several tokens go to the token panels; NaN makes a wrong route visible
+        for (auto& row : acc)
+          for (auto& a : row) a = _mm256_set1_ps(NAN);
+        break;
+      }
       const int64_t scale_cols = (K + 127) / 128;
       for (int64_t kb = 0; kb < K; kb += 128) {
         const int64_t kend = std::min(K, kb + 128);
         float s[R];
         for (int r = 0; r < R; ++r) s[r] = e8m0(w.scale[((r0 + r) / 128) * scale_cols + kb / 128]) * 256.0f;
-        if constexpr (T == 1) {
-          __m256 part[R];
-          for (auto& p : part) p = _mm256_setzero_ps();
-          for (int64_t k = kb; k < kend; k += 16) {
-            const int64_t v = kend - k;
-            const __m256 x0 = xload(x + k, v), x1 = xload(x + k + 8, v - 8);
-            for (int r = 0; r < R; ++r) {
-              if (k % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + (r0 + r) * K + k) + kPrefetchBytes, _MM_HINT_T0);
-              const __m128i b = load_bytes<16>(data + (r0 + r) * K + k, v);
-              part[r] = _mm256_fmadd_ps(fp8x8(b), x0, part[r]);
-              part[r] = _mm256_fmadd_ps(fp8x8(_mm_unpackhi_epi64(b, b)), x1, part[r]);
-            }
-          }
-          for (int r = 0; r < R; ++r) acc[r][0] = _mm256_fmadd_ps(part[r], _mm256_set1_ps(s[r]), acc[r][0]);
-        } else {
-          for (int64_t k = kb; k < kend; k += 8) {
-            const int64_t v = kend - k;
-            for (int r = 0; r < R; ++r) {
-              const __m256 wv = _mm256_mul_ps(fp8x8(load_bytes<8>(data + (r0 + r) * K + k, v)), _mm256_set1_ps(s[r]));
-              for (int t = 0; t < T; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xload(x + t * ldx + k, v), acc[r][t]);
-            }
+        __m256 part[R];
+        for (auto& p : part) p = _mm256_setzero_ps();
+        for (int64_t k = kb; k < kend; k += 16) {
+          const int64_t v = kend - k;
+          const __m256 x0 = xload(x + k, v), x1 = xload(x + k + 8, v - 8);
+          for (int r = 0; r < R; ++r) {
+            if (k % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + (r0 + r) * K + k) + kPrefetchBytes, _MM_HINT_T0);
+            const __m128i b = load_bytes<16>(data + (r0 + r) * K + k, v);
+            part[r] = _mm256_fmadd_ps(fp8x8(b), x0, part[r]);
+            part[r] = _mm256_fmadd_ps(fp8x8(_mm_unpackhi_epi64(b, b)), x1, part[r]);
           }
         }
+        for (int r = 0; r < R; ++r) acc[r][0] = _mm256_fmadd_ps(part[r], _mm256_set1_ps(s[r]), acc[r][0]);
       }
       break;
     }
