@@ -25,17 +25,14 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <array>
-#include <utility>
 
 #include "kernels/avx512/avx512_decode-inl.h"
+#include "kernels/common/token_panels-inl.h"
 
 namespace dsv4_avx512 {
 namespace {
 
 constexpr int kMaxPanelTokens = 16;
-constexpr int64_t kPanelBytes = int64_t{32} << 10;     // activations of one panel, all its tokens (L1)
-using dsv4_simd::kRowBlockBytes;  // weights shared by the token groups (L2)
 // A row's panel segment (256 B - 1 KB) is ~100 ns of work at 16 tokens: prefetching the row this
 // many rows on covers a few memory latencies.
 constexpr int kAheadRows = 4;
@@ -43,7 +40,7 @@ constexpr int kAheadRows = 4;
 // Lane t of the result = the sum of the 16 lanes of a[t] (t < T; lanes >= T are 0). A reduction
 // tree over all T vectors at once (~45 ops for 16) instead of T separate horizontal sums (~8 each).
 template <int T>
-inline __m512 lane_sums(const __m512 (&a)[T]) {
+inline __m512 sum_lanes(const __m512 (&a)[T]) {
   __m512 v[16];
   for (int t = 0; t < 16; ++t) v[t] = t < T ? a[t] : _mm512_setzero_ps();
   __m512 s1[8], s2[4], s3[2];
@@ -62,28 +59,21 @@ inline __m512 lane_sums(const __m512 (&a)[T]) {
   return _mm512_permutexvar_ps(order, s4);
 }
 
-template <int T>
-inline void emit(const __m512 (&acc)[T], int64_t r, bool first, float* y, int64_t ldy) {
-  alignas(64) float s[16];
-  _mm512_store_ps(s, lane_sums<T>(acc));
-  for (int t = 0; t < T; ++t) {
-    float& out = y[t * ldy + r];
-    out = first ? s[t] : out + s[t];
+// The vectors of this plugin for the shared panel frame (kernels/common/token_panels-inl.h).
+struct Vec512 {
+  using V = __m512;
+  static constexpr int64_t kPanelBytes = int64_t{32} << 10;  // activations of one panel, all its tokens (L1)
+  static V load(const float* p) { return _mm512_load_ps(p); }
+  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static void store(float* p, V v) { _mm512_store_ps(p, v); }
+  template <int T>
+  static V lane_sums(const V (&a)[T]) {
+    return sum_lanes<T>(a);
   }
-}
+};
 
-// Panel width for T tokens: as many 128-column blocks (one FP8 scale block) as fit the buffer. A
-// constant, so the T activation operands are one base register plus displacements (with a run-time
-// stride GCC kept 16 pointers and spilled them).
-constexpr int64_t panel_cols(int T) {
-  return std::max<int64_t>(128, kPanelBytes / static_cast<int64_t>(sizeof(float)) / T / 128 * 128);
-}
-
-template <int T>
-inline void fma_tokens(__m512 (&acc)[T], __m512 wv, const float* xp) {
-  constexpr int64_t P = panel_cols(T);
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(wv, _mm512_load_ps(xp + t * P), acc[t]);
-}
+using dsv4_simd::emit;
+using dsv4_simd::fma_tokens;
 
 inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
@@ -104,16 +94,16 @@ void fp8_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t 
       fp8x32(row + k, 32, a, b);
       fp8x32(row + k + 32, 32, c, d);
       const float* xk = xp + (k - kb);
-      fma_tokens<T>(acc, _mm512_mul_ps(a, s), xk);
-      fma_tokens<T>(acc, _mm512_mul_ps(b, s), xk + 16);
-      fma_tokens<T>(acc, _mm512_mul_ps(c, s), xk + 32);
-      fma_tokens<T>(acc, _mm512_mul_ps(d, s), xk + 48);
+      fma_tokens<Vec512, T>(acc, _mm512_mul_ps(a, s), xk);
+      fma_tokens<Vec512, T>(acc, _mm512_mul_ps(b, s), xk + 16);
+      fma_tokens<Vec512, T>(acc, _mm512_mul_ps(c, s), xk + 32);
+      fma_tokens<Vec512, T>(acc, _mm512_mul_ps(d, s), xk + 48);
     }
     for (; k < ke; k += 16) {
       const __m512 wv = _mm512_mul_ps(fp8x16(load16(row + k, ke - k)), _mm512_set1_ps(fp8_scale(w, r, k)));
-      fma_tokens<T>(acc, wv, xp + (k - kb));
+      fma_tokens<Vec512, T>(acc, wv, xp + (k - kb));
     }
-    emit<T>(acc, r, kb == 0, y, ldy);
+    emit<Vec512, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
@@ -133,10 +123,10 @@ void bf16_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t
       const __m512i v = ke - k >= 32 ? _mm512_loadu_si512(row + k)
                                      : _mm512_maskz_loadu_epi16(static_cast<__mmask32>((uint64_t{1} << (ke - k)) - 1), row + k);
       const float* xk = xp + (k - kb);
-      fma_tokens<T>(acc, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xk);
-      fma_tokens<T>(acc, _mm512_castsi512_ps(_mm512_and_si512(v, hi)), xk + 16);
+      fma_tokens<Vec512, T>(acc, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xk);
+      fma_tokens<Vec512, T>(acc, _mm512_castsi512_ps(_mm512_and_si512(v, hi)), xk + 16);
     }
-    emit<T>(acc, r, kb == 0, y, ldy);
+    emit<Vec512, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
@@ -158,50 +148,42 @@ void fp4_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t 
       const __m512 ts = _mm512_mul_ps(table, _mm512_set1_ps(e8m0(scale[k / 32])));
       const __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)));
       const float* xk = xp + (k - kb);
-      fma_tokens<T>(acc, _mm512_permutexvar_ps(d, ts), xk);  // index = the low 4 bits
-      fma_tokens<T>(acc, _mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), ts), xk + 16);
+      fma_tokens<Vec512, T>(acc, _mm512_permutexvar_ps(d, ts), xk);  // index = the low 4 bits
+      fma_tokens<Vec512, T>(acc, _mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), ts), xk + 16);
     }
-    emit<T>(acc, r, kb == 0, y, ldy);
+    emit<Vec512, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
-// Tokens [0, T) of x, columns [kb, ke), into the panel: plain for FP8 (zero-padded to 16 columns),
-// de-interleaved for BF16 and FP4 (zero-padded to 32).
-void fill_panel(const dsv4_matrix& w, const float* x, int64_t ldx, int T, int64_t kb, int64_t ke, float* xp, int64_t P) {
-  if (w.type == DSV4_WEIGHT_FP8_BLOCK) {
-    const int64_t padded = (ke - kb + 15) / 16 * 16;
-    for (int t = 0; t < T; ++t) {
-      std::copy(x + t * ldx + kb, x + t * ldx + ke, xp + t * P);
-      std::fill(xp + t * P + (ke - kb), xp + t * P + padded, 0.0f);
-    }
-    return;
-  }
-  deinterleave_x(x, ldx, T, kb, ke, xp, P);
-}
+struct Panels512 : Vec512 {
+  static constexpr int kMinTokens = static_cast<int>(kPanelMinTokens), kMaxTokens = kMaxPanelTokens;
+  static constexpr int64_t kMinBlockRows = 16;
 
-// One token group: every K panel, filled then multiplied by rows [r0, r1).
-template <int T>
-void panel_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, const float* x, int64_t ldx, float* xp, float* y,
-                int64_t ldy) {
-  constexpr int64_t P = panel_cols(T);
-  for (int64_t kb = 0; kb < w.cols; kb += P) {
-    const int64_t ke = std::min(w.cols, kb + P);
-    fill_panel(w, x, ldx, T, kb, ke, xp, P);
+  // Tokens [0, T) of x, columns [kb, ke), into the panel: plain for FP8 (zero-padded to 16
+  // columns), de-interleaved for BF16 and FP4 (zero-padded to 32).
+  static void fill_panel(const dsv4_matrix& w, const float* x, int64_t ldx, int T, int64_t kb, int64_t ke, float* xp,
+                         int64_t P) {
+    if (w.type == DSV4_WEIGHT_FP8_BLOCK) {
+      const int64_t padded = (ke - kb + 15) / 16 * 16;
+      for (int t = 0; t < T; ++t) {
+        std::copy(x + t * ldx + kb, x + t * ldx + ke, xp + t * P);
+        std::fill(xp + t * P + (ke - kb), xp + t * P + padded, 0.0f);
+      }
+      return;
+    }
+    deinterleave_x(x, ldx, T, kb, ke, xp, P);
+  }
+
+  template <int T>
+  static void rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
+                   int64_t ldy) {
     switch (w.type) {
       case DSV4_WEIGHT_FP8_BLOCK: fp8_rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
       case DSV4_WEIGHT_BF16: bf16_rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
       default: fp4_rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
     }
   }
-}
-
-using PanelRowsFn = void (*)(const dsv4_matrix&, int64_t, int64_t, const float*, int64_t, float*, float*, int64_t);
-template <size_t... I>
-constexpr std::array<PanelRowsFn, sizeof...(I)> panel_table(std::index_sequence<I...>) {
-  return {&panel_rows<static_cast<int>(kPanelMinTokens + I)>...};
-}
-// panel_rows<T> for T = kPanelMinTokens .. kMaxPanelTokens.
-constexpr auto kPanelRows = panel_table(std::make_index_sequence<kMaxPanelTokens - kPanelMinTokens + 1>{});
+};
 
 }  // namespace
 
@@ -212,17 +194,8 @@ bool token_panel_serves(const dsv4_matrix& w, int64_t n) {
 
 void token_panel_matmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
                         int64_t n, float* y, int64_t ldy) {
-  alignas(64) float xp[kPanelBytes / sizeof(float)];
-  // Groups of nearly equal size, each >= kPanelMinTokens (n / groups > 8 once there are two).
-  const int64_t groups = (n + kMaxPanelTokens - 1) / kMaxPanelTokens;
-  const int64_t block = groups == 1 ? row_end - row_begin : std::max<int64_t>(16, kRowBlockBytes / row_bytes(w));
-  for (int64_t rb = row_begin; rb < row_end; rb += block) {
-    const int64_t re = std::min(row_end, rb + block);
-    for (int64_t g = 0; g < groups; ++g) {
-      const int64_t t0 = n * g / groups, t1 = n * (g + 1) / groups;
-      kPanelRows[static_cast<size_t>(t1 - t0 - kPanelMinTokens)](w, rb, re, x + t0 * ldx, ldx, xp, y + t0 * ldy, ldy);
-    }
-  }
+  // n > 16: groups of more than 8 tokens, each >= kPanelMinTokens.
+  dsv4_simd::token_panel_products<Panels512>(w, row_begin, row_end, x, ldx, n, y, ldy);
 }
 
 }  // namespace dsv4_avx512
