@@ -4,9 +4,9 @@
 //     bytes_per_second = stored weight bytes streamed; pct_read_bw = that / the read bandwidth
 //     measured at startup with the same thread count. Each iteration takes the next of several
 //     copies of the matrix (>= 1 GiB in all) so the weights come from DRAM, not the caches.
-//  Batch/<plugin>/<format>/<rows>x<cols>/n:16/threads:<t>  (batched decode, weights from DRAM)
-//     the same two figures, and pct_fma_peak / pct_bf16_peak as for Prefill: 16 tokens per weight
-//     read make the products compute-bound on a core without tile units.
+//  Batch/<plugin>/<format>/<rows>x<cols>/n:<4|16>/threads:<t>  (batched decode, weights from DRAM)
+//     the same two figures, and pct_fma_peak / pct_bf16_peak as for Prefill: 4-16 tokens per
+//     weight read make the products compute-bound on a core without tile units.
 //  Prefill/<plugin>/<format>/<rows>x<cols>/n:<tokens>/threads:<t>
 //     GFLOP/s = 2 rows cols n / time; pct_fma_peak and pct_bf16_peak against peaks measured at
 //     startup.
@@ -150,12 +150,15 @@ int main(int argc, char** argv) {
             ->UseRealTime();
       }
     }
-    for (const Shape& s : kShapes) {
-      for (int t : thread_counts) {
-        benchmark::RegisterBenchmark(("Batch/" + name + "/" + s.name + "/n:16/threads:" + std::to_string(t)).c_str(),
-                                     [=](benchmark::State& st) { run(st, p, s, 16, t, true); })
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime();
+    for (int n : {4, 16}) {
+      for (const Shape& s : kShapes) {
+        for (int t : thread_counts) {
+          benchmark::RegisterBenchmark(
+              ("Batch/" + name + "/" + s.name + "/n:" + std::to_string(n) + "/threads:" + std::to_string(t)).c_str(),
+              [=](benchmark::State& st) { run(st, p, s, n, t, true); })
+              ->Unit(benchmark::kMillisecond)
+              ->UseRealTime();
+        }
       }
     }
     const Shape prefill = {"fp8/wq_a", DSV4_WEIGHT_FP8_BLOCK, 1024, 4096};
