@@ -31,6 +31,7 @@
 #include "kernels/common/float_kernels-inl.h"
 #include "kernels/common/prefetch-inl.h"
 #include "kernels/common/row_tiles-inl.h"
+#include "kernels/common/token_panels-inl.h"
 #include "kernels/avx2/avx2_decode-inl.h"
 #include "kernels/avx2/token_panel_matmul.h"
 #include "plugins/dsv4_formats.h"
@@ -451,23 +452,19 @@ void matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
     token_panel_matmul(*w, row_begin, row_end, x, ldx, n, y, ldy);
     return;
   }
-  // More than 4 tokens (F32 weights; the others go to the token panels): row blocks outermost, so each group of 4 after the first reads the block
-  // from L2 (streaming the whole matrix once per group made batch 16 barely faster than batch 4).
-  const int64_t block = n <= 4 ? row_end - row_begin
-                               : std::max<int64_t>(4, dsv4_simd::kRowBlockBytes / dsv4_simd::row_bytes(*w) / 4 * 4);
-  for (int64_t rb = row_begin; rb < row_end; rb += block) {
-    const int64_t re = std::min(row_end, rb + block);
-    for (int64_t t0 = 0; t0 < n; t0 += 4) {
-      const float* xt = x + t0 * ldx;
-      float* yt = y + t0 * ldy;
-      switch (std::min<int64_t>(4, n - t0)) {
-        case 1: rows<4, 1>(*w, rb, re, xt, ldx, yt, ldy); break;
-        case 2: rows<2, 2>(*w, rb, re, xt, ldx, yt, ldy); break;
-        case 3: rows<2, 3>(*w, rb, re, xt, ldx, yt, ldy); break;
-        default: rows<2, 4>(*w, rb, re, xt, ldx, yt, ldy); break;
-      }
+  // F32 weights, one token of FP8 with K not a multiple of 128, 2-3 tokens of FP4: groups of up
+  // to 4 tokens (row blocks outermost when there are several, see for_token_groups).
+  const auto group = [&](int64_t t0, int T, int64_t rb, int64_t re) {
+    const float* xt = x + t0 * ldx;
+    float* yt = y + t0 * ldy;
+    switch (T) {
+      case 1: rows<4, 1>(*w, rb, re, xt, ldx, yt, ldy); break;
+      case 2: rows<2, 2>(*w, rb, re, xt, ldx, yt, ldy); break;
+      case 3: rows<2, 3>(*w, rb, re, xt, ldx, yt, ldy); break;
+      default: rows<2, 4>(*w, rb, re, xt, ldx, yt, ldy); break;
     }
-  }
+  };
+  dsv4_simd::for_token_groups(*w, row_begin, row_end, n, 4, 4, group);
 }
 
 constexpr uint64_t kRequired = DSV4_CPU_AVX | DSV4_CPU_AVX2 | DSV4_CPU_FMA | DSV4_CPU_F16C;

@@ -35,6 +35,7 @@
 #include "kernels/common/float_kernels-inl.h"
 #include "kernels/common/prefetch-inl.h"
 #include "kernels/common/row_tiles-inl.h"
+#include "kernels/common/token_panels-inl.h"
 #include "kernels/avx512/avx512_decode-inl.h"
 #include "kernels/avx512/token_panel_matmul.h"
 #ifdef DSV4_WITH_AMX
@@ -468,31 +469,25 @@ void matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
     return;
   }
   alignas(64) float xf[kXfElems];
-  // More tokens than one tile takes (F32 weights only; the others go to the token panels): row
-  // blocks of about 256 KB of weights outermost, so every token group after the first finds the
-  // block in L2 instead of streaming the matrix again.
-  const int64_t row_block = n <= kMaxTokens ? row_end - row_begin
-                                            : std::max<int64_t>(16, dsv4_simd::kRowBlockBytes / row_bytes(*w) / kRows * kRows);
-  for (int64_t rb = row_begin; rb < row_end; rb += row_block) {
-    const int64_t re = std::min(row_end, rb + row_block);
-    for (int64_t t0 = 0; t0 < n; t0 += kMaxTokens) {
-      const int T = static_cast<int>(std::min<int64_t>(kMaxTokens, n - t0));
-      const float* xt = x + t0 * ldx;
-      float* yt = y + t0 * ldy;
-      // FP4 K blocks: as many whole groups as the de-interleaved activations of T tokens fit.
-      const int64_t block = fp4 ? kXfElems / T / 32 * 32 : w->cols;
-      for (int64_t kb = 0; kb < w->cols; kb += block) {
-        const int64_t ke = std::min(w->cols, kb + block);
-        if (fp4) deinterleave_x(xt, ldx, T, kb, ke, xf, block);
-        switch (T) {
-          case 1: rows_for_tokens<1>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
-          case 2: rows_for_tokens<2>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
-          case 3: rows_for_tokens<3>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
-          default: rows_for_tokens<4>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
-        }
+  // F32 weights, or 2-4 tokens of the other formats: groups of up to kMaxTokens (row blocks
+  // outermost when there are several, see for_token_groups).
+  const auto group = [&](int64_t t0, int T, int64_t rb, int64_t re) {
+    const float* xt = x + t0 * ldx;
+    float* yt = y + t0 * ldy;
+    // FP4 K blocks: as many whole groups as the de-interleaved activations of T tokens fit.
+    const int64_t block = fp4 ? kXfElems / T / 32 * 32 : w->cols;
+    for (int64_t kb = 0; kb < w->cols; kb += block) {
+      const int64_t ke = std::min(w->cols, kb + block);
+      if (fp4) deinterleave_x(xt, ldx, T, kb, ke, xf, block);
+      switch (T) {
+        case 1: rows_for_tokens<1>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
+        case 2: rows_for_tokens<2>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
+        case 3: rows_for_tokens<3>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
+        default: rows_for_tokens<4>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
       }
     }
-  }
+  };
+  dsv4_simd::for_token_groups(*w, row_begin, row_end, n, kMaxTokens, 16, group);
 }
 
 constexpr uint64_t kRequired = DSV4_CPU_AVX512F | DSV4_CPU_AVX512BW | DSV4_CPU_AVX512VL | DSV4_CPU_AVX512DQ |
