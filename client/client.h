@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "core/protocol.h"
+#include "wire/protocol.h"
 
 namespace dsv4::client {
 

@@ -24,8 +24,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "core/metrics.h"
-#include "core/protocol.h"
+#include "wire/metrics.h"
+#include "wire/protocol.h"
 #include "router/peer_sender.h"
 #include "router/router_metrics.h"
 #include "router/tier_policy.h"

@@ -5,7 +5,7 @@
 #include <map>
 #include <string>
 
-#include "core/metrics.h"
+#include "wire/metrics.h"
 
 namespace dsv4::router {
 

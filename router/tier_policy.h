@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/protocol.h"
+#include "wire/protocol.h"
 
 namespace dsv4::router {
 

@@ -10,6 +10,8 @@ case "$flavour" in
   tsan)    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV4_TSAN=ON) ;;
   *) echo "build.sh: unknown flavour '$flavour' (release, asan, tsan)" >&2; exit 2 ;;
 esac
+# ccache where installed (developer machines; CI starts cold either way).
+command -v ccache >/dev/null && flags+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "build/$flavour" -DDSV4_WERROR=ON "${flags[@]}" >/dev/null
 targets=()
 for t in "${@:2}"; do targets+=(--target "$t"); done

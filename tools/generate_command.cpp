@@ -7,9 +7,10 @@
 #include <iostream>
 #include <sstream>
 
-#include "core/engine.h"
-#include "core/error.h"
-#include "core/sampler.h"
+#include "model/engine.h"
+#include "plugins/plugin_slot.h"
+#include "base/error.h"
+#include "model/sampler.h"
 #include "tools/token_list.h"
 
 namespace po = boost::program_options;
@@ -70,7 +71,7 @@ int generate_command(int argc, char** argv) {
     sel.dir = plugin_dir;
     sel.requested = plugin_name;
     auto plugin = select_plugin(sel, [](const std::string& line) { std::cerr << "dsv4: " << line << "\n"; });
-    Engine engine(model, std::make_shared<PluginSlot>(plugin), threads);
+    Engine engine(model, kernels_from(plugin), threads);
     const ModelConfig& c = model->config();
     std::cerr << "dsv4: loaded " << model_dir << " in " << load_s << " s (" << model->checkpoint().file_bytes() / 1e6
               << " MB, " << c.num_hidden_layers << " layers, vocab " << c.vocab_size << "), plugin " << plugin->name()

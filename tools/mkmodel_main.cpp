@@ -3,7 +3,7 @@
 #include <chrono>
 #include <iostream>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "tools/model_writer.h"
 
 namespace po = boost::program_options;

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
-#include "core/safetensors.h"
+#include "model/config.h"
+#include "model/safetensors.h"
 
 namespace dsv4 {
 

@@ -3,7 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace dsv4 {
 

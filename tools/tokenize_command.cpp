@@ -5,8 +5,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "core/error.h"
-#include "core/tokenizer.h"
+#include "base/error.h"
+#include "text/tokenizer.h"
 
 namespace po = boost::program_options;
 

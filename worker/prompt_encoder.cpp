@@ -3,10 +3,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "core/chat_encoding.h"
-#include "core/error.h"
-#include "core/reasoning_effort_prefix.h"
-#include "core/tokenizer.h"
+#include "chat/chat_encoding.h"
+#include "base/error.h"
+#include "chat/reasoning_effort_prefix.h"
+#include "text/tokenizer.h"
 
 namespace dsv4::worker {
 

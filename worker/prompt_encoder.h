@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/protocol.h"
+#include "wire/protocol.h"
 
 namespace dsv4::worker {
 

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "core/protocol.h"
+#include "wire/protocol.h"
 #include "worker/scheduler.h"
 #include "worker/step_runner.h"
 #include "worker/worker_metrics.h"

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <iostream>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace dsv4::worker {
 

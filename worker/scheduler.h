@@ -28,8 +28,8 @@
 #include <string>
 #include <vector>
 
-#include "core/protocol.h"
-#include "core/sampler.h"
+#include "wire/protocol.h"
+#include "model/sampler.h"
 #include "worker/prompt_encoder.h"
 #include "worker/step_runner.h"
 #include "worker/worker_metrics.h"

@@ -3,7 +3,7 @@
 #include <iostream>
 #include <stdexcept>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace dsv4::worker {
 
@@ -21,7 +21,7 @@ class EngineRunner final : public StepRunner {
   EngineRunner(std::shared_ptr<const Model> model, const std::string& plugin, const std::string& plugin_dir, int threads)
       : plugin_dir_(plugin_dir),
         slot_(std::make_shared<PluginSlot>(LoadPlugin(plugin, plugin_dir))),
-        engine_(std::move(model), slot_, threads) {}
+        engine_(std::move(model), kernels_from(slot_), threads) {}
 
   SequenceState NewSequence() const override { return engine_.new_sequence(); }
   StepStats Step(const std::vector<SeqChunk>& chunks) override { return engine_.forward(chunks); }

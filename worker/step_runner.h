@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/engine.h"
+#include "model/engine.h"
+#include "plugins/plugin_slot.h"
 
 namespace dsv4::worker {
 

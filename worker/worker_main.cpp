@@ -7,8 +7,8 @@
 #include <iostream>
 #include <thread>
 
-#include "core/metrics.h"
-#include "core/model.h"
+#include "wire/metrics.h"
+#include "model/model.h"
 #include "worker/crash_handler.h"
 #include "worker/prompt_encoder.h"
 #include "worker/router_link.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/metrics.h"
+#include "wire/metrics.h"
 
 namespace dsv4::worker {
 

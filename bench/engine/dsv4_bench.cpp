@@ -21,9 +21,10 @@
 #include <random>
 
 #include "bench/common/machine_limits.h"
-#include "core/engine.h"
-#include "core/error.h"
-#include "core/weights.h"
+#include "model/engine.h"
+#include "plugins/plugin_slot.h"
+#include "base/error.h"
+#include "model/weights.h"
 
 namespace po = boost::program_options;
 
@@ -102,7 +103,7 @@ int run(const std::string& mode, const Args& a) {
   sel.dir = a.plugin_dir;
   sel.requested = a.plugin;
   auto plugin = select_plugin(sel, [](const std::string& line) { std::cerr << "dsv4-bench: " << line << "\n"; });
-  Engine engine(model, std::make_shared<PluginSlot>(plugin), a.threads);
+  Engine engine(model, kernels_from(plugin), a.threads);
   engine.profile_matmuls = a.profile;
   const ModelConfig& c = model->config();
   const int threads = engine.threads();

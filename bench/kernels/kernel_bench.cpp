@@ -19,8 +19,8 @@
 #include <random>
 
 #include "bench/common/machine_limits.h"
-#include "core/parallel_matmul.h"
-#include "core/thread_pool.h"
+#include "model/parallel_matmul.h"
+#include "base/thread_pool.h"
 #include "plugins/cpu_features.h"
 #include "plugins/plugin_loader.h"
 

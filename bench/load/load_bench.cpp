@@ -11,8 +11,8 @@
 #include <fstream>
 #include <string>
 
-#include "core/engine.h"
-#include "plugins/plugin_loader.h"
+#include "model/engine.h"
+#include "plugins/plugin_slot.h"
 
 namespace {
 
@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
     const size_t rss_loaded = rss();
     dsv4::PluginSelection sel;
     auto plugin = dsv4::select_plugin(sel, [](const std::string&) {});
-    dsv4::Engine engine(model, std::make_shared<dsv4::PluginSlot>(plugin), 0);
+    dsv4::Engine engine(model, dsv4::kernels_from(plugin), 0);
     dsv4::SequenceState s = engine.new_sequence();
     const int32_t tok = 1;
     std::vector<float> logits;

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "core/engine.h"
+#include "model/engine.h"
 #include "tests/support/test_support.h"
 
 namespace dsv4::test {

@@ -2,7 +2,7 @@
 // validation messages, and every routing decision with its reason.
 #include <gtest/gtest.h>
 
-#include "core/protocol.h"
+#include "wire/protocol.h"
 #include "router/tier_policy.h"
 
 namespace dsv4 {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "core/parallel_matmul.h"
+#include "model/parallel_matmul.h"
 #include "plugins/dsv4_formats.h"
 #include "tests/support/test_support.h"
 

@@ -42,7 +42,7 @@ TEST(HotSwap, FourThreadsDecodeWhileAnotherSwaps200Times) {
   std::vector<std::thread> workers;
   for (int w = 0; w < 4; ++w) {
     workers.emplace_back([&] {
-      Engine engine(model, slot, 1);
+      Engine engine(model, kernels_from(slot), 1);
       std::vector<float> logits;
       while (!stop.load()) {
         SequenceState s = engine.new_sequence();

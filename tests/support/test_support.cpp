@@ -48,7 +48,7 @@ std::vector<std::string> runnable_plugins() {
 }
 
 std::unique_ptr<Engine> make_engine(std::shared_ptr<const Model> model, const std::string& plugin, int threads) {
-  return std::make_unique<Engine>(std::move(model), std::make_shared<PluginSlot>(load_plugin(plugin)), threads);
+  return std::make_unique<Engine>(std::move(model), kernels_from(load_plugin(plugin)), threads);
 }
 
 std::vector<float> prefill_all(Engine& e, SequenceState& s, const std::vector<int32_t>& tokens) {

@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "core/engine.h"
+#include "model/engine.h"
+#include "plugins/plugin_slot.h"
 #include "plugins/plugin_loader.h"
 
 namespace dsv4::test {

@@ -1,6 +1,6 @@
 // The V4 chat encoder against DeepSeek's own rendered test vectors (shared/golden/chat), the
 // completion parser against the checks in golden/chat/README.md, and the error paths.
-#include "core/chat_encoding.h"
+#include "chat/chat_encoding.h"
 
 #include <gtest/gtest.h>
 
@@ -9,10 +9,10 @@
 #include <sstream>
 #include <string>
 
-#include "core/completion_parser.h"
-#include "core/error.h"
-#include "core/python_json.h"
-#include "core/reasoning_effort_prefix.h"
+#include "chat/completion_parser.h"
+#include "base/error.h"
+#include "chat/python_json.h"
+#include "chat/reasoning_effort_prefix.h"
 
 namespace dsv4 {
 namespace {

@@ -12,8 +12,8 @@
 #include <set>
 #include <tuple>
 
-#include "core/error.h"
-#include "core/model.h"
+#include "base/error.h"
+#include "model/model.h"
 #include "plugins/dsv4_formats.h"
 #include "tests/support/test_support.h"
 #include "tools/model_writer.h"

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/config.h"
-#include "core/error.h"
+#include "model/config.h"
+#include "base/error.h"
 
 namespace dsv4 {
 namespace {

@@ -5,7 +5,7 @@
 // overlap windows and HCA entries at 127/255/383.
 #include <gtest/gtest.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "tests/support/test_support.h"
 #include "tools/model_writer.h"
 

@@ -3,7 +3,7 @@
 
 #include <utility>
 
-#include "core/growable_floats.h"
+#include "model/growable_floats.h"
 
 namespace dsv4 {
 namespace {

@@ -3,7 +3,7 @@
 // most 1.15x the checkpoint's bytes more than before loading.
 #include <gtest/gtest.h>
 
-#include "core/model.h"
+#include "model/model.h"
 #include "tests/support/test_support.h"
 #include "tools/model_writer.h"
 

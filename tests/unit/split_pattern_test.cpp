@@ -1,12 +1,12 @@
 // The hand-written regex matcher on small cases whose Oniguruma results are known.
-#include "core/split_pattern.h"
+#include "text/split_pattern.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace dsv4 {
 namespace {

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <vector>
 
-#include "core/thread_pool.h"
+#include "base/thread_pool.h"
 
 namespace dsv4 {
 namespace {

@@ -1,6 +1,6 @@
 // The tokenizer against shared/golden/tokenizer (ids produced by Hugging Face tokenizers 0.23.2
 // from the same tokenizer.json), plus its error paths.
-#include "core/tokenizer.h"
+#include "text/tokenizer.h"
 
 #include <gtest/gtest.h>
 
@@ -14,9 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
-#include "core/streaming_detokenizer.h"
-#include "core/utf8.h"
+#include "base/error.h"
+#include "text/streaming_detokenizer.h"
+#include "text/utf8.h"
 #include "tests/support/tokenizer_files.h"
 
 namespace dsv4 {

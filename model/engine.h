@@ -1,0 +1,100 @@
+// The V4 forward pass (spec §4) over a batch of sequences, each at its own position, with every
+// heavy operation called through the kernel plugin's C table.
+//
+// One forward() call is one step: every sequence in it contributes a chunk of one or more new
+// tokens (a prefill chunk or a single decode token). The state of each sequence is extended in
+// place, so prefill-then-decode, chunked prefill and batched decode all compute the same numbers
+// as a one-shot prefill.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "model/model.h"
+#include "model/parallel_matmul.h"
+#include "model/sequence_state.h"
+#include "base/thread_pool.h"
+#include "plugins/dsv4_kernel_abi.h"
+
+namespace dsv4 {
+
+// Where the engine gets its kernels: called once at the start of every step, and the returned
+// table is kept until the step ends, so a plugin swap never changes kernels mid-step and a plugin's
+// code stays mapped while a step may call into it (the worker's PluginSlot provides one; the engine
+// never sees how plugins are found or opened).
+using KernelTableLease = std::shared_ptr<const dsv4_kernel_table>;
+using KernelSource = std::function<KernelTableLease()>;
+
+// One sequence's part of a step.
+struct SeqChunk {
+  SequenceState* state = nullptr;
+  const int32_t* tokens = nullptr;  // n new token ids
+  int64_t n = 0;
+  bool all_logits = false;          // logits for every new position, else only the last
+  std::vector<float>* logits = nullptr;  // out: [n or 1, vocab]; may be null (no logits wanted)
+};
+
+// Time spent in the products of one matrix shape during a step (Engine::profile_matmuls).
+struct MatmulTiming {
+  int type = 0;  // DSV4_WEIGHT_*
+  int64_t rows = 0, cols = 0;
+  int64_t calls = 0;
+  double bytes = 0;  // weight bytes streamed
+  double seconds = 0;
+};
+
+// Adds t into the entry of `list` with t's shape (type, rows, cols), appending one if none has it.
+void add_matmul_timing(std::vector<MatmulTiming>& list, const MatmulTiming& t);
+
+// What one step did, for throughput and roofline figures.
+struct StepStats {
+  int64_t tokens = 0;
+  double weight_bytes = 0;  // stored weight bytes the kernels streamed (each matrix once per step)
+  double kv_bytes = 0;      // state bytes attention and the indexer read
+  double flops = 0;         // 2 * multiply-adds in matrix products and attention
+  double seconds = 0;
+  // Routed-expert choices of this step: [layer * experts_per_layer + expert] = tokens routed
+  // there (the shared expert is not counted). For per-layer expert-load metrics.
+  std::vector<int32_t> expert_selections;
+  int64_t experts_per_layer = 0;
+  // Per matrix shape, in first-use order; empty unless Engine::profile_matmuls.
+  std::vector<MatmulTiming> matmuls;
+};
+
+class Engine {
+ public:
+  Engine(std::shared_ptr<const Model> model, KernelSource kernels, int threads);
+  ~Engine();
+
+  const Model& model() const { return *model_; }
+  const ModelConfig& config() const { return model_->config(); }
+  int threads() const { return pool_.size(); }
+
+  // A fresh sequence at position 0.
+  SequenceState new_sequence() const;
+
+  // Runs one step. Throws dsv4::Error (before touching any state) for a token id outside the
+  // vocabulary, an empty chunk, the same sequence twice, or a position past
+  // max_position_embeddings.
+  StepStats forward(const std::vector<SeqChunk>& chunks);
+
+  // Called after every transformer block with the residual streams [n_tokens, hc_mult, hidden]
+  // of all tokens of the step (tests compare them with the golden hidden states).
+  std::function<void(int64_t layer, const float* streams, int64_t n_tokens)> layer_observer;
+
+  // Times every matrix product of a step into StepStats::matmuls (two clock reads per product;
+  // off by default). For dsv4-bench --profile: which shapes fall short of the bandwidth.
+  bool profile_matmuls = false;
+
+ private:
+  struct Impl;
+  std::shared_ptr<const Model> model_;
+  KernelSource kernels_;
+  ThreadPool pool_;
+  PackedScratch packed_scratch_;  // activations packed for the plugin's tile products, grow-only
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dsv4

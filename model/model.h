@@ -1,0 +1,50 @@
+// A loaded V4 checkpoint: config + memory-mapped tensors bound by role. Immutable after load,
+// so any number of engines and threads may share one Model.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "model/config.h"
+#include "model/safetensors.h"
+#include "model/weights.h"
+
+namespace dsv4 {
+
+struct LoadOptions {
+  // Touch every page after mapping so the first request does not pay for page faults.
+  bool prefault = false;
+  // Copy the weights into anonymous 2 MB pages (Checkpoint::make_resident) instead of serving
+  // them from the page cache: reclaim cannot evict them, and decode streams them faster.
+  // Implies the reading of prefault.
+  bool resident = false;
+  // Progress for long loads: (stage, done_bytes, total_bytes). May be empty.
+  std::function<void(const std::string&, size_t, size_t)> progress;
+};
+
+class Model {
+ public:
+  // Reads DIR/config.json and the safetensors shards; validates every tensor against the
+  // config. Throws dsv4::Error naming the file, tensor or field at fault.
+  static std::shared_ptr<const Model> load(const std::string& dir, const LoadOptions& opts = {});
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+  const Checkpoint& checkpoint() const { return *checkpoint_; }
+  const std::string& dir() const { return dir_; }
+
+  // Stored bytes of the weights one decoded token reads at batch 1 (every dense matrix, the
+  // shared expert, num_experts_per_tok routed experts per layer, the head, one embedding row).
+  size_t weight_bytes_per_token() const;
+
+ private:
+  Model() = default;
+  std::string dir_;
+  ModelConfig config_;
+  std::unique_ptr<Checkpoint> checkpoint_;
+  ModelWeights weights_;
+};
+
+}  // namespace dsv4

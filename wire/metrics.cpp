@@ -1,0 +1,25 @@
+#include "wire/metrics.h"
+
+#include <stdexcept>
+
+namespace dsv4::metrics {
+
+Endpoint::Endpoint(const std::string& address) : registry_(std::make_shared<prometheus::Registry>()) {
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("metrics endpoint " + address + ": cannot listen (" + e.what() + ")");
+  }
+  exposer_->RegisterCollectable(registry_);
+  const auto ports = exposer_->GetListeningPorts();
+  if (ports.empty()) throw std::runtime_error("metrics endpoint " + address + ": no listening port");
+  port_ = ports.front();
+}
+
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60};
+}
+
+prometheus::Histogram::BucketBoundaries CountBuckets() { return {1, 2, 4, 8, 16, 32, 64, 128, 256}; }
+
+}  // namespace dsv4::metrics
