@@ -40,6 +40,7 @@ Router::Router(const RouterConfig& cfg)
       workers_sock_(MakeRouterSocket(ctx_, cfg.worker_endpoint)) {
   metrics_endpoint_ = std::make_unique<metrics::Endpoint>(cfg.metrics_address);
   metrics_ = std::make_unique<RouterMetrics>(metrics_endpoint_->registry());
+  economics_ = std::make_unique<TierEconomics>(metrics_endpoint_->registry(), cfg.prices);
   client_sender_ = std::make_unique<PeerSender>(clients_, cfg.backlog_limit);
   worker_sender_ = std::make_unique<PeerSender>(workers_sock_, cfg.backlog_limit);
   started_ = Clock::now();
@@ -162,6 +163,7 @@ void Router::AcceptGenerate(const std::string& client, const Message& m) {
     load.pro_has_room = TierHasRoom(Tier::kPro);
     const TierDecision d = ChooseFirstTier(cfg_.policy, req, load);
     r.tier = d.tier;
+    r.route_reason = d.reason;
     metrics_->AutoRoutes(protocol::TierName(d.tier), d.reason).Increment();
     if (d.tier == Tier::kPro) {
       r.escalated = true;
@@ -170,7 +172,9 @@ void Router::AcceptGenerate(const std::string& client, const Message& m) {
     }
   } else {
     r.tier = *protocol::ParseTier(req.model);
+    r.route_reason = kReasonRequested;
   }
+  r.first_tier = r.tier;
   // Token ids are checked against the vocabulary the tier's workers announced, so a bad id is
   // refused here rather than after a dispatch.
   int64_t vocab = 0;

@@ -28,6 +28,7 @@
 #include "wire/protocol.h"
 #include "router/peer_sender.h"
 #include "router/router_metrics.h"
+#include "router/tier_economics.h"
 #include "router/tier_policy.h"
 
 namespace dsv4::router {
@@ -46,6 +47,7 @@ struct RouterConfig {
   int unavailable_after_ms = 5000; // a tier without live workers this long fails its queue
   size_t backlog_limit = 10000;    // messages held for a peer whose queue is full
   TierPolicyConfig policy;
+  TierPrices prices;
 };
 
 class Router {
@@ -88,6 +90,12 @@ class Router {
     bool pending_verify = false;   // Pro must verify `answer` as a draft (escalation)
     int64_t draft_accepted = 0;
     int64_t prompt_tokens = 0;     // as reported by the worker
+    // For the tier economics: why the first tier serves it, the tokens each tier streamed
+    // (index: TierIndex) and how many Flash tokens went to Pro as a draft.
+    std::string route_reason;
+    protocol::Tier first_tier = protocol::Tier::kFlash;
+    int64_t tier_output_tokens[2] = {0, 0};
+    int64_t draft_tokens = 0;
     std::string last_failure;
     Clock::time_point received, deadline, first_token, last_token;
     bool has_deadline = false;
@@ -137,6 +145,8 @@ class Router {
   void Fail(uint64_t rid, protocol::ErrorCode code, const std::string& message);
   void Detach(Request& r, bool cancel_on_worker);
   void Forget(uint64_t rid);
+  // Hands what the request cost to the tier economics (once, when it ends).
+  void RecordWork(const Request& r);
   void CancelClientRequests(const std::string& client);
   bool TierHasRoom(protocol::Tier tier) const;
   size_t LiveWorkers(protocol::Tier tier) const;
@@ -153,6 +163,7 @@ class Router {
   zmq::socket_t workers_sock_;
   std::unique_ptr<metrics::Endpoint> metrics_endpoint_;
   std::unique_ptr<RouterMetrics> metrics_;
+  std::unique_ptr<TierEconomics> economics_;
   std::unique_ptr<PeerSender> client_sender_;
   std::unique_ptr<PeerSender> worker_sender_;
   std::atomic<bool> stop_{false};

@@ -44,7 +44,15 @@ int main(int argc, char** argv) {
       "auto: tokens before the mid-answer test applies")(
       "flash-max-context", po::value(&p.flash_max_context)->default_value(p.flash_max_context), "auto: longer prompts go to Pro")(
       "thinking-max-to-pro", po::value(&p.thinking_max_to_pro)->default_value(p.thinking_max_to_pro), "auto: thinking=max goes to Pro")(
-      "overflow-to-pro", po::value(&p.overflow_to_pro)->default_value(p.overflow_to_pro), "auto: use Pro when Flash is saturated");
+      "overflow-to-pro", po::value(&p.overflow_to_pro)->default_value(p.overflow_to_pro), "auto: use Pro when Flash is saturated")(
+      "price-flash-input", po::value(&c.prices.flash_input_per_mtok)->default_value(c.prices.flash_input_per_mtok),
+      "price per million Flash input tokens (metrics only; see router/tier_economics.h for the defaults)")(
+      "price-flash-output", po::value(&c.prices.flash_output_per_mtok)->default_value(c.prices.flash_output_per_mtok),
+      "price per million Flash output tokens")(
+      "price-pro-input", po::value(&c.prices.pro_input_per_mtok)->default_value(c.prices.pro_input_per_mtok),
+      "price per million Pro input tokens")(
+      "price-pro-output", po::value(&c.prices.pro_output_per_mtok)->default_value(c.prices.pro_output_per_mtok),
+      "price per million Pro output tokens");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);

@@ -141,11 +141,28 @@ bool Router::Escalate(Request& r, const std::string& reason) {
   r.escalated = true;
   r.escalation_reason = reason;
   r.pending_verify = !r.answer.empty();
+  r.draft_tokens = static_cast<int64_t>(r.answer.size());
   r.attempts = 0;
   metrics_->Escalations(reason).Increment();
   Enqueue(r, /*front=*/true);
   Dispatch(Tier::kPro);
   return true;
+}
+
+void Router::RecordWork(const Request& r) {
+  // Input: the prompt on every tier that served the request, plus on Pro the Flash tokens it
+  // verified as a draft. Output: the tokens each tier streamed (Flash's rejected draft tokens stay
+  // Flash's cost). The prompt length is the worker's count, known once a worker answered.
+  RequestWork w;
+  w.auto_mode = r.req.model == "auto";  // not r.auto_mode: a refused escalation turns that off
+  w.escalated = r.escalated;
+  w.prompt_tokens = r.prompt_tokens;
+  w.answer_tokens = static_cast<int64_t>(r.answer.size());
+  w.parts.push_back({r.first_tier, r.route_reason, r.prompt_tokens, r.tier_output_tokens[TierIndex(r.first_tier)]});
+  if (r.first_tier != r.tier) {
+    w.parts.push_back({r.tier, r.escalation_reason, r.prompt_tokens + r.draft_tokens, r.tier_output_tokens[TierIndex(r.tier)]});
+  }
+  economics_->Record(w);
 }
 
 void Router::Finish(uint64_t rid, const std::string& finish_reason) {
@@ -175,6 +192,7 @@ void Router::Finish(uint64_t rid, const std::string& finish_reason) {
   const std::string client = r.client, body = protocol::EncodeDone(d);
   metrics_->Requests(d.tier, "done").Increment();
   metrics_->RequestDuration(d.tier).Observe(Seconds(now - r.received));
+  RecordWork(r);
   Forget(rid);
   SendToClient(client, body);
   Dispatch(Tier::kFlash);
@@ -190,6 +208,7 @@ void Router::Fail(uint64_t rid, ErrorCode code, const std::string& message) {
   const char* tier = protocol::TierName(r.tier);
   metrics_->Requests(tier, protocol::ErrorCodeName(code)).Increment();
   metrics_->RequestDuration(tier).Observe(Seconds(Clock::now() - r.received));
+  RecordWork(r);
   Forget(rid);
   ReplyError(client, id, code, message);  // after the metrics, as in Finish
 }
@@ -203,6 +222,7 @@ void Router::CancelClientRequests(const std::string& client) {
     Request& r = requests_.at(rid);
     Detach(r, /*cancel_on_worker=*/true);
     metrics_->Requests(protocol::TierName(r.tier), "client_gone").Increment();
+    RecordWork(r);
     Forget(rid);
   }
   if (!rids.empty()) std::cerr << "W: dsv4-router: client gone, cancelled " << rids.size() << " request(s)\n";

@@ -154,6 +154,7 @@ void Router::OnWorkerToken(Worker& w, const Message& m) {
   }
   r->last_token = now;
   metrics_->TokensStreamed(tier).Increment(static_cast<double>(chunk.tokens.size()));
+  r->tier_output_tokens[r->tier == Tier::kFlash ? 0 : 1] += static_cast<int64_t>(chunk.tokens.size());
   if (r->req.stream) SendToClient(r->client, protocol::EncodeToken(chunk));
 
   // Mid-answer escalation of an `auto` answer Flash is unsure about.

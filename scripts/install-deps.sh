@@ -5,7 +5,8 @@ PKGS=(cmake g++ make pkg-config curl
       libzmq3-dev cppzmq-dev libmsgpack-cxx-dev prometheus-cpp-dev
       libboost-dev libboost-program-options-dev libdw-dev
       libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
-      python3 python3-zmq python3-msgpack)
+      python3 python3-zmq python3-msgpack
+      prometheus iproute2)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly what CI runs (.ci/run):
+#   0. the operations files: Prometheus config, alert rules and their unit tests (check-ops.sh);
 #   1. release build with warnings as errors, every test;
 #   2. ASan+UBSan build, every test not labelled no-asan (benchmark-sized cases);
 #   3. ThreadSanitizer build of the tests labelled hotswap only: the hot-swap stress test (forward
@@ -7,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/check-ops.sh
 jobs=$(nproc)
 scripts/build.sh release
 (cd build/release && ctest --output-on-failure --no-tests=error -j"$jobs")

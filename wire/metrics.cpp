@@ -2,15 +2,19 @@
 
 #include <stdexcept>
 
+#include "wire/process_metrics.h"
+
 namespace dsv4::metrics {
 
-Endpoint::Endpoint(const std::string& address) : registry_(std::make_shared<prometheus::Registry>()) {
+Endpoint::Endpoint(const std::string& address)
+    : registry_(std::make_shared<prometheus::Registry>()), process_(std::make_shared<ProcessMemoryCollector>()) {
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
   } catch (const std::exception& e) {
     throw std::runtime_error("metrics endpoint " + address + ": cannot listen (" + e.what() + ")");
   }
   exposer_->RegisterCollectable(registry_);
+  exposer_->RegisterCollectable(process_);
   const auto ports = exposer_->GetListeningPorts();
   if (ports.empty()) throw std::runtime_error("metrics endpoint " + address + ": no listening port");
   port_ = ports.front();

@@ -16,7 +16,7 @@
 
 namespace dsv4::metrics {
 
-// An HTTP /metrics endpoint serving one registry. Binding port 0 picks a free port (tests);
+// An HTTP /metrics endpoint serving one registry, plus the process's memory (process_metrics.h). Binding port 0 picks a free port (tests);
 // port() tells which. Thread-safe: metrics may be updated from any thread while it serves.
 class Endpoint {
  public:
@@ -28,6 +28,7 @@ class Endpoint {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<prometheus::Collectable> process_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   int port_ = 0;
 };
