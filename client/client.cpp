@@ -45,7 +45,7 @@ void Client::SendRaw(const std::string& body) { sock_.send(zmq::buffer(body), zm
 
 void Client::Send(const protocol::GenerateRequest& r) { SendRaw(protocol::EncodeGenerate(r)); }
 
-void Client::Cancel(const std::string& id) { SendRaw(protocol::Writer("op", "cancel").Field("id", id).Finish()); }
+void Client::Cancel(const std::string& id) { SendRaw(protocol::EncodeCancel({id})); }
 
 std::optional<Event> Client::Next(std::chrono::milliseconds timeout) {
   zmq::pollitem_t item{sock_.handle(), 0, ZMQ_POLLIN, 0};
@@ -69,6 +69,12 @@ std::optional<Event> Client::Next(std::chrono::milliseconds timeout) {
     } else if (m.kind() == "error") {
       e.kind = Event::Kind::kError;
       e.error = protocol::ParseError(m);
+    } else if (m.kind() == "status") {
+      e.kind = Event::Kind::kStatus;
+      e.status = protocol::ParseStatus(m);
+    } else if (m.kind() == "admin") {
+      e.kind = Event::Kind::kAdmin;
+      e.admin = protocol::ParseAdmin(m);
     }
   } catch (const protocol::ProtocolError& err) {
     e.kind = Event::Kind::kError;
@@ -117,13 +123,13 @@ Result Client::Generate(const protocol::GenerateRequest& r, std::chrono::millise
   return res;
 }
 
-std::optional<Message> Client::Call(const std::string& body, const std::string& id, std::chrono::milliseconds timeout) {
+std::optional<Event> Client::Call(const std::string& body, const std::string& id, std::chrono::milliseconds timeout) {
   using Clock = std::chrono::steady_clock;
   const auto end = Clock::now() + timeout;
   SendRaw(body);
   while (Clock::now() < end) {
     auto ev = Next(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()) + std::chrono::milliseconds(1));
-    if (ev && ev->raw && ev->id == id) return ev->raw;
+    if (ev && ev->id == id) return ev;
   }
   return std::nullopt;
 }

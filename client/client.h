@@ -22,14 +22,16 @@ namespace dsv4::client {
 
 // One reply from the router, decoded.
 struct Event {
-  enum class Kind { kToken, kSwitch, kDone, kError, kOther };
+  enum class Kind { kToken, kSwitch, kDone, kError, kStatus, kAdmin, kOther };
   Kind kind = Kind::kOther;
   std::string id;
   protocol::TokenChunk token;
   protocol::TierSwitch tier_switch;
   protocol::Done done;
   protocol::ErrorReply error;
-  std::optional<protocol::Message> raw;  // every reply, e.g. status/admin bodies
+  protocol::StatusReply status;
+  protocol::AdminReply admin;
+  std::optional<protocol::Message> raw;  // every reply as decoded, for replies of a newer router
   bool terminal() const { return kind == Kind::kDone || kind == Kind::kError; }
 };
 
@@ -37,7 +39,7 @@ struct Event {
 struct Answer {
   std::vector<int32_t> tokens;
   std::vector<float> logprobs;
-  std::string tier;            // tier of the latest chunk
+  protocol::Tier tier = protocol::Tier::kFlash;  // tier of the latest chunk
   int64_t switches = 0;        // tier switches seen
   int64_t chunks = 0;
   int64_t out_of_order = 0;    // chunks whose index was not the next one (must stay 0)
@@ -78,9 +80,9 @@ class Client {
   Result Generate(const protocol::GenerateRequest& r, std::chrono::milliseconds timeout,
                   const std::function<void(const Event&)>& on_event = {});
 
-  // Sends an op (status, workers, drain, swap_plugin) and waits for the reply with the same id.
-  std::optional<protocol::Message> Call(const std::string& body, const std::string& id,
-                                        std::chrono::milliseconds timeout);
+  // Sends an op (status, workers, drain, swap_plugin) and waits for the reply with the same id
+  // (a status, admin or error event).
+  std::optional<Event> Call(const std::string& body, const std::string& id, std::chrono::milliseconds timeout);
 
  private:
   zmq::context_t ctx_{1};

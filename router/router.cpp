@@ -10,7 +10,6 @@ using protocol::ErrorCode;
 using protocol::Message;
 using protocol::ProtocolError;
 using protocol::Tier;
-using protocol::Writer;
 
 namespace {
 
@@ -131,11 +130,11 @@ void Router::HandleClient(const std::string& client, const zmq::message_t& body)
       id.clear();  // a non-string id: reported by the op's own parser below
     }
     const std::string& op = m.kind();
-    if (op == "generate") return AcceptGenerate(client, m);
-    if (op == "cancel") return HandleCancel(client, m);
-    if (op == "status" || op == "workers") return HandleStatus(client, m);
-    if (op == "drain") return HandleDrain(client, m);
-    if (op == "swap_plugin") return HandleSwapPlugin(client, m);
+    if (op == "generate") return AcceptGenerate(client, protocol::ParseGenerate(m));
+    if (op == "cancel") return HandleCancel(client, protocol::ParseCancel(m));
+    if (op == "status" || op == "workers") return HandleStatus(client, protocol::ParseStatusRequest(m));
+    if (op == "drain") return HandleDrain(client, protocol::ParseDrain(m));
+    if (op == "swap_plugin") return HandleSwapPlugin(client, protocol::ParseSwapPlugin(m));
     throw ProtocolError(ErrorCode::kBadRequest,
                         "unknown op '" + op + "' (expected generate, cancel, status, workers, drain or swap_plugin)");
   } catch (const ProtocolError& e) {
@@ -144,8 +143,7 @@ void Router::HandleClient(const std::string& client, const zmq::message_t& body)
   }
 }
 
-void Router::AcceptGenerate(const std::string& client, const Message& m) {
-  protocol::GenerateRequest req = protocol::ParseGenerate(m);
+void Router::AcceptGenerate(const std::string& client, protocol::GenerateRequest req) {
   const auto key = std::make_pair(client, req.id);
   if (by_client_id_.count(key))
     throw ProtocolError(ErrorCode::kBadRequest, "request id '" + req.id + "' is already in flight on this connection");
@@ -156,7 +154,7 @@ void Router::AcceptGenerate(const std::string& client, const Message& m) {
   r.received = Clock::now();
   r.has_deadline = req.deadline_ms > 0;
   r.deadline = r.received + std::chrono::milliseconds(req.deadline_ms);
-  r.auto_mode = req.model == "auto";
+  r.auto_mode = req.model == protocol::ModelChoice::kAuto;
   if (r.auto_mode) {
     TierLoad load;
     load.flash_saturated = !queues_[0].empty() && !TierHasRoom(Tier::kFlash);
@@ -171,7 +169,7 @@ void Router::AcceptGenerate(const std::string& client, const Message& m) {
       metrics_->Escalations(d.reason).Increment();
     }
   } else {
-    r.tier = *protocol::ParseTier(req.model);
+    r.tier = *protocol::TierOf(req.model);
     r.route_reason = kReasonRequested;
   }
   r.first_tier = r.tier;
@@ -179,15 +177,9 @@ void Router::AcceptGenerate(const std::string& client, const Message& m) {
   // refused here rather than after a dispatch.
   int64_t vocab = 0;
   for (const auto& [ident, w] : workers_) {
-    if (w.tier == r.tier && w.info.vocab_size > 0) vocab = vocab ? std::min(vocab, w.info.vocab_size) : w.info.vocab_size;
+    if (w.info.tier == r.tier && w.info.vocab_size > 0) vocab = vocab ? std::min(vocab, w.info.vocab_size) : w.info.vocab_size;
   }
-  if (vocab > 0) {
-    for (size_t i = 0; i < req.tokens.size(); ++i) {
-      if (req.tokens[i] >= vocab)
-        throw ProtocolError(ErrorCode::kBadRequest, "field 'tokens' item " + std::to_string(i) + " = " + std::to_string(req.tokens[i]) +
-                                                        " is not below the vocabulary size " + std::to_string(vocab));
-    }
-  }
+  if (vocab > 0) protocol::CheckTokenIds(req.tokens, vocab, "tokens");
   if (queues_[TierIndex(r.tier)].size() >= cfg_.queue_capacity) {
     metrics_->Requests(protocol::TierName(r.tier), "overloaded").Increment();
     ReplyError(client, req.id, ErrorCode::kOverloaded,
@@ -202,73 +194,54 @@ void Router::AcceptGenerate(const std::string& client, const Message& m) {
   Dispatch(stored.tier);
 }
 
-void Router::HandleCancel(const std::string& client, const Message& m) {
-  const std::string id = m.Str("id");
-  auto it = by_client_id_.find({client, id});
+void Router::HandleCancel(const std::string& client, const protocol::CancelRequest& c) {
+  auto it = by_client_id_.find({client, c.id});
   if (it == by_client_id_.end()) return;  // already ended: its terminal message was sent
   Fail(it->second, ErrorCode::kCancelled, "cancelled by the client");
 }
 
-void Router::HandleStatus(const std::string& client, const Message& m) {
-  std::vector<std::string> ws;
+void Router::HandleStatus(const std::string& client, const protocol::StatusRequest& s) {
+  protocol::StatusReply reply;
+  reply.id = s.id;
   for (const auto& [ident, w] : workers_) {
-    ws.push_back(Writer()
-                     .Field("worker_id", w.info.worker_id)
-                     .Field("tier", w.info.tier)
-                     .Field("model_id", w.info.model_id)
-                     .Field("plugin", w.info.plugin)
-                     .Field("capacity", w.info.capacity)
-                     .Field("active", static_cast<int64_t>(w.active.size()))
-                     .Field("draining", w.draining)
-                     .Field("echo", w.info.echo)
-                     .Finish());
+    reply.workers.push_back(protocol::WorkerStatus{w.info.worker_id, w.info.tier, w.info.model_id, w.info.plugin, w.info.capacity,
+                                                   static_cast<int64_t>(w.active.size()), w.draining, w.info.echo,
+                                                   w.info.vocab_size, w.info.max_context});
   }
-  const std::string queues = Writer()
-                                 .Field("flash", static_cast<int64_t>(queues_[0].size()))
-                                 .Field("pro", static_cast<int64_t>(queues_[1].size()))
-                                 .Finish();
-  SendToClient(client, Writer("type", "status")
-                           .Field("id", m.StrOr("id", ""))
-                           .RawArray("workers", ws)
-                           .Raw("queues", queues)
-                           .Field("in_flight", static_cast<int64_t>(requests_.size()))
-                           .Finish());
+  reply.queued_flash = static_cast<int64_t>(queues_[0].size());
+  reply.queued_pro = static_cast<int64_t>(queues_[1].size());
+  reply.in_flight = static_cast<int64_t>(requests_.size());
+  SendToClient(client, protocol::EncodeStatus(reply));
 }
 
-void Router::HandleDrain(const std::string& client, const Message& m) {
-  const std::string id = m.StrOr("id", "");
-  const std::string target = m.Str("worker");
+void Router::HandleDrain(const std::string& client, const protocol::DrainRequest& d) {
   for (auto& [ident, w] : workers_) {
-    if (w.info.worker_id != target) continue;
+    if (w.info.worker_id != d.worker) continue;
     w.draining = true;
-    SendToWorker(ident, protocol::EncodeControl("drain"));
-    SendToClient(client, Writer("type", "admin").Field("id", id).Field("ok", true).Field("message", "draining " + target).Finish());
+    SendToWorker(ident, protocol::EncodeSignal(protocol::Signal::kDrain));
+    SendToClient(client, protocol::EncodeAdmin({d.id, true, "draining " + d.worker, {}}));
     return;
   }
-  SendToClient(client, Writer("type", "admin").Field("id", id).Field("ok", false).Field("message", "no worker '" + target + "'").Finish());
+  SendToClient(client, protocol::EncodeAdmin({d.id, false, "no worker '" + d.worker + "'", {}}));
 }
 
-void Router::HandleSwapPlugin(const std::string& client, const Message& m) {
-  const std::string id = m.Str("id");
-  const std::string plugin = m.Str("plugin");
-  const std::string target = m.StrOr("worker", "");
-  const std::string tier = m.StrOr("tier", "");
-  if (target.empty() == tier.empty()) throw ProtocolError(ErrorCode::kBadRequest, "swap_plugin needs exactly one of 'worker' or 'tier'");
+void Router::HandleSwapPlugin(const std::string& client, const protocol::SwapPluginRequest& s) {
   PendingAdmin pa;
   pa.client = client;
-  pa.id = id;
+  pa.id = s.id;
   pa.deadline = Clock::now() + std::chrono::seconds(60);
+  const std::string admin_id = client + "/" + s.id;
   for (auto& [ident, w] : workers_) {
-    if ((!target.empty() && w.info.worker_id == target) || (!tier.empty() && w.info.tier == tier)) {
+    if ((!s.worker.empty() && w.info.worker_id == s.worker) || (s.tier && w.info.tier == *s.tier)) {
       pa.waiting.insert(ident);
-      SendToWorker(ident, Writer("type", "swap_plugin").Field("admin_id", client + "/" + id).Field("plugin", plugin).Finish());
+      SendToWorker(ident, protocol::EncodeSwapPluginCommand({admin_id, s.plugin}));
     }
   }
   if (pa.waiting.empty()) {
-    SendToClient(client, Writer("type", "admin").Field("id", id).Field("ok", false).Field("message", "no worker matches").Finish());
+    SendToClient(client, protocol::EncodeAdmin({s.id, false, "no worker matches", {}}));
     return;
   }
-  admins_[client + "/" + id] = std::move(pa);
+  admins_[admin_id] = std::move(pa);
 }
 
 // ---- chores -------------------------------------------------------------------------------
@@ -306,7 +279,7 @@ void Router::Chores() {
   for (const auto& ident : expired) RemoveWorker(ident, "heartbeat");
 
   if (now >= next_heartbeat_) {
-    for (const auto& [ident, w] : workers_) SendToWorker(ident, protocol::EncodeControl("heartbeat"));
+    for (const auto& [ident, w] : workers_) SendToWorker(ident, protocol::EncodeSignal(protocol::Signal::kHeartbeat));
     next_heartbeat_ = now + std::chrono::milliseconds(cfg_.heartbeat_ms);
   }
 
@@ -341,13 +314,10 @@ void Router::Chores() {
       ++it;
       continue;
     }
-    SendToClient(pa.client, Writer("type", "admin")
-                                .Field("id", pa.id)
-                                .Field("ok", complete && pa.all_ok)
-                                .Field("message", complete ? std::string(pa.all_ok ? "ok" : "failed on some workers")
-                                                           : "timed out waiting for " + std::to_string(pa.waiting.size()) + " worker(s)")
-                                .RawArray("results", pa.results)
-                                .Finish());
+    SendToClient(pa.client, protocol::EncodeAdmin({pa.id, complete && pa.all_ok,
+                                                   complete ? std::string(pa.all_ok ? "ok" : "failed on some workers")
+                                                            : "timed out waiting for " + std::to_string(pa.waiting.size()) + " worker(s)",
+                                                   pa.results}));
     it = admins_.erase(it);
   }
   HandleSendFailures();

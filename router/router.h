@@ -63,8 +63,7 @@ class Router {
   // A worker that sent `ready` and has not expired.
   struct Worker {
     std::string identity;          // ZeroMQ routing id
-    protocol::WorkerInfo info;
-    protocol::Tier tier = protocol::Tier::kFlash;
+    protocol::WorkerInfo info;     // as announced in `ready` (plugin updated by swaps)
     std::set<uint64_t> active;     // request ids running there
     Clock::time_point expiry;      // dead if nothing heard by then
     bool draining = false;         // takes no new work
@@ -98,6 +97,8 @@ class Router {
     int64_t draft_tokens = 0;
     std::string last_failure;
     Clock::time_point received, deadline, first_token, last_token;
+    Clock::time_point first_dispatch;  // when a worker first got it (queue time ends)
+    bool dispatched = false;
     bool has_deadline = false;
     bool sent_first_token = false;
   };
@@ -107,29 +108,29 @@ class Router {
     std::string client;
     std::string id;
     std::set<std::string> waiting;     // worker ids
-    std::vector<std::string> results;  // encoded maps
+    std::vector<protocol::AdminResult> results;
     bool all_ok = true;
     Clock::time_point deadline;
   };
 
   // -- client side (router.cpp)
   void HandleClient(const std::string& client, const zmq::message_t& body);
-  void AcceptGenerate(const std::string& client, const protocol::Message& m);
-  void HandleCancel(const std::string& client, const protocol::Message& m);
-  void HandleStatus(const std::string& client, const protocol::Message& m);
-  void HandleDrain(const std::string& client, const protocol::Message& m);
-  void HandleSwapPlugin(const std::string& client, const protocol::Message& m);
+  void AcceptGenerate(const std::string& client, protocol::GenerateRequest req);
+  void HandleCancel(const std::string& client, const protocol::CancelRequest& c);
+  void HandleStatus(const std::string& client, const protocol::StatusRequest& s);
+  void HandleDrain(const std::string& client, const protocol::DrainRequest& d);
+  void HandleSwapPlugin(const std::string& client, const protocol::SwapPluginRequest& s);
   void SendToClient(const std::string& client, const std::string& body);
   void ReplyError(const std::string& client, const std::string& id, protocol::ErrorCode code, const std::string& msg);
 
   // -- worker side (router_workers.cpp)
   void HandleWorker(const std::string& identity, const zmq::message_t& body);
-  void RegisterWorker(const std::string& identity, const protocol::Message& m);
-  void OnWorkerToken(Worker& w, const protocol::Message& m);
-  void OnWorkerVerified(Worker& w, const protocol::Message& m);
-  void OnWorkerDone(Worker& w, const protocol::Message& m);
-  void OnWorkerError(Worker& w, const protocol::Message& m);
-  void OnSwapResult(Worker& w, const protocol::Message& m);
+  void RegisterWorker(const std::string& identity, protocol::WorkerInfo info);
+  void OnWorkerToken(Worker& w, const protocol::WorkerToken& t);
+  void OnWorkerVerified(Worker& w, const protocol::Verified& v);
+  void OnWorkerDone(Worker& w, const protocol::WorkerDone& d);
+  void OnWorkerError(Worker& w, const protocol::WorkerError& e);
+  void OnSwapResult(Worker& w, const protocol::SwapResult& s);
   void RemoveWorker(const std::string& identity, const std::string& reason);
   void SendToWorker(const std::string& identity, const std::string& body);
   Request* RequestOn(Worker& w, uint64_t rid);
@@ -141,7 +142,7 @@ class Router {
   void Retry(uint64_t rid, const std::string& reason);
   // Hands the answer to Pro; false (and counted) when Pro cannot take it.
   bool Escalate(Request& r, const std::string& reason);
-  void Finish(uint64_t rid, const std::string& finish_reason);
+  void Finish(uint64_t rid, const protocol::WorkerDone& d);
   void Fail(uint64_t rid, protocol::ErrorCode code, const std::string& message);
   void Detach(Request& r, bool cancel_on_worker);
   void Forget(uint64_t rid);

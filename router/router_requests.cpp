@@ -16,13 +16,13 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 size_t Router::LiveWorkers(Tier tier) const {
   size_t n = 0;
-  for (const auto& [ident, w] : workers_) n += w.tier == tier ? 1 : 0;
+  for (const auto& [ident, w] : workers_) n += w.info.tier == tier ? 1 : 0;
   return n;
 }
 
 bool Router::TierHasRoom(Tier tier) const {
   for (const auto& [ident, w] : workers_) {
-    if (w.tier == tier && !w.draining && static_cast<int64_t>(w.active.size()) < w.info.capacity) return true;
+    if (w.info.tier == tier && !w.draining && static_cast<int64_t>(w.active.size()) < w.info.capacity) return true;
   }
   return false;
 }
@@ -32,7 +32,7 @@ Router::Worker* Router::PickWorker(Tier tier) {
   Worker* best = nullptr;
   double best_load = 2.0;
   for (auto& [ident, w] : workers_) {
-    if (w.tier != tier || w.draining || static_cast<int64_t>(w.active.size()) >= w.info.capacity) continue;
+    if (w.info.tier != tier || w.draining || static_cast<int64_t>(w.active.size()) >= w.info.capacity) continue;
     const double load = static_cast<double>(w.active.size()) / static_cast<double>(w.info.capacity);
     if (load < best_load) {
       best_load = load;
@@ -72,7 +72,12 @@ void Router::Dispatch(Tier tier) {
     wr.rid = rid;
     wr.req = r.req;
     wr.draft = r.answer;
-    wr.draft_mode = r.pending_verify ? "verify" : (r.answer.empty() ? "" : "resume");
+    wr.draft_mode = r.pending_verify ? protocol::DraftMode::kVerify
+                                     : (r.answer.empty() ? protocol::DraftMode::kNone : protocol::DraftMode::kResume);
+    if (!r.dispatched) {
+      r.dispatched = true;
+      r.first_dispatch = Clock::now();
+    }
     if (r.has_deadline) {
       wr.deadline_ms = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(r.deadline - Clock::now()).count());
     }
@@ -85,7 +90,7 @@ void Router::Detach(Request& r, bool cancel_on_worker) {
     auto w = workers_.find(r.worker);
     if (w != workers_.end()) {
       w->second.active.erase(r.rid);
-      if (cancel_on_worker) SendToWorker(w->first, protocol::EncodeCancelRid(r.rid));
+      if (cancel_on_worker) SendToWorker(w->first, protocol::EncodeCancelWork({r.rid}));
     }
   } else {
     auto& q = queues_[TierIndex(r.tier)];
@@ -140,7 +145,12 @@ bool Router::Escalate(Request& r, const std::string& reason) {
   r.tier = Tier::kPro;
   r.escalated = true;
   r.escalation_reason = reason;
-  r.pending_verify = !r.answer.empty();
+  // In `continue` mode Pro takes every token the client holds as given (nothing is taken back);
+  // in `verify` mode it keeps the longest prefix it agrees with.
+  r.pending_verify = !r.answer.empty() && r.req.escalation == protocol::EscalationMode::kVerify;
+  if (!r.answer.empty() && !r.pending_verify && r.req.stream) {
+    SendToClient(r.client, protocol::EncodeSwitch({r.req.id, Tier::kFlash, Tier::kPro, reason, static_cast<int64_t>(r.answer.size())}));
+  }
   r.draft_tokens = static_cast<int64_t>(r.answer.size());
   r.attempts = 0;
   metrics_->Escalations(reason).Increment();
@@ -154,7 +164,7 @@ void Router::RecordWork(const Request& r) {
   // verified as a draft. Output: the tokens each tier streamed (Flash's rejected draft tokens stay
   // Flash's cost). The prompt length is the worker's count, known once a worker answered.
   RequestWork w;
-  w.auto_mode = r.req.model == "auto";  // not r.auto_mode: a refused escalation turns that off
+  w.auto_mode = r.req.model == protocol::ModelChoice::kAuto;  // not r.auto_mode: a refused escalation turns that off
   w.escalated = r.escalated;
   w.prompt_tokens = r.prompt_tokens;
   w.answer_tokens = static_cast<int64_t>(r.answer.size());
@@ -165,7 +175,7 @@ void Router::RecordWork(const Request& r) {
   economics_->Record(w);
 }
 
-void Router::Finish(uint64_t rid, const std::string& finish_reason) {
+void Router::Finish(uint64_t rid, const protocol::WorkerDone& wd) {
   auto it = requests_.find(rid);
   if (it == requests_.end()) return;
   Request& r = it->second;
@@ -173,25 +183,28 @@ void Router::Finish(uint64_t rid, const std::string& finish_reason) {
   const auto now = Clock::now();
   protocol::Done d;
   d.id = r.req.id;
-  d.finish_reason = finish_reason;
-  d.tier = protocol::TierName(r.tier);
+  d.finish_reason = wd.finish_reason;
+  d.tier = r.tier;
   d.escalated = r.escalated;
   d.escalation_reason = r.escalation_reason;
   d.usage.prompt_tokens = r.prompt_tokens;
   d.usage.completion_tokens = static_cast<int64_t>(r.answer.size());
+  d.usage.reasoning_tokens = wd.reasoning_tokens;
   d.tokens = r.answer;
+  d.completion = wd.completion;
   const Confidence c = Summarize(r.logprobs);
   d.mean_logprob = c.mean;
   d.min_logprob = c.min;
   d.draft_accepted = r.draft_accepted;
   d.attempts = r.total_attempts;
+  d.queue_ms = r.dispatched ? Seconds(r.first_dispatch - r.received) * 1e3 : 0.0;
   d.ttft_ms = r.sent_first_token ? Seconds(r.first_token - r.received) * 1e3 : 0.0;
   d.total_ms = Seconds(now - r.received) * 1e3;
   // Metrics first, reply last: a client that scrapes /metrics right after its `done` must see
   // this request counted and no longer in flight.
   const std::string client = r.client, body = protocol::EncodeDone(d);
-  metrics_->Requests(d.tier, "done").Increment();
-  metrics_->RequestDuration(d.tier).Observe(Seconds(now - r.received));
+  metrics_->Requests(protocol::TierName(d.tier), "done").Increment();
+  metrics_->RequestDuration(protocol::TierName(d.tier)).Observe(Seconds(now - r.received));
   RecordWork(r);
   Forget(rid);
   SendToClient(client, body);

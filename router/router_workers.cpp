@@ -10,7 +10,6 @@ using protocol::ErrorCode;
 using protocol::Message;
 using protocol::ProtocolError;
 using protocol::Tier;
-using protocol::Writer;
 
 void Router::SendToWorker(const std::string& identity, const std::string& body) {
   const auto o = worker_sender_->Send(identity, body);
@@ -30,23 +29,23 @@ void Router::HandleWorker(const std::string& identity, const zmq::message_t& bod
     return;
   }
   try {
-    if (m.kind() == "ready") return RegisterWorker(identity, m);
+    if (m.kind() == "ready") return RegisterWorker(identity, protocol::ParseReady(m));
     auto it = workers_.find(identity);
     if (it == workers_.end()) {
       // A worker we expired (e.g. it was stopped past its heartbeat) is talking again: its
       // requests were re-dispatched. Tell it to reset and register afresh.
-      if (m.kind() != "disconnect") SendToWorker(identity, protocol::EncodeControl("disconnect"));
+      if (m.kind() != "disconnect") SendToWorker(identity, protocol::EncodeSignal(protocol::Signal::kDisconnect));
       return;
     }
     Worker& w = it->second;
     w.expiry = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
     const std::string& type = m.kind();
     if (type == "heartbeat") return;
-    if (type == "token") return OnWorkerToken(w, m);
-    if (type == "verified") return OnWorkerVerified(w, m);
-    if (type == "done") return OnWorkerDone(w, m);
-    if (type == "error") return OnWorkerError(w, m);
-    if (type == "swap_result") return OnSwapResult(w, m);
+    if (type == "token") return OnWorkerToken(w, protocol::ParseWorkerToken(m));
+    if (type == "verified") return OnWorkerVerified(w, protocol::ParseVerified(m));
+    if (type == "done") return OnWorkerDone(w, protocol::ParseWorkerDone(m));
+    if (type == "error") return OnWorkerError(w, protocol::ParseWorkerError(m));
+    if (type == "swap_result") return OnSwapResult(w, protocol::ParseSwapResult(m));
     if (type == "draining") {
       w.draining = true;
       return;
@@ -59,20 +58,18 @@ void Router::HandleWorker(const std::string& identity, const zmq::message_t& bod
   }
 }
 
-void Router::RegisterWorker(const std::string& identity, const Message& m) {
-  protocol::WorkerInfo info = protocol::ParseReady(m);
+void Router::RegisterWorker(const std::string& identity, protocol::WorkerInfo info) {
   if (workers_.count(identity)) {
     // A worker that registers again has reset (reconnect): what it was running is lost.
     RemoveWorker(identity, "reregistered");
   }
   Worker w;
   w.identity = identity;
-  w.tier = *protocol::ParseTier(info.tier);
   w.info = std::move(info);
   w.expiry = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
-  std::cerr << "I: dsv4-router: worker " << w.info.worker_id << " ready (" << w.info.tier << ", capacity " << w.info.capacity
+  std::cerr << "I: dsv4-router: worker " << w.info.worker_id << " ready (" << protocol::TierName(w.info.tier) << ", capacity " << w.info.capacity
             << ", plugin " << w.info.plugin << ")\n";
-  const Tier tier = w.tier;
+  const Tier tier = w.info.tier;
   workers_.emplace(identity, std::move(w));
   Dispatch(tier);
 }
@@ -83,7 +80,7 @@ void Router::RemoveWorker(const std::string& identity, const std::string& reason
   Worker w = std::move(it->second);
   workers_.erase(it);
   worker_sender_->Forget(identity);
-  if (reason != "disconnect") metrics_->WorkerDeaths(w.info.tier, reason).Increment();
+  if (reason != "disconnect") metrics_->WorkerDeaths(protocol::TierName(w.info.tier), reason).Increment();
   std::cerr << "W: dsv4-router: worker " << w.info.worker_id << " removed (" << reason << "), " << w.active.size()
             << " request(s) to re-dispatch\n";
   for (uint64_t rid : w.active) {
@@ -97,7 +94,7 @@ void Router::RemoveWorker(const std::string& identity, const std::string& reason
   for (auto& [key, pa] : admins_) {
     if (pa.waiting.erase(identity)) {
       pa.all_ok = false;
-      pa.results.push_back(Writer().Field("worker", w.info.worker_id).Field("ok", false).Field("error", "worker removed: " + reason).Finish());
+      pa.results.push_back({w.info.worker_id, false, w.info.plugin, "worker removed: " + reason});
     }
   }
 }
@@ -106,18 +103,18 @@ Router::Request* Router::RequestOn(Worker& w, uint64_t rid) {
   auto it = requests_.find(rid);
   if (it == requests_.end() || it->second.state != State::kRunning || it->second.worker != w.identity) {
     // Late output of a request that ended or moved elsewhere: stop the worker wasting time on it.
-    if (!w.active.count(rid)) SendToWorker(w.identity, protocol::EncodeCancelRid(rid));
+    if (!w.active.count(rid)) SendToWorker(w.identity, protocol::EncodeCancelWork({rid}));
     return nullptr;
   }
   return &it->second;
 }
 
-void Router::OnWorkerToken(Worker& w, const Message& m) {
-  Request* r = RequestOn(w, m.UintOr("rid", 0));
+void Router::OnWorkerToken(Worker& w, const protocol::WorkerToken& t) {
+  Request* r = RequestOn(w, t.rid);
   if (!r) return;
-  const int64_t index = m.Int("index");
-  const std::vector<int32_t> tokens = m.Tokens("tokens");
-  std::vector<float> logprobs = m.Floats("logprobs");
+  const int64_t index = t.index;
+  const std::vector<int32_t>& tokens = t.tokens;
+  std::vector<float> logprobs = t.logprobs;
   logprobs.resize(tokens.size(), 0.0f);
   const int64_t have = static_cast<int64_t>(r->answer.size());
   if (index > have) {
@@ -136,7 +133,13 @@ void Router::OnWorkerToken(Worker& w, const Message& m) {
   chunk.index = have;
   chunk.tokens.assign(tokens.begin() + skip, tokens.end());
   chunk.logprobs.assign(logprobs.begin() + skip, logprobs.end());
-  chunk.tier = protocol::TierName(r->tier);
+  // Text and alternatives come whole with a chunk; a chunk cut by `skip` is a restarted
+  // stream's repeat, whose text the client holds already.
+  if (skip == 0) {
+    chunk.text = t.text;
+    chunk.top_logprobs = t.top_logprobs;
+  }
+  chunk.tier = r->tier;
   r->answer.insert(r->answer.end(), chunk.tokens.begin(), chunk.tokens.end());
   r->logprobs.insert(r->logprobs.end(), chunk.logprobs.begin(), chunk.logprobs.end());
 
@@ -163,49 +166,46 @@ void Router::OnWorkerToken(Worker& w, const Message& m) {
   }
 }
 
-void Router::OnWorkerVerified(Worker& w, const Message& m) {
-  Request* r = RequestOn(w, m.UintOr("rid", 0));
+void Router::OnWorkerVerified(Worker& w, const protocol::Verified& v) {
+  Request* r = RequestOn(w, v.rid);
   if (!r) return;
-  const int64_t accepted = m.Int("accepted");
+  const int64_t accepted = v.accepted;
   if (!r->pending_verify || accepted < 0 || accepted > static_cast<int64_t>(r->answer.size()))
     throw ProtocolError(ErrorCode::kBadRequest, "unexpected 'verified' (accepted " + std::to_string(accepted) + ")");
   r->pending_verify = false;
   r->draft_accepted = accepted;
   // Tell the client explicitly which part of what it holds stays; Pro continues from there.
   if (r->req.stream) {
-    SendToClient(r->client, protocol::EncodeSwitch({r->req.id, "flash", "pro", r->escalation_reason, accepted}));
+    SendToClient(r->client, protocol::EncodeSwitch({r->req.id, Tier::kFlash, Tier::kPro, r->escalation_reason, accepted}));
   }
   r->answer.resize(static_cast<size_t>(accepted));
   // The kept tokens' confidence is now Pro's, from its verification pass.
-  std::vector<float> lp = m.Has("logprobs") ? m.Floats("logprobs") : std::vector<float>{};
+  std::vector<float> lp = v.logprobs;
   lp.resize(static_cast<size_t>(accepted), 0.0f);
   r->logprobs = std::move(lp);
 }
 
-void Router::OnWorkerDone(Worker& w, const Message& m) {
-  Request* r = RequestOn(w, m.UintOr("rid", 0));
+void Router::OnWorkerDone(Worker& w, const protocol::WorkerDone& d) {
+  Request* r = RequestOn(w, d.rid);
   if (!r) return;
-  const int64_t total = m.IntOr("answer_tokens", static_cast<int64_t>(r->answer.size()));
-  if (total != static_cast<int64_t>(r->answer.size()) || r->pending_verify) {
+  if (d.answer_tokens != static_cast<int64_t>(r->answer.size()) || r->pending_verify) {
     const uint64_t rid = r->rid;
     Detach(*r, false);
     Retry(rid, "incomplete_answer");
     return;
   }
-  r->prompt_tokens = m.IntOr("prompt_tokens", 0);
-  const std::string finish = m.StrOr("finish_reason", "length");
+  r->prompt_tokens = d.prompt_tokens;
   if (r->auto_mode && r->tier == Tier::kFlash && !r->escalated) {
     if (auto reason = EscalateAtEnd(cfg_.policy, r->logprobs)) {
       if (Escalate(*r, *reason)) return;
     }
   }
-  Finish(r->rid, finish);
+  Finish(r->rid, d);
 }
 
-void Router::OnWorkerError(Worker& w, const Message& m) {
-  Request* r = RequestOn(w, m.UintOr("rid", 0));
+void Router::OnWorkerError(Worker& w, const protocol::WorkerError& e) {
+  Request* r = RequestOn(w, e.rid);
   if (!r) return;
-  const protocol::ErrorReply e = protocol::ParseError(m);
   const uint64_t rid = r->rid;
   if (e.code == ErrorCode::kInternal || e.code == ErrorCode::kUnavailable) {
     // The worker failed, not the request: another worker may succeed.
@@ -217,20 +217,14 @@ void Router::OnWorkerError(Worker& w, const Message& m) {
   Fail(rid, e.code, e.message);
 }
 
-void Router::OnSwapResult(Worker& w, const Message& m) {
-  const bool ok = m.BoolOr("ok", false);
-  if (ok) w.info.plugin = m.StrOr("plugin", w.info.plugin);
-  auto it = admins_.find(m.StrOr("admin_id", ""));
+void Router::OnSwapResult(Worker& w, const protocol::SwapResult& s) {
+  if (s.ok) w.info.plugin = s.plugin;
+  auto it = admins_.find(s.admin_id);
   if (it == admins_.end()) return;
   PendingAdmin& pa = it->second;
   pa.waiting.erase(w.identity);
-  pa.results.push_back(Writer()
-                           .Field("worker", w.info.worker_id)
-                           .Field("ok", ok)
-                           .Field("plugin", w.info.plugin)
-                           .Field("error", m.StrOr("error", ""))
-                           .Finish());
-  if (!ok) pa.all_ok = false;
+  pa.results.push_back({w.info.worker_id, s.ok, w.info.plugin, s.error});
+  if (!s.ok) pa.all_ok = false;
   // The reply goes out from Chores() once nobody is left to wait for.
 }
 

@@ -10,7 +10,7 @@ int64_t PromptLength(const protocol::GenerateRequest& r) {
     case protocol::PromptKind::kText: return static_cast<int64_t>(r.prompt.size());
     case protocol::PromptKind::kMessages: {
       int64_t n = 0;
-      for (const auto& m : r.messages) n += static_cast<int64_t>(m.content.size());
+      for (const auto& m : r.messages) n += static_cast<int64_t>(m.content.size() + m.reasoning_content.size());
       return n;
     }
   }
@@ -20,7 +20,7 @@ int64_t PromptLength(const protocol::GenerateRequest& r) {
 TierDecision ChooseFirstTier(const TierPolicyConfig& c, const protocol::GenerateRequest& r, const TierLoad& load) {
   using protocol::Tier;
   if (PromptLength(r) > c.flash_max_context) return {Tier::kPro, kReasonContext};
-  if (c.thinking_max_to_pro && r.thinking == "max") return {Tier::kPro, kReasonThinkingMax};
+  if (c.thinking_max_to_pro && r.thinking == protocol::Thinking::kMax) return {Tier::kPro, kReasonThinkingMax};
   if (c.overflow_to_pro && load.flash_saturated && load.pro_has_room) return {Tier::kPro, kReasonSaturated};
   return {Tier::kFlash, kReasonDefault};
 }

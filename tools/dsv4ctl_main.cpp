@@ -9,29 +9,7 @@
 #include "client/client.h"
 
 namespace po = boost::program_options;
-using dsv4::protocol::Message;
-using dsv4::protocol::Writer;
-
-namespace {
-
-std::string Str(const msgpack::object& o) {
-  if (o.type == msgpack::type::STR) return o.as<std::string>();
-  if (o.type == msgpack::type::BOOLEAN) return o.via.boolean ? "yes" : "no";
-  if (o.type == msgpack::type::POSITIVE_INTEGER) return std::to_string(o.via.u64);
-  return "?";
-}
-
-// Prints an array of maps as "key=value" lines.
-void PrintRows(const msgpack::object* rows) {
-  for (uint32_t i = 0; rows && rows->type == msgpack::type::ARRAY && i < rows->via.array.size; ++i) {
-    const auto& m = rows->via.array.ptr[i];
-    if (m.type != msgpack::type::MAP) continue;
-    for (uint32_t j = 0; j < m.via.map.size; ++j) std::cout << (j ? "  " : "") << Str(m.via.map.ptr[j].key) << "=" << Str(m.via.map.ptr[j].val);
-    std::cout << "\n";
-  }
-}
-
-}  // namespace
+namespace protocol = dsv4::protocol;
 
 int main(int argc, char** argv) {
   std::string router = "tcp://127.0.0.1:5555", worker, tier, plugin, command;
@@ -60,16 +38,13 @@ int main(int argc, char** argv) {
   }
   const std::string id = dsv4::client::NewRequestId("ctl");
   std::string body;
+  const auto tier_choice = protocol::ParseTier(tier);
   if (command == "workers") {
-    body = Writer("op", "workers").Field("id", id).Finish();
+    body = protocol::EncodeStatusRequest({id});
   } else if (command == "drain" && args.size() == 1) {
-    body = Writer("op", "drain").Field("id", id).Field("worker", args[0]).Finish();
-  } else if (command == "swap-plugin" && !plugin.empty() && worker.empty() != tier.empty()) {
-    Writer w("op", "swap_plugin");
-    w.Field("id", id).Field("plugin", plugin);
-    if (!worker.empty()) w.Field("worker", worker);
-    if (!tier.empty()) w.Field("tier", tier);
-    body = w.Finish();
+    body = protocol::EncodeDrain({id, args[0]});
+  } else if (command == "swap-plugin" && !plugin.empty() && worker.empty() != tier.empty() && (tier.empty() || tier_choice)) {
+    body = protocol::EncodeSwapPlugin({id, plugin, worker, tier_choice});
   } else {
     std::cerr << "dsv4ctl: bad command line\n" << usage;
     return 2;
@@ -81,21 +56,32 @@ int main(int argc, char** argv) {
       std::cerr << "dsv4ctl: no answer from " << router << " within " << timeout_s << " s\n";
       return 1;
     }
-    if (reply->kind() == "error") {
-      std::cerr << "dsv4ctl: " << reply->StrOr("code", "") << ": " << reply->StrOr("message", "") << "\n";
+    using Kind = dsv4::client::Event::Kind;
+    if (reply->kind == Kind::kError) {
+      std::cerr << "dsv4ctl: " << protocol::ErrorCodeName(reply->error.code) << ": " << reply->error.message << "\n";
       return 1;
     }
-    if (reply->kind() == "status") {
-      PrintRows(reply->Find("workers"));
-      const Message q = reply->Sub("queues");
-      std::cout << "queued: flash=" << q.IntOr("flash", 0) << " pro=" << q.IntOr("pro", 0) << "  in_flight=" << reply->IntOr("in_flight", 0)
-                << "\n";
+    const auto yes_no = [](bool b) { return b ? "yes" : "no"; };
+    if (reply->kind == Kind::kStatus) {
+      const protocol::StatusReply& st = reply->status;
+      for (const protocol::WorkerStatus& w : st.workers) {
+        std::cout << "worker_id=" << w.worker_id << "  tier=" << protocol::TierName(w.tier) << "  model_id=" << w.model_id
+                  << "  plugin=" << w.plugin << "  capacity=" << w.capacity << "  active=" << w.active
+                  << "  draining=" << yes_no(w.draining) << "  echo=" << yes_no(w.echo) << "\n";
+      }
+      std::cout << "queued: flash=" << st.queued_flash << " pro=" << st.queued_pro << "  in_flight=" << st.in_flight << "\n";
       return 0;
     }
-    const bool ok = reply->BoolOr("ok", false);
-    std::cout << (ok ? "ok" : "FAILED") << ": " << reply->StrOr("message", "") << "\n";
-    PrintRows(reply->Find("results"));
-    return ok ? 0 : 1;
+    if (reply->kind != Kind::kAdmin) {
+      std::cerr << "dsv4ctl: unexpected reply '" << (reply->raw ? reply->raw->kind() : std::string("?")) << "'\n";
+      return 1;
+    }
+    const protocol::AdminReply& a = reply->admin;
+    std::cout << (a.ok ? "ok" : "FAILED") << ": " << a.message << "\n";
+    for (const protocol::AdminResult& r : a.results) {
+      std::cout << "worker=" << r.worker << "  ok=" << yes_no(r.ok) << "  plugin=" << r.plugin << "  error=" << r.error << "\n";
+    }
+    return a.ok ? 0 : 1;
   } catch (const std::exception& e) {
     std::cerr << "dsv4ctl: " << e.what() << "\n";
     return 1;

@@ -14,16 +14,17 @@ namespace dsv4 {
 
 int submit_command(int argc, char** argv) {
   protocol::GenerateRequest r;
-  std::string router = "tcp://127.0.0.1:5555", tokens_arg, prompt;
+  std::string router = "tcp://127.0.0.1:5555", tokens_arg, prompt, model = "flash", thinking = "none";
+  double temperature = 0.0, top_p = 1.0;
   int64_t timeout_s = 600;
   po::options_description opts("dsv4 submit options");
   opts.add_options()("help,h", "show this help")("router", po::value(&router)->default_value(router), "router client endpoint")(
-      "model", po::value(&r.model)->default_value("flash"), "flash, pro or auto")(
+      "model", po::value(&model)->default_value(model), "flash, pro or auto")(
       "tokens", po::value(&tokens_arg), "prompt token ids: 5,17,300")("prompt", po::value(&prompt), "prompt text (needs a tokenizer)")(
       "max-tokens", po::value(&r.max_tokens)->default_value(16), "tokens to generate")(
-      "temperature", po::value(&r.temperature)->default_value(0.0), "0 = greedy")(
-      "top-p", po::value(&r.top_p)->default_value(1.0), "nucleus sampling mass")("seed", po::value(&r.seed)->default_value(0), "sampling seed")(
-      "thinking", po::value(&r.thinking)->default_value("none"), "none, high or max")(
+      "temperature", po::value(&temperature)->default_value(temperature), "0 = greedy")(
+      "top-p", po::value(&top_p)->default_value(top_p), "nucleus sampling mass")("seed", po::value(&r.seed)->default_value(0), "sampling seed")(
+      "thinking", po::value(&thinking)->default_value(thinking), "none, high or max")(
       "deadline-ms", po::value(&r.deadline_ms)->default_value(0), "server-side deadline (0 = none)")(
       "timeout", po::value(&timeout_s)->default_value(timeout_s), "give up locally after this many seconds")(
       "ignore-eos", "keep generating after the EOS id")("no-stream", "ask for the whole answer at once");
@@ -36,6 +37,14 @@ int submit_command(int argc, char** argv) {
     }
     po::notify(vm);
     if (vm.count("tokens") == vm.count("prompt")) throw po::error("give exactly one of --tokens or --prompt");
+    const auto m = protocol::ParseName<protocol::ModelChoice>(model);
+    if (!m) throw po::error("--model must be " + protocol::NameChoices<protocol::ModelChoice>() + ", got '" + model + "'");
+    r.model = *m;
+    const auto t = protocol::ParseName<protocol::Thinking>(thinking);
+    if (!t) throw po::error("--thinking must be " + protocol::NameChoices<protocol::Thinking>() + ", got '" + thinking + "'");
+    r.thinking = *t;
+    r.temperature = temperature;
+    r.top_p = top_p;
   } catch (const po::error& e) {
     std::cerr << "dsv4 submit: " << e.what() << "\n" << opts;
     return 2;
@@ -58,7 +67,7 @@ int submit_command(int argc, char** argv) {
         for (int32_t t : e.token.tokens) std::cerr << t << " ";
         std::cerr.flush();
       } else if (e.kind == client::Event::Kind::kSwitch) {
-        std::cerr << "\n[switch " << e.tier_switch.from << " -> " << e.tier_switch.to << " (" << e.tier_switch.reason << "): keeping "
+        std::cerr << "\n[switch " << protocol::TierName(e.tier_switch.from) << " -> " << protocol::TierName(e.tier_switch.to) << " (" << e.tier_switch.reason << "): keeping "
                   << e.tier_switch.keep << " token(s)]\n";
       }
     });
@@ -77,10 +86,10 @@ int submit_command(int argc, char** argv) {
       return 1;
     }
     const protocol::Done& d = res.done;
-    std::cout << "tier: " << d.tier << (d.escalated ? " (escalated: " + d.escalation_reason + ", draft tokens kept: " + std::to_string(d.draft_accepted) + ")" : "")
+    std::cout << "tier: " << protocol::TierName(d.tier) << (d.escalated ? " (escalated: " + d.escalation_reason + ", draft tokens kept: " + std::to_string(d.draft_accepted) + ")" : "")
               << "\n";
     std::cout << "usage: prompt_tokens=" << d.usage.prompt_tokens << " completion_tokens=" << d.usage.completion_tokens
-              << " finish_reason=" << d.finish_reason << " attempts=" << d.attempts << " ttft_ms=" << d.ttft_ms << " total_ms=" << d.total_ms
+              << " finish_reason=" << protocol::NameOf(d.finish_reason) << " attempts=" << d.attempts << " ttft_ms=" << d.ttft_ms << " total_ms=" << d.total_ms
               << " mean_logprob=" << d.mean_logprob << "\n";
     std::ostringstream line;
     for (size_t i = 0; i < d.tokens.size(); ++i) line << (i ? " " : "") << d.tokens[i];

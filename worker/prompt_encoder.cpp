@@ -20,7 +20,7 @@ class NoTokenizer final : public PromptEncoder {
  public:
   explicit NoTokenizer(std::string model) : model_(std::move(model)) {}
   std::vector<int32_t> EncodeText(const std::string&) const override { Refuse("prompt"); }
-  std::vector<int32_t> EncodeChat(const std::vector<protocol::ChatMessage>&, const std::string&) const override {
+  std::vector<int32_t> EncodeChat(const std::vector<protocol::ChatMessage>&, protocol::Thinking) const override {
     Refuse("messages");
   }
 
@@ -45,12 +45,12 @@ class TokenizerEncoder final : public PromptEncoder {
     }
   }
 
-  std::vector<int32_t> EncodeChat(const std::vector<protocol::ChatMessage>& turns, const std::string& thinking) const override {
+  std::vector<int32_t> EncodeChat(const std::vector<protocol::ChatMessage>& turns, protocol::Thinking thinking) const override {
     nlohmann::ordered_json messages = nlohmann::ordered_json::array();
     for (const auto& t : turns) messages.push_back({{"role", t.role}, {"content", t.content}});
     ChatEncodingOptions opt;
-    opt.mode = thinking == "none" ? ThinkingMode::kChat : ThinkingMode::kThinking;
-    opt.effort = thinking == "max" ? ReasoningEffort::kMax : thinking == "high" ? ReasoningEffort::kHigh : ReasoningEffort::kNone;
+    opt.mode = thinking == protocol::Thinking::kNone ? ThinkingMode::kChat : ThinkingMode::kThinking;
+    opt.effort = thinking == protocol::Thinking::kMax ? ReasoningEffort::kMax : thinking == protocol::Thinking::kHigh ? ReasoningEffort::kHigh : ReasoningEffort::kNone;
     try {
       if (opt.effort == ReasoningEffort::kMax) {
         const auto prefix = find_reasoning_effort_max_prefix(model_dir_);

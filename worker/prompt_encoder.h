@@ -18,7 +18,7 @@ class PromptEncoder {
   virtual ~PromptEncoder() = default;
   // Each throws protocol::ProtocolError(kBadRequest) naming the problem.
   virtual std::vector<int32_t> EncodeText(const std::string& text) const = 0;
-  virtual std::vector<int32_t> EncodeChat(const std::vector<protocol::ChatMessage>& turns, const std::string& thinking) const = 0;
+  virtual std::vector<int32_t> EncodeChat(const std::vector<protocol::ChatMessage>& turns, protocol::Thinking thinking) const = 0;
 };
 
 // The encoder for a checkpoint directory: its tokenizer.json (and the V4 chat format) when it has

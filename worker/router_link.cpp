@@ -5,7 +5,6 @@
 namespace dsv4::worker {
 
 using protocol::Message;
-using protocol::Writer;
 using Clock = std::chrono::steady_clock;
 
 RouterLink::RouterLink(zmq::context_t& ctx, LinkConfig cfg, zmq::socket_t& outbox, Scheduler& scheduler, StepRunner& runner,
@@ -26,8 +25,8 @@ void RouterLink::Connect() {
 
 void RouterLink::Send(const std::string& body) { sock_->send(zmq::buffer(body), zmq::send_flags::none); }
 
-void RouterLink::SwapPlugin(const Message& m) {
-  const std::string plugin = m.Str("plugin");
+void RouterLink::SwapPlugin(const protocol::SwapPluginCommand& cmd) {
+  const std::string& plugin = cmd.plugin;
   std::cerr << "I: dsv4-worker: swapping kernel plugin to '" << plugin << "'\n";
   const std::string err = runner_.SwapPlugin(plugin);
   if (err.empty()) {
@@ -38,12 +37,7 @@ void RouterLink::SwapPlugin(const Message& m) {
     metrics_.swaps_failed->Increment();
     std::cerr << "W: dsv4-worker: plugin swap refused, keeping '" << runner_.plugin_name() << "': " << err << "\n";
   }
-  Send(Writer("type", "swap_result")
-           .Field("admin_id", m.StrOr("admin_id", ""))
-           .Field("ok", err.empty())
-           .Field("plugin", runner_.plugin_name())
-           .Field("error", err)
-           .Finish());
+  Send(protocol::EncodeSwapResult({cmd.admin_id, err.empty(), runner_.plugin_name(), err}));
 }
 
 void RouterLink::HandleRouter(const zmq::message_t& body) {
@@ -64,18 +58,15 @@ void RouterLink::HandleRouter(const zmq::message_t& body) {
         w = protocol::ParseWorkRequest(m);
       } catch (const protocol::ProtocolError& e) {
         // The router validated it; if it still does not parse, say so rather than go silent.
-        Send(Writer("type", "error")
-                 .Field("rid", m.UintOr("rid", 0))
-                 .Field("code", "bad_request")
-                 .Field("message", std::string("worker could not read the request: ") + e.what())
-                 .Finish());
+        Send(protocol::EncodeWorkerError(
+            {m.UintOr("rid", 0), protocol::ErrorCode::kBadRequest, std::string("worker could not read the request: ") + e.what()}));
         return;
       }
       scheduler_.Submit(std::move(w));
       return;
     }
-    if (type == "cancel") return scheduler_.Cancel(m.UintOr("rid", 0));
-    if (type == "swap_plugin") return SwapPlugin(m);
+    if (type == "cancel") return scheduler_.Cancel(protocol::ParseCancelWork(m).rid);
+    if (type == "swap_plugin") return SwapPlugin(protocol::ParseSwapPluginCommand(m));
     if (type == "drain") {
       draining_ = true;
       return;
@@ -116,7 +107,7 @@ int RouterLink::Run(const std::atomic<bool>& terminate) {
     }
     const auto now = Clock::now();
     if (now >= next_heartbeat_) {
-      Send(protocol::EncodeControl("heartbeat"));
+      Send(protocol::EncodeSignal(protocol::Signal::kHeartbeat));
       next_heartbeat_ = now + std::chrono::milliseconds(cfg_.heartbeat_ms);
     }
     if (now >= router_expiry_) {
@@ -128,14 +119,14 @@ int RouterLink::Run(const std::atomic<bool>& terminate) {
     if (terminate || draining_) {
       if (!announced_drain) {
         std::cerr << "I: dsv4-worker: draining: finishing " << scheduler_.Load() << " request(s), taking no new work\n";
-        Send(protocol::EncodeControl("draining"));
+        Send(protocol::EncodeSignal(protocol::Signal::kDraining));
         announced_drain = true;
       }
       if (scheduler_.Load() == 0) {
         // Forward anything the scheduler sent last, then leave.
         zmq::message_t msg;
         while (outbox_.recv(msg, zmq::recv_flags::dontwait)) sock_->send(msg, zmq::send_flags::none);
-        Send(protocol::EncodeControl("disconnect"));
+        Send(protocol::EncodeSignal(protocol::Signal::kDisconnect));
         sock_->set(zmq::sockopt::linger, 2000);  // let the last messages leave before close
         std::cerr << "I: dsv4-worker: drained, exiting\n";
         return 0;

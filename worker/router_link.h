@@ -37,7 +37,7 @@ class RouterLink {
   void Connect();
   void Send(const std::string& body);
   void HandleRouter(const zmq::message_t& body);
-  void SwapPlugin(const protocol::Message& m);
+  void SwapPlugin(const protocol::SwapPluginCommand& cmd);
 
   zmq::context_t& ctx_;
   LinkConfig cfg_;

@@ -9,7 +9,6 @@
 namespace dsv4::worker {
 
 using protocol::ErrorCode;
-using protocol::Writer;
 
 struct Scheduler::Sequence {
   enum class Phase { kPrefill, kDecode };
@@ -34,7 +33,6 @@ struct Scheduler::Sequence {
   std::vector<float> logits;
   bool has_deadline = false;
   std::chrono::steady_clock::time_point deadline;
-  int64_t generated = 0;            // tokens this worker sampled
   bool finished = false;
 
   explicit Sequence(const SamplingParams& p) : sampler(p) {}
@@ -118,11 +116,13 @@ void Scheduler::TakeInbox() {
 }
 
 void Scheduler::Admit(protocol::WorkRequest w) {
-  auto s = std::make_unique<Sequence>(SamplingParams{static_cast<float>(w.req.temperature), static_cast<float>(w.req.top_p), w.req.seed});
+  // Unset sampling fields take today's defaults: greedy, whole distribution.
+  auto s = std::make_unique<Sequence>(
+      SamplingParams{static_cast<float>(w.req.temperature.value_or(0.0)), static_cast<float>(w.req.top_p.value_or(1.0)), w.req.seed});
   s->rid = w.rid;
   s->req = std::move(w.req);
   s->draft = std::move(w.draft);
-  s->verify = w.draft_mode == "verify";
+  s->verify = w.draft_mode == protocol::DraftMode::kVerify;
   s->has_deadline = w.deadline_ms > 0;
   s->deadline = Clock::now() + std::chrono::milliseconds(w.deadline_ms);
   Sequence& seq = *s;
@@ -134,17 +134,10 @@ void Scheduler::Admit(protocol::WorkRequest w) {
       case protocol::PromptKind::kText: seq.prompt = encoder_.EncodeText(seq.req.prompt); break;
       case protocol::PromptKind::kMessages: seq.prompt = encoder_.EncodeChat(seq.req.messages, seq.req.thinking); break;
     }
-    const int64_t vocab = runner_.vocab_size();
-    auto check_ids = [&](const std::vector<int32_t>& ids, const char* field) {
-      for (size_t i = 0; i < ids.size(); ++i) {
-        if (ids[i] >= vocab)
-          throw protocol::ProtocolError(ErrorCode::kBadRequest, std::string("field '") + field + "' item " + std::to_string(i) + " = " +
-                                                                    std::to_string(ids[i]) + " is not below the vocabulary size " +
-                                                                    std::to_string(vocab));
-      }
-    };
-    check_ids(seq.prompt, "tokens");
-    check_ids(seq.draft, "draft");
+    // What only this worker can check: ids against its own vocabulary (the router checked
+    // against what the tier announced, in the same words).
+    protocol::CheckTokenIds(seq.prompt, runner_.vocab_size(), "tokens");
+    protocol::CheckTokenIds(seq.draft, runner_.vocab_size(), "draft");
     const int64_t need = static_cast<int64_t>(seq.prompt.size()) + std::max<int64_t>(seq.req.max_tokens, static_cast<int64_t>(seq.draft.size()));
     if (need > runner_.max_context())
       throw protocol::ProtocolError(ErrorCode::kBadRequest, "prompt (" + std::to_string(seq.prompt.size()) + " tokens) + max_tokens (" +
@@ -162,55 +155,41 @@ bool Scheduler::Stopped(const Sequence& s) const {
   return eos || static_cast<int64_t>(s.answer.size()) >= s.req.max_tokens;
 }
 
-void Scheduler::Complete(Sequence& s, const std::string&) {
+void Scheduler::Complete(Sequence& s) {
   if (s.finished) return;
   const bool eos = !s.req.ignore_eos && !s.answer.empty() && s.answer.back() == runner_.eos_token_id();
-  double sum = 0.0, mn = 0.0;
-  for (size_t i = 0; i < s.logprobs.size(); ++i) {
-    sum += s.logprobs[i];
-    mn = i == 0 ? s.logprobs[i] : std::min<double>(mn, s.logprobs[i]);
-  }
   MarkFinished(s, "done");
-  send_(Writer("type", "done")
-            .Field("rid", s.rid)
-            .Field("finish_reason", eos ? "stop" : "length")
-            .Field("prompt_tokens", static_cast<int64_t>(s.prompt.size()))
-            .Field("answer_tokens", static_cast<int64_t>(s.answer.size()))
-            .Field("completion_tokens", s.generated)
-            .Field("mean_logprob", s.logprobs.empty() ? 0.0 : sum / static_cast<double>(s.logprobs.size()))
-            .Field("min_logprob", mn)
-            .Finish());
+  protocol::WorkerDone d;
+  d.rid = s.rid;
+  d.finish_reason = eos ? protocol::FinishReason::kStop : protocol::FinishReason::kLength;
+  d.prompt_tokens = static_cast<int64_t>(s.prompt.size());
+  d.answer_tokens = static_cast<int64_t>(s.answer.size());
+  send_(protocol::EncodeWorkerDone(d));
 }
 
 void Scheduler::FailSeq(Sequence& s, ErrorCode code, const std::string& message) {
   if (s.finished) return;
   MarkFinished(s, protocol::ErrorCodeName(code));
-  send_(Writer("type", "error").Field("rid", s.rid).Field("code", protocol::ErrorCodeName(code)).Field("message", message).Finish());
+  send_(protocol::EncodeWorkerError({s.rid, code, message}));
 }
 
 void Scheduler::Emit(Sequence& s, const Sampled& t) {
   s.answer.push_back(t.token);
   s.logprobs.push_back(t.logprob);
-  ++s.generated;
   m_.tokens_generated->Increment();
-  send_(Writer("type", "token")
-            .Field("rid", s.rid)
-            .Field("index", static_cast<int64_t>(s.answer.size() - 1))
-            .Field("tokens", std::vector<int32_t>{t.token})
-            .Field("logprobs", std::vector<float>{t.logprob})
-            .Finish());
-  if (Stopped(s)) return Complete(s, "");
+  protocol::WorkerToken out;
+  out.rid = s.rid;
+  out.index = static_cast<int64_t>(s.answer.size() - 1);
+  out.tokens = {t.token};
+  out.logprobs = {t.logprob};
+  send_(protocol::EncodeWorkerToken(out));
+  if (Stopped(s)) return Complete(s);
   s.next_token = t.token;
   s.phase = Sequence::Phase::kDecode;
 }
 
 void Scheduler::SendVerified(Sequence& s, int64_t accepted, const std::vector<float>& logprobs) {
-  send_(Writer("type", "verified")
-            .Field("rid", s.rid)
-            .Field("accepted", accepted)
-            .Field("draft", static_cast<int64_t>(s.draft.size()))
-            .Field("logprobs", logprobs)
-            .Finish());
+  send_(protocol::EncodeVerified({s.rid, accepted, logprobs}));
 }
 
 // Rows of `rows` from first_row on are the logits after the last prompt token and after each
@@ -249,7 +228,7 @@ void Scheduler::VerifyDraft(Sequence& s, const float* rows, int64_t first_row) {
     }
   }
   s.snapshot.reset();
-  if (Stopped(s)) return Complete(s, "");
+  if (Stopped(s)) return Complete(s);
   if (own) return Emit(s, *own);
   Emit(s, s.sampler.sample(row(n), vocab));
 }

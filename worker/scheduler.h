@@ -79,7 +79,7 @@ class Scheduler {
   void Emit(Sequence& s, const Sampled& t);
   void SendVerified(Sequence& s, int64_t accepted, const std::vector<float>& logprobs);
   bool Stopped(const Sequence& s) const;
-  void Complete(Sequence& s, const std::string& finish_reason);
+  void Complete(Sequence& s);
   // Ends a sequence once (counted by outcome); the terminal message is the caller's.
   void MarkFinished(Sequence& s, const char* outcome);
   void FailSeq(Sequence& s, protocol::ErrorCode code, const std::string& message);

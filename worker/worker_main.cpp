@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
     metrics.SetPlugin(runner->plugin_name());
 
     link.info.worker_id = worker_id.empty() ? DefaultWorkerId(sched.tier) : worker_id;
-    link.info.tier = sched.tier;
+    link.info.tier = *dsv4::protocol::ParseTier(sched.tier);  // checked above
     if (link.info.model_id.empty()) link.info.model_id = vm.count("echo") ? "echo" : model_dir;
     link.info.capacity = sched.capacity;
     link.info.vocab_size = runner->vocab_size();

@@ -14,14 +14,14 @@ using protocol::Writer;
 TEST(Protocol, GenerateRequestRoundTrips) {
   protocol::GenerateRequest r;
   r.id = "abc";
-  r.model = "auto";
+  r.model = protocol::ModelChoice::kAuto;
   r.prompt_kind = protocol::PromptKind::kMessages;
   r.messages = {{"system", "be brief"}, {"user", "hi"}};
   r.max_tokens = 7;
   r.temperature = 0.5;
   r.top_p = 0.9;
   r.seed = 42;
-  r.thinking = "high";
+  r.thinking = protocol::Thinking::kHigh;
   r.stream = false;
   r.deadline_ms = 1000;
   const std::string body = protocol::EncodeGenerate(r);
@@ -29,7 +29,7 @@ TEST(Protocol, GenerateRequestRoundTrips) {
   EXPECT_EQ(m.kind(), "generate");
   const auto back = protocol::ParseGenerate(m);
   EXPECT_EQ(back.id, "abc");
-  EXPECT_EQ(back.model, "auto");
+  EXPECT_EQ(back.model, protocol::ModelChoice::kAuto);
   ASSERT_EQ(back.messages.size(), 2u);
   EXPECT_EQ(back.messages[1].content, "hi");
   EXPECT_EQ(back.max_tokens, 7);
@@ -44,13 +44,13 @@ TEST(Protocol, WorkRequestCarriesTheDraftAndItsMode) {
   w.req.id = std::string("x");  // (assigning a literal trips GCC 12 -Wrestrict)
   w.req.tokens = {1, 2};
   w.draft = {3, 4, 5};
-  w.draft_mode = "verify";
+  w.draft_mode = protocol::DraftMode::kVerify;
   const std::string body = protocol::EncodeWorkRequest(w);
   const auto back = protocol::ParseWorkRequest(Message::Decode(body.data(), body.size(), "type"));
   EXPECT_EQ(back.rid, 9u);
   EXPECT_EQ(back.req.tokens, (std::vector<int32_t>{1, 2}));
   EXPECT_EQ(back.draft, (std::vector<int32_t>{3, 4, 5}));
-  EXPECT_EQ(back.draft_mode, "verify");
+  EXPECT_EQ(back.draft_mode, protocol::DraftMode::kVerify);
 }
 
 TEST(Protocol, UnknownFieldsAreIgnored) {
@@ -67,11 +67,12 @@ TEST(Protocol, ErrorCodesAreAFixedSet) {
 TEST(Protocol, DoneRoundTrips) {
   protocol::Done d;
   d.id = "q";
-  d.tier = "pro";
+  d.tier = protocol::Tier::kPro;
   d.escalated = true;
   d.escalation_reason = "low_confidence";
   d.tokens = {1, 2, 3};
-  d.usage = {4, 3};
+  d.usage.prompt_tokens = 4;
+  d.usage.completion_tokens = 3;
   d.draft_accepted = 2;
   const std::string body = protocol::EncodeDone(d);
   const auto back = protocol::ParseDone(Message::Decode(body.data(), body.size(), "type"));
@@ -90,9 +91,9 @@ TEST(TierPolicy, EveryDecisionHasItsReason) {
   r.tokens = {1, 2, 3, 4, 5};
   EXPECT_EQ(router::ChooseFirstTier(c, r, {}).reason, "flash_context");
   r.tokens = {1};
-  r.thinking = "max";
+  r.thinking = protocol::Thinking::kMax;
   EXPECT_EQ(router::ChooseFirstTier(c, r, {}).reason, "thinking_max");
-  r.thinking = "none";
+  r.thinking = protocol::Thinking::kNone;
   EXPECT_EQ(router::ChooseFirstTier(c, r, {true, true}).reason, "flash_saturated");
   EXPECT_EQ(router::ChooseFirstTier(c, r, {true, false}).tier, protocol::Tier::kFlash);  // Pro full too
 }

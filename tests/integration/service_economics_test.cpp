@@ -36,7 +36,7 @@ TEST(ServiceEconomics, CountersMoveByExactlyTheScriptedAmounts) {
   run(Request("flash", {1, 2, 3}, 5));
   run(Request("flash", {1, 2, 3, 4}, 6));
   const protocol::Done kept = run(Request("auto", {9, 8, 7}, 6));
-  EXPECT_EQ(kept.tier, "flash");
+  EXPECT_EQ(kept.tier, protocol::Tier::kFlash);
   EXPECT_FALSE(kept.escalated);
 
   // Phase 2, with Pro: one Pro request (5+4), two auto requests escalated after Flash's answer
@@ -48,7 +48,7 @@ TEST(ServiceEconomics, CountersMoveByExactlyTheScriptedAmounts) {
   int64_t pro_generated_after_escalation = 0;
   for (const std::vector<int32_t>& prompt : {std::vector<int32_t>{5, 17, 300}, std::vector<int32_t>{7, 7, 7}}) {
     const protocol::Done d = run(Request("auto", prompt, 8));
-    EXPECT_EQ(d.tier, "pro");
+    EXPECT_EQ(d.tier, protocol::Tier::kPro);
     EXPECT_EQ(d.escalation_reason, "low_confidence");
     ASSERT_GE(d.draft_accepted, 0);
     ASSERT_LE(d.draft_accepted, 8);
@@ -56,7 +56,7 @@ TEST(ServiceEconomics, CountersMoveByExactlyTheScriptedAmounts) {
     pro_generated_after_escalation += 8 - d.draft_accepted;
   }
   const protocol::Done routed = run(Request("auto", {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 5));
-  EXPECT_EQ(routed.tier, "pro");
+  EXPECT_EQ(routed.tier, protocol::Tier::kPro);
   EXPECT_EQ(routed.escalation_reason, "flash_context");
 
   const std::string m = svc.RouterMetrics();

@@ -35,14 +35,14 @@ TEST(ServiceEscalation, LowConfidenceAnswerIsVerifiedByProInOnePass) {
   const Outcome run = Submit(svc, Request("auto", prompt, 12));
   ASSERT_TRUE(run.res.ok) << run.res.error.message << svc.Logs();
   const protocol::Done& d = run.res.done;
-  EXPECT_EQ(d.tier, "pro");
+  EXPECT_EQ(d.tier, protocol::Tier::kPro);
   EXPECT_TRUE(d.escalated);
   EXPECT_EQ(d.escalation_reason, "low_confidence");
   EXPECT_EQ(d.tokens, want);
   EXPECT_EQ(run.res.answer.tokens, want);  // what the client assembled, switch applied
   ASSERT_EQ(run.switches.size(), 1u);
-  EXPECT_EQ(run.switches[0].from, "flash");
-  EXPECT_EQ(run.switches[0].to, "pro");
+  EXPECT_EQ(run.switches[0].from, protocol::Tier::kFlash);
+  EXPECT_EQ(run.switches[0].to, protocol::Tier::kPro);
   EXPECT_EQ(run.switches[0].keep, d.draft_accepted);
 
   const std::string pm = HttpGet(pro.metrics_port, "/metrics");
@@ -112,14 +112,14 @@ TEST(ServiceEscalation, BudgetAndSaturationSendAutoToProAndCountTheReason) {
   ASSERT_TRUE(svc.WaitForWorkers(2, 20s)) << svc.Logs();
   // thinking=max and a prompt longer than Flash's context go straight to Pro: no switch needed.
   auto think = Request("auto", {1, 2, 3}, 3);
-  think.thinking = "max";
+  think.thinking = protocol::Thinking::kMax;
   const Outcome a = Submit(svc, think);
   ASSERT_TRUE(a.res.ok) << a.res.error.message;
-  EXPECT_EQ(a.res.done.tier, "pro");
+  EXPECT_EQ(a.res.done.tier, protocol::Tier::kPro);
   EXPECT_TRUE(a.switches.empty());
   const Outcome b = Submit(svc, Request("auto", {1, 2, 3, 4, 5}, 3));
   ASSERT_TRUE(b.res.ok);
-  EXPECT_EQ(b.res.done.tier, "pro");
+  EXPECT_EQ(b.res.done.tier, protocol::Tier::kPro);
   EXPECT_EQ(b.res.done.escalation_reason, "flash_context");
 
   // Flash (capacity 1) busy with one request and another waiting: the next auto goes to Pro.
@@ -128,7 +128,7 @@ TEST(ServiceEscalation, BudgetAndSaturationSendAutoToProAndCountTheReason) {
   c->Send(Request("auto", {1, 2}, 3000, "waiting"));
   const auto res = c->Generate(Request("auto", {1, 2}, 3, "overflow"), 30s);
   ASSERT_TRUE(res.ok) << res.error.message;
-  EXPECT_EQ(res.done.tier, "pro");
+  EXPECT_EQ(res.done.tier, protocol::Tier::kPro);
   EXPECT_EQ(res.done.escalation_reason, "flash_saturated");
   c->Cancel("busy");
   c->Cancel("waiting");

@@ -191,15 +191,12 @@ bool Service::WaitForWorkers(size_t n, std::chrono::milliseconds timeout, const 
   int k = 0;
   while (Clock::now() < end) {
     const std::string id = "status-" + std::to_string(++k);
-    auto reply = c.Call(protocol::Writer("op", "status").Field("id", id).Finish(), id, 2s);
-    if (reply) {
-      const msgpack::object* ws = reply->Find("workers");
+    auto reply = c.Call(protocol::EncodeStatusRequest({id}), id, 2s);
+    if (reply && reply->kind == client::Event::Kind::kStatus) {
       size_t live = 0;
-      for (uint32_t i = 0; ws && i < ws->via.array.size; ++i) {
-        std::map<std::string, msgpack::object> m;
-        ws->via.array.ptr[i].convert(m);
-        if (m["draining"].as<bool>()) continue;
-        if (!tier.empty() && m["tier"].as<std::string>() != tier) continue;
+      for (const protocol::WorkerStatus& w : reply->status.workers) {
+        if (w.draining) continue;
+        if (!tier.empty() && protocol::TierName(w.tier) != tier) continue;
         ++live;
       }
       if (live >= n) return true;
@@ -212,14 +209,9 @@ bool Service::WaitForWorkers(size_t n, std::chrono::milliseconds timeout, const 
 std::map<std::string, int64_t> Service::ActiveByWorker() const {
   client::Client c(client_endpoint);
   std::map<std::string, int64_t> out;
-  auto reply = c.Call(protocol::Writer("op", "workers").Field("id", "active").Finish(), "active", 2s);
-  if (!reply) return out;
-  const msgpack::object* ws = reply->Find("workers");
-  for (uint32_t i = 0; ws && i < ws->via.array.size; ++i) {
-    std::map<std::string, msgpack::object> m;
-    ws->via.array.ptr[i].convert(m);
-    out[m["worker_id"].as<std::string>()] = m["active"].as<int64_t>();
-  }
+  auto reply = c.Call(protocol::EncodeStatusRequest({"active"}), "active", 2s);
+  if (!reply || reply->kind != client::Event::Kind::kStatus) return out;
+  for (const protocol::WorkerStatus& w : reply->status.workers) out[w.worker_id] = w.active;
   return out;
 }
 
@@ -333,7 +325,7 @@ std::vector<int32_t> GenerateLocally(const std::string& model, const std::vector
 protocol::GenerateRequest Request(const std::string& model, const std::vector<int32_t>& tokens, int64_t max_tokens, const std::string& id) {
   protocol::GenerateRequest r;
   r.id = id.empty() ? client::NewRequestId("itest") : id;
-  r.model = model;
+  r.model = protocol::ParseName<protocol::ModelChoice>(model).value();
   r.prompt_kind = protocol::PromptKind::kTokens;
   r.tokens = tokens;
   r.max_tokens = max_tokens;

@@ -39,11 +39,11 @@ TEST(ServiceStream, FlashStreamEqualsGenerate) {
   EXPECT_EQ(token_events, 24);  // streamed token by token, not in one lump
   EXPECT_EQ(res.answer.out_of_order, 0);
   EXPECT_EQ(res.terminal_messages, 1);
-  EXPECT_EQ(res.done.tier, "flash");
+  EXPECT_EQ(res.done.tier, protocol::Tier::kFlash);
   EXPECT_FALSE(res.done.escalated);
   EXPECT_EQ(res.done.usage.prompt_tokens, 3);
   EXPECT_EQ(res.done.usage.completion_tokens, 24);
-  EXPECT_EQ(res.done.finish_reason, "length");
+  EXPECT_EQ(res.done.finish_reason, protocol::FinishReason::kLength);
 }
 
 TEST(ServiceStream, SubmitCliPrintsTheSameIdsAsGenerate) {
@@ -102,7 +102,7 @@ TEST(ServiceStream, ProSampledWithSeedAndNonStreamingEqualGenerate) {
   ASSERT_TRUE(res.ok) << res.error.message << svc.Logs();
   EXPECT_EQ(token_events, 0);  // stream=false: the answer arrives in `done` only
   EXPECT_EQ(res.done.tokens, want);
-  EXPECT_EQ(res.done.tier, "pro");
+  EXPECT_EQ(res.done.tier, protocol::Tier::kPro);
 }
 
 TEST(ServiceStream, LongPromptsArePrefilledInChunksBesideRunningDecodes) {

@@ -72,7 +72,7 @@ TEST(ServiceStress, EightClientsFiftyRequestsEachAllEndExactlyOnce) {
         ++o.terminals;
         ++ended;
         o.ok = e->kind == client::Event::Kind::kDone;
-        o.tier = e->done.tier;
+        o.tier = protocol::TierName(e->done.tier);
         o.tokens = answers[e->id].tokens;
         o.out_of_order = answers[e->id].out_of_order;
         o.error = e->error.message;
