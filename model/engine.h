@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "model/model.h"
@@ -19,6 +20,8 @@
 #include "plugins/dsv4_kernel_abi.h"
 
 namespace dsv4 {
+
+struct StepBuffers;
 
 // Where the engine gets its kernels: called once at the start of every step, and the returned
 // table is kept until the step ends, so a plugin swap never changes kernels mid-step and a plugin's
@@ -43,6 +46,12 @@ struct MatmulTiming {
   int64_t calls = 0;
   double bytes = 0;  // weight bytes streamed
   double seconds = 0;
+};
+
+// Why one chunk of a step would be refused (Engine::check).
+struct StepProblem {
+  size_t chunk = 0;    // index in the step's chunks
+  std::string reason;  // a sentence naming what is wrong, e.g. the token id and the vocabulary
 };
 
 // Adds t into the entry of `list` with t's shape (type, rows, cols), appending one if none has it.
@@ -75,9 +84,15 @@ class Engine {
   // A fresh sequence at position 0.
   SequenceState new_sequence() const;
 
-  // Runs one step. Throws dsv4::Error (before touching any state) for a token id outside the
-  // vocabulary, an empty chunk, the same sequence twice, or a position past
-  // max_position_embeddings.
+  // What is wrong with each chunk of a step, without touching any state: a token id outside the
+  // vocabulary, an empty chunk, the same sequence twice (the later one is named), a state not
+  // made by this engine's model, or a position past max_position_embeddings. Empty: the step
+  // can run. A caller (the worker's scheduler) can fail the named chunks and run the others.
+  std::vector<StepProblem> check(const std::vector<SeqChunk>& chunks) const;
+
+  // Runs one step. Throws dsv4::Error "sequence <i>: <reason>" for the first problem check()
+  // finds, before touching any state. One step at a time per Engine (not thread-safe): the
+  // step's buffers are the engine's, kept from step to step.
   StepStats forward(const std::vector<SeqChunk>& chunks);
 
   // Called after every transformer block with the residual streams [n_tokens, hc_mult, hidden]
@@ -93,8 +108,8 @@ class Engine {
   std::shared_ptr<const Model> model_;
   KernelSource kernels_;
   ThreadPool pool_;
-  PackedScratch packed_scratch_;  // activations packed for the plugin's tile products, grow-only
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<StepBuffers> buffers_;  // every array a step works in, grown to the largest step
 };
 
 }  // namespace dsv4

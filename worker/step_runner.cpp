@@ -24,6 +24,7 @@ class EngineRunner final : public StepRunner {
         engine_(std::move(model), kernels_from(slot_), threads) {}
 
   SequenceState NewSequence() const override { return engine_.new_sequence(); }
+  std::vector<StepProblem> Check(const std::vector<SeqChunk>& chunks) const override { return engine_.check(chunks); }
   StepStats Step(const std::vector<SeqChunk>& chunks) override { return engine_.forward(chunks); }
   int64_t vocab_size() const override { return engine_.config().vocab_size; }
   int64_t eos_token_id() const override { return engine_.config().eos_token_id; }
@@ -53,15 +54,29 @@ class EchoRunner final : public StepRunner {
   explicit EchoRunner(int64_t vocab) : vocab_(vocab) {}
   SequenceState NewSequence() const override { return SequenceState{}; }
 
-  StepStats Step(const std::vector<SeqChunk>& chunks) override {
-    StepStats st;
-    for (const SeqChunk& c : chunks) {
-      if (c.n <= 0) throw Error("echo: empty chunk");
+  std::vector<StepProblem> Check(const std::vector<SeqChunk>& chunks) const override {
+    std::vector<StepProblem> problems;
+    for (size_t ci = 0; ci < chunks.size(); ++ci) {
+      const SeqChunk& c = chunks[ci];
+      if (c.n <= 0) {
+        problems.push_back({ci, "echo: empty chunk"});
+        continue;
+      }
       for (int64_t i = 0; i < c.n; ++i) {
-        if (c.tokens[i] < 0 || c.tokens[i] >= vocab_)
-          throw Error("token id " + std::to_string(c.tokens[i]) + " is outside the vocabulary [0, " + std::to_string(vocab_) + ")");
+        if (c.tokens[i] < 0 || c.tokens[i] >= vocab_) {
+          problems.push_back({ci, "token id " + std::to_string(c.tokens[i]) + " is outside the vocabulary [0, " +
+                                      std::to_string(vocab_) + ")"});
+          break;
+        }
       }
     }
+    return problems;
+  }
+
+  StepStats Step(const std::vector<SeqChunk>& chunks) override {
+    const std::vector<StepProblem> problems = Check(chunks);
+    if (!problems.empty()) throw Error(problems[0].reason);
+    StepStats st;
     for (const SeqChunk& c : chunks) {
       c.state->pos += c.n;
       st.tokens += c.n;

@@ -16,6 +16,10 @@ class StepRunner {
  public:
   virtual ~StepRunner() = default;
   virtual SequenceState NewSequence() const = 0;
+  // What is wrong with each chunk of a step, without running it or touching any state
+  // (Engine::check semantics); empty: Step(chunks) will not refuse it. The scheduler can fail the
+  // named chunks and run the rest in one step.
+  virtual std::vector<StepProblem> Check(const std::vector<SeqChunk>& chunks) const = 0;
   // One batch step (Engine::forward semantics: throws dsv4::Error before touching any state).
   virtual StepStats Step(const std::vector<SeqChunk>& chunks) = 0;
   virtual int64_t vocab_size() const = 0;

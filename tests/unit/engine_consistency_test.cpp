@@ -160,6 +160,41 @@ TEST(EngineErrors, SameSequenceTwiceAndEmptyChunksAreRefused) {
   EXPECT_EQ(s.pos, 0);
 }
 
+// check() names every bad chunk of a step at once, so a scheduler can fail those and run the rest.
+TEST(EngineErrors, CheckNamesEveryBadChunkAndTheRestStillRun) {
+  auto model = Model::load(golden_dir() + "/checkpoint");
+  auto e = make_engine(model);
+  SequenceState a = e->new_sequence(), b = e->new_sequence(), c = e->new_sequence();
+  const std::vector<int32_t> good = {5, 6, 7}, bad = {5, 9, 600};
+  SequenceState far = e->new_sequence();
+  far.pos = model->config().max_position_embeddings - 1;
+  const std::vector<SeqChunk> step = {SeqChunk{&a, good.data(), 3, false, nullptr}, SeqChunk{&b, bad.data(), 3, false, nullptr},
+                                      SeqChunk{&a, good.data(), 1, false, nullptr}, SeqChunk{&c, good.data(), 0, false, nullptr},
+                                      SeqChunk{&far, good.data(), 2, false, nullptr}};
+  const std::vector<StepProblem> problems = e->check(step);
+  ASSERT_EQ(problems.size(), 4u);
+  EXPECT_EQ(problems[0].chunk, 1u);
+  EXPECT_EQ(problems[0].reason, "token id 600 at index 2 is outside the vocabulary (0..511)");
+  EXPECT_EQ(problems[1].chunk, 2u);
+  EXPECT_EQ(problems[1].reason, "the same sequence appears twice in one step");
+  EXPECT_EQ(problems[2].chunk, 3u);
+  EXPECT_EQ(problems[3].chunk, 4u);
+  EXPECT_NE(problems[3].reason.find("exceeds max_position_embeddings"), std::string::npos) << problems[3].reason;
+  // forward() refuses the same step with the first problem, naming the chunk.
+  try {
+    e->forward(step);
+    FAIL() << "no error";
+  } catch (const Error& err) {
+    EXPECT_EQ(std::string(err.what()), "sequence 1: token id 600 at index 2 is outside the vocabulary (0..511)");
+  }
+  EXPECT_EQ(a.pos, 0);
+  EXPECT_TRUE(e->check({step[0]}).empty());
+  std::vector<float> logits;
+  e->forward({SeqChunk{&a, good.data(), 3, false, &logits}});
+  EXPECT_EQ(a.pos, 3);
+  EXPECT_EQ(logits.size(), static_cast<size_t>(model->config().vocab_size));
+}
+
 TEST(EngineState, ReportsBytesPerSequence) {
   auto model = Model::load(golden_dir() + "/checkpoint");
   auto e = make_engine(model);

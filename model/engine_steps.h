@@ -1,0 +1,92 @@
+// The steps of one forward pass (internal to the engine). Engine::forward lays out the step and
+// calls, per block, hc_pre → attention → hc_post → hc_pre → moe → hc_post, then head; each of
+// those is a short list of the named steps below, in the order of spec §4. Every step reads and
+// writes the StepBuffers of the step; the member functions are const (the weights and config
+// never change), so one Impl serves every step of its Engine.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "model/engine.h"
+#include "model/step_buffers.h"
+
+namespace dsv4 {
+
+// Everything one step needs besides the weights: the kernels, the pool, the chunks, the buffers.
+struct StepContext {
+  const dsv4_kernel_table& K;
+  ThreadPool& pool;
+  const std::vector<SeqChunk>& chunks;
+  StepBuffers& b;
+  bool profile = false;  // time every matrix product into stats.matmuls
+  int64_t n = 0;         // tokens in the step
+  StepStats stats;
+
+  const SeqChunk& chunk_of(int64_t t) const { return chunks[static_cast<size_t>(b.seq[static_cast<size_t>(t)])]; }
+  LayerState& layer_state(const SeqChunk& ch, int64_t layer) const { return ch.state->layers[static_cast<size_t>(layer)]; }
+};
+
+struct Engine::Impl {
+  const ModelConfig& c;
+  const ModelWeights& w;
+  std::vector<double> freq_swa, freq_cmp;  // RoPE frequencies per layer kind (rope_angles.h)
+
+  Impl(const ModelConfig& cfg, const ModelWeights& weights);
+
+  int64_t half_rope() const { return c.qk_rope_head_dim / 2; }
+  const float* cos_of(const StepContext& s, bool compressed, int64_t t) const;
+  const float* sin_of(const StepContext& s, bool compressed, int64_t t) const;
+
+  // ---- kernel call helpers (engine_products.cpp) ----
+  // y[t, r] = W[r, :] · x[t, :] for rows [r0, r1), split across the pool.
+  void matmul(StepContext& s, const dsv4_matrix& m, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy) const;
+  // The independent products of s.b.jobs (or `jobs`) in one pass over the pool (parallel_matmul.h).
+  void matmuls(StepContext& s, const std::vector<MatmulJob>& jobs) const;
+  void rmsnorm(StepContext& s, const float* x, int64_t ld, int64_t rows, int64_t dim, const FloatTensor* weight, float* y,
+               int64_t ldy) const;
+
+  // ---- step layout and embedding (engine.cpp) ----
+  void lay_out_tokens(StepContext& s) const;  // ids, positions, chunk of each token, RoPE angles
+  void embed(StepContext& s) const;           // streams[t, k] = embed[ids[t]] for every k
+  void gather_logits(StepContext& s) const;   // the head's logits into each chunk's output
+
+  // ---- mHC (spec §4.2, engine_hc.cpp) ----
+  // pre/post/comb of every token from the streams, and block_in = Σ_k pre_k X[k].
+  void hc_pre(StepContext& s, const dsv4_matrix& fn, const FloatTensor& scale, const FloatTensor& base) const;
+  // X[k] ← post_k · block_out + Σ_j comb[j][k] · X_old[j]
+  void hc_post(StepContext& s) const;
+
+  // ---- attention (spec §4.3-4.7, engine_attention.cpp) ----
+  void attention(StepContext& s, int64_t layer) const;
+  void project_from_input(StepContext& s, const LayerWeights& L) const;   // every product of the normed input
+  void project_queries(StepContext& s, const LayerWeights& L) const;      // q and indexer q from c_q
+  void rotate_query_and_latent(StepContext& s, const LayerWeights& L) const;
+  void extend_compressors(StepContext& s, const LayerWeights& L, int64_t layer) const;
+  void gather_candidates(StepContext& s, const LayerWeights& L, int64_t layer) const;
+  void attend(StepContext& s, const LayerWeights& L) const;
+  void write_window(StepContext& s, int64_t layer) const;
+  void grouped_output(StepContext& s, const LayerWeights& L) const;
+
+  // ---- compressors (spec §4.5, engine_compressor.cpp) ----
+  void compress(StepContext& s, const CompressorWeights& cw, CompressorBuffer& buf, GrowableFloats& entries,
+                int64_t entries_before, const float* value, const float* score, int64_t ld, int64_t p0,
+                int64_t count) const;
+
+  // ---- lightning indexer (spec §4.6, engine_indexer.cpp) ----
+  void select_csa(StepContext& s, const LayerWeights& L, int64_t layer) const;
+  void select_for_token(StepContext& s, const LayerWeights& L, int64_t layer, int64_t t, int thread) const;
+
+  // ---- MoE (spec §4.8, engine_moe.cpp) ----
+  void moe(StepContext& s, int64_t layer) const;
+  void route(StepContext& s, const LayerWeights& L, int64_t layer) const;
+  void group_by_expert(StepContext& s) const;
+  void expert_products(StepContext& s, const LayerWeights& L) const;
+  void combine_experts(StepContext& s) const;
+
+  // ---- final head (spec §4.9, engine_hc.cpp) ----
+  void head(StepContext& s) const;  // logits of s.b.head_rows into s.b.logits
+};
+
+}  // namespace dsv4

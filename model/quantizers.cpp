@@ -1,0 +1,73 @@
+#include "model/quantizers.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace dsv4 {
+
+namespace {
+
+constexpr float kFp8Max = 448.0f, kFp4Max = 6.0f;
+constexpr float kFp8AmaxFloor = 1e-4f;
+// 6·2^-126: the smallest amax whose scale is a normal float.
+const float kFp4AmaxFloor = std::ldexp(6.0f, -126);
+
+// Nearest value of a minifloat with `mantissa_bits` and smallest normal exponent `min_exp`
+// (below it, the subnormal spacing continues that binade's): x is scaled by the spacing of its
+// binade, which is exact, and rounded to an integer with rint (ties to even in the default
+// rounding mode); the integer's parity is the code's last mantissa bit.
+// A zero of either sign gives +0, as the oracle's quantisers do (its unit vectors' zero blocks).
+float round_to_minifloat(float x, int mantissa_bits, int min_exp) {
+  if (x == 0.0f) return 0.0f;
+  if (!std::isfinite(x)) return x;
+  int exp = 0;
+  std::frexp(x, &exp);  // |x| = f·2^exp, f in [0.5, 1): binade 2^(exp-1)
+  const int spacing_exp = std::max(exp - 1, min_exp) - mantissa_bits;
+  return std::ldexp(std::rint(std::ldexp(x, -spacing_exp)), spacing_exp);
+}
+
+float block_amax(const float* x, int64_t n) {
+  float amax = 0.0f;
+  for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  return amax;
+}
+
+template <class Round>
+void quantize_row(float* x, int64_t cols, int64_t block, float* scales, float qmax, float amax_floor, Round round) {
+  const float inv_qmax = 1.0f / qmax;  // fp32(1/448), fp32(1/6), as the kernel's constant
+  for (int64_t b = 0; b * block < cols; ++b) {
+    float* xb = x + b * block;
+    const float s = power_of_two_scale(block_amax(xb, block), amax_floor, inv_qmax);
+    const float inv_s = 1.0f / s;  // exact: s is a power of two
+    for (int64_t i = 0; i < block; ++i) xb[i] = round(std::clamp(xb[i] * inv_s, -qmax, qmax)) * s;
+    if (scales) scales[b] = s;
+  }
+}
+
+}  // namespace
+
+float round_to_e4m3(float x) { return round_to_minifloat(x, 3, -6); }
+
+float round_to_e2m1(float x) { return round_to_minifloat(x, 1, 0); }
+
+float power_of_two_scale(float amax, float floor, float inv_qmax) {
+  const float p = std::max(amax, floor) * inv_qmax;
+  uint32_t bits = 0;
+  std::memcpy(&bits, &p, sizeof bits);
+  const int k = static_cast<int>((bits >> 23) & 0xFF) - 127 + ((bits & 0x7FFFFF) != 0 ? 1 : 0);
+  const uint32_t s_bits = static_cast<uint32_t>(k + 127) << 23;
+  float s = 0.0f;
+  std::memcpy(&s, &s_bits, sizeof s);
+  return s;
+}
+
+void fp8_quantize_row(float* x, int64_t cols, int64_t block, float* scales) {
+  quantize_row(x, cols, block, scales, kFp8Max, kFp8AmaxFloor, round_to_e4m3);
+}
+
+void fp4_quantize_row(float* x, int64_t cols, float* scales) {
+  quantize_row(x, cols, kIndexerBlock, scales, kFp4Max, kFp4AmaxFloor, round_to_e2m1);
+}
+
+}  // namespace dsv4

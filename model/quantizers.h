@@ -1,0 +1,37 @@
+// DeepSeek's activation quantisers (spec NUMERICS.md §1), as quantise-dequantise: every value is
+// replaced by q·s, where q is the nearest FP8 e4m3fn (or FP4 e2m1) value of x/s, ties to even,
+// and s = 2^ceil(log2(amax / qmax)) per block of a row. q·s is exact in fp32 (and in bf16), so
+// the products after it need no knowledge of the codes.
+//
+//   GEMM input   (§1.1): FP8, blocks of 128, amax floored at 1e-4
+//   KV in place  (§1.2): FP8, blocks of 64 (the non-RoPE dims only; the caller picks them)
+//   indexer      (§1.4): FP4, blocks of 32, amax floored at 6·2^-126
+//
+// Pure functions of their arguments; safe from any thread.
+#pragma once
+
+#include <cstdint>
+
+namespace dsv4 {
+
+// Nearest e4m3fn value of x (|x| <= 448), ties to even (subnormals spaced 2^-9 below 2^-6).
+float round_to_e4m3(float x);
+
+// Nearest e2m1 value of x (|x| <= 6): {0, .5, 1, 1.5, 2, 3, 4, 6}, ties to the even code.
+float round_to_e2m1(float x);
+
+// 2^ceil(log2(max(amax, floor) × inv_qmax)), the product one fp32 multiply, the ceil taken from
+// its IEEE bits (exponent, plus one when any mantissa bit is set) as DeepSeek's kernel does.
+float power_of_two_scale(float amax, float floor, float inv_qmax);
+
+// One row of `cols` values, quantised and dequantised in place in blocks of `block` (cols a
+// multiple of it). scales (optional): [cols / block] the scale of each block.
+void fp8_quantize_row(float* x, int64_t cols, int64_t block, float* scales);
+void fp4_quantize_row(float* x, int64_t cols, float* scales);
+
+// The block sizes and floors of NUMERICS.md §1.
+inline constexpr int64_t kGemmInputBlock = 128;
+inline constexpr int64_t kKvBlock = 64;
+inline constexpr int64_t kIndexerBlock = 32;
+
+}  // namespace dsv4

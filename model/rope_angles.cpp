@@ -1,0 +1,36 @@
+#include "model/rope_angles.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace dsv4 {
+
+std::vector<double> rope_frequencies(const ModelConfig& c, bool compressed) {
+  const int64_t dr = c.qk_rope_head_dim;
+  const double base = compressed ? c.compress_rope_theta : c.rope_theta;
+  std::vector<double> f(static_cast<size_t>(dr / 2));
+  for (int64_t p = 0; p < dr / 2; ++p) f[p] = std::pow(base, -2.0 * static_cast<double>(p) / static_cast<double>(dr));
+  if (compressed && c.has_rope_scaling && c.rope_scaling.factor > 1.0) {
+    const double L0 = static_cast<double>(c.rope_scaling.original_max_position_embeddings);
+    const double factor = c.rope_scaling.factor;
+    auto corr = [&](double r) { return static_cast<double>(dr) * std::log(L0 / (2.0 * M_PI * r)) / (2.0 * std::log(base)); };
+    const double low = std::max(std::floor(corr(c.rope_scaling.beta_fast)), 0.0);
+    double high = std::min(std::ceil(corr(c.rope_scaling.beta_slow)), static_cast<double>(dr - 1));
+    if (low == high) high += 0.001;
+    for (int64_t p = 0; p < dr / 2; ++p) {
+      const double ramp = std::clamp((static_cast<double>(p) - low) / (high - low), 0.0, 1.0);
+      f[p] = f[p] * (1.0 - ramp) + f[p] / factor * ramp;
+    }
+  }
+  return f;
+}
+
+void rope_angles(const std::vector<double>& freqs, int64_t pos, float* cos_out, float* sin_out) {
+  for (size_t p = 0; p < freqs.size(); ++p) {
+    const double a = static_cast<double>(pos) * freqs[p];
+    cos_out[p] = static_cast<float>(std::cos(a));
+    sin_out[p] = static_cast<float>(std::sin(a));
+  }
+}
+
+}  // namespace dsv4
