@@ -198,7 +198,8 @@ void WriteGenerateFields(Writer& w, const GenerateRequest& r) {
       .Field("deadline_ms", r.deadline_ms)
       .Field("ignore_eos", r.ignore_eos);
   if (!r.stop.empty()) w.Field("stop", r.stop);
-  if (r.logprobs) w.Field("logprobs", true).Field("top_logprobs", r.top_logprobs);
+  if (r.logprobs) w.Field("logprobs", true);
+  if (r.top_logprobs != 0) w.Field("top_logprobs", r.top_logprobs);
   if (r.escalation != EscalationMode::kVerify) w.Enum("escalation", r.escalation);
 }
 
@@ -279,10 +280,21 @@ void ReadTokenRun(const Message& m, TokenRun& t) {
     for (uint32_t j = 0; j < alts.via.array.size; ++j) {
       const msgpack::object& p = alts.via.array.ptr[j];
       if (p.type != msgpack::type::ARRAY || p.via.array.size != 2 || p.via.array.ptr[0].type != msgpack::type::POSITIVE_INTEGER ||
-          p.via.array.ptr[0].via.u64 > static_cast<uint64_t>(INT32_MAX) ||
-          (p.via.array.ptr[1].type != msgpack::type::FLOAT32 && p.via.array.ptr[1].type != msgpack::type::FLOAT64))
+          p.via.array.ptr[0].via.u64 > static_cast<uint64_t>(INT32_MAX))
         bad();
-      row.push_back(TopLogprob{static_cast<int32_t>(p.via.array.ptr[0].via.u64), static_cast<float>(p.via.array.ptr[1].via.f64)});
+      // msgpack-c packs a float with an integral value (-2.0) as an integer.
+      const msgpack::object& lp = p.via.array.ptr[1];
+      double logprob = 0.0;
+      if (lp.type == msgpack::type::FLOAT32 || lp.type == msgpack::type::FLOAT64) {
+        logprob = lp.via.f64;
+      } else if (lp.type == msgpack::type::NEGATIVE_INTEGER) {
+        logprob = static_cast<double>(lp.via.i64);
+      } else if (lp.type == msgpack::type::POSITIVE_INTEGER && lp.via.u64 == 0) {
+        logprob = 0.0;
+      } else {
+        bad();
+      }
+      row.push_back(TopLogprob{static_cast<int32_t>(p.via.array.ptr[0].via.u64), static_cast<float>(logprob)});
     }
     t.top_logprobs.push_back(std::move(row));
   }

@@ -32,6 +32,7 @@ struct ToolCall {
   std::string id;         // the caller's id for it (OpenAI `tool_calls[].id`); may be empty
   std::string name;
   std::string arguments;  // a JSON object as text, e.g. {"city": "Paris"}
+  bool operator==(const ToolCall&) const = default;
 };
 
 // One chat turn, OpenAI/V4 style. Roles: system, user, assistant, tool, developer.
@@ -43,6 +44,7 @@ struct ChatMessage {
   std::string reasoning_content;    // an assistant turn's thinking
   std::vector<ToolCall> tool_calls;  // an assistant turn's calls
   std::string tool_call_id;         // a tool turn: the call it answers
+  bool operator==(const ChatMessage&) const = default;
 };
 
 enum class PromptKind { kTokens, kText, kMessages };
@@ -75,6 +77,7 @@ struct GenerateRequest {
   bool logprobs = false;           // per-token alternatives wanted (see top_logprobs)
   int64_t top_logprobs = 0;        // 0..20 alternatives per token; needs logprobs
   EscalationMode escalation = EscalationMode::kVerify;
+  bool operator==(const GenerateRequest&) const = default;
 };
 
 // Reads the request fields of `m` (types and required fields only): what a worker does with the
@@ -96,6 +99,7 @@ void CheckTokenIds(const std::vector<int32_t>& ids, int64_t vocab, const char* f
 // `op: "cancel"`.
 struct CancelRequest {
   std::string id;
+  bool operator==(const CancelRequest&) const = default;
 };
 std::string EncodeCancel(const CancelRequest& c);
 CancelRequest ParseCancel(const Message& m);
@@ -103,6 +107,7 @@ CancelRequest ParseCancel(const Message& m);
 // `op: "status"` (or its alias `op: "workers"`): the router's workers and queues.
 struct StatusRequest {
   std::string id;
+  bool operator==(const StatusRequest&) const = default;
 };
 std::string EncodeStatusRequest(const StatusRequest& s);
 StatusRequest ParseStatusRequest(const Message& m);
@@ -111,6 +116,7 @@ StatusRequest ParseStatusRequest(const Message& m);
 struct DrainRequest {
   std::string id;
   std::string worker;
+  bool operator==(const DrainRequest&) const = default;
 };
 std::string EncodeDrain(const DrainRequest& d);
 DrainRequest ParseDrain(const Message& m);
@@ -121,6 +127,7 @@ struct SwapPluginRequest {
   std::string plugin;  // a plugin name from the worker's plugin directory, never a path
   std::string worker;
   std::optional<Tier> tier;
+  bool operator==(const SwapPluginRequest&) const = default;
 };
 std::string EncodeSwapPlugin(const SwapPluginRequest& s);
 SwapPluginRequest ParseSwapPlugin(const Message& m);
@@ -131,6 +138,7 @@ SwapPluginRequest ParseSwapPlugin(const Message& m);
 struct TopLogprob {
   int32_t token = 0;
   float logprob = 0.0f;
+  bool operator==(const TopLogprob&) const = default;
 };
 
 // The tokens of one stream chunk, as a worker sends them and as a client gets them:
@@ -142,12 +150,14 @@ struct TokenRun {
   std::string text;  // the UTF-8 text these tokens complete (may be empty mid-character)
   // Per token, the most likely alternatives (only when the request asked for top_logprobs).
   std::vector<std::vector<TopLogprob>> top_logprobs;
+  bool operator==(const TokenRun&) const = default;
 };
 
 // `type: "token"`.
 struct TokenChunk : TokenRun {
   std::string id;
   Tier tier = Tier::kFlash;
+  bool operator==(const TokenChunk&) const = default;
 };
 
 // `type: "switch"`: the answer moves to another tier. The client keeps its first `keep` tokens
@@ -158,12 +168,14 @@ struct TierSwitch {
   Tier to = Tier::kPro;
   std::string reason;
   int64_t keep = 0;
+  bool operator==(const TierSwitch&) const = default;
 };
 
 struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t reasoning_tokens = 0;  // of completion_tokens, those inside the thinking block
+  bool operator==(const Usage&) const = default;
 };
 
 // The answer as text, parsed by the V4 rules (spec §8.4) when the request was `messages`.
@@ -172,6 +184,7 @@ struct Completion {
   std::string reasoning_content;  // thinking modes
   std::string content;
   std::vector<ToolCall> tool_calls;
+  bool operator==(const Completion&) const = default;
 };
 
 // `type: "done"`: the one successful terminal message.
@@ -189,6 +202,7 @@ struct Done {
   int64_t draft_accepted = 0;     // tokens of Flash's draft that Pro kept (escalations only)
   int64_t attempts = 1;
   double queue_ms = 0.0, ttft_ms = 0.0, total_ms = 0.0;
+  bool operator==(const Done&) const = default;
 };
 
 // `type: "error"`: the other terminal message.
@@ -196,6 +210,7 @@ struct ErrorReply {
   std::string id;
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  bool operator==(const ErrorReply&) const = default;
 };
 
 // One worker in a status reply.
@@ -210,6 +225,7 @@ struct WorkerStatus {
   bool echo = false;
   int64_t vocab_size = 0;
   int64_t max_context = 0;
+  bool operator==(const WorkerStatus&) const = default;
 };
 
 // `type: "status"`.
@@ -219,6 +235,7 @@ struct StatusReply {
   int64_t queued_flash = 0;
   int64_t queued_pro = 0;
   int64_t in_flight = 0;
+  bool operator==(const StatusReply&) const = default;
 };
 
 // One worker's answer to an admin operation.
@@ -227,6 +244,7 @@ struct AdminResult {
   bool ok = false;
   std::string plugin;
   std::string error;
+  bool operator==(const AdminResult&) const = default;
 };
 
 // `type: "admin"`: the answer to drain and swap_plugin.
@@ -235,6 +253,7 @@ struct AdminReply {
   bool ok = false;
   std::string message;
   std::vector<AdminResult> results;
+  bool operator==(const AdminReply&) const = default;
 };
 
 std::string EncodeToken(const TokenChunk& t);

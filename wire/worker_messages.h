@@ -25,6 +25,7 @@ struct WorkerInfo {
   int64_t vocab_size = 0;      // 0 = unknown; the router then leaves id checks to the worker
   int64_t max_context = 0;     // max_position_embeddings
   bool echo = false;
+  bool operator==(const WorkerInfo&) const = default;
 };
 std::string EncodeReady(const WorkerInfo& w);
 WorkerInfo ParseReady(const Message& m);
@@ -37,6 +38,7 @@ struct WorkRequest {
   std::vector<int32_t> draft;
   DraftMode draft_mode = DraftMode::kNone;
   int64_t deadline_ms = 0;     // remaining at dispatch; 0 = none
+  bool operator==(const WorkRequest&) const = default;
 };
 std::string EncodeWorkRequest(const WorkRequest& w);
 // Reads without re-validating the request (the router did); see ReadGenerate.
@@ -45,6 +47,7 @@ WorkRequest ParseWorkRequest(const Message& m);
 // `type: "cancel"` (router -> worker).
 struct CancelWork {
   uint64_t rid = 0;
+  bool operator==(const CancelWork&) const = default;
 };
 std::string EncodeCancelWork(const CancelWork& c);
 CancelWork ParseCancelWork(const Message& m);
@@ -53,6 +56,7 @@ CancelWork ParseCancelWork(const Message& m);
 struct SwapPluginCommand {
   std::string admin_id;  // echoed in the result, so the router can match it
   std::string plugin;
+  bool operator==(const SwapPluginCommand&) const = default;
 };
 std::string EncodeSwapPluginCommand(const SwapPluginCommand& s);
 SwapPluginCommand ParseSwapPluginCommand(const Message& m);
@@ -63,6 +67,7 @@ struct SwapResult {
   bool ok = false;
   std::string plugin;  // the plugin serving now
   std::string error;   // why the swap was refused
+  bool operator==(const SwapResult&) const = default;
 };
 std::string EncodeSwapResult(const SwapResult& s);
 SwapResult ParseSwapResult(const Message& m);
@@ -70,6 +75,7 @@ SwapResult ParseSwapResult(const Message& m);
 // `type: "token"` (worker -> router).
 struct WorkerToken : TokenRun {
   uint64_t rid = 0;
+  bool operator==(const WorkerToken&) const = default;
 };
 std::string EncodeWorkerToken(const WorkerToken& t);
 WorkerToken ParseWorkerToken(const Message& m);
@@ -80,6 +86,7 @@ struct Verified {
   uint64_t rid = 0;
   int64_t accepted = 0;
   std::vector<float> logprobs;
+  bool operator==(const Verified&) const = default;
 };
 std::string EncodeVerified(const Verified& v);
 Verified ParseVerified(const Message& m);
@@ -92,6 +99,7 @@ struct WorkerDone {
   int64_t answer_tokens = 0;     // the whole answer, draft included: the router checks it holds as many
   int64_t reasoning_tokens = 0;
   Completion completion;
+  bool operator==(const WorkerDone&) const = default;
 };
 std::string EncodeWorkerDone(const WorkerDone& d);
 WorkerDone ParseWorkerDone(const Message& m);
@@ -101,6 +109,7 @@ struct WorkerError {
   uint64_t rid = 0;
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  bool operator==(const WorkerError&) const = default;
 };
 std::string EncodeWorkerError(const WorkerError& e);
 WorkerError ParseWorkerError(const Message& m);
