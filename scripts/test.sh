@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly what CI runs (.ci/run):
-#   0. the operations files: Prometheus config, alert rules and their unit tests (check-ops.sh);
+#   0. the include rule (check-includes.py: no part includes a header of a part it may not depend
+#      on) and the operations files: Prometheus config, alert rules and their unit tests (check-ops.sh);
 #   1. release build with warnings as errors, every test;
 #   2. ASan+UBSan build, every test not labelled no-asan (benchmark-sized cases);
 #   3. ThreadSanitizer build of the tests labelled hotswap only: the hot-swap stress test (forward
@@ -8,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/check-includes.py
 scripts/check-ops.sh
 jobs=$(nproc)
 scripts/build.sh release
