@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "worker/chat_prompt.h"
 
 namespace dsv4::worker {
 
@@ -132,7 +133,7 @@ void Scheduler::Admit(protocol::WorkRequest w) {
     switch (seq.req.prompt_kind) {
       case protocol::PromptKind::kTokens: seq.prompt = seq.req.tokens; break;
       case protocol::PromptKind::kText: seq.prompt = encoder_.EncodeText(seq.req.prompt); break;
-      case protocol::PromptKind::kMessages: seq.prompt = encoder_.EncodeChat(seq.req.messages, seq.req.thinking); break;
+      case protocol::PromptKind::kMessages: seq.prompt = encoder_.EncodeChat(ChatPromptOf(seq.req)); break;
     }
     // What only this worker can check: ids against its own vocabulary (the router checked
     // against what the tier announced, in the same words).
@@ -146,6 +147,8 @@ void Scheduler::Admit(protocol::WorkRequest w) {
     seq.state = runner_.NewSequence();
   } catch (const protocol::ProtocolError& e) {
     FailSeq(seq, e.code(), e.what());
+  } catch (const Error& e) {
+    FailSeq(seq, ErrorCode::kBadRequest, e.what());  // the prompt encoder's refusal, naming the field
   }
 }
 
@@ -310,24 +313,29 @@ void Scheduler::RunStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>& o
     account(st, who, std::chrono::duration<double>(Clock::now() - t0).count());
     for (Sequence* s : who) AfterStep(*s);
   };
+  // Chunks the engine would refuse (an id past the vocabulary, a position past the context) fail
+  // their own sequence with the engine's reason; the rest of the step runs once, as one batch.
+  std::vector<bool> refused(chunks.size(), false);
+  for (const StepProblem& p : runner_.Check(chunks)) {
+    if (p.chunk >= chunks.size() || refused[p.chunk]) continue;
+    refused[p.chunk] = true;
+    owners[p.chunk]->snapshot.reset();
+    FailSeq(*owners[p.chunk], ErrorCode::kBadRequest, p.reason);
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (refused[i]) continue;
+    chunks[kept] = chunks[i];
+    owners[kept] = owners[i];
+    ++kept;
+  }
+  chunks.resize(kept);
+  owners.resize(kept);
+  if (chunks.empty()) return;
   try {
     run(chunks, owners);
-  } catch (const Error& e) {
-    // The engine refused the step before touching any state: find the culprit by running the
-    // chunks one at a time, so the other sequences still advance.
-    if (chunks.size() == 1) {
-      owners[0]->snapshot.reset();
-      return FailSeq(*owners[0], ErrorCode::kBadRequest, e.what());
-    }
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      try {
-        run({chunks[i]}, {owners[i]});
-      } catch (const Error& one) {
-        owners[i]->snapshot.reset();
-        FailSeq(*owners[i], ErrorCode::kBadRequest, one.what());
-      }
-    }
   } catch (const std::exception& e) {
+    // Check() passed, so this is the engine failing, not the request: the router retries elsewhere.
     for (Sequence* s : owners) {
       if (!s->finished) FailSeq(*s, ErrorCode::kInternal, std::string("step failed: ") + e.what());
     }

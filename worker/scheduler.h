@@ -30,7 +30,7 @@
 
 #include "wire/protocol.h"
 #include "model/sampler.h"
-#include "worker/prompt_encoder.h"
+#include "chat/prompt_encoder.h"
 #include "worker/step_runner.h"
 #include "worker/worker_metrics.h"
 

@@ -10,7 +10,7 @@
 #include "wire/metrics.h"
 #include "model/model.h"
 #include "worker/crash_handler.h"
-#include "worker/prompt_encoder.h"
+#include "chat/prompt_encoder.h"
 #include "worker/router_link.h"
 #include "worker/scheduler.h"
 #include "worker/step_runner.h"
@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
       load.resident = resident;
       runner = MakeEngineRunner(dsv4::Model::load(model_dir, load), plugin, plugin_dir, threads);
     }
-    auto encoder = MakePromptEncoder(model_dir);
+    auto encoder = dsv4::MakePromptEncoder(model_dir);
     dsv4::metrics::Endpoint endpoint(metrics_host + ":" + std::to_string(metrics_port));
     WorkerMetrics metrics(endpoint.registry(), sched.tier);
     metrics.SetPlugin(runner->plugin_name());

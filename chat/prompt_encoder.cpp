@@ -1,0 +1,102 @@
+#include "chat/prompt_encoder.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "chat/reasoning_effort_prefix.h"
+#include "text/tokenizer.h"
+
+namespace dsv4 {
+
+namespace {
+
+using nlohmann::ordered_json;
+
+// A checkpoint without tokenizer.json: text cannot be turned into ids here.
+class NoTokenizer final : public PromptEncoder {
+ public:
+  explicit NoTokenizer(std::string model) : model_(std::move(model)) {}
+  std::vector<int32_t> EncodeText(const std::string&) const override { Refuse("prompt"); }
+  std::vector<int32_t> EncodeChat(const ChatPrompt&) const override { Refuse("messages"); }
+
+ private:
+  [[noreturn]] void Refuse(const char* field) const {
+    throw Error(std::string("field '") + field + "' needs a tokenizer, and model '" + model_ +
+                "' has no tokenizer.json; send 'tokens' (token ids) instead");
+  }
+  std::string model_;
+};
+
+// The turns as the V4 encoder reads them (OpenAI message objects, key order kept).
+ordered_json ToJson(const ChatPrompt& chat) {
+  ordered_json messages = ordered_json::array();
+  for (const ChatTurn& t : chat.turns) {
+    ordered_json m = {{"role", t.role}, {"content", t.content}};
+    if (!t.reasoning_content.empty()) m["reasoning_content"] = t.reasoning_content;
+    if (!t.tool_calls.empty()) {
+      ordered_json calls = ordered_json::array();
+      for (const ChatToolCall& c : t.tool_calls) {
+        calls.push_back({{"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+      }
+      m["tool_calls"] = std::move(calls);
+    }
+    if (!t.tool_call_id.empty()) m["tool_call_id"] = t.tool_call_id;
+    messages.push_back(std::move(m));
+  }
+  if (!chat.tools_json.empty()) {
+    ordered_json tools = ordered_json::parse(chat.tools_json, nullptr, /*allow_exceptions=*/false);
+    if (!tools.is_array()) throw Error("'tools' is not a JSON array");
+    if (messages.empty() || messages[0]["role"] != "system") {
+      messages.insert(messages.begin(), ordered_json{{"role", "system"}, {"content", ""}});
+    }
+    messages[0]["tools"] = std::move(tools);
+  }
+  return messages;
+}
+
+// The checkpoint's tokenizer.json, with the V4 chat format for chats.
+class TokenizerEncoder final : public PromptEncoder {
+ public:
+  TokenizerEncoder(Tokenizer tok, std::string model_dir) : tok_(std::move(tok)), model_dir_(std::move(model_dir)) {}
+
+  std::vector<int32_t> EncodeText(const std::string& text) const override {
+    try {
+      return tok_.encode(text);
+    } catch (const Error& e) {
+      throw Error(std::string("field 'prompt': ") + e.what());
+    }
+  }
+
+  std::vector<int32_t> EncodeChat(const ChatPrompt& chat) const override {
+    ChatEncodingOptions opt;
+    opt.mode = chat.mode;
+    opt.effort = chat.effort;
+    try {
+      if (opt.mode == ThinkingMode::kThinking && opt.effort == ReasoningEffort::kMax) {
+        const auto prefix = find_reasoning_effort_max_prefix(model_dir_);
+        if (!prefix) throw Error("thinking=max needs the reasoning-effort prefix of the model's encoder, not found in " + model_dir_);
+        opt.reasoning_effort_max_prefix = *prefix;
+      }
+      return tok_.encode(encode_chat(ToJson(chat), opt));
+    } catch (const Error& e) {
+      throw Error(std::string("field 'messages': ") + e.what());
+    }
+  }
+
+ private:
+  Tokenizer tok_;
+  std::string model_dir_;
+};
+
+}  // namespace
+
+std::unique_ptr<PromptEncoder> MakePromptEncoder(const std::string& model_dir) {
+  const std::string path = model_dir + "/tokenizer.json";
+  if (!model_dir.empty() && std::filesystem::exists(path)) {
+    return std::make_unique<TokenizerEncoder>(Tokenizer::load(path), model_dir);
+  }
+  return std::make_unique<NoTokenizer>(model_dir.empty() ? "echo" : model_dir);
+}
+
+}  // namespace dsv4
