@@ -42,11 +42,12 @@ std::string chunk_problem(const ModelConfig& c, const std::vector<SeqChunk>& chu
 
 }  // namespace
 
-Engine::Engine(std::shared_ptr<const Model> model, KernelSource kernels, int threads)
+Engine::Engine(std::shared_ptr<const Model> model, KernelSource kernels, int threads, Numerics numerics)
     : model_(std::move(model)),
       kernels_(std::move(kernels)),
       pool_(threads > 0 ? threads : default_thread_count()),
-      impl_(std::make_unique<Impl>(model_->config(), model_->weights())),
+      numerics_(numerics),
+      impl_(std::make_unique<Impl>(model_->config(), model_->weights(), numerics)),
       buffers_(std::make_unique<StepBuffers>()) {
   buffers_->per_thread.resize(static_cast<size_t>(pool_.size()));
 }
@@ -103,6 +104,7 @@ StepStats Engine::forward(const std::vector<SeqChunk>& chunks) {
   impl_->embed(s);  // §4.1
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const LayerWeights& L = w.layers[static_cast<size_t>(l)];
+    if (layer_input) layer_input(l, s.b.streams.data(), n);
     impl_->hc_pre(s, L.hc_attn_fn, L.hc_attn_scale, L.hc_attn_base);  // §4.2
     impl_->attention(s, l);                                            // §4.3-4.7
     impl_->hc_post(s);
@@ -137,8 +139,8 @@ void Engine::Impl::lay_out_tokens(StepContext& s) const {
       ids[t] = s.chunks[ci].tokens[i];
       pos[t] = s.chunks[ci].state->pos + i;
       seq[t] = static_cast<int32_t>(ci);
-      rope_angles(freq_swa, pos[t], cos_swa + t * half, sin_swa + t * half);
-      rope_angles(freq_cmp, pos[t], cos_cmp + t * half, sin_cmp + t * half);
+      rope_at(false, pos[t], cos_swa + t * half, sin_swa + t * half);
+      rope_at(true, pos[t], cos_cmp + t * half, sin_cmp + t * half);
     }
   }
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "model/model.h"
+#include "model/numerics.h"
 #include "model/parallel_matmul.h"
 #include "model/sequence_state.h"
 #include "base/thread_pool.h"
@@ -74,12 +75,14 @@ struct StepStats {
 
 class Engine {
  public:
-  Engine(std::shared_ptr<const Model> model, KernelSource kernels, int threads);
+  // Throws dsv4::Error when the model's widths do not fit the numerics' quantiser blocks.
+  Engine(std::shared_ptr<const Model> model, KernelSource kernels, int threads, Numerics numerics = Numerics::kFp32);
   ~Engine();
 
   const Model& model() const { return *model_; }
   const ModelConfig& config() const { return model_->config(); }
   int threads() const { return pool_.size(); }
+  Numerics numerics() const { return numerics_; }
 
   // A fresh sequence at position 0.
   SequenceState new_sequence() const;
@@ -99,6 +102,10 @@ class Engine {
   // of all tokens of the step (tests compare them with the golden hidden states).
   std::function<void(int64_t layer, const float* streams, int64_t n_tokens)> layer_observer;
 
+  // Called before every transformer block with its input streams [n_tokens, hc_mult, hidden]
+  // (writable): tests run each block on the oracle's own inputs (teacher forcing).
+  std::function<void(int64_t layer, float* streams, int64_t n_tokens)> layer_input;
+
   // Times every matrix product of a step into StepStats::matmuls (two clock reads per product;
   // off by default). For dsv4-bench --profile: which shapes fall short of the bandwidth.
   bool profile_matmuls = false;
@@ -108,6 +115,7 @@ class Engine {
   std::shared_ptr<const Model> model_;
   KernelSource kernels_;
   ThreadPool pool_;
+  Numerics numerics_;
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<StepBuffers> buffers_;  // every array a step works in, grown to the largest step
 };

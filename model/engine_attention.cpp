@@ -28,9 +28,10 @@ void Engine::Impl::project_from_input(StepContext& s, const LayerWeights& L) con
   const int64_t n = s.n, D = c.hidden_size, Dh = c.head_dim, Rq = c.q_lora_rank, Hi = c.index_n_heads;
   StepBuffers& b = s.b;
   const float* x = b.attn_x.data();
+  const float* xq = gemm_input(s, x, b.attn_xq);  // #1: FP8 into wq_a and wkv only
   b.jobs.clear();
-  b.jobs.push_back({&L.wq_a, x, D, n, grown(b.cq, n * Rq), Rq});
-  b.jobs.push_back({&L.wkv, x, D, n, grown(b.kv, n * Dh), Dh});
+  b.jobs.push_back({&L.wq_a, xq, D, n, grown(b.cq, n * Rq), Rq});
+  b.jobs.push_back({&L.wkv, xq, D, n, grown(b.kv, n * Dh), Dh});
   if (L.kind != AttnKind::kSliding) {
     const CompressorWeights& cw = L.compressor;
     b.jobs.push_back({&cw.wkv, x, D, n, grown(b.cmp_value, n * cw.width), cw.width});
@@ -51,13 +52,16 @@ void Engine::Impl::project_queries(StepContext& s, const LayerWeights& L) const 
   const int64_t Hi = c.index_n_heads, Di = c.index_head_dim;
   StepBuffers& b = s.b;
   rmsnorm(s, b.cq.data(), Rq, n, Rq, &L.q_norm, b.cq.data(), Rq);
+  quantize(s, QuantPoint::kGemmInput, b.cq.data(), n, Rq, Rq);  // #2
   b.jobs.clear();
   b.jobs.push_back({&L.wq_b, b.cq.data(), Rq, n, grown(b.q, n * H * Dh), H * Dh});
   if (L.kind == AttnKind::kCsa) b.jobs.push_back({&L.indexer.wq_b, b.cq.data(), Rq, n, grown(b.idx_q, n * Hi * Di), Hi * Di});
   matmuls(s, b.jobs);
 }
 
-// Per-head unweighted RMS of q, the latent's kv norm, and RoPE on the trailing Dr dims of both.
+// Per-head unweighted RMS of q, the latent's kv norm, and RoPE on the trailing Dr dims of both;
+// in deepseek numerics the latent's non-RoPE dims then go through FP8/64 (#3), before this
+// step's own queries read them.
 void Engine::Impl::rotate_query_and_latent(StepContext& s, const LayerWeights& L) const {
   const int64_t n = s.n, H = c.num_attention_heads, Dh = c.head_dim, Dn = Dh - c.qk_rope_head_dim;
   const bool compressed = L.kind != AttnKind::kSliding;
@@ -69,6 +73,7 @@ void Engine::Impl::rotate_query_and_latent(StepContext& s, const LayerWeights& L
     s.K.rope(q + t * H * Dh + Dn, H, Dh, half_rope(), cos_of(s, compressed, t), sin_of(s, compressed, t), 0);
     s.K.rope(kv + t * Dh + Dn, 1, Dh, half_rope(), cos_of(s, compressed, t), sin_of(s, compressed, t), 0);
   }
+  quantize(s, QuantPoint::kKv, kv, n, Dh, Dn);
 }
 
 // Each sequence's compressed KV (and CSA indexer keys) grows by the entries its new tokens
@@ -82,10 +87,10 @@ void Engine::Impl::extend_compressors(StepContext& s, const LayerWeights& L, int
     const SeqChunk& ch = s.chunks[ci];
     LayerState& ls = s.layer_state(ch, layer);
     const int64_t r = b.first_row[ci], p0 = ch.state->pos;
-    compress(s, cw, ls.compressor, ls.entries, ls.n_entries, b.cmp_value.data() + r * cw.width,
+    compress(s, cw, QuantPoint::kKv, ls.compressor, ls.entries, ls.n_entries, b.cmp_value.data() + r * cw.width,
              b.cmp_score.data() + r * cw.width, cw.width, p0, ch.n);
     if (L.kind == AttnKind::kCsa) {
-      compress(s, ic, ls.index_compressor, ls.index_keys, ls.n_entries, b.idx_value.data() + r * ic.width,
+      compress(s, ic, QuantPoint::kIndexer, ls.index_compressor, ls.index_keys, ls.n_entries, b.idx_value.data() + r * ic.width,
                b.idx_score.data() + r * ic.width, ic.width, p0, ch.n);
     }
     ls.n_entries = (p0 + ch.n) / L.ratio;
@@ -161,7 +166,8 @@ void Engine::Impl::write_window(StepContext& s, int64_t layer) const {
   }
 }
 
-// Group g's heads through wo_a rows [g*Ro, (g+1)*Ro), all groups in one pass; then wo_b.
+// Group g's heads through wo_a rows [g*Ro, (g+1)*Ro), all groups in one pass; then wo_b (its
+// input through FP8/128 in deepseek numerics; wo_a has no quantiser).
 void Engine::Impl::grouped_output(StepContext& s, const LayerWeights& L) const {
   const int64_t n = s.n, D = c.hidden_size, H = c.num_attention_heads, Dh = c.head_dim;
   const int64_t G = c.o_groups, Ro = c.o_lora_rank, group_in = H * Dh / G;
@@ -170,6 +176,7 @@ void Engine::Impl::grouped_output(StepContext& s, const LayerWeights& L) const {
   b.jobs.clear();
   for (int64_t g = 0; g < G; ++g) b.jobs.push_back({&L.wo_a, b.attn_o.data() + g * group_in, H * Dh, n, z, G * Ro, g * Ro, (g + 1) * Ro});
   matmuls(s, b.jobs);
+  quantize(s, QuantPoint::kGemmInput, z, n, G * Ro, G * Ro);  // #7
   matmul(s, L.wo_b, z, G * Ro, n, grown(b.block_out, n * D), D);
 }
 

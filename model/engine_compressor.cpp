@@ -41,9 +41,9 @@ void drop_used_rows(const CompressorWeights& cw, CompressorBuffer& buf, int64_t 
 
 }  // namespace
 
-void Engine::Impl::compress(StepContext& s, const CompressorWeights& cw, CompressorBuffer& buf, GrowableFloats& entries,
-                            int64_t entries_before, const float* value, const float* score, int64_t ld, int64_t p0,
-                            int64_t count) const {
+void Engine::Impl::compress(StepContext& s, const CompressorWeights& cw, QuantPoint point, CompressorBuffer& buf,
+                            GrowableFloats& entries, int64_t entries_before, const float* value, const float* score,
+                            int64_t ld, int64_t p0, int64_t count) const {
   const int64_t width = cw.width, d = cw.dim, ratio = cw.ratio, half = half_rope();
   buffer_rows(cw, buf, value, score, ld, p0, count);
   const int64_t w_begin = entries_before, w_end = (p0 + count) / ratio;
@@ -77,8 +77,11 @@ void Engine::Impl::compress(StepContext& s, const CompressorWeights& cw, Compres
           s.K.softmax_pool(buf.value.data() + row * width, buf.score.data() + row * width, ratio, width, d, out);
         }
         s.K.rmsnorm(out, d, 1, d, cw.norm.data(), static_cast<float>(c.rms_norm_eps), out, d);
-        rope_angles(freq_cmp, ratio * wi, cs, sn);
+        rope_at(true, ratio * wi, cs, sn);
         s.K.rope(out + d - c.qk_rope_head_dim, 1, d, half, cs, sn, 0);
+        // deepseek numerics: KV entries FP8/64 on the non-RoPE dims (#6), indexer keys rotated
+        // and FP4/32 on all dims (#5), as stored and as attended.
+        if (deepseek) quantize_in_place(point, out, point == QuantPoint::kKv ? d - c.qk_rope_head_dim : d);
       }
     });
   }

@@ -17,8 +17,9 @@ void Engine::Impl::select_csa(StepContext& s, const LayerWeights& L, int64_t lay
   for (int64_t i = 0; i < n * Hi; ++i) hw[i] *= wscale;
   for (int64_t t = 0; t < n; ++t)
     s.K.rope(b.idx_q.data() + t * Hi * Di + Di - c.qk_rope_head_dim, Hi, Di, half_rope(), cos_of(s, true, t), sin_of(s, true, t), 0);
-  // (The Hadamard rotation of spec §4.6 is orthonormal and applied to both sides: without
-  //  FP4 rounding it leaves every score unchanged, so it is not computed.)
+  // deepseek numerics: each head's query rotated and FP4/32 (#4), as the keys were (#5). (In fp32
+  // numerics the orthonormal rotation of both sides leaves every score unchanged: not computed.)
+  quantize(s, QuantPoint::kIndexer, b.idx_q.data(), n * Hi, Di, Di);
   grown(b.selected, n * c.index_topk);
   grown(b.selected_n, n);
   for (int64_t t = 0; t < n; ++t) {

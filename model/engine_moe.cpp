@@ -83,8 +83,9 @@ void Engine::Impl::expert_products(StepContext& s, const LayerWeights& L) const 
   const int64_t n = s.n, D = c.hidden_size, E = c.n_routed_experts, F = c.moe_intermediate_size;
   const int64_t routed = n * c.num_experts_per_tok, rows = routed + n;
   StepBuffers& b = s.b;
+  const float* in = gemm_input(s, b.ffn_x.data(), b.ffn_xq);  // #8: FP8 into every expert, not the router
   float* x = grown(b.expert_x, routed * D);
-  for (int64_t r = 0; r < routed; ++r) std::copy_n(b.ffn_x.data() + b.route_token[r] * D, D, x + r * D);
+  for (int64_t r = 0; r < routed; ++r) std::copy_n(in + b.route_token[r] * D, D, x + r * D);
   float* g = grown(b.expert_g, rows * F);
   float* up = grown(b.expert_up, rows * F);
   float* h = grown(b.expert_h, rows * F);
@@ -100,13 +101,14 @@ void Engine::Impl::expert_products(StepContext& s, const LayerWeights& L) const 
     const int64_t r0 = b.expert_begin[e], m = b.expert_begin[e + 1] - r0;
     if (m > 0) add(L.experts[static_cast<size_t>(e)], x + r0 * D, r0, m);
   }
-  add(L.shared, b.ffn_x.data(), routed, n);
+  add(L.shared, in, routed, n);
   matmuls(s, b.jobs);
   const float limit = static_cast<float>(c.swiglu_limit);
   for (int64_t r = 0; r < rows; ++r) {
     const float weight = r < routed ? b.route_weight[r] : 1.0f;
     s.K.swiglu(g + r * F, up + r * F, F, limit, weight, h + r * F);
   }
+  quantize(s, QuantPoint::kGemmInput, h, rows, F, F);  // #9: after the routing weight
   matmuls(s, b.down_jobs);
 }
 

@@ -1,6 +1,9 @@
 // The engine's calls of the plugin's products and norms, with the step's byte and FLOP counts.
+#include <algorithm>
 #include <chrono>
+#include <string>
 
+#include "base/error.h"
 #include "model/engine_steps.h"
 #include "model/rope_angles.h"
 #include "model/weights.h"
@@ -18,10 +21,45 @@ double job_bytes(const MatmulJob& j) {
   return static_cast<double>(matrix_bytes(*j.m)) * static_cast<double>(r1 - j.r0) / static_cast<double>(j.m->rows);
 }
 
+// The widths each quantiser blocks (NUMERICS.md §2) must be whole blocks, as in DeepSeek's kernels.
+void check_quantiser_widths(const ModelConfig& c) {
+  const auto need = [](int64_t width, int64_t block, const char* what) {
+    if (width <= 0 || width % block != 0)
+      throw Error(std::string("deepseek numerics: ") + what + " (" + std::to_string(width) + ") is not a multiple of " +
+                  std::to_string(block));
+  };
+  need(c.hidden_size, kGemmInputBlock, "hidden_size");
+  need(c.q_lora_rank, kGemmInputBlock, "q_lora_rank");
+  need(c.o_groups * c.o_lora_rank, kGemmInputBlock, "o_groups * o_lora_rank");
+  need(c.moe_intermediate_size, kGemmInputBlock, "moe_intermediate_size");
+  need(c.head_dim - c.qk_rope_head_dim, kKvBlock, "head_dim - qk_rope_head_dim");
+  need(c.index_head_dim, kIndexerBlock, "index_head_dim");
+  if ((c.index_head_dim & (c.index_head_dim - 1)) != 0)
+    throw Error("deepseek numerics: index_head_dim (" + std::to_string(c.index_head_dim) +
+                ") is not a power of two (the Hadamard rotation)");
+}
+
 }  // namespace
 
-Engine::Impl::Impl(const ModelConfig& cfg, const ModelWeights& weights)
-    : c(cfg), w(weights), freq_swa(rope_frequencies(cfg, false)), freq_cmp(rope_frequencies(cfg, true)) {}
+Engine::Impl::Impl(const ModelConfig& cfg, const ModelWeights& weights, Numerics numerics)
+    : c(cfg),
+      w(weights),
+      freq_swa(rope_frequencies(cfg, false)),
+      freq_cmp(rope_frequencies(cfg, true)),
+      deepseek(numerics == Numerics::kDeepSeek) {
+  if (!deepseek) return;
+  check_quantiser_widths(cfg);
+  freq32_swa = rope_frequencies_f32(cfg, false);
+  freq32_cmp = rope_frequencies_f32(cfg, true);
+}
+
+void Engine::Impl::rope_at(bool compressed, int64_t pos, float* cos_out, float* sin_out) const {
+  if (deepseek) {
+    rope_angles_f32(compressed ? freq32_cmp : freq32_swa, pos, cos_out, sin_out);
+  } else {
+    rope_angles(compressed ? freq_cmp : freq_swa, pos, cos_out, sin_out);
+  }
+}
 
 const float* Engine::Impl::cos_of(const StepContext& s, bool compressed, int64_t t) const {
   return (compressed ? s.b.cos_cmp : s.b.cos_swa).data() + t * half_rope();
@@ -69,6 +107,22 @@ void Engine::Impl::rmsnorm(StepContext& s, const float* x, int64_t ld, int64_t r
   const float eps = static_cast<float>(c.rms_norm_eps);
   const float* wp = weight ? weight->data() : nullptr;
   s.pool.parallel_for(rows, 64, [&](int64_t b, int64_t e, int) { K.rmsnorm(x + b * ld, ld, e - b, dim, wp, eps, y + b * ldy, ldy); });
+}
+
+void Engine::Impl::quantize(StepContext& s, QuantPoint point, float* x, int64_t rows, int64_t ld, int64_t cols) const {
+  if (!deepseek) return;
+  s.pool.parallel_for(rows, 16, [&](int64_t b, int64_t e, int) {
+    for (int64_t r = b; r < e; ++r) quantize_in_place(point, x + r * ld, cols);
+  });
+}
+
+const float* Engine::Impl::gemm_input(StepContext& s, const float* x, std::vector<float>& copy) const {
+  if (!deepseek) return x;
+  const int64_t n = s.n, D = c.hidden_size;
+  float* q = grown(copy, n * D);
+  std::copy_n(x, n * D, q);
+  quantize(s, QuantPoint::kGemmInput, q, n, D, D);
+  return q;
 }
 
 }  // namespace dsv4

@@ -10,6 +10,7 @@
 
 #include "base/thread_pool.h"
 #include "model/engine.h"
+#include "model/quantizers.h"
 #include "model/step_buffers.h"
 
 namespace dsv4 {
@@ -32,10 +33,16 @@ struct Engine::Impl {
   const ModelConfig& c;
   const ModelWeights& w;
   std::vector<double> freq_swa, freq_cmp;  // RoPE frequencies per layer kind (rope_angles.h)
+  bool deepseek = false;                   // Numerics::kDeepSeek: quantise at NUMERICS.md §2's points
+  std::vector<float> freq32_swa, freq32_cmp;  // deepseek: the reference's fp32 frequencies
 
-  Impl(const ModelConfig& cfg, const ModelWeights& weights);
+  Impl(const ModelConfig& cfg, const ModelWeights& weights, Numerics numerics);
 
   int64_t half_rope() const { return c.qk_rope_head_dim / 2; }
+  // cos/sin [Dr/2] at `pos` for one layer kind: in double (fp32 numerics), or step by step in
+  // fp32 as the reference computes them (deepseek numerics, whose roundings would flip on the
+  // difference).
+  void rope_at(bool compressed, int64_t pos, float* cos_out, float* sin_out) const;
   const float* cos_of(const StepContext& s, bool compressed, int64_t t) const;
   const float* sin_of(const StepContext& s, bool compressed, int64_t t) const;
 
@@ -46,6 +53,12 @@ struct Engine::Impl {
   void matmuls(StepContext& s, const std::vector<MatmulJob>& jobs) const;
   void rmsnorm(StepContext& s, const float* x, int64_t ld, int64_t rows, int64_t dim, const FloatTensor* weight, float* y,
                int64_t ldy) const;
+  // In deepseek mode, quantises `cols` values of each of `rows` rows (stride ld) in place at
+  // `point`, split across the pool; in fp32 mode does nothing.
+  void quantize(StepContext& s, QuantPoint point, float* x, int64_t rows, int64_t ld, int64_t cols) const;
+  // The normed input x [n, D] as the FP8 GEMM input (#1, #8): a quantised copy in `copy` in
+  // deepseek mode, x itself in fp32 mode.
+  const float* gemm_input(StepContext& s, const float* x, std::vector<float>& copy) const;
 
   // ---- step layout and embedding (engine.cpp) ----
   void lay_out_tokens(StepContext& s) const;  // ids, positions, chunk of each token, RoPE angles
@@ -70,9 +83,10 @@ struct Engine::Impl {
   void grouped_output(StepContext& s, const LayerWeights& L) const;
 
   // ---- compressors (spec §4.5, engine_compressor.cpp) ----
-  void compress(StepContext& s, const CompressorWeights& cw, CompressorBuffer& buf, GrowableFloats& entries,
-                int64_t entries_before, const float* value, const float* score, int64_t ld, int64_t p0,
-                int64_t count) const;
+  // Entries are rounded at `point` in deepseek mode: kKv (main, non-RoPE dims) or kIndexer.
+  void compress(StepContext& s, const CompressorWeights& cw, QuantPoint point, CompressorBuffer& buf,
+                GrowableFloats& entries, int64_t entries_before, const float* value, const float* score, int64_t ld,
+                int64_t p0, int64_t count) const;
 
   // ---- lightning indexer (spec §4.6, engine_indexer.cpp) ----
   void select_csa(StepContext& s, const LayerWeights& L, int64_t layer) const;

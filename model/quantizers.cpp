@@ -70,4 +70,28 @@ void fp4_quantize_row(float* x, int64_t cols, float* scales) {
   quantize_row(x, cols, kIndexerBlock, scales, kFp4Max, kFp4AmaxFloor, round_to_e2m1);
 }
 
+void hadamard_rotate(float* x, int64_t n) {
+  for (int64_t h = 1; h < n; h *= 2) {
+    for (int64_t i = 0; i < n; i += 2 * h) {
+      for (int64_t j = i; j < i + h; ++j) {
+        const float a = x[j], b = x[j + h];
+        x[j] = a + b;
+        x[j + h] = a - b;
+      }
+    }
+  }
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(n)));
+  for (int64_t i = 0; i < n; ++i) x[i] *= scale;
+}
+
+void quantize_in_place(QuantPoint point, float* x, int64_t cols) {
+  switch (point) {
+    case QuantPoint::kGemmInput: return fp8_quantize_row(x, cols, kGemmInputBlock, nullptr);
+    case QuantPoint::kKv: return fp8_quantize_row(x, cols, kKvBlock, nullptr);
+    case QuantPoint::kIndexer:
+      hadamard_rotate(x, cols);
+      return fp4_quantize_row(x, cols, nullptr);
+  }
+}
+
 }  // namespace dsv4

@@ -29,9 +29,21 @@ float power_of_two_scale(float amax, float floor, float inv_qmax);
 void fp8_quantize_row(float* x, int64_t cols, int64_t block, float* scales);
 void fp4_quantize_row(float* x, int64_t cols, float* scales);
 
-// The block sizes and floors of NUMERICS.md §1.
+// The block sizes of NUMERICS.md §1.
 inline constexpr int64_t kGemmInputBlock = 128;
 inline constexpr int64_t kKvBlock = 64;
 inline constexpr int64_t kIndexerBlock = 32;
+
+// x ← H x / sqrt(n) with H the Sylvester Hadamard matrix in natural order (n a power of two), by
+// the butterfly: equal to the matrix product up to summation order (NUMERICS.md §5).
+void hadamard_rotate(float* x, int64_t n);
+
+// The three quantisation points of a forward pass (NUMERICS.md §2), each on one row of `cols`
+// values (a multiple of the point's block):
+//   kGemmInput  FP8/128 (#1, #2, #7, #8, #9)
+//   kKv         FP8/64 (#3, #6; the caller passes only the non-RoPE dims)
+//   kIndexer    Hadamard rotation, then FP4/32 (#4 per head, #5)
+enum class QuantPoint { kGemmInput, kKv, kIndexer };
+void quantize_in_place(QuantPoint point, float* x, int64_t cols);
 
 }  // namespace dsv4

@@ -37,6 +37,7 @@ struct StepBuffers {
 
   // Attention (spec §4.3-4.7).
   std::vector<float> attn_x;    // [n, D] normed input
+  std::vector<float> attn_xq;   // [n, D] its FP8 GEMM-input form (deepseek numerics)
   std::vector<float> cq;        // [n, Rq] query low-rank vector
   std::vector<float> kv;        // [n, Dh] shared key/value latent
   std::vector<float> cmp_value, cmp_score;  // [n, width] main compressor projections
@@ -54,6 +55,7 @@ struct StepBuffers {
 
   // MoE (spec §4.8).
   std::vector<float> ffn_x;                 // [n, D] normed input
+  std::vector<float> ffn_xq;                // [n, D] its FP8 GEMM-input form (deepseek numerics)
   std::vector<float> gate_logits;           // [n, E]
   std::vector<float> sigma, biased;         // [E] one token's scores
   std::vector<int32_t> picks;               // [n, Kx] chosen experts per token

@@ -18,7 +18,7 @@ namespace po = boost::program_options;
 namespace dsv4 {
 
 int generate_command(int argc, char** argv) {
-  std::string model_dir, tokens_arg, plugin_name, plugin_dir, dump_logits;
+  std::string model_dir, tokens_arg, plugin_name, plugin_dir, dump_logits, numerics = "fp32";
   int64_t max_tokens = 16, prefill_chunk = 0;
   float temperature = 0.0f, top_p = 1.0f;
   uint64_t seed = 0;
@@ -34,6 +34,7 @@ int generate_command(int argc, char** argv) {
       "plugin", po::value(&plugin_name), "kernel plugin name or .so path (default: best for this CPU)")(
       "plugin-dir", po::value(&plugin_dir), "where plugins live (default: beside the binary)")(
       "threads", po::value(&threads)->default_value(0), "worker threads (0 = all cores)")(
+      "numerics", po::value(&numerics)->default_value(numerics), "fp32 or deepseek (DeepSeek's FP8/FP4 quantisation points)")(
       "prefill-chunk", po::value(&prefill_chunk)->default_value(0), "prefill at most this many tokens per step (0 = all)")(
       "ignore-eos", "keep generating after the EOS id")(
       "dump-logits", po::value(&dump_logits), "write float32 [steps x vocab] logits to this file");
@@ -71,11 +72,11 @@ int generate_command(int argc, char** argv) {
     sel.dir = plugin_dir;
     sel.requested = plugin_name;
     auto plugin = select_plugin(sel, [](const std::string& line) { std::cerr << "dsv4: " << line << "\n"; });
-    Engine engine(model, kernels_from(plugin), threads);
+    Engine engine(model, kernels_from(plugin), threads, parse_numerics(numerics));
     const ModelConfig& c = model->config();
     std::cerr << "dsv4: loaded " << model_dir << " in " << load_s << " s (" << model->checkpoint().file_bytes() / 1e6
               << " MB, " << c.num_hidden_layers << " layers, vocab " << c.vocab_size << "), plugin " << plugin->name()
-              << ", " << engine.threads() << " threads\n";
+              << ", " << engine.threads() << " threads, " << numerics_name(engine.numerics()) << " numerics\n";
 
     SequenceState seq = engine.new_sequence();
     Sampler sampler({temperature, top_p, seed});

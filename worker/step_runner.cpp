@@ -18,10 +18,11 @@ PluginPtr LoadPlugin(const std::string& name, const std::string& dir) {
 
 class EngineRunner final : public StepRunner {
  public:
-  EngineRunner(std::shared_ptr<const Model> model, const std::string& plugin, const std::string& plugin_dir, int threads)
+  EngineRunner(std::shared_ptr<const Model> model, const std::string& plugin, const std::string& plugin_dir, int threads,
+               Numerics numerics)
       : plugin_dir_(plugin_dir),
         slot_(std::make_shared<PluginSlot>(LoadPlugin(plugin, plugin_dir))),
-        engine_(std::move(model), kernels_from(slot_), threads) {}
+        engine_(std::move(model), kernels_from(slot_), threads, numerics) {}
 
   SequenceState NewSequence() const override { return engine_.new_sequence(); }
   std::vector<StepProblem> Check(const std::vector<SeqChunk>& chunks) const override { return engine_.check(chunks); }
@@ -30,6 +31,7 @@ class EngineRunner final : public StepRunner {
   int64_t eos_token_id() const override { return engine_.config().eos_token_id; }
   int64_t max_context() const override { return engine_.config().max_position_embeddings; }
   std::string plugin_name() const override { return slot_->get()->name(); }
+  std::string numerics_name() const override { return dsv4::numerics_name(engine_.numerics()); }
 
   std::string SwapPlugin(const std::string& name) override {
     try {
@@ -94,6 +96,7 @@ class EchoRunner final : public StepRunner {
   int64_t eos_token_id() const override { return -1; }
   int64_t max_context() const override { return int64_t{1} << 30; }
   std::string plugin_name() const override { return plugin_; }
+  std::string numerics_name() const override { return "none"; }
   std::string SwapPlugin(const std::string& name) override {
     plugin_ = "echo:" + name;
     return "";
@@ -107,8 +110,8 @@ class EchoRunner final : public StepRunner {
 }  // namespace
 
 std::unique_ptr<StepRunner> MakeEngineRunner(std::shared_ptr<const Model> model, const std::string& plugin,
-                                             const std::string& plugin_dir, int threads) {
-  return std::make_unique<EngineRunner>(std::move(model), plugin, plugin_dir, threads);
+                                             const std::string& plugin_dir, int threads, Numerics numerics) {
+  return std::make_unique<EngineRunner>(std::move(model), plugin, plugin_dir, threads, numerics);
 }
 
 std::unique_ptr<StepRunner> MakeEchoRunner(int64_t vocab_size) { return std::make_unique<EchoRunner>(vocab_size); }

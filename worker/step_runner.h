@@ -26,6 +26,7 @@ class StepRunner {
   virtual int64_t eos_token_id() const = 0;  // -1: never stops early
   virtual int64_t max_context() const = 0;
   virtual std::string plugin_name() const = 0;
+  virtual std::string numerics_name() const = 0;  // "fp32" / "deepseek" (the echo runner: "none")
   // Validates and publishes another kernel plugin while steps run. Returns "" on success, else
   // the reason (the old plugin keeps serving). Thread-safe with Step().
   virtual std::string SwapPlugin(const std::string& name) = 0;
@@ -33,7 +34,8 @@ class StepRunner {
 
 // The V4 engine with a hot-swappable plugin slot.
 std::unique_ptr<StepRunner> MakeEngineRunner(std::shared_ptr<const Model> model, const std::string& plugin,
-                                             const std::string& plugin_dir, int threads);
+                                             const std::string& plugin_dir, int threads,
+                                             Numerics numerics = Numerics::kFp32);
 
 // No model: the next token is always (previous token + 1) mod vocab, with certainty.
 std::unique_ptr<StepRunner> MakeEchoRunner(int64_t vocab_size);

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   dsv4::worker::InstallCrashHandler();
   dsv4::worker::LinkConfig link;
   dsv4::worker::SchedulerConfig sched;
+  std::string numerics = "fp32";
   std::string model_dir, plugin, plugin_dir, config_file, ready_file, debug_crash, metrics_host = "0.0.0.0", worker_id;
   int metrics_port = 9465, threads = 0;
   int64_t echo_vocab = 1024;
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
       "plugin", po::value(&plugin), "kernel plugin name or .so path (default: best for this CPU)")(
       "plugin-dir", po::value(&plugin_dir), "where plugins live (default: beside the binary)")(
       "threads", po::value(&threads)->default_value(0), "engine threads (0 = all cores)")(
+      "numerics", po::value(&numerics)->default_value(numerics), "fp32 or deepseek (DeepSeek's FP8/FP4 quantisation points)")(
       "resident", po::bool_switch(&resident),
       "copy the weights into anonymous memory at start-up (reads the whole checkpoint; page-cache reclaim can "
       "then never evict them, so an idle worker does not re-read them from disk on its next request)")(
@@ -89,12 +91,14 @@ int main(int argc, char** argv) {
     } else {
       dsv4::LoadOptions load;
       load.resident = resident;
-      runner = MakeEngineRunner(dsv4::Model::load(model_dir, load), plugin, plugin_dir, threads);
+      runner = MakeEngineRunner(dsv4::Model::load(model_dir, load), plugin, plugin_dir, threads,
+                                dsv4::parse_numerics(numerics));
     }
     auto encoder = dsv4::MakePromptEncoder(model_dir);
     dsv4::metrics::Endpoint endpoint(metrics_host + ":" + std::to_string(metrics_port));
     WorkerMetrics metrics(endpoint.registry(), sched.tier);
     metrics.SetPlugin(runner->plugin_name());
+    metrics.SetNumerics(runner->numerics_name());
 
     link.info.worker_id = worker_id.empty() ? DefaultWorkerId(sched.tier) : worker_id;
     link.info.tier = *dsv4::protocol::ParseTier(sched.tier);  // checked above

@@ -35,6 +35,10 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& reg, const std::string& tier)
   draft_rejected = &draft.Add({{"tier", tier}, {"result", "rejected"}});
   refeed_passes = counter("dsv4_worker_draft_refeed_passes_total", "Re-feeds of an accepted prefix after a partly rejected draft");
   requests = &BuildCounter().Name("dsv4_worker_requests_total").Help("Requests ended on this worker, by outcome").Register(reg);
+  numerics_info = &BuildGauge()
+                       .Name("dsv4_worker_numerics_info")
+                       .Help("Arithmetic of the engine (1): fp32, or deepseek (DeepSeek's FP8/FP4 quantisation points)")
+                       .Register(reg);
   plugin_info = &BuildGauge().Name("dsv4_worker_plugin_info").Help("Kernel plugin in use (1) by name").Register(reg);
   expert_selections_family = &BuildCounter()
                                   .Name("dsv4_worker_expert_selections_total")
@@ -63,6 +67,10 @@ void WorkerMetrics::SetPlugin(const std::string& name) {
   if (!plugin_.empty()) plugin_info->Add({{"plugin", plugin_}}).Set(0);
   plugin_ = name;
   plugin_info->Add({{"plugin", plugin_}}).Set(1);
+}
+
+void WorkerMetrics::SetNumerics(const std::string& name) {
+  numerics_info->Add({{"numerics", name}}).Set(1);
 }
 
 }  // namespace dsv4::worker

@@ -18,6 +18,9 @@ struct WorkerMetrics {
   // Marks `name` as the plugin in use (1) and the previous one as not (0).
   void SetPlugin(const std::string& name);
 
+  // dsv4_worker_numerics_info{numerics} = 1 (once, at start: a worker's numerics never change).
+  void SetNumerics(const std::string& name);
+
   // Adds one step's routed-expert choices to dsv4_worker_expert_selections_total{layer,expert}.
   // The series are registered on the first call (the model's layer and expert counts are known
   // then), never on later steps. Called from the scheduler thread only.
@@ -47,6 +50,7 @@ struct WorkerMetrics {
   prometheus::Counter* refeed_passes;
   prometheus::Family<prometheus::Counter>* requests;  // by outcome
   prometheus::Family<prometheus::Gauge>* plugin_info;
+  prometheus::Family<prometheus::Gauge>* numerics_info;
   prometheus::Family<prometheus::Counter>* expert_selections_family;
 
  private:

@@ -32,7 +32,7 @@ namespace dsv4 {
 namespace {
 
 struct Args {
-  std::string model, plugin, plugin_dir;
+  std::string model, plugin, plugin_dir, numerics = "fp32";
   int64_t batch = 1, tokens = 16, context = 0;
   int threads = 0;
   int warmup = 2;
@@ -103,11 +103,12 @@ int run(const std::string& mode, const Args& a) {
   sel.dir = a.plugin_dir;
   sel.requested = a.plugin;
   auto plugin = select_plugin(sel, [](const std::string& line) { std::cerr << "dsv4-bench: " << line << "\n"; });
-  Engine engine(model, kernels_from(plugin), a.threads);
+  Engine engine(model, kernels_from(plugin), a.threads, parse_numerics(a.numerics));
   engine.profile_matmuls = a.profile;
   const ModelConfig& c = model->config();
   const int threads = engine.threads();
-  std::cerr << "dsv4-bench: plugin " << plugin->name() << ", " << threads << " threads, " << c.num_hidden_layers
+  std::cerr << "dsv4-bench: plugin " << plugin->name() << ", " << numerics_name(engine.numerics()) << " numerics, " << threads
+            << " threads, " << c.num_hidden_layers
             << " layers, " << c.n_routed_experts << " experts, vocab " << c.vocab_size << "\n";
 
   std::vector<SequenceState> seqs;
@@ -207,6 +208,7 @@ int main(int argc, char** argv) {
       "plugin", po::value(&a.plugin), "kernel plugin name or .so path (default: best for this CPU)")(
       "plugin-dir", po::value(&a.plugin_dir), "where plugins live (default: beside the binary)")(
       "threads", po::value(&a.threads)->default_value(0), "engine threads (0 = all cores)")(
+      "numerics", po::value(&a.numerics)->default_value(a.numerics), "fp32 or deepseek (DeepSeek's FP8/FP4 quantisation points)")(
       "warmup", po::value(&a.warmup)->default_value(2), "untimed decode steps first")(
       "resident", po::bool_switch(&a.resident), "copy the weights into anonymous memory (as dsv4-worker --resident)")(
       "profile", po::bool_switch(&a.profile), "decode: time every matrix shape and print where the step goes");

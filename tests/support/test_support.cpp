@@ -47,8 +47,9 @@ std::vector<std::string> runnable_plugins() {
   return names;
 }
 
-std::unique_ptr<Engine> make_engine(std::shared_ptr<const Model> model, const std::string& plugin, int threads) {
-  return std::make_unique<Engine>(std::move(model), kernels_from(load_plugin(plugin)), threads);
+std::unique_ptr<Engine> make_engine(std::shared_ptr<const Model> model, const std::string& plugin, int threads,
+                                    Numerics numerics) {
+  return std::make_unique<Engine>(std::move(model), kernels_from(load_plugin(plugin)), threads, numerics);
 }
 
 std::vector<float> prefill_all(Engine& e, SequenceState& s, const std::vector<int32_t>& tokens) {

@@ -24,7 +24,7 @@ std::vector<std::string> runnable_plugins();
 
 // An engine over `model` with one plugin.
 std::unique_ptr<Engine> make_engine(std::shared_ptr<const Model> model, const std::string& plugin = "reference",
-                                    int threads = 2);
+                                    int threads = 2, Numerics numerics = Numerics::kFp32);
 
 // Prefill `tokens` in one step; returns logits for every position [n, vocab].
 std::vector<float> prefill_all(Engine& e, SequenceState& s, const std::vector<int32_t>& tokens);
