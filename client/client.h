@@ -84,6 +84,10 @@ class Client {
   // (a status, admin or error event).
   std::optional<Event> Call(const std::string& body, const std::string& id, std::chrono::milliseconds timeout);
 
+  // The DEALER socket's handle, for a caller that polls it together with other descriptors
+  // (the gateway's bridge thread); read it with Next(0ms) once it is readable.
+  void* socket_handle() { return sock_.handle(); }
+
  private:
   zmq::context_t ctx_{1};
   zmq::socket_t sock_;

@@ -1,0 +1,75 @@
+// dsv4-gateway: flags -> text model, router bridge, routes -> HTTP server until SIGINT/SIGTERM.
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "gateway/http_server.h"
+#include "gateway/routes.h"
+
+namespace po = boost::program_options;
+using namespace dsv4::gateway;
+
+int main(int argc, char** argv) {
+  HttpServerConfig http;
+  std::string router = "tcp://127.0.0.1:5555", model_dir, tokenizer, api_keys, ready_file, config_file;
+  std::vector<std::string> aliases;
+  int64_t default_max_tokens = 4096, timeout_s = 600, drain_s = 30;
+  po::options_description opts("dsv4-gateway options");
+  opts.add_options()("help,h", "show this help")("config", po::value(&config_file), "INI file with the same keys as the flags")(
+      "router", po::value(&router)->default_value(router), "the router's client endpoint")(
+      "model", po::value(&model_dir), "checkpoint directory to read tokenizer.json, generation_config.json and encoding/ from")(
+      "tokenizer", po::value(&tokenizer), "a tokenizer.json to use instead of MODEL/tokenizer.json")(
+      "host", po::value(&http.host)->default_value(http.host), "address to listen on")(
+      "port", po::value(&http.port)->default_value(http.port), "HTTP port (0 = any free port, see --ready-file)")(
+      "threads", po::value(&http.threads)->default_value(http.threads), "HTTP threads")(
+      "alias", po::value(&aliases)->composing(), "NAME=flash|pro|auto: another model name (repeatable)")(
+      "api-keys", po::value(&api_keys), "file of accepted API keys, one a line (default: no key needed)")(
+      "max-body-bytes", po::value(&http.max_body_bytes)->default_value(http.max_body_bytes), "largest request body (413 beyond)")(
+      "default-max-tokens", po::value(&default_max_tokens)->default_value(default_max_tokens), "max_tokens of a chat request giving none")(
+      "request-timeout-s", po::value(&timeout_s)->default_value(timeout_s), "a request with no answer from the router by then fails (503)")(
+      "drain-s", po::value(&drain_s)->default_value(drain_s), "on SIGTERM, how long open responses may finish")(
+      "ready-file", po::value(&ready_file), "write {port, base_url} here (JSON) once listening");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, opts), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: dsv4-gateway (--model DIR | --tokenizer FILE) [options]\n" << opts;
+      return 0;
+    }
+    if (vm.count("config")) {
+      std::ifstream f(vm["config"].as<std::string>());
+      if (!f) throw po::error("cannot read config file " + vm["config"].as<std::string>());
+      po::store(po::parse_config_file(f, opts), vm);
+    }
+    po::notify(vm);
+    if (model_dir.empty() && tokenizer.empty()) throw po::error("give --model DIR (or --tokenizer FILE)");
+    if (http.threads < 1 || default_max_tokens < 1 || timeout_s < 1) throw po::error("--threads, --default-max-tokens and --request-timeout-s must be >= 1");
+  } catch (const po::error& e) {
+    std::cerr << "dsv4-gateway: " << e.what() << "\n" << opts;
+    return 2;
+  }
+  try {
+    http.drain = std::chrono::seconds(drain_s);
+    const TextModel text = TextModel::Load(model_dir, tokenizer);
+    const ModelNames names(aliases);
+    ApiKeys keys = api_keys.empty() ? ApiKeys() : ApiKeys::Load(api_keys);
+    GatewayMetrics metrics;
+    RouterBridge bridge(router, std::chrono::seconds(timeout_s));
+    Routes routes(ApiContext{text, names, default_max_tokens}, std::move(keys), bridge, metrics, http.max_body_bytes);
+    HttpServer server(http, [&routes](const HttpRequest& r, std::shared_ptr<Responder> out) { routes.Handle(r, std::move(out)); }, metrics);
+    const std::string base_url = "http://" + http.host + ":" + std::to_string(server.port()) + "/v1";
+    std::cerr << "dsv4-gateway: serving " << base_url << " (router " << router << ", models " << names.Accepted() << ")\n";
+    if (!ready_file.empty()) {
+      const std::string tmp = ready_file + ".tmp";
+      std::ofstream(tmp) << "{\"port\": " << server.port() << ", \"base_url\": \"" << base_url << "\"}\n";
+      std::filesystem::rename(tmp, ready_file);
+    }
+    server.Run();
+    std::cerr << "dsv4-gateway: stopped\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "dsv4-gateway: error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,333 @@
+#include "gateway/openai_api.h"
+
+#include "gateway/api_error.h"
+#include "gateway/chat_prompt.h"
+#include "gateway/sse.h"
+
+namespace dsv4::gateway {
+
+namespace {
+
+// ---- requests -----------------------------------------------------------------------------
+
+// OpenAI content: a string, or an array of {type: "text", text} parts (other kinds refused).
+std::string ContentText(const Fields& m, const char* key) {
+  const Json* v = m.Get(key);
+  if (!v) return "";
+  if (v->is_string()) return v->get<std::string>();
+  if (!v->is_array()) m.Fail(key, std::string("must be a string or an array of content parts, got ") + TypeName(*v));
+  std::string text;
+  for (size_t i = 0; i < v->size(); ++i) {
+    const Fields part((*v)[i], m.Path(key) + "[" + std::to_string(i) + "]");
+    const std::string type = part.RequiredStr("type");
+    if (type != "text") part.Fail("type", "'" + type + "' is not supported (text parts only)");
+    text += part.RequiredStr("text");
+  }
+  return text;
+}
+
+Json ReadMessages(const Fields& f) {
+  const Json& in = f.RequiredArray("messages");
+  if (in.empty()) f.Fail("messages", "must hold at least one message");
+  Json out = Json::array();
+  for (size_t i = 0; i < in.size(); ++i) {
+    const Fields m(in[i], "messages[" + std::to_string(i) + "]");
+    const std::string role = m.RequiredStr("role");
+    if (role != "system" && role != "user" && role != "assistant" && role != "tool" && role != "developer") {
+      m.Fail("role", "must be one of system, user, assistant, tool, developer; got '" + role + "'");
+    }
+    Json msg{{"role", role}, {"content", ContentText(m, "content")}};
+    if (role == "assistant") {
+      if (const Json* r = m.Get("reasoning_content")) {
+        if (!r->is_string()) m.Fail("reasoning_content", std::string("must be a string, got ") + TypeName(*r));
+        msg["reasoning_content"] = *r;
+      }
+      if (const Json* calls = m.Get("tool_calls")) {
+        if (!calls->is_array()) m.Fail("tool_calls", std::string("must be an array, got ") + TypeName(*calls));
+        for (size_t c = 0; c < calls->size(); ++c) {
+          const Fields call((*calls)[c], m.Path("tool_calls") + "[" + std::to_string(c) + "]");
+          const Json* fn = call.Get("function");
+          if (!fn) call.Fail("function", "is required");
+          const Fields fnf(*fn, call.Path("function"));
+          fnf.RequiredStr("name");
+          fnf.Str("arguments", "{}");
+        }
+        msg["tool_calls"] = *calls;
+      }
+    }
+    if (role == "tool") msg["tool_call_id"] = m.Str("tool_call_id", "");
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+void ReadTools(const Fields& f, ChatPrompt* p) {
+  if (const Json* tools = f.Get("tools")) {
+    if (!tools->is_array()) f.Fail("tools", std::string("must be an array, got ") + TypeName(*tools));
+    for (size_t i = 0; i < tools->size(); ++i) {
+      const Fields t((*tools)[i], "tools[" + std::to_string(i) + "]");
+      if (t.Str("type", "function") != "function") t.Fail("type", "must be 'function'");
+      const Json* fn = t.Get("function");
+      if (!fn) t.Fail("function", "is required");
+      Fields(*fn, t.Path("function")).RequiredStr("name");
+      p->tools.push_back({{"type", "function"}, {"function", *fn}});
+    }
+  }
+  const Json* choice = f.Get("tool_choice");
+  if (!choice) return;
+  if (choice->is_string()) {
+    const std::string c = choice->get<std::string>();
+    if (c == "auto") p->tool_choice = ToolChoice::kAuto;
+    else if (c == "none") p->tool_choice = ToolChoice::kNone;
+    else if (c == "required") p->tool_choice = ToolChoice::kRequired;
+    else f.Fail("tool_choice", "must be 'auto', 'none', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}; got '" + c + "'");
+    return;
+  }
+  const Fields c(*choice, "tool_choice");
+  if (c.RequiredStr("type") != "function") c.Fail("type", "must be 'function'");
+  const Json* fn = c.Get("function");
+  if (!fn) c.Fail("function", "is required");
+  p->tool_choice = ToolChoice::kNamed;
+  p->tool_name = Fields(*fn, c.Path("function")).RequiredStr("name");
+}
+
+// DeepSeek's switch (`thinking: {"type": "enabled" | "disabled"}`) and OpenAI's reasoning_effort.
+void ReadThinking(const Fields& f, ChatPrompt* p) {
+  bool enabled = false, disabled = false;
+  if (const Json* t = f.Get("thinking")) {
+    const std::string type = Fields(*t, "thinking").RequiredStr("type");
+    if (type != "enabled" && type != "disabled") Fields(*t, "thinking").Fail("type", "must be 'enabled' or 'disabled', got '" + type + "'");
+    enabled = type == "enabled";
+    disabled = !enabled;
+  }
+  const std::string effort = f.Str("reasoning_effort", "");
+  if (!effort.empty()) {
+    p->effort = ParseReasoningEffort(effort, "reasoning_effort");
+    enabled = !disabled;
+  }
+  if (enabled) {
+    p->mode = ThinkingMode::kThinking;
+    if (p->effort == ReasoningEffort::kNone) p->effort = ReasoningEffort::kHigh;
+  }
+}
+
+// Fields this gateway does not honour yet are refused, never silently ignored.
+void RefuseUnsupported(const Fields& f) {
+  if (f.Int("n", 1, 1, 1) != 1) f.Fail("n", "must be 1");
+  if (f.Bool("logprobs", false)) f.Fail("logprobs", "is not supported by this gateway yet");
+  if (f.Get("top_logprobs")) f.Fail("top_logprobs", "is not supported by this gateway yet");
+  for (const char* k : {"presence_penalty", "frequency_penalty"}) {
+    if (f.Number(k, 0.0, -2.0, 2.0) != 0.0) f.Fail(k, "is not supported by this gateway yet (only 0)");
+  }
+}
+
+// ---- answers --------------------------------------------------------------------------------
+
+const char* FinishReason(const Outcome& o) {
+  switch (o.finish) {
+    case Outcome::Finish::kLength: return "length";
+    case Outcome::Finish::kToolCalls: return "tool_calls";
+    case Outcome::Finish::kStopString:
+    case Outcome::Finish::kEnd: break;
+  }
+  return "stop";
+}
+
+Json Usage(const Outcome& o) {
+  return {{"prompt_tokens", o.prompt_tokens},
+          {"completion_tokens", o.completion_tokens},
+          {"total_tokens", o.prompt_tokens + o.completion_tokens},
+          {"completion_tokens_details", {{"reasoning_tokens", o.reasoning_tokens}}}};
+}
+
+// Which tier answered, and whether `auto` escalated (an extension field the SDKs pass through).
+Json TierInfo(const Outcome& o) {
+  Json j{{"tier", o.tier}, {"escalated", o.escalated}};
+  if (o.escalated) j["escalation_reason"] = o.escalation_reason;
+  return j;
+}
+
+class OpenAiFormatBase : public ReplyFormat {
+ public:
+  OpenAiFormatBase(std::string id, std::string object, std::string model, bool include_usage)
+      : id_(std::move(id)), object_(std::move(object)), model_(std::move(model)), include_usage_(include_usage) {}
+
+  std::string StreamError(const ApiError& e) override { return "data: " + OpenAiErrorBody(e) + "\n\n" + kSseDone; }
+  std::string ErrorBody(const ApiError& e) override { return OpenAiErrorBody(e); }
+
+ protected:
+  Json Envelope(Json choices) const {
+    return {{"id", id_}, {"object", object_}, {"created", created_}, {"model", model_}, {"system_fingerprint", "dsv4d"},
+            {"choices", std::move(choices)}};
+  }
+  std::string UsageChunk(const Outcome& o) const {
+    if (!include_usage_) return "";
+    Json j = Envelope(Json::array());
+    j["usage"] = Usage(o);
+    j["dsv4"] = TierInfo(o);
+    return SseData(j);
+  }
+
+  std::string id_, object_, model_;
+  bool include_usage_;
+  int64_t created_ = UnixSeconds();
+};
+
+class ChatFormat final : public OpenAiFormatBase {
+ public:
+  ChatFormat(std::string model, bool include_usage)
+      : OpenAiFormatBase(NewId("chatcmpl-"), "chat.completion.chunk", std::move(model), include_usage) {}
+
+  std::string StreamStart() override { return Chunk({{"role", "assistant"}, {"content", ""}}, nullptr); }
+
+  std::string StreamParts(const std::vector<Part>& parts) override {
+    std::string out;
+    for (const Part& p : parts) {
+      switch (p.kind) {
+        case Part::Kind::kReasoning: out += Chunk({{"reasoning_content", p.text}}, nullptr); break;
+        case Part::Kind::kContent: out += Chunk({{"content", p.text}}, nullptr); break;
+        case Part::Kind::kToolCall: {
+          Json call = ToolCall(p.call, calls_);
+          call["index"] = calls_++;
+          out += Chunk({{"tool_calls", Json::array({call})}}, nullptr);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  std::string StreamEnd(const Outcome& o) override { return Chunk(Json::object(), FinishReason(o)) + UsageChunk(o) + kSseDone; }
+
+  std::string Whole(const Outcome& o) override {
+    Json message{{"role", "assistant"}, {"content", o.content.empty() && !o.tool_calls.empty() ? Json() : Json(o.content)}};
+    if (!o.reasoning.empty()) message["reasoning_content"] = o.reasoning;
+    if (!o.tool_calls.empty()) {
+      message["tool_calls"] = Json::array();
+      for (size_t i = 0; i < o.tool_calls.size(); ++i) message["tool_calls"].push_back(ToolCall(o.tool_calls[i], i));
+    }
+    object_ = "chat.completion";
+    Json j = Envelope(Json::array({{{"index", 0}, {"message", message}, {"logprobs", nullptr}, {"finish_reason", FinishReason(o)}}}));
+    j["usage"] = Usage(o);
+    j["dsv4"] = TierInfo(o);
+    return JsonText(j);
+  }
+
+ private:
+  Json ToolCall(const ParsedToolCall& c, size_t i) const {
+    return {{"id", "call_" + id_.substr(9) + "_" + std::to_string(i)},
+            {"type", "function"},
+            {"function", {{"name", c.name}, {"arguments", c.arguments}}}};
+  }
+  std::string Chunk(Json delta, const char* finish) const {
+    return SseData(Envelope(Json::array(
+        {{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", finish ? Json(finish) : Json()}}})));
+  }
+  size_t calls_ = 0;
+};
+
+class CompletionFormat final : public OpenAiFormatBase {
+ public:
+  CompletionFormat(std::string model, bool include_usage)
+      : OpenAiFormatBase(NewId("cmpl-"), "text_completion", std::move(model), include_usage) {}
+
+  std::string StreamStart() override { return ""; }
+  std::string StreamParts(const std::vector<Part>& parts) override {
+    std::string out;
+    for (const Part& p : parts) out += Chunk(p.text, nullptr);
+    return out;
+  }
+  std::string StreamEnd(const Outcome& o) override { return Chunk("", FinishReason(o)) + UsageChunk(o) + kSseDone; }
+  std::string Whole(const Outcome& o) override {
+    Json j = Envelope(Json::array({Choice(o.content, FinishReason(o))}));
+    j["usage"] = Usage(o);
+    j["dsv4"] = TierInfo(o);
+    return JsonText(j);
+  }
+
+ private:
+  static Json Choice(const std::string& text, const char* finish) {
+    return {{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish ? Json(finish) : Json()}};
+  }
+  std::string Chunk(const std::string& text, const char* finish) const { return SseData(Envelope(Json::array({Choice(text, finish)}))); }
+};
+
+bool IncludeUsage(const Fields& f) {
+  const Json* so = f.Get("stream_options");
+  return so && Fields(*so, "stream_options").Bool("include_usage", false);
+}
+
+}  // namespace
+
+Job ParseOpenAiChat(const Json& body, const ApiContext& ctx) {
+  const Fields f(body, "");
+  Job job;
+  job.request.model = ResolveModel(f, ctx.names);
+  RefuseUnsupported(f);
+  ChatPrompt prompt;
+  prompt.messages = ReadMessages(f);
+  ReadTools(f, &prompt);
+  ReadThinking(f, &prompt);
+  job.request.max_tokens = f.Int("max_completion_tokens", f.Int("max_tokens", ctx.default_max_tokens, 1, protocol::kMaxMaxTokens),
+                                 1, protocol::kMaxMaxTokens);
+  ReadSampling(f, ctx.model.defaults(), &job.request);
+  job.stops = ReadStops(f, "stop");
+  job.stream = f.Bool("stream", false);
+  EncodedPrompt enc = EncodeChatPrompt(prompt, ctx.model);
+  job.request.prompt_kind = protocol::PromptKind::kTokens;
+  job.request.tokens = std::move(enc.tokens);
+  job.request.thinking = enc.thinking;
+  job.forced_prefix = enc.forced_prefix;
+  job.chat = true;
+  job.mode = prompt.mode;
+  job.format = std::make_unique<ChatFormat>(f.Str("model", ""), IncludeUsage(f));
+  return job;
+}
+
+Job ParseOpenAiCompletion(const Json& body, const ApiContext& ctx) {
+  const Fields f(body, "");
+  Job job;
+  job.request.model = ResolveModel(f, ctx.names);
+  RefuseUnsupported(f);
+  if (f.Bool("echo", false)) f.Fail("echo", "is not supported by this gateway");
+  if (!f.Str("suffix", "").empty()) f.Fail("suffix", "is not supported by this gateway");
+  const Json* p = f.Get("prompt");
+  if (!p) f.Fail("prompt", "is required");
+  std::vector<int32_t> tokens;
+  if (p->is_string() || (p->is_array() && p->size() == 1 && (*p)[0].is_string())) {
+    tokens = ctx.model.tokenizer().encode(p->is_string() ? p->get<std::string>() : (*p)[0].get<std::string>());
+  } else if (p->is_array() && !p->empty() && (*p)[0].is_number_integer()) {
+    for (const Json& t : *p) {
+      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= static_cast<int64_t>(ctx.model.tokenizer().vocab_size())) {
+        f.Fail("prompt", "token ids must be integers in [0, " + std::to_string(ctx.model.tokenizer().vocab_size()) + ")");
+      }
+      tokens.push_back(t.get<int32_t>());
+    }
+  } else {
+    f.Fail("prompt", "must be a string, an array of one string, or an array of token ids");
+  }
+  if (tokens.empty()) f.Fail("prompt", "must not be empty");
+  job.request.max_tokens = f.Int("max_tokens", 16, 1, protocol::kMaxMaxTokens);  // OpenAI's default
+  ReadSampling(f, ctx.model.defaults(), &job.request);
+  job.request.prompt_kind = protocol::PromptKind::kTokens;
+  job.request.tokens = std::move(tokens);
+  job.stops = ReadStops(f, "stop");
+  job.stream = f.Bool("stream", false);
+  job.chat = false;
+  job.format = std::make_unique<CompletionFormat>(f.Str("model", ""), IncludeUsage(f));
+  return job;
+}
+
+std::string OpenAiModelList(const ModelNames& names) {
+  Json data = Json::array();
+  for (const auto& [name, tier] : names.all()) data.push_back(Json::parse(OpenAiModel(names, name)));
+  return JsonText({{"object", "list"}, {"data", data}});
+}
+
+std::string OpenAiModel(const ModelNames& names, const std::string& id) {
+  const auto tier = names.Resolve(id);
+  if (!tier) throw ApiError(ErrorKind::kNotFound, "the model '" + id + "' does not exist; this gateway serves: " + names.Accepted(), "model");
+  return JsonText({{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "deepseek"}, {"dsv4_tier", protocol::NameOf(*tier)}});
+}
+
+}  // namespace dsv4::gateway

@@ -1,0 +1,41 @@
+// What the gateway reads from a checkpoint directory laid out like the Hugging Face repository
+// (never the weights): tokenizer.json, the reasoning-effort "max" paragraph of
+// encoding/encoding_dsv4.py, and the sampling defaults of generation_config.json. With these the
+// gateway renders chat prompts itself (tools, tool results, earlier reasoning, forced tool-call
+// openings) and turns streamed token ids back into text.
+//
+// Immutable after load: thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "text/tokenizer.h"
+
+namespace dsv4::gateway {
+
+struct SamplingDefaults {
+  double temperature = 1.0;  // V4's generation_config.json ships 1.0 / 1.0
+  double top_p = 1.0;
+};
+
+class TextModel {
+ public:
+  // `model_dir` must hold tokenizer.json; generation_config.json and encoding/ are optional.
+  // `tokenizer_file`, when not empty, is used instead of MODEL_DIR/tokenizer.json (model_dir may
+  // then be empty). Throws dsv4::Error naming the file that is missing or malformed.
+  static TextModel Load(const std::string& model_dir, const std::string& tokenizer_file = "");
+
+  const Tokenizer& tokenizer() const { return tokenizer_; }
+  // The "max" effort paragraph, or nullopt when the directory has no encoder file.
+  const std::optional<std::string>& max_effort_prefix() const { return max_effort_prefix_; }
+  const SamplingDefaults& defaults() const { return defaults_; }
+
+ private:
+  explicit TextModel(Tokenizer t) : tokenizer_(std::move(t)) {}
+  Tokenizer tokenizer_;
+  std::optional<std::string> max_effort_prefix_;
+  SamplingDefaults defaults_;
+};
+
+}  // namespace dsv4::gateway

@@ -1,0 +1,240 @@
+// dsv4-gateway over HTTP with real processes (router, workers, gateway) and curl as the client:
+// answers equal to the same request over ZeroMQ, byte-exact event-stream framing, API-shaped
+// errors for bad input (and the gateway keeps serving), API keys, a client disconnect cancelling
+// at the router, 64 concurrent streams.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "tests/gateway/gateway_harness.h"
+
+namespace dsv4::itest {
+namespace {
+
+using Json = nlohmann::json;
+
+class Gateway : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { gw_ = new GatewayService(); }
+  static void TearDownTestSuite() {
+    delete gw_;
+    gw_ = nullptr;
+  }
+  static GatewayService* gw_;
+};
+GatewayService* Gateway::gw_ = nullptr;
+
+std::string ChatBody(const std::string& model, const std::string& text, int max_tokens, bool stream) {
+  return Json{{"model", model},
+              {"messages", {{{"role", "user"}, {"content", text}}}},
+              {"max_tokens", max_tokens},
+              {"temperature", 0},
+              {"stream", stream},
+              {"stream_options", {{"include_usage", true}}}}
+      .dump();
+}
+
+// The `data:` payloads of an event stream (checked to be framed exactly `data: X\n\n`).
+std::vector<std::string> DataLines(const std::string& body) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    const size_t end = body.find("\n\n", pos);
+    if (end == std::string::npos || body.compare(pos, 6, "data: ") != 0) return {};
+    const std::string payload = body.substr(pos + 6, end - pos - 6);
+    if (payload.find('\n') != std::string::npos) return {};
+    out.push_back(payload);
+    pos = end + 2;
+  }
+  return out;
+}
+
+TEST_F(Gateway, ChatAnswerEqualsTheSameRequestOverZeroMq) {
+  const std::string text = "Hello, who are you?";
+  const HttpReply http = gw_->Curl("/v1/chat/completions", ChatBody("deepseek-v4-flash", text, 8, false));
+  ASSERT_EQ(http.status, 200) << http.body << gw_->Logs();
+  const Json j = Json::parse(http.body);
+
+  auto r = Request("flash", {}, 8);
+  r.prompt_kind = protocol::PromptKind::kMessages;
+  r.messages = {{"user", text}};
+  const auto zmq = gw_->svc.NewClient()->Generate(r, 60s);
+  ASSERT_TRUE(zmq.ok) << zmq.error.message;
+
+  EXPECT_EQ(j["object"], "chat.completion");
+  EXPECT_EQ(j["model"], "deepseek-v4-flash");
+  EXPECT_EQ(j["usage"]["prompt_tokens"], zmq.done.usage.prompt_tokens);
+  EXPECT_EQ(j["usage"]["completion_tokens"], zmq.done.usage.completion_tokens);
+  std::string want = TestTokenizer().decode(zmq.done.tokens);
+  if (const auto eos = want.find("<｜end▁of▁sentence｜>"); eos != std::string::npos) want.resize(eos);
+  EXPECT_EQ(j["choices"][0]["message"]["content"], want);
+  EXPECT_EQ(j["dsv4"]["tier"], "flash");
+
+  // The same request streamed: the deltas add up to the same text.
+  const HttpReply s = gw_->Curl("/v1/chat/completions", ChatBody("deepseek-v4-flash", text, 8, true));
+  ASSERT_EQ(s.status, 200);
+  std::string streamed;
+  for (const std::string& d : DataLines(s.body)) {
+    if (d == "[DONE]") break;
+    const Json c = Json::parse(d);
+    if (!c["choices"].empty() && c["choices"][0]["delta"].contains("content")) streamed += c["choices"][0]["delta"]["content"];
+  }
+  EXPECT_EQ(streamed, want);
+}
+
+TEST_F(Gateway, OpenAiStreamFramingIsByteExact) {
+  const HttpReply s = gw_->Curl("/v1/chat/completions", ChatBody("deepseek-v4-pro", "count", 5, true));
+  ASSERT_EQ(s.status, 200) << s.body;
+  // Every event is `data: <one line>\n\n`, nothing else in the body, [DONE] last.
+  EXPECT_TRUE(std::regex_match(s.body, std::regex("(data: [^\n]+\n\n)+data: \\[DONE\\]\n\n"))) << s.body;
+  const auto lines = DataLines(s.body);
+  ASSERT_EQ(lines.size(), 1u + 5 + 1 + 1 + 1) << s.body;  // role, 5 tokens, finish, usage, [DONE]
+  const Json first = Json::parse(lines[0]);
+  EXPECT_EQ(first["choices"][0]["delta"]["role"], "assistant");
+  for (size_t i = 0; i + 1 < lines.size(); ++i) EXPECT_EQ(Json::parse(lines[i])["id"], first["id"]);
+  EXPECT_EQ(Json::parse(lines[6])["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(Json::parse(lines[7])["usage"]["completion_tokens"], 5);
+  EXPECT_EQ(Json::parse(lines[7])["choices"].size(), 0u);
+}
+
+TEST_F(Gateway, AnthropicStreamHasTheMessagesEventSequence) {
+  const std::string body =
+      Json{{"model", "deepseek-v4-pro"}, {"max_tokens", 4}, {"stream", true}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}}.dump();
+  const HttpReply s = gw_->Curl("/v1/messages", body);
+  ASSERT_EQ(s.status, 200) << s.body;
+  std::vector<std::string> events;
+  const std::regex event("event: ([a-z_]+)\ndata: ([^\n]+)\n\n");
+  size_t covered = 0;
+  for (auto it = std::sregex_iterator(s.body.begin(), s.body.end(), event); it != std::sregex_iterator(); ++it) {
+    EXPECT_EQ(static_cast<size_t>(it->position()), covered) << "bytes between events";
+    covered = static_cast<size_t>(it->position() + it->length());
+    events.push_back((*it)[1]);
+    EXPECT_EQ(Json::parse((*it)[2].str())["type"], (*it)[1].str());
+  }
+  EXPECT_EQ(covered, s.body.size());
+  const std::vector<std::string> want = {"message_start",       "content_block_start", "content_block_delta", "content_block_delta",
+                                         "content_block_delta", "content_block_delta", "content_block_stop",  "message_delta",
+                                         "message_stop"};
+  EXPECT_EQ(events, want) << s.body;
+}
+
+TEST_F(Gateway, BadInputGetsApiShapedErrorsAndTheGatewayKeepsServing) {
+  struct Case {
+    std::string path, body;
+    int status;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"/v1/chat/completions", "{\"model\": ", 400, "not valid JSON"},
+      {"/v1/chat/completions", "[1, 2]", 400, "must be a JSON object"},
+      {"/v1/chat/completions", R"({"model": "deepseek-v4-flash", "messages": "hi"})", 400, "'messages' must be an array"},
+      {"/v1/chat/completions", R"({"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"})",
+       400, "'temperature' must be a number"},
+      {"/v1/chat/completions", R"({"model": "gpt-4", "messages": [{"role": "user", "content": "x"}]})", 404, "'gpt-4' does not exist"},
+      {"/v1/chat/completions", R"({"model": "deepseek-v4-flash", "messages": []})", 400, "at least one message"},
+      {"/v1/chat/completions", R"({"model": "deepseek-v4-flash", "messages": [{"role": "robot", "content": "x"}]})", 400,
+       "'messages[0].role' must be one of"},
+      {"/v1/chat/completions", R"({"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0})", 400,
+       "'max_tokens' must be between 1"},
+      {"/v1/chat/completions",
+       R"({"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": "x"}], "tool_choice": {"type": "function", "function": {"name": "f"}}})",
+       400, "'tools' is empty"},
+      {"/v1/completions", R"({"model": "auto"})", 400, "'prompt' is required"},
+      {"/v1/messages", R"({"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": "x"}]})", 400,
+       "'max_tokens' is required"},
+      {"/v1/nowhere", "{}", 404, "unknown route: POST /v1/nowhere"},
+  };
+  for (const Case& c : cases) {
+    const HttpReply r = gw_->Curl(c.path, c.body);
+    EXPECT_EQ(r.status, c.status) << c.body << " -> " << r.body;
+    ASSERT_FALSE(r.body.empty()) << c.body;
+    const Json j = Json::parse(r.body);
+    const std::string message = c.path == "/v1/messages" ? j["error"]["message"] : j["error"]["message"];
+    EXPECT_NE(message.find(c.says), std::string::npos) << c.body << " -> " << message;
+    if (c.path == "/v1/messages") {
+      EXPECT_EQ(j["type"], "error");
+      EXPECT_EQ(j["error"]["type"], "invalid_request_error");
+    } else {
+      EXPECT_TRUE(j["error"].contains("type") && j["error"].contains("code")) << r.body;
+    }
+  }
+  // Larger than the limit (4 MiB by default).
+  const HttpReply big = gw_->Curl("/v1/chat/completions", std::string(5 << 20, ' '), {"-H", "Expect:"});
+  EXPECT_EQ(big.status, 413) << big.body;
+  // Still serving.
+  const HttpReply ok = gw_->Curl("/v1/chat/completions", ChatBody("deepseek-v4-pro", "still there?", 3, false));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  // Every one of them counted by route and status.
+  const HttpReply metrics = gw_->Curl("/metrics");
+  EXPECT_GE(Metric(metrics.body, "dsv4_gateway_http_requests_total", {{"route", "/v1/chat/completions"}, {"status", "400"}}), 7);
+  EXPECT_GE(Metric(metrics.body, "dsv4_gateway_http_requests_total", {{"route", "other"}, {"status", "404"}}), 1);
+  EXPECT_GE(Metric(metrics.body, "dsv4_gateway_http_requests_total", {{"route", "/v1/chat/completions"}, {"status", "413"}}), 1);
+}
+
+TEST_F(Gateway, ClientDisconnectCancelsTheRequestAtTheRouter) {
+  const double before = Metric(gw_->svc.RouterMetrics(), "dsv4_router_requests_total", {{"tier", "pro"}, {"outcome", "cancelled"}});
+  // An echo answer of a million tokens takes far longer than the second curl waits.
+  const HttpReply r = gw_->Curl("/v1/chat/completions", ChatBody("deepseek-v4-pro", "go on", 1000000, true), {"--max-time", "1"});
+  EXPECT_NE(r.body.find("data: "), std::string::npos);
+  double after = before;
+  for (int i = 0; i < 100 && after == before; ++i) {
+    std::this_thread::sleep_for(100ms);
+    after = Metric(gw_->svc.RouterMetrics(), "dsv4_router_requests_total", {{"tier", "pro"}, {"outcome", "cancelled"}});
+  }
+  EXPECT_EQ(after, before + 1) << gw_->Logs();
+  // The worker freed the slot.
+  double active = 1;
+  for (int i = 0; i < 50 && active != 0; ++i) {
+    std::this_thread::sleep_for(100ms);
+    active = Metric(HttpGet(gw_->svc.workers[1]->metrics_port, "/metrics"), "dsv4_worker_active_sequences", {{"tier", "pro"}});
+  }
+  EXPECT_EQ(active, 0);
+}
+
+TEST_F(Gateway, SixtyFourConcurrentStreamsAllCompleteUninterleaved) {
+  constexpr int kClients = 64;
+  std::vector<HttpReply> replies(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([i, &replies] {
+      replies[i] = gw_->Curl("/v1/chat/completions", ChatBody("deepseek-v4-pro", "client " + std::to_string(i), 16, true));
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> ids;
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_EQ(replies[i].status, 200) << i << ": " << replies[i].body;
+    const auto lines = DataLines(replies[i].body);
+    ASSERT_EQ(lines.size(), 1u + 16 + 1 + 1 + 1) << i << ": " << replies[i].body;
+    ASSERT_EQ(lines.back(), "[DONE]");
+    const std::string id = Json::parse(lines[0])["id"];
+    for (size_t k = 0; k + 1 < lines.size(); ++k) ASSERT_EQ(Json::parse(lines[k])["id"], id) << "stream " << i << " interleaved";
+    ids.insert(id);
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kClients));
+  EXPECT_EQ(Metric(gw_->Curl("/metrics").body, "dsv4_gateway_open_streams"), 0);
+}
+
+TEST(GatewayKeys, MissingOrWrongKeysAreRefusedInEachApisShape) {
+  ScratchDir dir;
+  std::ofstream(dir.path() + "/keys") << "# test keys\nsk-good\n";
+  GatewayService gw({"--api-keys", dir.path() + "/keys"});
+  const std::string chat = ChatBody("deepseek-v4-pro", "hi", 2, false);
+  HttpReply r = gw.Curl("/v1/chat/completions", chat);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Json::parse(r.body)["error"]["code"], "invalid_api_key");
+  EXPECT_NE(r.body.find("no API key given"), std::string::npos);
+  r = gw.Curl("/v1/messages", R"({"model": "auto", "max_tokens": 2, "messages": [{"role": "user", "content": "x"}]})",
+              {"-H", "x-api-key: sk-bad"});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Json::parse(r.body)["error"]["type"], "authentication_error");
+  r = gw.Curl("/v1/chat/completions", chat, {"-H", "Authorization: Bearer sk-good"});
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+}  // namespace
+}  // namespace dsv4::itest
