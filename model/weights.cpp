@@ -27,8 +27,9 @@ size_t matrix_bytes(const dsv4_matrix& m) {
     case DSV4_WEIGHT_F32: return static_cast<size_t>(m.rows * m.cols * 4);
     case DSV4_WEIGHT_BF16: return static_cast<size_t>(m.rows * m.cols * 2);
     case DSV4_WEIGHT_FP8_BLOCK:
-      return static_cast<size_t>(m.rows * m.cols + ((m.rows + 127) / 128) * ((m.cols + 127) / 128));
-    case DSV4_WEIGHT_FP4_GROUP: return static_cast<size_t>(m.rows * m.cols / 2 + m.rows * m.cols / 32);
+      return static_cast<size_t>(m.rows * m.cols + dsv4_scale_count(dsv4_fp8_scale_grid(m.rows, m.cols)));
+    case DSV4_WEIGHT_FP4_GROUP:
+      return static_cast<size_t>(m.rows * m.cols / 2 + dsv4_scale_count(dsv4_fp4_scale_grid(m.rows, m.cols)));
   }
   return 0;
 }
@@ -136,7 +137,8 @@ class Binder {
       const TensorView& s = need(sname, "block scales of " + wname);
       if (s.dtype != DType::kF8E8M0 && s.dtype != DType::kU8)
         throw Error(s.file + ": tensor '" + sname + "' has dtype " + dtype_name(s.dtype) + "; expected F8_E8M0");
-      expect_shape(s, {(rows + 127) / 128, (cols + 127) / 128}, "one scale per 128x128 block of " + wname);
+      const dsv4_scale_grid grid = dsv4_fp8_scale_grid(rows, cols);
+      expect_shape(s, {grid.rows, grid.cols}, "one scale per 128x128 block of " + wname);
       m.type = DSV4_WEIGHT_FP8_BLOCK;
       m.scale = s.data;
       return m;
@@ -146,7 +148,8 @@ class Binder {
       const TensorView& s = need(sname, "group scales of " + wname);
       if (s.dtype != DType::kF8E8M0 && s.dtype != DType::kU8)
         throw Error(s.file + ": tensor '" + sname + "' has dtype " + dtype_name(s.dtype) + "; expected F8_E8M0");
-      expect_shape(s, {rows, cols / 32}, "one scale per 32 inputs of " + wname);
+      const dsv4_scale_grid grid = dsv4_fp4_scale_grid(rows, cols);
+      expect_shape(s, {grid.rows, grid.cols}, "one scale per 32 inputs of " + wname);
       m.type = DSV4_WEIGHT_FP4_GROUP;
       m.scale = s.data;
       return m;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "plugins/dsv4_formats.h"
 #include "plugins/dsv4_kernel_abi.h"
 #include "plugins/plugin_loader.h"
 
@@ -59,12 +60,12 @@ std::string check_matmul(const dsv4_kernel_table& c, const dsv4_kernel_table& r,
   } else if (type == DSV4_WEIGHT_FP8_BLOCK) {
     data.resize(static_cast<size_t>(rows * cols));
     for (auto& b : data) { b = static_cast<uint8_t>(g.next()); if ((b & 0x7f) == 0x7f) b = 0x30; }
-    scale.resize(static_cast<size_t>(((rows + 127) / 128) * ((cols + 127) / 128)));
+    scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp8_scale_grid(rows, cols))));
     for (auto& s : scale) s = static_cast<uint8_t>(118 + g.next() % 8);
   } else {
     data.resize(static_cast<size_t>(rows * cols / 2));
     for (auto& b : data) b = static_cast<uint8_t>(g.next());
-    scale.resize(static_cast<size_t>(rows * cols / 32));
+    scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp4_scale_grid(rows, cols))));
     for (auto& s : scale) s = static_cast<uint8_t>(118 + g.next() % 8);
   }
   w.data = data.data();

@@ -6,6 +6,8 @@
  *   e4m3fn   : FP8, bias 7, no infinity, 0x7F/0xFF = NaN, max 448
  *   e8m0     : scale byte u -> 2^(u - 127); 255 = NaN
  *   e2m1     : FP4 code c (bit 3 = sign) -> {0, .5, 1, 1.5, 2, 3, 4, 6}
+ *
+ * and the one definition of the e8m0 scale grids beside quantised weights (dsv4_*_scale_grid).
  */
 #ifndef DSV4_FORMATS_H
 #define DSV4_FORMATS_H
@@ -59,20 +61,43 @@ static inline float dsv4_e2m1_to_f32(uint8_t code) {
   return table[code & 15];
 }
 
+/* The e8m0 scale grid [rows, cols] of a quantised weight matrix of `rows` x `cols` logical values
+ * (row-major, one byte per scale): FP8 has one scale per 128x128 block, partial blocks at the
+ * right and bottom edges included; FP4 one per run of 32 inputs of a row (cols a multiple of 32). */
+#define DSV4_FP8_BLOCK 128
+#define DSV4_FP4_GROUP 32
+
+typedef struct dsv4_scale_grid {
+  int64_t rows, cols;
+} dsv4_scale_grid;
+
+static inline dsv4_scale_grid dsv4_fp8_scale_grid(int64_t rows, int64_t cols) {
+  dsv4_scale_grid g = {(rows + DSV4_FP8_BLOCK - 1) / DSV4_FP8_BLOCK, (cols + DSV4_FP8_BLOCK - 1) / DSV4_FP8_BLOCK};
+  return g;
+}
+
+static inline dsv4_scale_grid dsv4_fp4_scale_grid(int64_t rows, int64_t cols) {
+  dsv4_scale_grid g = {rows, cols / DSV4_FP4_GROUP};
+  return g;
+}
+
+static inline int64_t dsv4_scale_count(dsv4_scale_grid g) { return g.rows * g.cols; }
+
 /* Logical element (row, col) of an FP4-group matrix with `cols` logical columns. */
 static inline float dsv4_fp4_element(const uint8_t* packed, const uint8_t* scale, int64_t cols,
                                      int64_t row, int64_t col) {
   const uint8_t byte = packed[row * (cols / 2) + col / 2];
   const uint8_t code = (col & 1) ? (uint8_t)(byte >> 4) : (uint8_t)(byte & 15);
-  return dsv4_e2m1_to_f32(code) * dsv4_e8m0_to_f32(scale[row * (cols / 32) + col / 32]);
+  const int64_t scale_cols = dsv4_fp4_scale_grid(row + 1, cols).cols;
+  return dsv4_e2m1_to_f32(code) * dsv4_e8m0_to_f32(scale[row * scale_cols + col / DSV4_FP4_GROUP]);
 }
 
 /* Logical element (row, col) of an FP8 128x128-block matrix with `cols` logical columns. */
 static inline float dsv4_fp8_element(const uint8_t* w, const uint8_t* scale, int64_t cols,
                                      int64_t row, int64_t col) {
-  const int64_t scale_cols = (cols + 127) / 128;
+  const int64_t scale_cols = dsv4_fp8_scale_grid(row + 1, cols).cols;
   return dsv4_e4m3_to_f32(w[row * cols + col]) *
-         dsv4_e8m0_to_f32(scale[(row / 128) * scale_cols + col / 128]);
+         dsv4_e8m0_to_f32(scale[(row / DSV4_FP8_BLOCK) * scale_cols + col / DSV4_FP8_BLOCK]);
 }
 
 #ifdef __cplusplus

@@ -22,6 +22,7 @@
 #include "model/parallel_matmul.h"
 #include "base/thread_pool.h"
 #include "plugins/cpu_features.h"
+#include "plugins/dsv4_formats.h"
 #include "plugins/plugin_loader.h"
 
 namespace dsv4 {
@@ -59,8 +60,8 @@ size_t data_bytes(const Shape& s) {
 }
 size_t scale_bytes(const Shape& s) {
   switch (s.type) {
-    case DSV4_WEIGHT_FP8_BLOCK: return static_cast<size_t>(((s.rows + 127) / 128) * ((s.cols + 127) / 128));
-    case DSV4_WEIGHT_FP4_GROUP: return static_cast<size_t>(s.rows * s.cols / 32);
+    case DSV4_WEIGHT_FP8_BLOCK: return static_cast<size_t>(dsv4_scale_count(dsv4_fp8_scale_grid(s.rows, s.cols)));
+    case DSV4_WEIGHT_FP4_GROUP: return static_cast<size_t>(dsv4_scale_count(dsv4_fp4_scale_grid(s.rows, s.cols)));
     default: return 0;
   }
 }

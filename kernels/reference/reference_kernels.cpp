@@ -58,8 +58,8 @@ void decode_block(const dsv4_matrix* w, int64_t row, int64_t k0, int64_t len, fl
     }
     case DSV4_WEIGHT_FP8_BLOCK: {
       const auto* p = static_cast<const uint8_t*>(w->data) + row * w->cols + k0;
-      const int64_t scale_cols = (w->cols + 127) / 128;
-      const float s = dsv4_e8m0_to_f32(w->scale[(row / 128) * scale_cols + k0 / 128]);
+      const int64_t scale_cols = dsv4_fp8_scale_grid(w->rows, w->cols).cols;
+      const float s = dsv4_e8m0_to_f32(w->scale[(row / DSV4_FP8_BLOCK) * scale_cols + k0 / DSV4_FP8_BLOCK]);
       const float* lut = fp8_lut().v;
       for (int64_t i = 0; i < len; ++i) out[i] = lut[p[i]] * s;
       break;

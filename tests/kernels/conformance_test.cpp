@@ -90,9 +90,9 @@ struct RandomMatrix {
     } else if (type == DSV4_WEIGHT_FP8_BLOCK) {
       for (size_t i = 0; i < data.size(); ++i)
         if ((data[i] & 0x7f) == 0x7f) data[i] = 0x3e;  // no NaN codes (never in a checkpoint)
-      scale.resize(static_cast<size_t>(((rows + 127) / 128) * ((cols + 127) / 128)));
+      scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp8_scale_grid(rows, cols))));
     } else {
-      scale.resize(static_cast<size_t>(rows * cols / 32));
+      scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp4_scale_grid(rows, cols))));
     }
     for (auto& s : scale) s = static_cast<uint8_t>(sc(g));
     m = dsv4_matrix{type, 0, rows, cols, data.data(), scale.empty() ? nullptr : scale.data()};
@@ -272,7 +272,7 @@ TEST_P(Conformance, MatrixProductsKeepFp32Activations) {
       scale.assign(1, 127);
     } else {
       data.assign(static_cast<size_t>(rows * cols / 2), 0x22);  // e2m1 1.0 in both nibbles
-      scale.assign(static_cast<size_t>(rows * cols / 32), 127);
+      scale.assign(static_cast<size_t>(dsv4_scale_count(dsv4_fp4_scale_grid(rows, cols))), 127);
     }
     const dsv4_matrix w{type, 0, rows, cols, data.data(), scale.empty() ? nullptr : scale.data()};
     for (int64_t n : {1, 3, 16}) {
