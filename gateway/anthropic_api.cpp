@@ -142,6 +142,7 @@ class MessagesFormat final : public ReplyFormat {
     std::string out;
     for (const Part& p : parts) {
       if (p.kind == Part::Kind::kToolCall) {
+        out += Close();  // a thinking or text block before it
         out += Open("tool_use", {{"type", "tool_use"}, {"id", ToolId()}, {"name", p.call.name}, {"input", Json::object()}});
         out += Delta({{"type", "input_json_delta"}, {"partial_json", p.call.arguments}});
         out += Close();

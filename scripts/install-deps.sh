@@ -11,6 +11,12 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+# Node and npm for the gateway's SDK tests and the demo (the official openai and
+# @anthropic-ai/sdk packages): Debian's, unless a node with npm is already there (e.g. NodeSource's,
+# which conflicts with Debian's npm package).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if ((${#missing[@]})); then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO=sudo

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# The main job: build dsv4d, make two tiny random-weight checkpoints (a "flash" and a "pro"), start
-# a router and one worker per tier on loopback, stream requests through with `dsv4 submit`
-# (one on Flash, one `auto` that escalates to Pro), show /metrics excerpts, shut down cleanly.
+# The main job (issue 13): text in, text out. Installs what is missing, builds, makes small Flash
+# and Pro checkpoints (random weights, but DeepSeek's real 129,280-token vocabulary and V4
+# tokenizer.json: the text is nonsense, but it is real text), runs `dsv4 serve` (router, a worker
+# per tier, the OpenAI/Anthropic-compatible gateway), streams a chat completion with curl and
+# prints the text as it arrives, does the same through the official OpenAI SDK (Node), prints
+# the /metrics URLs, and stops everything.
 #
-#   scripts/run-demo.sh                    # builds into build/release
+#   scripts/run-demo.sh          # keeps serving until Enter or Ctrl-C, so you can try the curl line
+#   scripts/run-demo.sh --exit   # exits by itself after the demo (CI: scripts/test.sh)
 #   DSV4_BUILD_DIR=/path scripts/run-demo.sh   # builds (incrementally) into another directory
+#   DSV4_TOKENIZER_JSON=/path/tokenizer.json   # DeepSeek's V4 tokenizer.json (default: ../shared/models/,
+#                                              # else fetched by scripts/fetch-tokenizer.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+exit_by_itself=0
+[[ ${1:-} == --exit || ! -t 0 ]] && exit_by_itself=1
 
 if [[ -n "${DSV4_BUILD_DIR:-}" ]]; then
   build=$DSV4_BUILD_DIR
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDSV4_WERROR=ON >/dev/null
-  cmake --build "$build" -j"$(nproc)" --target dsv4 dsv4-router dsv4-worker dsv4-mkmodel dsv4ctl dsv4_kernels_reference >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target dsv4 dsv4-router dsv4-worker dsv4-gateway dsv4-mkmodel >/dev/null
 else
   scripts/install-deps.sh
   scripts/build.sh release >/dev/null
@@ -19,72 +27,81 @@ else
 fi
 bin=$build/bin
 
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+wait_for_file() { for _ in $(seq 1 600); do [[ -s $1 ]] && return 0; sleep 0.1; done; echo "timed out waiting for $1" >&2; exit 1; }
+json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
+
+tokenizer=${DSV4_TOKENIZER_JSON:-../shared/models/tokenizer.json}
+if [[ ! -s $tokenizer ]]; then
+  scripts/fetch-tokenizer.sh "$build/tokenizer" >&2
+  tokenizer=$build/tokenizer/tokenizer.json
+fi
+
 work=$(mktemp -d)
-pids=()
+serve_pid=
 cleanup() {
-  # Anything still running at exit (an error part-way) is stopped; the normal path below has
-  # already shut everything down gracefully.
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  [[ -n $serve_pid ]] && kill -TERM "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-step() { printf '\n== %s\n' "$*"; }
-json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
-wait_for_file() { for _ in $(seq 1 300); do [[ -s $1 ]] && return 0; sleep 0.1; done; echo "timed out waiting for $1" >&2; exit 1; }
-
-step "making tiny checkpoints (flash: seed 1, pro: seed 2)"
-mkdir -p "$work/flash" "$work/pro"
-"$bin/dsv4-mkmodel" --out "$work/flash" --preset tiny --seed 1 2>/dev/null
-"$bin/dsv4-mkmodel" --out "$work/pro" --preset tiny --seed 2 2>/dev/null
+step "making small Flash and Pro checkpoints with the real vocabulary (random weights)"
+for tier in flash pro; do
+  seed=1; [[ $tier == pro ]] && seed=2
+  "$bin/dsv4-mkmodel" --out "$work/$tier" --preset tiny --vocab 129280 --seed $seed 2>/dev/null
+  cp "$tokenizer" "$work/$tier/tokenizer.json"
+done
 du -sh "$work/flash" "$work/pro"
 
-step "starting dsv4-router (free ports on 127.0.0.1)"
-# A low confidence threshold for `auto`: random-weight models are never sure, so Pro verifies.
-"$bin/dsv4-router" --client-endpoint 'tcp://127.0.0.1:*' --worker-endpoint 'tcp://127.0.0.1:*' \
-  --metrics-host 127.0.0.1 --metrics-port 0 --ready-file "$work/router.json" \
-  --escalate-mean-logprob -3 2>"$work/router.log" &
-pids+=($!); router_pid=$!
-wait_for_file "$work/router.json"
-clients=$(json_field "$work/router.json" client_endpoint)
-workers=$(json_field "$work/router.json" worker_endpoint)
-router_metrics=$(json_field "$work/router.json" metrics_port)
-echo "clients: $clients  workers: $workers  metrics: http://127.0.0.1:$router_metrics/metrics"
+step "dsv4 serve --flash $work/flash --pro $work/pro"
+"$bin/dsv4" serve --flash "$work/flash" --pro "$work/pro" --port 0 --threads 1 --log-dir "$work/logs" \
+  --ready-file "$work/serve.json" &
+serve_pid=$!
+wait_for_file "$work/serve.json"
+base=$(json_field "$work/serve.json" base_url)
 
-step "starting a flash and a pro worker"
-for tier in flash pro; do
-  "$bin/dsv4-worker" --router "$workers" --tier "$tier" --model "$work/$tier" --worker-id "$tier-1" \
-    --metrics-host 127.0.0.1 --metrics-port 0 --ready-file "$work/$tier.json" --threads 1 --plugin reference \
-    2>"$work/$tier.log" &
-  pids+=($!)
-  eval "${tier}_pid=$!"
-done
-wait_for_file "$work/flash.json"; wait_for_file "$work/pro.json"
-pro_metrics=$(json_field "$work/pro.json" metrics_port)
-for _ in $(seq 1 100); do
-  [[ $("$bin/dsv4ctl" --router "$clients" workers | grep -c worker_id) -ge 2 ]] && break
-  sleep 0.1
-done
-"$bin/dsv4ctl" --router "$clients" workers
+step "curl: a streamed chat completion, its text printed as it arrives"
+request='{"model": "deepseek-v4-flash", "stream": true, "max_tokens": 40,
+          "messages": [{"role": "user", "content": "Write a haiku about CPUs."}]}'
+echo "curl -N $base/chat/completions -d '$(tr -s ' \n' ' ' <<<"$request")'"
+curl -sSN "$base/chat/completions" -H 'Content-Type: application/json' -d "$request" | python3 -u -c '
+import json, sys
+for line in sys.stdin:
+    if line.startswith("data: {"):
+        choices = json.loads(line[6:])["choices"]
+        if choices:
+            print(choices[0]["delta"].get("content", ""), end="", flush=True)
+    elif line.startswith("data: [DONE]"):
+        print("\n[DONE]")
+'
 
-step "dsv4 submit --model flash (tokens stream on stderr; ids on the last stdout line)"
-"$bin/dsv4" submit --router "$clients" --model flash --tokens 5,17,300 --max-tokens 16 --ignore-eos
+step "the same through the official OpenAI SDK for Node (base URL changed, nothing else)"
+sdk=$build/node-sdks
+scripts/install-node-sdks.sh "$sdk"
+(cd "$sdk" && DSV4_BASE_URL=$base node --input-type=module -e '
+import OpenAI from "openai";
+const client = new OpenAI({ baseURL: process.env.DSV4_BASE_URL, apiKey: "not-needed" });
+const stream = await client.chat.completions.create({
+  model: "deepseek-v4-pro", stream: true, max_tokens: 40, stream_options: { include_usage: true },
+  messages: [{ role: "user", content: "Write a haiku about CPUs." }],
+});
+for await (const chunk of stream) {
+  if (chunk.choices.length) process.stdout.write(chunk.choices[0].delta.content ?? "");
+  if (chunk.usage) console.log(`\n[usage: ${chunk.usage.prompt_tokens} prompt + ${chunk.usage.completion_tokens} completion tokens, tier ${chunk.dsv4?.tier}]`);
+}
+')
 
-step "dsv4 submit --model auto (Flash answers, Pro verifies the draft in one pass)"
-"$bin/dsv4" submit --router "$clients" --model auto --tokens 5,17,300 --max-tokens 16 --ignore-eos
+step "/metrics"
+python3 -c 'import json,sys; [print(f"  {k:>20}  {v}") for k, v in json.load(open(sys.argv[1])).items() if "metrics" in k]' "$work/serve.json"
+curl -s "$(json_field "$work/serve.json" gateway_metrics)" | grep -E '^dsv4_gateway_(http_requests_total|open_streams|time_to_first_byte_seconds_count)'
 
-step "router /metrics (excerpt)"
-curl -s "http://127.0.0.1:$router_metrics/metrics" |
-  grep -E '^dsv4_router_(requests_total|escalations_total|workers_alive|time_to_first_token_seconds_count|request_duration_seconds_sum)' || true
-step "pro worker /metrics (excerpt)"
-curl -s "http://127.0.0.1:$pro_metrics/metrics" |
-  grep -E '^dsv4_worker_(tokens_generated_total|draft_verify_passes_total|draft_tokens_total|plugin_info|decode_tokens_per_second|bytes_read_per_token)' || true
-
-step "shutting down (workers drain on SIGTERM, then the router)"
-kill -TERM "$flash_pid" "$pro_pid"
-wait "$flash_pid"; echo "flash worker exited with $?"
-wait "$pro_pid"; echo "pro worker exited with $?"
-kill -TERM "$router_pid"
-wait "$router_pid"; echo "router exited with $?"
-pids=()
+if ((exit_by_itself)); then
+  step "stopping (dsv4 serve drains the gateway, the workers, then the router)"
+else
+  step "serving at $base; paste the curl line above in another terminal. Enter or Ctrl-C stops everything"
+  read -r || true
+fi
+kill -TERM "$serve_pid"
+wait "$serve_pid"
+echo "dsv4 serve exited with $?"
+serve_pid=

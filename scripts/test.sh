@@ -14,6 +14,8 @@ scripts/check-ops.sh
 jobs=$(nproc)
 scripts/build.sh release
 (cd build/release && ctest --output-on-failure --no-tests=error -j"$jobs")
+# The README's main command, end to end (dsv4 serve, curl and the OpenAI SDK through the gateway).
+DSV4_BUILD_DIR=build/release scripts/run-demo.sh --exit
 scripts/build.sh asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

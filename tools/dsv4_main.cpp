@@ -7,6 +7,7 @@ namespace dsv4 {
 int generate_command(int argc, char** argv);
 int tokenize_command(int argc, char** argv);
 int submit_command(int argc, char** argv);
+int serve_command(int argc, char** argv);
 }
 
 int main(int argc, char** argv) {
@@ -14,7 +15,8 @@ int main(int argc, char** argv) {
       "usage: dsv4 COMMAND [options]\n"
       "  generate   run a model locally on token ids (dsv4 generate --help)\n"
       "  tokenize   text to token ids with a tokenizer.json (dsv4 tokenize --help)\n"
-      "  submit     send a request to a dsv4-router and stream the answer (dsv4 submit --help)\n";
+      "  submit     send a request to a dsv4-router and stream the answer (dsv4 submit --help)\n"
+      "  serve      router + a worker per tier + the HTTP gateway, in one command (dsv4 serve --help)\n";
   if (argc < 2) {
     std::cerr << usage;
     return 2;
@@ -23,6 +25,7 @@ int main(int argc, char** argv) {
   if (cmd == "generate") return dsv4::generate_command(argc - 1, argv + 1);
   if (cmd == "tokenize") return dsv4::tokenize_command(argc - 1, argv + 1);
   if (cmd == "submit") return dsv4::submit_command(argc - 1, argv + 1);
+  if (cmd == "serve") return dsv4::serve_command(argc - 1, argv + 1);
   if (cmd == "-h" || cmd == "--help") {
     std::cout << usage;
     return 0;

@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "worker/crash_handler.h"
 #include "chat/prompt_encoder.h"
+#include "worker/replay_runner.h"
 #include "worker/router_link.h"
 #include "worker/scheduler.h"
 #include "worker/step_runner.h"
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
   dsv4::worker::LinkConfig link;
   dsv4::worker::SchedulerConfig sched;
   std::string numerics = "fp32";
-  std::string model_dir, plugin, plugin_dir, config_file, ready_file, debug_crash, metrics_host = "0.0.0.0", worker_id;
+  std::string model_dir, plugin, plugin_dir, config_file, ready_file, debug_crash, replay_file, metrics_host = "0.0.0.0", worker_id;
   int metrics_port = 9465, threads = 0;
   int64_t echo_vocab = 1024;
   bool resident = false;
@@ -62,6 +63,9 @@ int main(int argc, char** argv) {
       "heartbeat-liveness", po::value(&link.heartbeat_liveness)->default_value(link.heartbeat_liveness),
       "missed router heartbeats before reconnecting")(
       "ready-file", po::value(&ready_file), "write {worker_id, metrics_port} here (JSON) once serving")(
+      "replay-completion", po::value(&replay_file),
+      "TESTS ONLY: answer every request with this file's text (tokenized with the model's tokenizer.json) then EOS, "
+      "whatever the weights say (the model runs; its choices are replaced)")(
       "debug-crash", po::value(&debug_crash), "crash on purpose after start-up (segv|abort), to test crash reports");
   po::variables_map vm;
   try {
@@ -95,6 +99,12 @@ int main(int argc, char** argv) {
                                 dsv4::parse_numerics(numerics));
     }
     auto encoder = dsv4::MakePromptEncoder(model_dir);
+    if (!replay_file.empty()) {
+      std::ifstream f(replay_file, std::ios::binary);
+      if (!f) throw std::runtime_error("--replay-completion " + replay_file + ": cannot read the file");
+      const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      runner = MakeReplayRunner(std::move(runner), encoder->EncodeText(text));
+    }
     dsv4::metrics::Endpoint endpoint(metrics_host + ":" + std::to_string(metrics_port));
     WorkerMetrics metrics(endpoint.registry(), sched.tier);
     metrics.SetPlugin(runner->plugin_name());

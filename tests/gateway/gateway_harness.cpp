@@ -30,9 +30,13 @@ const Tokenizer& TestTokenizer() {
   return t;
 }
 
-GatewayService::GatewayService(const std::vector<std::string>& gateway_flags) {
+GatewayService::GatewayService(const std::vector<std::string>& gateway_flags, const std::string& pro_replay) {
   svc.AddWorker("flash", TextModelDir());
-  svc.AddWorker("pro", "echo", {"--echo-vocab", "129280"});
+  if (pro_replay.empty()) {
+    svc.AddWorker("pro", "echo", {"--echo-vocab", "129280"});
+  } else {
+    svc.AddWorker("pro", TextModelDir(), {"--replay-completion", pro_replay});
+  }
   if (!svc.WaitForWorkers(2, 30s)) throw std::runtime_error("workers did not register:\n" + svc.Logs());
   const std::string ready = svc.dir.path() + "/gateway.json";
   std::vector<std::string> argv = {BinDir() + "/dsv4-gateway", "--router", svc.client_endpoint, "--model", TextModelDir(),

@@ -2,7 +2,8 @@
 // that carries DeepSeek's real 129,280-token vocabulary and tokenizer.json (its text is
 // nonsense, but real text), a Pro echo worker (fast, never ends early: for floods, many clients
 // and disconnects), and dsv4-gateway in front, all real processes on loopback ports they chose.
-// HTTP requests go through curl, as a user's would.
+// The Pro worker can instead be the text model replaying a scripted completion
+// (dsv4-worker --replay-completion). HTTP requests go through curl, as a user's would.
 #pragma once
 
 #include <memory>
@@ -27,8 +28,9 @@ struct HttpReply {
 
 class GatewayService {
  public:
-  // `gateway_flags` are appended to dsv4-gateway's command line.
-  explicit GatewayService(const std::vector<std::string>& gateway_flags = {});
+  // `gateway_flags` are appended to dsv4-gateway's command line. A non-empty `pro_replay` file
+  // makes the Pro worker the text model replaying that completion instead of an echo worker.
+  explicit GatewayService(const std::vector<std::string>& gateway_flags = {}, const std::string& pro_replay = "");
 
   // curl against the gateway: `path` under the base URL (e.g. "/v1/chat/completions"), the
   // body (POST when not empty) and extra curl arguments.
