@@ -186,6 +186,10 @@ Service::Worker& Service::AddWorker(const std::string& tier, const std::string& 
 }
 
 bool Service::WaitForWorkers(size_t n, std::chrono::milliseconds timeout, const std::string& tier) {
+  return WaitForWorkersAt(client_endpoint, n, timeout, tier);
+}
+
+bool WaitForWorkersAt(const std::string& client_endpoint, size_t n, std::chrono::milliseconds timeout, const std::string& tier) {
   client::Client c(client_endpoint);
   const auto end = Clock::now() + timeout;
   int k = 0;
@@ -206,7 +210,9 @@ bool Service::WaitForWorkers(size_t n, std::chrono::milliseconds timeout, const 
   return false;
 }
 
-std::map<std::string, int64_t> Service::ActiveByWorker() const {
+std::map<std::string, int64_t> Service::ActiveByWorker() const { return ActiveByWorkerAt(client_endpoint); }
+
+std::map<std::string, int64_t> ActiveByWorkerAt(const std::string& client_endpoint) {
   client::Client c(client_endpoint);
   std::map<std::string, int64_t> out;
   auto reply = c.Call(protocol::EncodeStatusRequest({"active"}), "active", 2s);

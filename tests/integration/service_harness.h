@@ -97,6 +97,10 @@ class Service {
   std::vector<std::unique_ptr<Worker>> workers;
 };
 
+// The same two questions for a router reached at any client endpoint (multi-host tests).
+bool WaitForWorkersAt(const std::string& client_endpoint, size_t n, std::chrono::milliseconds timeout, const std::string& tier = "");
+std::map<std::string, int64_t> ActiveByWorkerAt(const std::string& client_endpoint);
+
 // GET http://127.0.0.1:port/path; the body, or "" on failure.
 std::string HttpGet(int port, const std::string& path);
 
