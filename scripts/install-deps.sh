@@ -6,7 +6,7 @@ PKGS=(cmake g++ make pkg-config curl
       libboost-dev libboost-program-options-dev libdw-dev
       libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
       python3 python3-zmq python3-msgpack
-      prometheus iproute2)
+      prometheus iproute2 python3-yaml)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
