@@ -7,12 +7,23 @@
 
 namespace dsv4 {
 
-Sampled Sampler::sample(const float* logits, int64_t vocab) {
-  // log-softmax normaliser at temperature 1: the confidence signal the router uses.
+namespace {
+// log sum exp(logits), the log-softmax normaliser, shifted by the maximum so exp cannot overflow.
+double log_normaliser(const float* logits, int64_t vocab) {
   const float mx = *std::max_element(logits, logits + vocab);
   double z = 0.0;
   for (int64_t i = 0; i < vocab; ++i) z += std::exp(static_cast<double>(logits[i] - mx));
-  const double log_z = static_cast<double>(mx) + std::log(z);
+  return static_cast<double>(mx) + std::log(z);
+}
+}  // namespace
+
+float log_prob_of(const float* logits, int64_t vocab, int32_t token) {
+  return static_cast<float>(static_cast<double>(logits[token]) - log_normaliser(logits, vocab));
+}
+
+Sampled Sampler::sample(const float* logits, int64_t vocab) {
+  const float mx = *std::max_element(logits, logits + vocab);
+  const double log_z = log_normaliser(logits, vocab);
   auto logprob = [&](int32_t t) { return static_cast<float>(static_cast<double>(logits[t]) - log_z); };
 
   if (params_.temperature <= 0.0f) {

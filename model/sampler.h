@@ -13,6 +13,10 @@ struct SamplingParams {
   uint64_t seed = 0;
 };
 
+// log softmax(logits)[token] at temperature 1: the confidence signal the router uses. The one
+// definition behind Sampled::logprob and the worker's scores for draft tokens it takes as given.
+float log_prob_of(const float* logits, int64_t vocab, int32_t token);
+
 struct Sampled {
   int32_t token = 0;
   float logprob = 0.0f;  // log-probability of the token under softmax(logits) (temperature 1)

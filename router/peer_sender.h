@@ -11,9 +11,10 @@
 #include <zmq.hpp>
 
 #include <deque>
-#include <functional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace dsv4::router {
 
@@ -21,7 +22,9 @@ class PeerSender {
  public:
   enum class Outcome { kSent, kBacklogged, kUnreachable, kStuck };
 
-  // `on_failure(peer, outcome)` is called for kUnreachable / kStuck peers (also from Flush()).
+  // Failures are returned, never called back: Send() returns kUnreachable / kStuck, and Flush()
+  // lists the peers whose backlogged messages met either. The caller decides what a dead peer
+  // means (the router cancels a client's requests, requeues a worker's).
   PeerSender(zmq::socket_t& sock, size_t backlog_limit) : sock_(sock), backlog_limit_(backlog_limit) {}
 
   Outcome Send(const std::string& peer, const std::string& body);

@@ -328,8 +328,8 @@ void Router::Chores() {
 
 void Router::UpdateGauges() {
   for (Tier t : {Tier::kFlash, Tier::kPro}) {
-    metrics_->QueueDepth(protocol::TierName(t)).Set(static_cast<double>(queues_[TierIndex(t)].size()));
-    metrics_->WorkersAlive(protocol::TierName(t)).Set(static_cast<double>(LiveWorkers(t)));
+    metrics_->QueueDepth(t).Set(static_cast<double>(queues_[TierIndex(t)].size()));
+    metrics_->WorkersAlive(t).Set(static_cast<double>(LiveWorkers(t)));
   }
   metrics_->InFlight().Set(static_cast<double>(requests_.size()));
 }

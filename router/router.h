@@ -1,8 +1,10 @@
 // dsv4-router: the broker between clients and workers (DESIGN.md "Processes", "Wire protocol").
 //
-// One thread runs everything (Majordomo loop shape): poll both ROUTER sockets with the heartbeat
-// interval as the timeout, handle what arrived, then do the time-based chores (expire workers,
-// heartbeat, deadlines, dispatch). The metrics endpoint serves from its own thread.
+// One thread runs everything (Majordomo loop shape): poll both ROUTER sockets, handle what
+// arrived, then do the time-based chores (expire workers, heartbeat, deadlines, dispatch). The
+// poll waits at most min(heartbeat interval, 100 ms), so deadlines and heartbeats are checked at
+// least ten times a second, and 5 ms while messages wait in a peer's backlog. The metrics
+// endpoint serves from its own thread.
 //
 // Guarantees this file keeps:
 //  - every accepted request ends in exactly one terminal message (`done` or `error`);

@@ -1,5 +1,7 @@
 #include "router/router_metrics.h"
 
+#include <vector>
+
 namespace dsv4::router {
 
 using prometheus::BuildCounter;
@@ -37,18 +39,28 @@ RouterMetrics::RouterMetrics(prometheus::Registry& reg) {
                               .Register(reg)
                               .Add({});
   in_flight_ = &BuildGauge().Name("dsv4_router_requests_in_flight").Help("Requests accepted and not yet ended").Register(reg).Add({});
-  // Create the common series up front so a scrape shows zeros rather than nothing.
-  for (const char* tier : {"flash", "pro"}) {
-    QueueDepth(tier);
-    WorkersAlive(tier);
-    Requests(tier, "done");
-    TimeToFirstToken(tier);
-    RequestDuration(tier);
+  for (protocol::Tier t : {protocol::Tier::kFlash, protocol::Tier::kPro}) {
+    const prometheus::Labels tier{{"tier", protocol::TierName(t)}};
+    queue_depth_by_tier_[Index(t)] = &queue_depth_->Add(tier);
+    workers_alive_by_tier_[Index(t)] = &workers_alive_->Add(tier);
+    ttft_by_tier_[Index(t)] = &ttft_->Add(tier, metrics::LatencyBuckets());
+    itl_by_tier_[Index(t)] = &itl_->Add(tier, metrics::LatencyBuckets());
+    duration_by_tier_[Index(t)] = &duration_->Add(tier, metrics::LatencyBuckets());
+    tokens_by_tier_[Index(t)] = &tokens_->Add(tier);
+  }
+  // Every outcome a request can end with, on every tier (so a scrape shows zeros, not nothing).
+  std::vector<std::string> outcomes = {"done", "client_gone"};
+  for (const auto& code : protocol::Names<protocol::ErrorCode>()) outcomes.emplace_back(code.name);
+  for (const char* tier : {"flash", "pro", "none"}) {
+    for (const std::string& outcome : outcomes) {
+      requests_by_tier_outcome_[{tier, outcome}] = &requests_->Add({{"tier", tier}, {"outcome", outcome}});
+    }
   }
 }
 
 prometheus::Counter& RouterMetrics::Requests(const std::string& tier, const std::string& outcome) {
-  return requests_->Add({{"tier", tier}, {"outcome", outcome}});
+  const auto it = requests_by_tier_outcome_.find({tier, outcome});
+  return it != requests_by_tier_outcome_.end() ? *it->second : requests_->Add({{"tier", tier}, {"outcome", outcome}});
 }
 prometheus::Counter& RouterMetrics::Escalations(const std::string& reason) { return escalations_->Add({{"reason", reason}}); }
 prometheus::Counter& RouterMetrics::EscalationsSkipped(const std::string& reason) {
@@ -61,20 +73,8 @@ prometheus::Counter& RouterMetrics::Retries(const std::string& reason) { return 
 prometheus::Counter& RouterMetrics::SendFailures(const std::string& peer, const std::string& reason) {
   return send_failures_->Add({{"peer", peer}, {"reason", reason}});
 }
-prometheus::Gauge& RouterMetrics::QueueDepth(const std::string& tier) { return queue_depth_->Add({{"tier", tier}}); }
-prometheus::Gauge& RouterMetrics::WorkersAlive(const std::string& tier) { return workers_alive_->Add({{"tier", tier}}); }
 prometheus::Counter& RouterMetrics::WorkerDeaths(const std::string& tier, const std::string& reason) {
   return worker_deaths_->Add({{"tier", tier}, {"reason", reason}});
 }
-prometheus::Histogram& RouterMetrics::TimeToFirstToken(const std::string& tier) {
-  return ttft_->Add({{"tier", tier}}, metrics::LatencyBuckets());
-}
-prometheus::Histogram& RouterMetrics::InterTokenLatency(const std::string& tier) {
-  return itl_->Add({{"tier", tier}}, metrics::LatencyBuckets());
-}
-prometheus::Histogram& RouterMetrics::RequestDuration(const std::string& tier) {
-  return duration_->Add({{"tier", tier}}, metrics::LatencyBuckets());
-}
-prometheus::Counter& RouterMetrics::TokensStreamed(const std::string& tier) { return tokens_->Add({{"tier", tier}}); }
 
 }  // namespace dsv4::router

@@ -1,10 +1,14 @@
-// The router's Prometheus metrics (DESIGN.md "Metrics"). Families are registered once here; the
-// loop keeps references. Thread-safe (prometheus-cpp metrics are atomics).
+// The router's Prometheus metrics (DESIGN.md "Metrics"). Families are registered once here, and
+// every series the request path touches (per tier; requests by tier and outcome) is built here
+// too: prometheus-cpp's Family::Add is a map lookup under a lock, not for the per-token path.
+// Rare events (escalations, retries, send failures, worker deaths) still Add on use.
+// Thread-safe (prometheus-cpp metrics are atomics; the tables are read-only after construction).
 #pragma once
 
 #include <map>
 #include <string>
 
+#include "wire/enums.h"
 #include "wire/metrics.h"
 
 namespace dsv4::router {
@@ -14,27 +18,28 @@ class RouterMetrics {
   explicit RouterMetrics(prometheus::Registry& reg);
 
   // Terminal messages sent, by tier ("flash", "pro" or "none" for requests refused before a tier
-  // was chosen) and outcome ("done" or an error code).
+  // was chosen) and outcome ("done", an error code or "client_gone").
   prometheus::Counter& Requests(const std::string& tier, const std::string& outcome);
   prometheus::Counter& Escalations(const std::string& reason);
   prometheus::Counter& EscalationsSkipped(const std::string& reason);
   prometheus::Counter& AutoRoutes(const std::string& tier, const std::string& reason);
   prometheus::Counter& Retries(const std::string& reason);
   prometheus::Counter& SendFailures(const std::string& peer, const std::string& reason);
-  prometheus::Gauge& QueueDepth(const std::string& tier);
-  prometheus::Gauge& WorkersAlive(const std::string& tier);
+  prometheus::Gauge& QueueDepth(protocol::Tier t) { return *queue_depth_by_tier_[Index(t)]; }
+  prometheus::Gauge& WorkersAlive(protocol::Tier t) { return *workers_alive_by_tier_[Index(t)]; }
   prometheus::Counter& WorkerDeaths(const std::string& tier, const std::string& reason);
-  prometheus::Histogram& TimeToFirstToken(const std::string& tier);
-  prometheus::Histogram& InterTokenLatency(const std::string& tier);
-  prometheus::Histogram& RequestDuration(const std::string& tier);
+  prometheus::Histogram& TimeToFirstToken(protocol::Tier t) { return *ttft_by_tier_[Index(t)]; }
+  prometheus::Histogram& InterTokenLatency(protocol::Tier t) { return *itl_by_tier_[Index(t)]; }
+  prometheus::Histogram& RequestDuration(protocol::Tier t) { return *duration_by_tier_[Index(t)]; }
   prometheus::Counter& DuplicateTokensDropped() { return *duplicates_; }
-  prometheus::Counter& TokensStreamed(const std::string& tier);
+  prometheus::Counter& TokensStreamed(protocol::Tier t) { return *tokens_by_tier_[Index(t)]; }
   prometheus::Counter& BadWorkerMessages() { return *bad_worker_messages_; }
   prometheus::Gauge& InFlight() { return *in_flight_; }
 
  private:
   template <typename T>
   using Fam = prometheus::Family<T>;
+  static size_t Index(protocol::Tier t) { return t == protocol::Tier::kFlash ? 0 : 1; }
   Fam<prometheus::Counter>* requests_;
   Fam<prometheus::Counter>* escalations_;
   Fam<prometheus::Counter>* escalations_skipped_;
@@ -51,6 +56,14 @@ class RouterMetrics {
   prometheus::Counter* duplicates_;
   prometheus::Counter* bad_worker_messages_;
   prometheus::Gauge* in_flight_;
+  // Built in the constructor, indexed by Index(tier).
+  prometheus::Gauge* queue_depth_by_tier_[2];
+  prometheus::Gauge* workers_alive_by_tier_[2];
+  prometheus::Histogram* ttft_by_tier_[2];
+  prometheus::Histogram* itl_by_tier_[2];
+  prometheus::Histogram* duration_by_tier_[2];
+  prometheus::Counter* tokens_by_tier_[2];
+  std::map<std::pair<std::string, std::string>, prometheus::Counter*> requests_by_tier_outcome_;
 };
 
 }  // namespace dsv4::router

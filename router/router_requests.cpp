@@ -204,7 +204,7 @@ void Router::Finish(uint64_t rid, const protocol::WorkerDone& wd) {
   // this request counted and no longer in flight.
   const std::string client = r.client, body = protocol::EncodeDone(d);
   metrics_->Requests(protocol::TierName(d.tier), "done").Increment();
-  metrics_->RequestDuration(protocol::TierName(d.tier)).Observe(Seconds(now - r.received));
+  metrics_->RequestDuration(d.tier).Observe(Seconds(now - r.received));
   RecordWork(r);
   Forget(rid);
   SendToClient(client, body);
@@ -220,7 +220,7 @@ void Router::Fail(uint64_t rid, ErrorCode code, const std::string& message) {
   const std::string client = r.client, id = r.req.id;
   const char* tier = protocol::TierName(r.tier);
   metrics_->Requests(tier, protocol::ErrorCodeName(code)).Increment();
-  metrics_->RequestDuration(tier).Observe(Seconds(Clock::now() - r.received));
+  metrics_->RequestDuration(r.tier).Observe(Seconds(Clock::now() - r.received));
   RecordWork(r);
   Forget(rid);
   ReplyError(client, id, code, message);  // after the metrics, as in Finish

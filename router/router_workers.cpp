@@ -144,19 +144,18 @@ void Router::OnWorkerToken(Worker& w, const protocol::WorkerToken& t) {
   r->logprobs.insert(r->logprobs.end(), chunk.logprobs.begin(), chunk.logprobs.end());
 
   const auto now = Clock::now();
-  const char* tier = protocol::TierName(r->tier);
   if (!r->sent_first_token) {
     r->sent_first_token = true;
     r->first_token = now;
-    metrics_->TimeToFirstToken(tier).Observe(std::chrono::duration<double>(now - r->received).count());
+    metrics_->TimeToFirstToken(r->tier).Observe(std::chrono::duration<double>(now - r->received).count());
   } else {
     // The gap since the last chunk, shared by the tokens of this chunk.
     const double gap = std::chrono::duration<double>(now - r->last_token).count() / static_cast<double>(chunk.tokens.size());
-    auto& h = metrics_->InterTokenLatency(tier);
+    auto& h = metrics_->InterTokenLatency(r->tier);
     for (size_t i = 0; i < chunk.tokens.size(); ++i) h.Observe(gap);
   }
   r->last_token = now;
-  metrics_->TokensStreamed(tier).Increment(static_cast<double>(chunk.tokens.size()));
+  metrics_->TokensStreamed(r->tier).Increment(static_cast<double>(chunk.tokens.size()));
   r->tier_output_tokens[r->tier == Tier::kFlash ? 0 : 1] += static_cast<int64_t>(chunk.tokens.size());
   if (r->req.stream) SendToClient(r->client, protocol::EncodeToken(chunk));
 

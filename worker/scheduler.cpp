@@ -39,18 +39,6 @@ struct Scheduler::Sequence {
   explicit Sequence(const SamplingParams& p) : sampler(p) {}
 };
 
-namespace {
-
-// log softmax(row)[token] at temperature 1, the same signal Sampler reports.
-float LogProbOf(const float* row, int64_t vocab, int32_t token) {
-  const float mx = *std::max_element(row, row + vocab);
-  double z = 0.0;
-  for (int64_t i = 0; i < vocab; ++i) z += std::exp(static_cast<double>(row[i] - mx));
-  return static_cast<float>(static_cast<double>(row[token] - mx) - std::log(z));
-}
-
-}  // namespace
-
 Scheduler::Scheduler(StepRunner& runner, const PromptEncoder& encoder, WorkerMetrics& metrics, const SchedulerConfig& cfg,
                      std::function<void(const std::string&)> send)
     : runner_(runner), encoder_(encoder), m_(metrics), cfg_(cfg), send_(std::move(send)) {}
@@ -212,7 +200,7 @@ void Scheduler::VerifyDraft(Sequence& s, const float* rows, int64_t first_row) {
       break;
     }
     s.answer.push_back(s.draft[i]);
-    s.logprobs.push_back(s.verify ? t.logprob : LogProbOf(row(i), vocab, s.draft[i]));
+    s.logprobs.push_back(s.verify ? t.logprob : log_prob_of(row(i), vocab, s.draft[i]));
     ++kept;
     if (Stopped(s)) break;
   }

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   int metrics_port = 9465, threads = 0;
   int64_t echo_vocab = 1024;
   bool resident = false;
+  bool expert_series = false;
   po::options_description opts("dsv4-worker options");
   opts.add_options()("help,h", "show this help")("config", po::value(&config_file), "INI file with the same keys as the flags")(
       "router", po::value(&link.router)->default_value(link.router), "router worker endpoint")(
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
       "copy the weights into anonymous memory at start-up (reads the whole checkpoint; page-cache reclaim can "
       "then never evict them, so an idle worker does not re-read them from disk on its next request)")(
       "capacity", po::value(&sched.capacity)->default_value(sched.capacity), "sequences run at once (batch size)")(
+      "expert-series", po::bool_switch(&expert_series), "also export tokens per routed expert (one series per layer x expert)")(
       "prefill-chunk", po::value(&sched.prefill_chunk)->default_value(sched.prefill_chunk), "prompt tokens per step")(
       "heartbeat-ms", po::value(&link.heartbeat_ms)->default_value(link.heartbeat_ms), "heartbeat interval")(
       "heartbeat-liveness", po::value(&link.heartbeat_liveness)->default_value(link.heartbeat_liveness),
@@ -106,7 +108,7 @@ int main(int argc, char** argv) {
       runner = MakeReplayRunner(std::move(runner), encoder->EncodeText(text));
     }
     dsv4::metrics::Endpoint endpoint(metrics_host + ":" + std::to_string(metrics_port));
-    WorkerMetrics metrics(endpoint.registry(), sched.tier);
+    WorkerMetrics metrics(endpoint.registry(), sched.tier, expert_series);
     metrics.SetPlugin(runner->plugin_name());
     metrics.SetNumerics(runner->numerics_name());
 

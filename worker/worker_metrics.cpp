@@ -1,12 +1,14 @@
 #include "worker/worker_metrics.h"
 
+#include <algorithm>
+
 namespace dsv4::worker {
 
 using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
-WorkerMetrics::WorkerMetrics(prometheus::Registry& reg, const std::string& tier) {
+WorkerMetrics::WorkerMetrics(prometheus::Registry& reg, const std::string& tier, bool per_expert_series) {
   const prometheus::Labels t{{"tier", tier}};
   auto counter = [&](const char* name, const char* help) { return &BuildCounter().Name(name).Help(help).Register(reg).Add(t); };
   auto gauge = [&](const char* name, const char* help) { return &BuildGauge().Name(name).Help(help).Register(reg).Add(t); };
@@ -40,25 +42,60 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& reg, const std::string& tier)
                        .Help("Arithmetic of the engine (1): fp32, or deepseek (DeepSeek's FP8/FP4 quantisation points)")
                        .Register(reg);
   plugin_info = &BuildGauge().Name("dsv4_worker_plugin_info").Help("Kernel plugin in use (1) by name").Register(reg);
-  expert_selections_family = &BuildCounter()
-                                  .Name("dsv4_worker_expert_selections_total")
-                                  .Help("Tokens routed to each routed expert, by layer and expert")
-                                  .Register(reg);
+  routed_family_ = &BuildCounter().Name("dsv4_worker_expert_routed_tokens_total").Help("Routed-expert choices, by layer").Register(reg);
+  max_family_ = &BuildGauge()
+                     .Name("dsv4_worker_expert_load_max_tokens")
+                     .Help("Tokens routed so far to the busiest routed expert, by layer")
+                     .Register(reg);
+  mean_family_ = &BuildGauge()
+                      .Name("dsv4_worker_expert_load_mean_tokens")
+                      .Help("Tokens routed so far per routed expert on average, by layer")
+                      .Register(reg);
+  share_family_ = &BuildGauge()
+                       .Name("dsv4_worker_expert_load_busiest_share")
+                       .Help("Share of a layer's routed choices that went to its busiest expert (1/experts = even)")
+                       .Register(reg);
+  if (per_expert_series) {
+    expert_selections_family = &BuildCounter()
+                                    .Name("dsv4_worker_expert_selections_total")
+                                    .Help("Tokens routed to each routed expert, by layer and expert")
+                                    .Register(reg);
+  }
   tier_ = tier;
 }
 
 void WorkerMetrics::CountExperts(const std::vector<int32_t>& selections, int64_t experts_per_layer) {
   if (selections.empty() || experts_per_layer <= 0) return;
-  if (expert_selections_.size() != selections.size()) {
+  const size_t experts = static_cast<size_t>(experts_per_layer);
+  const size_t layers = selections.size() / experts;
+  if (expert_totals_.size() != selections.size()) {
+    expert_totals_.assign(selections.size(), 0.0);
+    layer_load_.clear();
+    for (size_t l = 0; l < layers; ++l) {
+      const prometheus::Labels labels{{"tier", tier_}, {"layer", std::to_string(l)}};
+      layer_load_.push_back({&routed_family_->Add(labels), &max_family_->Add(labels), &mean_family_->Add(labels), &share_family_->Add(labels)});
+    }
     expert_selections_.clear();
-    for (size_t i = 0; i < selections.size(); ++i) {
-      const auto layer = static_cast<int64_t>(i) / experts_per_layer, expert = static_cast<int64_t>(i) % experts_per_layer;
+    for (size_t i = 0; expert_selections_family && i < selections.size(); ++i) {
       expert_selections_.push_back(&expert_selections_family->Add(
-          {{"tier", tier_}, {"layer", std::to_string(layer)}, {"expert", std::to_string(expert)}}));
+          {{"tier", tier_}, {"layer", std::to_string(i / experts)}, {"expert", std::to_string(i % experts)}}));
     }
   }
-  for (size_t i = 0; i < selections.size(); ++i) {
-    if (selections[i] > 0) expert_selections_[i]->Increment(static_cast<double>(selections[i]));
+  for (size_t l = 0; l < layers; ++l) {
+    double step = 0.0, total = 0.0, busiest = 0.0;
+    for (size_t e = 0; e < experts; ++e) {
+      const size_t i = l * experts + e;
+      step += selections[i];
+      expert_totals_[i] += selections[i];
+      total += expert_totals_[i];
+      busiest = std::max(busiest, expert_totals_[i]);
+      if (!expert_selections_.empty() && selections[i] > 0) expert_selections_[i]->Increment(static_cast<double>(selections[i]));
+    }
+    LayerLoad& load = layer_load_[l];
+    load.routed_tokens->Increment(step);
+    load.max_tokens->Set(busiest);
+    load.mean_tokens->Set(total / static_cast<double>(experts));
+    load.busiest_share->Set(total > 0 ? busiest / total : 0.0);
   }
 }
 

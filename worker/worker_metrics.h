@@ -13,7 +13,10 @@
 namespace dsv4::worker {
 
 struct WorkerMetrics {
-  explicit WorkerMetrics(prometheus::Registry& reg, const std::string& tier);
+  // `per_expert_series`: also count tokens per routed expert, one series per (layer, expert):
+  // 11,008 series on a V4-Flash worker, 23,424 on Pro, more than a Prometheus server should
+  // scrape from one process, so off unless asked for (dsv4-worker --expert-series).
+  WorkerMetrics(prometheus::Registry& reg, const std::string& tier, bool per_expert_series = false);
 
   // Marks `name` as the plugin in use (1) and the previous one as not (0).
   void SetPlugin(const std::string& name);
@@ -21,9 +24,11 @@ struct WorkerMetrics {
   // dsv4_worker_numerics_info{numerics} = 1 (once, at start: a worker's numerics never change).
   void SetNumerics(const std::string& name);
 
-  // Adds one step's routed-expert choices to dsv4_worker_expert_selections_total{layer,expert}.
-  // The series are registered on the first call (the model's layer and expert counts are known
-  // then), never on later steps. Called from the scheduler thread only.
+  // Adds one step's routed-expert choices to the per-layer load figures (tokens routed; the
+  // busiest expert's and the mean expert's tokens so far; the busiest expert's share) and, when
+  // asked for, to dsv4_worker_expert_selections_total{layer,expert}. The series are registered on
+  // the first call (the model's layer and expert counts are known then), never on later steps.
+  // Called from the scheduler thread only.
   void CountExperts(const std::vector<int32_t>& selections, int64_t experts_per_layer);
 
   prometheus::Counter* tokens_generated;
@@ -51,11 +56,24 @@ struct WorkerMetrics {
   prometheus::Family<prometheus::Counter>* requests;  // by outcome
   prometheus::Family<prometheus::Gauge>* plugin_info;
   prometheus::Family<prometheus::Gauge>* numerics_info;
-  prometheus::Family<prometheus::Counter>* expert_selections_family;
+  prometheus::Family<prometheus::Counter>* expert_selections_family = nullptr;  // per_expert_series only
 
  private:
   std::string tier_;
   std::vector<prometheus::Counter*> expert_selections_;  // [layer * experts + expert]
+  // Per-layer load, from the per-expert totals kept here (not as series).
+  struct LayerLoad {
+    prometheus::Counter* routed_tokens;
+    prometheus::Gauge* max_tokens;
+    prometheus::Gauge* mean_tokens;
+    prometheus::Gauge* busiest_share;
+  };
+  prometheus::Family<prometheus::Counter>* routed_family_;
+  prometheus::Family<prometheus::Gauge>* max_family_;
+  prometheus::Family<prometheus::Gauge>* mean_family_;
+  prometheus::Family<prometheus::Gauge>* share_family_;
+  std::vector<LayerLoad> layer_load_;
+  std::vector<double> expert_totals_;  // [layer * experts + expert]
   std::mutex mu_;
   std::string plugin_;
 };

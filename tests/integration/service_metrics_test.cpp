@@ -8,7 +8,7 @@ namespace {
 
 TEST(ServiceMetrics, CountersMoveByExactlyTheExpectedAmounts) {
   Service svc;
-  auto& w = svc.AddWorker("flash", FlashModel());
+  auto& w = svc.AddWorker("flash", FlashModel(), {"--expert-series"});
   ASSERT_TRUE(svc.WaitForWorkers(1, 20s)) << svc.Logs();
   const std::string r0 = svc.RouterMetrics(), w0 = HttpGet(w.metrics_port, "/metrics");
   ASSERT_FALSE(r0.empty());
@@ -56,7 +56,26 @@ TEST(ServiceMetrics, CountersMoveByExactlyTheExpectedAmounts) {
       routed += delta(w0, w1, "dsv4_worker_expert_selections_total",
                       {{"tier", "flash"}, {"layer", std::to_string(layer)}, {"expert", std::to_string(e)}});
     EXPECT_EQ(routed, 24 * 2) << "layer " << layer;
+    // The per-layer figures that replace the per-expert series by default.
+    const std::map<std::string, std::string> l{{"tier", "flash"}, {"layer", std::to_string(layer)}};
+    EXPECT_EQ(delta(w0, w1, "dsv4_worker_expert_routed_tokens_total", l), 24 * 2) << "layer " << layer;
+    const double mean = Metric(w1, "dsv4_worker_expert_load_mean_tokens", l), max = Metric(w1, "dsv4_worker_expert_load_max_tokens", l);
+    // (The exposition format prints gauges to ~6 significant digits.)
+    EXPECT_NEAR(mean, Metric(w1, "dsv4_worker_expert_routed_tokens_total", l) / 8, 1e-4 * mean) << "layer " << layer;
+    EXPECT_GE(max, mean);
+    EXPECT_NEAR(Metric(w1, "dsv4_worker_expert_load_busiest_share", l), max / (8 * mean), 1e-4);
   }
+}
+
+TEST(ServiceMetrics, PerExpertSeriesOnlyWhenAskedFor) {
+  Service svc;
+  auto& w = svc.AddWorker("flash", FlashModel());
+  ASSERT_TRUE(svc.WaitForWorkers(1, 20s)) << svc.Logs();
+  auto c = svc.NewClient();
+  ASSERT_TRUE(c->Generate(Request("flash", {1, 2, 3}, 2), 30s).ok);
+  const std::string m = HttpGet(w.metrics_port, "/metrics");
+  EXPECT_EQ(m.find("dsv4_worker_expert_selections_total"), std::string::npos);
+  EXPECT_EQ(Metric(m, "dsv4_worker_expert_routed_tokens_total", {{"tier", "flash"}, {"layer", "0"}}), 4 * 2);  // 3 prompt + 1 decode
 }
 
 TEST(ServiceMetrics, FullQueueAnswersOverloadedAndCountsIt) {
