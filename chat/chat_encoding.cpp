@@ -266,9 +266,7 @@ class Renderer {
   std::string render(size_t i) const {
     std::string out;
     const Message& m = msgs_[i];
-    if (i == 0 && thinking_ && opt_.effort == ReasoningEffort::kMax) {
-      out += opt_.reasoning_effort_max_prefix;
-    }
+    if (i == 0 && thinking_) out += opt_.reasoning_effort_prompt;
     if (m.role == "system") {
       out += text_of(m.field("content"), m.index, "content") + render_extras(m);
     } else if (m.role == "developer") {
@@ -343,10 +341,10 @@ class Renderer {
 std::string encode_chat(const ordered_json& messages, const ChatEncodingOptions& options) {
   if (!messages.is_array()) throw Error("chat: messages must be a JSON array");
   if (options.mode == ThinkingMode::kThinking && options.effort == ReasoningEffort::kMax &&
-      options.reasoning_effort_max_prefix.empty()) {
+      options.reasoning_effort_prompt.empty()) {
     throw Error("chat: reasoning effort \"max\" needs the instruction text from the model "
-                "repository's encoding/encoding_dsv4.py (load_reasoning_effort_max_prefix); none "
-                "was loaded");
+                "repository's encoding/encoding_dsv4.py (ReasoningEffortPrompts::prompt_for); none "
+                "was given");
   }
   try {
     std::vector<Message> msgs = fold_tool_messages(messages);

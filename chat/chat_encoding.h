@@ -20,13 +20,12 @@ enum class ReasoningEffort { kNone, kHigh, kMax };
 
 struct ChatEncodingOptions {
   ThinkingMode mode = ThinkingMode::kChat;
-  // Only kMax changes the prompt (thinking mode only): it puts
-  // reasoning_effort_max_prefix before the first message. kHigh renders exactly as kNone.
+  // The effort asked for. What it adds is reasoning_effort_prompt; kMax with no prompt is an error.
   ReasoningEffort effort = ReasoningEffort::kNone;
-  // The "max" effort instruction paragraph, verbatim from the model repository's encoder (see
-  // load_reasoning_effort_max_prefix in core/reasoning_effort_prefix.h). We do not ship its
-  // wording; encoding with kMax in thinking mode while this is empty is an error.
-  std::string reasoning_effort_max_prefix;
+  // The text the release's encoder puts before the first message in thinking mode for `effort`
+  // (ReasoningEffortPrompts::prompt_for in chat/reasoning_effort_prefix.h, read from the model
+  // repository's encoding/encoding_dsv4.py). We do not ship its wording. Empty: nothing added.
+  std::string reasoning_effort_prompt;
   bool add_bos = true;  // start with <｜begin▁of▁sentence｜>
   // Drop the reasoning of assistant turns before the last user/developer message (the
   // reference default). Ignored (reasoning kept everywhere) when any message carries tools.

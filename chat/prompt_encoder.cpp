@@ -58,7 +58,9 @@ ordered_json ToJson(const ChatPrompt& chat) {
 // The checkpoint's tokenizer.json, with the V4 chat format for chats.
 class TokenizerEncoder final : public PromptEncoder {
  public:
-  TokenizerEncoder(Tokenizer tok, std::string model_dir) : tok_(std::move(tok)), model_dir_(std::move(model_dir)) {}
+  // The effort prompts are read from the model's encoder once, here, not per request.
+  TokenizerEncoder(Tokenizer tok, const std::string& model_dir)
+      : tok_(std::move(tok)), efforts_(load_reasoning_effort_prompts(model_dir)) {}
 
   std::vector<int32_t> EncodeText(const std::string& text) const override {
     try {
@@ -73,11 +75,7 @@ class TokenizerEncoder final : public PromptEncoder {
     opt.mode = chat.mode;
     opt.effort = chat.effort;
     try {
-      if (opt.mode == ThinkingMode::kThinking && opt.effort == ReasoningEffort::kMax) {
-        const auto prefix = find_reasoning_effort_max_prefix(model_dir_);
-        if (!prefix) throw Error("thinking=max needs the reasoning-effort prefix of the model's encoder, not found in " + model_dir_);
-        opt.reasoning_effort_max_prefix = *prefix;
-      }
+      if (opt.mode == ThinkingMode::kThinking) opt.reasoning_effort_prompt = efforts_.prompt_for(opt.effort);
       return tok_.encode(encode_chat(ToJson(chat), opt));
     } catch (const Error& e) {
       throw Error(std::string("field 'messages': ") + e.what());
@@ -86,7 +84,7 @@ class TokenizerEncoder final : public PromptEncoder {
 
  private:
   Tokenizer tok_;
-  std::string model_dir_;
+  ReasoningEffortPrompts efforts_;
 };
 
 }  // namespace

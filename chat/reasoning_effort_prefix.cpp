@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "base/error.h"
 #include "text/utf8.h"
@@ -29,13 +31,38 @@ class PyLiteralReader {
     int literals = 0;
     for (;;) {
       skip_space(paren);
-      if (paren && peek() == ')') break;
+      if (paren && peek() == ')') {
+        ++pos_;
+        break;
+      }
       if (!paren && (pos_ >= s_.size() || peek() == '\n' || peek() == '#')) break;
       out += read_literal();
       ++literals;
     }
     if (literals == 0) fail("no string literal");
     return out;
+  }
+
+  // Reads `{"key": <literals>, ...}` (string keys and values only; a trailing comma allowed).
+  std::vector<std::pair<std::string, std::string>> read_dict() {
+    skip_space(false);
+    if (peek() != '{') fail("expected a dict literal");
+    ++pos_;
+    std::vector<std::pair<std::string, std::string>> out;
+    for (;;) {
+      skip_space(true);
+      if (peek() == '}') return out;
+      std::string key = read_literal();
+      skip_space(true);
+      if (peek() != ':') fail("expected ':' after a dict key");
+      ++pos_;
+      skip_space(true);
+      std::string value = peek() == '(' ? read_concatenation() : read_literals_until(",}");
+      out.emplace_back(std::move(key), std::move(value));
+      skip_space(true);
+      if (peek() == ',') ++pos_;
+      else if (peek() != '}') fail("expected ',' or '}' in a dict literal");
+    }
   }
 
  private:
@@ -58,6 +85,18 @@ class PyLiteralReader {
         break;
       }
     }
+  }
+
+  // Implicitly concatenated literals up to one of `stops` (inside brackets: newlines allowed).
+  std::string read_literals_until(const char* stops) {
+    std::string out;
+    int literals = 0;
+    for (skip_space(true); pos_ < s_.size() && !std::strchr(stops, peek()); skip_space(true)) {
+      out += read_literal();
+      ++literals;
+    }
+    if (literals == 0) fail("no string literal");
+    return out;
   }
 
   std::string read_literal() {
@@ -139,36 +178,43 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
-std::string extract_python_string_constant(const std::string& source, const std::string& name,
-                                           const std::string& origin) {
-  // The assignment at the start of a line: NAME = ... (an optional annotation is allowed).
-  size_t at = 0;
-  for (;;) {
+namespace {
+
+// The position just after `NAME =` (an optional annotation allowed) at the start of a line, or
+// npos.
+size_t find_assignment(const std::string& source, const std::string& name) {
+  for (size_t at = 0;; at += name.size()) {
     at = source.find(name, at);
-    if (at == std::string::npos) {
-      throw Error("'" + origin + "': no assignment to " + name + " found");
-    }
+    if (at == std::string::npos) return at;
     const bool line_start = at == 0 || source[at - 1] == '\n';
-    size_t p = at + name.size();
+    const size_t p = at + name.size();
     if (line_start && p < source.size() && (source[p] == ' ' || source[p] == '=' || source[p] == ':')) {
       const size_t eq = source.find('=', p);
       const size_t nl = source.find('\n', p);
-      if (eq != std::string::npos && eq < nl && source.compare(eq, 2, "==") != 0) {
-        return PyLiteralReader(source, eq + 1, origin).read_concatenation();
-      }
+      if (eq != std::string::npos && eq < nl && source.compare(eq, 2, "==") != 0) return eq + 1;
     }
-    at = p;
   }
 }
 
-std::string load_reasoning_effort_max_prefix(const std::string& path) {
+std::string read_text(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw Error("reasoning effort prefix: cannot open '" + path + "': " + std::strerror(errno));
-  }
+  if (!in) throw Error(std::string(what) + ": cannot open '" + path + "': " + std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
-  std::string text = std::move(ss).str();
+  return std::move(ss).str();
+}
+
+}  // namespace
+
+std::string extract_python_string_constant(const std::string& source, const std::string& name,
+                                           const std::string& origin) {
+  const size_t at = find_assignment(source, name);
+  if (at == std::string::npos) throw Error("'" + origin + "': no assignment to " + name + " found");
+  return PyLiteralReader(source, at, origin).read_concatenation();
+}
+
+std::string load_reasoning_effort_max_prefix(const std::string& path) {
+  std::string text = read_text(path, "reasoning effort prefix");
   if (!ends_with(path, ".py")) return text;
   return extract_python_string_constant(text, "REASONING_EFFORT_MAX", path);
 }
@@ -179,6 +225,52 @@ std::optional<std::string> find_reasoning_effort_max_prefix(const std::string& m
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return std::nullopt;
   return load_reasoning_effort_max_prefix(path.string());
+}
+
+ReasoningEffortPrompts parse_reasoning_effort_prompts(const std::string& source, const std::string& origin) {
+  ReasoningEffortPrompts p;
+  p.source = origin;
+  const size_t table = find_assignment(source, "REASONING_EFFORT_PROMPTS");
+  if (table != std::string::npos) {
+    for (auto& [effort, text] : PyLiteralReader(source, table, origin).read_dict()) p.by_effort[effort] = std::move(text);
+    p.default_effort = extract_python_string_constant(source, "DEFAULT_REASONING_EFFORT", origin);
+    if (!p.by_effort.count(p.default_effort))
+      throw Error("'" + origin + "': DEFAULT_REASONING_EFFORT is \"" + p.default_effort +
+                  "\", which REASONING_EFFORT_PROMPTS does not define");
+    return p;
+  }
+  if (find_assignment(source, "REASONING_EFFORT_MAX") == std::string::npos)
+    throw Error("'" + origin + "': neither REASONING_EFFORT_PROMPTS nor REASONING_EFFORT_MAX is assigned");
+  // The preview's encoder: effort "max" adds this text; "high" and none add nothing.
+  p.by_effort["max"] = extract_python_string_constant(source, "REASONING_EFFORT_MAX", origin);
+  p.by_effort["high"] = "";
+  return p;
+}
+
+ReasoningEffortPrompts load_reasoning_effort_prompts(const std::string& model_dir) {
+  const std::string path = (std::filesystem::path(model_dir) / "encoding" / "encoding_dsv4.py").string();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    ReasoningEffortPrompts absent;
+    absent.source = path;
+    absent.missing = true;
+    return absent;
+  }
+  return parse_reasoning_effort_prompts(read_text(path, "reasoning effort prompts"), path);
+}
+
+const std::string& ReasoningEffortPrompts::prompt_for(ReasoningEffort effort) const {
+  static const std::string kNothing;
+  const char* name = effort == ReasoningEffort::kMax ? "max" : effort == ReasoningEffort::kHigh ? "high" : nullptr;
+  if (!name && default_effort.empty()) return kNothing;  // the preview: no effort, no text
+  if (missing)
+    throw Error(std::string("reasoning effort \"") + (name ? name : "none") +
+                "\" needs the prompts of the model's chat encoder, " + source + ", which is absent");
+  const std::string key = name ? name : default_effort;
+  auto it = by_effort.find(key);
+  if (it == by_effort.end())
+    throw Error("reasoning effort \"" + key + "\" is not defined by " + source);
+  return it->second;
 }
 
 }  // namespace dsv4

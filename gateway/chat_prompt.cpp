@@ -56,13 +56,19 @@ EncodedPrompt EncodeChatPrompt(const ChatPrompt& p, const TextModel& model) {
   ChatEncodingOptions opt;
   opt.mode = p.mode;
   opt.effort = p.mode == ThinkingMode::kThinking ? p.effort : ReasoningEffort::kNone;
-  if (opt.effort == ReasoningEffort::kMax) {
-    if (!model.max_effort_prefix()) {
-      throw ApiError(ErrorKind::kInvalidRequest,
-                     "reasoning effort 'max' needs the model's encoding/encoding_dsv4.py, which the gateway's model directory lacks",
-                     "reasoning_effort");
+  const ReasoningEffortPrompts& efforts = model.effort_prompts();
+  if (opt.effort == ReasoningEffort::kMax && efforts.missing) {
+    throw ApiError(ErrorKind::kInvalidRequest,
+                   "reasoning effort 'max' needs the model's encoding/encoding_dsv4.py, which the gateway's model directory lacks",
+                   "reasoning_effort");
+  }
+  // Without an encoder file only "max" is refused (as before); with one, the release's prompts.
+  if (opt.mode == ThinkingMode::kThinking && !efforts.missing) {
+    try {
+      opt.reasoning_effort_prompt = efforts.prompt_for(opt.effort);
+    } catch (const Error& e) {
+      throw ApiError(ErrorKind::kInvalidRequest, e.what(), "reasoning_effort");
     }
-    opt.reasoning_effort_max_prefix = *model.max_effort_prefix();
   }
   EncodedPrompt out;
   out.forced_prefix = ForcedPrefix(p);

@@ -33,8 +33,9 @@ TextModel TextModel::Load(const std::string& model_dir, const std::string& token
   const std::string tok = tokenizer_file.empty() ? model_dir + "/tokenizer.json" : tokenizer_file;
   if (!std::filesystem::exists(tok)) throw Error(tok + ": no tokenizer.json (the gateway renders prompts and text with it)");
   TextModel m(Tokenizer::load(tok));
+  m.effort_prompts_.missing = true;
   if (!model_dir.empty()) {
-    m.max_effort_prefix_ = find_reasoning_effort_max_prefix(model_dir);
+    m.effort_prompts_ = load_reasoning_effort_prompts(model_dir);
     m.defaults_ = ReadDefaults(model_dir);
   }
   return m;

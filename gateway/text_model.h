@@ -1,5 +1,5 @@
 // What the gateway reads from a checkpoint directory laid out like the Hugging Face repository
-// (never the weights): tokenizer.json, the reasoning-effort "max" paragraph of
+// (never the weights): tokenizer.json, the reasoning-effort prompts of
 // encoding/encoding_dsv4.py, and the sampling defaults of generation_config.json. With these the
 // gateway renders chat prompts itself (tools, tool results, earlier reasoning, forced tool-call
 // openings) and turns streamed token ids back into text.
@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "chat/reasoning_effort_prefix.h"
 #include "text/tokenizer.h"
 
 namespace dsv4::gateway {
@@ -27,14 +28,15 @@ class TextModel {
   static TextModel Load(const std::string& model_dir, const std::string& tokenizer_file = "");
 
   const Tokenizer& tokenizer() const { return tokenizer_; }
-  // The "max" effort paragraph, or nullopt when the directory has no encoder file.
-  const std::optional<std::string>& max_effort_prefix() const { return max_effort_prefix_; }
+  // The release's effort prompts (chat/reasoning_effort_prefix.h), read once at load; `missing`
+  // when the directory has no encoder file.
+  const ReasoningEffortPrompts& effort_prompts() const { return effort_prompts_; }
   const SamplingDefaults& defaults() const { return defaults_; }
 
  private:
   explicit TextModel(Tokenizer t) : tokenizer_(std::move(t)) {}
   Tokenizer tokenizer_;
-  std::optional<std::string> max_effort_prefix_;
+  ReasoningEffortPrompts effort_prompts_;
   SamplingDefaults defaults_;
 };
 

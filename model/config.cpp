@@ -3,6 +3,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include "base/error.h"
 
@@ -46,6 +48,17 @@ class FieldReader {
     if (!v.is_boolean()) fail(name, "is " + v.dump() + "; expected true or false");
     return v.get<bool>();
   }
+  std::vector<int64_t> integer_list(const char* name) const {
+    const json& r = get(name);
+    if (!r.is_array()) fail(name, "is " + r.dump() + "; expected a list of integers");
+    std::vector<int64_t> out;
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (!r[i].is_number_integer())
+        fail(std::string(name) + "[" + std::to_string(i) + "]", "is " + r[i].dump() + "; expected an integer");
+      out.push_back(r[i].get<int64_t>());
+    }
+    return out;
+  }
   bool has(const char* name) const { return j_.contains(name) && !j_.at(name).is_null(); }
   const json& get(const char* name) const {
     if (!j_.contains(name)) fail(name, "is missing");
@@ -57,7 +70,117 @@ class FieldReader {
   std::string source_;
 };
 
+// One row per top-level config.json field: how it is read, whether it may be absent, what a
+// value must satisfy on its own, and how it is written back. parse_config, validate_config and
+// config_to_json all walk this table; cross-field rules live in validate_config.
+using Member = std::variant<int64_t ModelConfig::*, double ModelConfig::*, std::string ModelConfig::*,
+                            bool ModelConfig::*, std::vector<int64_t> ModelConfig::*>;
+enum class Presence {
+  kRequired,   // missing is an error
+  kDefault,    // missing takes ModelConfig's default; always written
+  kOmittable,  // missing takes the default; written only when set (keys some releases lack)
+};
+enum class Rule { kAny, kPositive };
+
+struct ConfigField {
+  const char* name;
+  Member member;
+  Presence presence;
+  Rule rule = Rule::kAny;
+};
+
+const std::vector<ConfigField>& config_fields() {
+  using C = ModelConfig;
+  static const std::vector<ConfigField> fields = {
+      {"model_type", &C::model_type, Presence::kDefault},
+      {"vocab_size", &C::vocab_size, Presence::kRequired, Rule::kPositive},
+      {"hidden_size", &C::hidden_size, Presence::kRequired, Rule::kPositive},
+      {"num_hidden_layers", &C::num_hidden_layers, Presence::kRequired, Rule::kPositive},
+      {"num_attention_heads", &C::num_attention_heads, Presence::kRequired, Rule::kPositive},
+      {"num_key_value_heads", &C::num_key_value_heads, Presence::kDefault},
+      {"head_dim", &C::head_dim, Presence::kRequired, Rule::kPositive},
+      {"qk_rope_head_dim", &C::qk_rope_head_dim, Presence::kRequired, Rule::kPositive},
+      {"q_lora_rank", &C::q_lora_rank, Presence::kRequired, Rule::kPositive},
+      {"o_groups", &C::o_groups, Presence::kRequired, Rule::kPositive},
+      {"o_lora_rank", &C::o_lora_rank, Presence::kRequired, Rule::kPositive},
+      {"sliding_window", &C::sliding_window, Presence::kRequired, Rule::kPositive},
+      {"compress_ratios", &C::compress_ratios, Presence::kRequired},
+      {"compress_rope_theta", &C::compress_rope_theta, Presence::kRequired},
+      {"rope_theta", &C::rope_theta, Presence::kRequired},
+      {"max_position_embeddings", &C::max_position_embeddings, Presence::kDefault},
+      {"index_n_heads", &C::index_n_heads, Presence::kRequired},
+      {"index_head_dim", &C::index_head_dim, Presence::kRequired},
+      {"index_topk", &C::index_topk, Presence::kRequired},
+      {"hc_mult", &C::hc_mult, Presence::kRequired, Rule::kPositive},
+      {"hc_sinkhorn_iters", &C::hc_sinkhorn_iters, Presence::kRequired, Rule::kPositive},
+      {"hc_eps", &C::hc_eps, Presence::kRequired},
+      {"rms_norm_eps", &C::rms_norm_eps, Presence::kDefault},
+      {"n_routed_experts", &C::n_routed_experts, Presence::kRequired, Rule::kPositive},
+      {"n_shared_experts", &C::n_shared_experts, Presence::kDefault},
+      {"num_experts_per_tok", &C::num_experts_per_tok, Presence::kRequired, Rule::kPositive},
+      {"moe_intermediate_size", &C::moe_intermediate_size, Presence::kRequired, Rule::kPositive},
+      {"num_hash_layers", &C::num_hash_layers, Presence::kRequired},
+      {"scoring_func", &C::scoring_func, Presence::kRequired},
+      {"norm_topk_prob", &C::norm_topk_prob, Presence::kDefault},
+      {"routed_scaling_factor", &C::routed_scaling_factor, Presence::kRequired},
+      {"topk_method", &C::topk_method, Presence::kDefault},
+      {"swiglu_limit", &C::swiglu_limit, Presence::kRequired},
+      {"num_nextn_predict_layers", &C::num_nextn_predict_layers, Presence::kDefault},
+      {"bos_token_id", &C::bos_token_id, Presence::kDefault},
+      {"eos_token_id", &C::eos_token_id, Presence::kDefault},
+      {"tie_word_embeddings", &C::tie_word_embeddings, Presence::kDefault},
+      {"hidden_act", &C::hidden_act, Presence::kDefault},
+      {"expert_dtype", &C::expert_dtype, Presence::kOmittable},  // absent in the Pro snapshot
+      {"torch_dtype", &C::torch_dtype, Presence::kDefault},
+      {"dspark_block_size", &C::dspark_block_size, Presence::kOmittable},
+      {"dspark_noise_token_id", &C::dspark_noise_token_id, Presence::kOmittable},
+      {"dspark_target_layer_ids", &C::dspark_target_layer_ids, Presence::kOmittable},
+      {"dspark_markov_rank", &C::dspark_markov_rank, Presence::kOmittable},
+  };
+  return fields;
+}
+
+void read_field(const FieldReader& f, const ConfigField& field, ModelConfig* c) {
+  if (field.presence != Presence::kRequired && !f.has(field.name)) return;  // keeps the default
+  std::visit(
+      [&](auto member) {
+        using T = std::remove_reference_t<decltype(c->*member)>;
+        if constexpr (std::is_same_v<T, int64_t>) {
+          c->*member = f.integer(field.name);
+        } else if constexpr (std::is_same_v<T, double>) {
+          c->*member = f.number(field.name);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          if (!f.has(field.name)) f.fail(field.name, "is missing");
+          c->*member = f.string(field.name, "");
+        } else if constexpr (std::is_same_v<T, bool>) {
+          c->*member = f.boolean(field.name, false);
+        } else {
+          c->*member = f.integer_list(field.name);
+        }
+      },
+      field.member);
+}
+
+void write_field(const ModelConfig& c, const ConfigField& field, json* j) {
+  static const ModelConfig unset;
+  std::visit(
+      [&](auto member) {
+        if (field.presence == Presence::kOmittable && c.*member == unset.*member) return;
+        (*j)[field.name] = c.*member;
+      },
+      field.member);
+}
+
 }  // namespace
+
+const char* draft_kind_name(DraftKind k) {
+  switch (k) {
+    case DraftKind::kNone: return "none";
+    case DraftKind::kMtp: return "MTP block";
+    case DraftKind::kDspark: return "DSpark drafter";
+  }
+  return "?";
+}
 
 ModelConfig parse_config(const std::string& json_text, const std::string& source) {
   json j;
@@ -69,29 +192,7 @@ ModelConfig parse_config(const std::string& json_text, const std::string& source
   if (!j.is_object()) throw Error(source + ": expected a JSON object at the top level");
   FieldReader f(j, source);
   ModelConfig c;
-  c.model_type = f.string("model_type", "");
-  c.vocab_size = f.integer("vocab_size");
-  c.hidden_size = f.integer("hidden_size");
-  c.num_hidden_layers = f.integer("num_hidden_layers");
-  c.num_attention_heads = f.integer("num_attention_heads");
-  c.num_key_value_heads = f.integer("num_key_value_heads", 1);
-  c.head_dim = f.integer("head_dim");
-  c.qk_rope_head_dim = f.integer("qk_rope_head_dim");
-  c.q_lora_rank = f.integer("q_lora_rank");
-  c.o_groups = f.integer("o_groups");
-  c.o_lora_rank = f.integer("o_lora_rank");
-  c.sliding_window = f.integer("sliding_window");
-  {
-    const json& r = f.get("compress_ratios");
-    if (!r.is_array()) f.fail("compress_ratios", "is " + r.dump() + "; expected a list of integers");
-    for (size_t i = 0; i < r.size(); ++i) {
-      if (!r[i].is_number_integer())
-        f.fail("compress_ratios[" + std::to_string(i) + "]", "is " + r[i].dump() + "; expected an integer");
-      c.compress_ratios.push_back(r[i].get<int64_t>());
-    }
-  }
-  c.compress_rope_theta = f.number("compress_rope_theta");
-  c.rope_theta = f.number("rope_theta");
+  for (const ConfigField& field : config_fields()) read_field(f, field, &c);
   if (f.has("rope_scaling")) {
     const json& rs = f.get("rope_scaling");
     if (!rs.is_object()) f.fail("rope_scaling", "is " + rs.dump() + "; expected an object");
@@ -103,32 +204,6 @@ ModelConfig parse_config(const std::string& json_text, const std::string& source
     c.rope_scaling.beta_fast = r.number("beta_fast", 32.0);
     c.rope_scaling.beta_slow = r.number("beta_slow", 1.0);
   }
-  c.max_position_embeddings = f.integer("max_position_embeddings", 1 << 20);
-  c.index_n_heads = f.integer("index_n_heads");
-  c.index_head_dim = f.integer("index_head_dim");
-  c.index_topk = f.integer("index_topk");
-  c.hc_mult = f.integer("hc_mult");
-  c.hc_sinkhorn_iters = f.integer("hc_sinkhorn_iters");
-  c.hc_eps = f.number("hc_eps");
-  c.rms_norm_eps = f.number("rms_norm_eps", 1e-6);
-  c.n_routed_experts = f.integer("n_routed_experts");
-  c.n_shared_experts = f.integer("n_shared_experts", 1);
-  c.num_experts_per_tok = f.integer("num_experts_per_tok");
-  c.moe_intermediate_size = f.integer("moe_intermediate_size");
-  c.num_hash_layers = f.integer("num_hash_layers");
-  c.scoring_func = f.string("scoring_func", "");
-  if (c.scoring_func.empty()) f.fail("scoring_func", "is missing");
-  c.norm_topk_prob = f.boolean("norm_topk_prob", true);
-  c.routed_scaling_factor = f.number("routed_scaling_factor");
-  c.topk_method = f.string("topk_method", "noaux_tc");
-  c.swiglu_limit = f.number("swiglu_limit");
-  c.num_nextn_predict_layers = f.integer("num_nextn_predict_layers", 0);
-  c.bos_token_id = f.integer("bos_token_id", 0);
-  c.eos_token_id = f.integer("eos_token_id", 1);
-  c.tie_word_embeddings = f.boolean("tie_word_embeddings", false);
-  c.hidden_act = f.string("hidden_act", "silu");
-  c.expert_dtype = f.string("expert_dtype", "");
-  c.torch_dtype = f.string("torch_dtype", "");
   validate_config(c, source);
   return c;
 }
@@ -142,6 +217,54 @@ ModelConfig load_config(const std::string& model_dir) {
   return parse_config(ss.str(), path);
 }
 
+namespace {
+
+// The blocks after the main ones. The preview carries num_nextn_predict_layers MTP blocks; the
+// 0731/0813 releases carry DSpark drafter stages, one compress_ratios entry each (all 0), while
+// their num_nextn_predict_layers stays 1, so the dspark_* keys decide which reading applies.
+template <typename Bad>
+void validate_extra_blocks(const ModelConfig& c, const Bad& bad) {
+  const int64_t L = c.num_hidden_layers, n = static_cast<int64_t>(c.compress_ratios.size());
+  const std::string entries = "a list of " + std::to_string(n) + " entries";
+  if (!c.has_dspark()) {
+    if (n != L && n != L + c.num_nextn_predict_layers)
+      bad("compress_ratios", entries,
+          std::to_string(L) + " (num_hidden_layers) or " + std::to_string(L + c.num_nextn_predict_layers) +
+              " (num_hidden_layers + num_nextn_predict_layers); a release with DSpark drafter stages also "
+              "carries the dspark_* keys");
+    return;
+  }
+  const auto unset = [&](const char* field) {
+    bad(field, "missing", "present: the four dspark_* keys come together (dspark_block_size, dspark_noise_token_id, "
+                          "dspark_target_layer_ids, dspark_markov_rank)");
+  };
+  if (c.dspark_block_size == 0) unset("dspark_block_size");
+  if (c.dspark_noise_token_id == -1) unset("dspark_noise_token_id");
+  if (c.dspark_target_layer_ids.empty()) unset("dspark_target_layer_ids");
+  if (c.dspark_markov_rank == 0) unset("dspark_markov_rank");
+  if (c.dspark_block_size < 2) bad("dspark_block_size", std::to_string(c.dspark_block_size), "at least 2");
+  if (c.dspark_markov_rank < 0) bad("dspark_markov_rank", std::to_string(c.dspark_markov_rank), "a positive integer");
+  if (c.dspark_noise_token_id < 0 || c.dspark_noise_token_id >= c.vocab_size)
+    bad("dspark_noise_token_id", std::to_string(c.dspark_noise_token_id),
+        "an id below vocab_size (" + std::to_string(c.vocab_size) + ")");
+  for (size_t i = 0; i < c.dspark_target_layer_ids.size(); ++i) {
+    const int64_t id = c.dspark_target_layer_ids[i];
+    if (id < 0 || id >= L)
+      bad("dspark_target_layer_ids[" + std::to_string(i) + "]", std::to_string(id),
+          "a main block index below num_hidden_layers (" + std::to_string(L) + ")");
+  }
+  if (n <= L)
+    bad("compress_ratios", entries,
+        "more than " + std::to_string(L) +
+            " (num_hidden_layers): the dspark_* keys declare a drafter, one trailing entry per drafter stage");
+  for (int64_t i = L; i < n; ++i)
+    if (c.compress_ratios[static_cast<size_t>(i)] != 0)
+      bad("compress_ratios[" + std::to_string(i) + "]", std::to_string(c.compress_ratios[static_cast<size_t>(i)]),
+          "0 (DSpark drafter stage " + std::to_string(i - L) + " is window-only)");
+}
+
+}  // namespace
+
 void validate_config(const ModelConfig& c, const std::string& source) {
   auto bad = [&](const std::string& field, const std::string& value, const std::string& expected) {
     throw Error(source + ": field '" + field + "' is " + value + "; expected " + expected);
@@ -149,21 +272,10 @@ void validate_config(const ModelConfig& c, const std::string& source) {
   auto positive = [&](const char* name, int64_t v) {
     if (v <= 0) bad(name, std::to_string(v), "a positive integer");
   };
-  positive("vocab_size", c.vocab_size);
-  positive("hidden_size", c.hidden_size);
-  positive("num_hidden_layers", c.num_hidden_layers);
-  positive("num_attention_heads", c.num_attention_heads);
-  positive("head_dim", c.head_dim);
-  positive("qk_rope_head_dim", c.qk_rope_head_dim);
-  positive("q_lora_rank", c.q_lora_rank);
-  positive("o_groups", c.o_groups);
-  positive("o_lora_rank", c.o_lora_rank);
-  positive("sliding_window", c.sliding_window);
-  positive("hc_mult", c.hc_mult);
-  positive("hc_sinkhorn_iters", c.hc_sinkhorn_iters);
-  positive("n_routed_experts", c.n_routed_experts);
-  positive("num_experts_per_tok", c.num_experts_per_tok);
-  positive("moe_intermediate_size", c.moe_intermediate_size);
+  for (const ConfigField& field : config_fields()) {
+    if (field.rule != Rule::kPositive) continue;
+    positive(field.name, c.*std::get<int64_t ModelConfig::*>(field.member));
+  }
   if (c.num_key_value_heads != 1)
     bad("num_key_value_heads", std::to_string(c.num_key_value_heads), "1 (V4 shares one KV latent across heads)");
   if (c.qk_rope_head_dim % 2 != 0 || c.qk_rope_head_dim > c.head_dim)
@@ -176,11 +288,8 @@ void validate_config(const ModelConfig& c, const std::string& source) {
     bad("hidden_size", std::to_string(c.hidden_size), "a multiple of 32 (FP4 expert scale groups)");
   if (c.moe_intermediate_size % 32 != 0)
     bad("moe_intermediate_size", std::to_string(c.moe_intermediate_size), "a multiple of 32 (FP4 expert scale groups)");
+  validate_extra_blocks(c, bad);
   const auto L = static_cast<size_t>(c.num_hidden_layers);
-  if (c.compress_ratios.size() != L && c.compress_ratios.size() != L + static_cast<size_t>(c.num_nextn_predict_layers))
-    bad("compress_ratios", "a list of " + std::to_string(c.compress_ratios.size()) + " entries",
-        std::to_string(L) + " (num_hidden_layers) or " + std::to_string(L + c.num_nextn_predict_layers) +
-            " (num_hidden_layers + num_nextn_predict_layers)");
   bool any_csa = false;
   for (size_t i = 0; i < c.compress_ratios.size(); ++i) {
     const int64_t r = c.compress_ratios[i];
@@ -225,21 +334,9 @@ void validate_config(const ModelConfig& c, const std::string& source) {
 std::string config_to_json(const ModelConfig& c) {
   json j;
   j["architectures"] = {"DeepseekV4ForCausalLM"};
-  j["model_type"] = "deepseek_v4";
-  j["vocab_size"] = c.vocab_size;
-  j["hidden_size"] = c.hidden_size;
-  j["num_hidden_layers"] = c.num_hidden_layers;
-  j["num_attention_heads"] = c.num_attention_heads;
-  j["num_key_value_heads"] = c.num_key_value_heads;
-  j["head_dim"] = c.head_dim;
-  j["qk_rope_head_dim"] = c.qk_rope_head_dim;
-  j["q_lora_rank"] = c.q_lora_rank;
-  j["o_groups"] = c.o_groups;
-  j["o_lora_rank"] = c.o_lora_rank;
-  j["sliding_window"] = c.sliding_window;
-  j["compress_ratios"] = c.compress_ratios;
-  j["compress_rope_theta"] = c.compress_rope_theta;
-  j["rope_theta"] = c.rope_theta;
+  for (const ConfigField& field : config_fields()) write_field(c, field, &j);
+  if (j["model_type"] == "") j["model_type"] = "deepseek_v4";
+  if (j["torch_dtype"] == "") j["torch_dtype"] = "bfloat16";
   if (c.has_rope_scaling) {
     j["rope_scaling"] = {{"type", c.rope_scaling.type},
                          {"factor", c.rope_scaling.factor},
@@ -247,31 +344,6 @@ std::string config_to_json(const ModelConfig& c) {
                          {"beta_fast", c.rope_scaling.beta_fast},
                          {"beta_slow", c.rope_scaling.beta_slow}};
   }
-  j["max_position_embeddings"] = c.max_position_embeddings;
-  j["index_n_heads"] = c.index_n_heads;
-  j["index_head_dim"] = c.index_head_dim;
-  j["index_topk"] = c.index_topk;
-  j["hc_mult"] = c.hc_mult;
-  j["hc_sinkhorn_iters"] = c.hc_sinkhorn_iters;
-  j["hc_eps"] = c.hc_eps;
-  j["rms_norm_eps"] = c.rms_norm_eps;
-  j["n_routed_experts"] = c.n_routed_experts;
-  j["n_shared_experts"] = c.n_shared_experts;
-  j["num_experts_per_tok"] = c.num_experts_per_tok;
-  j["moe_intermediate_size"] = c.moe_intermediate_size;
-  j["num_hash_layers"] = c.num_hash_layers;
-  j["scoring_func"] = c.scoring_func;
-  j["norm_topk_prob"] = c.norm_topk_prob;
-  j["routed_scaling_factor"] = c.routed_scaling_factor;
-  j["topk_method"] = c.topk_method;
-  j["swiglu_limit"] = c.swiglu_limit;
-  j["num_nextn_predict_layers"] = c.num_nextn_predict_layers;
-  j["bos_token_id"] = c.bos_token_id;
-  j["eos_token_id"] = c.eos_token_id;
-  j["tie_word_embeddings"] = c.tie_word_embeddings;
-  j["hidden_act"] = c.hidden_act;
-  if (!c.expert_dtype.empty()) j["expert_dtype"] = c.expert_dtype;
-  j["torch_dtype"] = c.torch_dtype.empty() ? "bfloat16" : c.torch_dtype;
   j["quantization_config"] = {{"activation_scheme", "dynamic"}, {"fmt", "e4m3"}, {"quant_method", "fp8"},
                               {"scale_fmt", "ue8m0"}, {"weight_block_size", {128, 128}}};
   return j.dump(2);

@@ -10,6 +10,11 @@ namespace dsv4 {
 // Attention type of a block, decided by its compress ratio (spec §1.2).
 enum class AttnKind { kSliding = 0, kCsa = 4, kHca = 128 };
 
+// What the blocks after the main ones (the `mtp.N.` tensors) are: nothing, the preview's
+// multi-token-prediction block, or the 0731/0813 releases' DSpark drafter stages.
+enum class DraftKind { kNone, kMtp, kDspark };
+const char* draft_kind_name(DraftKind k);
+
 struct RopeScaling {
   std::string type = "yarn";
   double factor = 1.0;
@@ -30,12 +35,14 @@ struct ModelConfig {
   int64_t o_groups = 0;                 // G
   int64_t o_lora_rank = 0;              // Ro
   int64_t sliding_window = 0;           // Wn
-  std::vector<int64_t> compress_ratios; // L or L+1 entries (the last one is MTP)
+  // One entry per main block, then one per extra block the release carries: the preview's MTP
+  // block (num_nextn_predict_layers of them) or the DSpark drafter stages (window-only, 0).
+  std::vector<int64_t> compress_ratios;
   double compress_rope_theta = 0;
   double rope_theta = 0;
   RopeScaling rope_scaling;
   bool has_rope_scaling = false;
-  int64_t max_position_embeddings = 0;
+  int64_t max_position_embeddings = 1 << 20;
   int64_t index_n_heads = 0;            // Hi
   int64_t index_head_dim = 0;           // Di
   int64_t index_topk = 0;
@@ -51,7 +58,7 @@ struct ModelConfig {
   std::string scoring_func;
   bool norm_topk_prob = true;
   double routed_scaling_factor = 1.0;
-  std::string topk_method;
+  std::string topk_method = "noaux_tc";
   double swiglu_limit = 0;
   int64_t num_nextn_predict_layers = 0;
   int64_t bos_token_id = 0;
@@ -61,6 +68,22 @@ struct ModelConfig {
   std::string expert_dtype;             // "fp4" or empty (absent in the Pro snapshot)
   std::string torch_dtype;
   std::string model_type;
+  // The DSpark speculative drafter of the 0731/0813 releases (absent in the previews): four keys
+  // that come together. Unset: 0, -1, empty, 0.
+  int64_t dspark_block_size = 0;                 // tokens drafted per step
+  int64_t dspark_noise_token_id = -1;            // id fed at the positions being drafted
+  std::vector<int64_t> dspark_target_layer_ids;  // main blocks whose outputs feed the drafter
+  int64_t dspark_markov_rank = 0;                // rank of the drafter's bigram (Markov) head
+
+  bool has_dspark() const {
+    return dspark_block_size != 0 || dspark_noise_token_id != -1 || !dspark_target_layer_ids.empty() ||
+           dspark_markov_rank != 0;
+  }
+  // Extra blocks after the main ones (mtp.0 .. mtp.N-1): the compress_ratios entries past L.
+  int64_t draft_stages() const { return static_cast<int64_t>(compress_ratios.size()) - num_hidden_layers; }
+  DraftKind draft_kind() const {
+    return draft_stages() <= 0 ? DraftKind::kNone : has_dspark() ? DraftKind::kDspark : DraftKind::kMtp;
+  }
 
   AttnKind attn_kind(int64_t layer) const {
     return static_cast<AttnKind>(compress_ratios[static_cast<size_t>(layer)]);
@@ -79,7 +102,8 @@ ModelConfig load_config(const std::string& model_dir);
 // Checks cross-field consistency (also called by parse_config). Throws dsv4::Error.
 void validate_config(const ModelConfig& c, const std::string& source);
 
-// Serialises back to HF config.json form (used by dsv4-mkmodel).
+// Serialises back to HF config.json form (used by dsv4-mkmodel). Fields are written from the same
+// table parse_config reads them with.
 std::string config_to_json(const ModelConfig& c);
 
 }  // namespace dsv4

@@ -20,7 +20,11 @@ struct LoadOptions {
   // them from the page cache: reclaim cannot evict them, and decode streams them faster.
   // Implies the reading of prefault.
   bool resident = false;
-  // Progress for long loads: (stage, done_bytes, total_bytes). May be empty.
+  // Do not map the extra blocks (`mtp.N.`: the preview's MTP block, the DSpark drafter stages):
+  // their shards are not opened and weights().draft stays empty. Speculative decoding needs them.
+  bool skip_draft_weights = false;
+  // Progress for long loads: (stage, done, total). Stages: "validating shards" (done/total are
+  // shards), then "copying weights into memory" or "reading weights" (bytes). May be empty.
   std::function<void(const std::string&, size_t, size_t)> progress;
 };
 
@@ -37,7 +41,9 @@ class Model {
 
   // Stored bytes of the weights one decoded token reads at batch 1 (every dense matrix, the
   // shared expert, num_experts_per_tok routed experts per layer, the head, one embedding row).
-  size_t weight_bytes_per_token() const;
+  size_t weight_bytes_per_token() const { return weights_.bytes_per_token; }
+  // Stored bytes of the extra blocks bound (0 when absent or skipped).
+  size_t draft_weight_bytes() const { return weights_.draft_bytes; }
 
  private:
   Model() = default;

@@ -225,7 +225,7 @@ bool file_exists(const std::string& p) {
 }
 }  // namespace
 
-std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
+std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir, const OpenOptions& opts) {
   auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
   ck->dir_ = dir;
   const std::string index_path = dir + "/model.safetensors.index.json";
@@ -249,6 +249,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
       const std::string shard = it.value().get<std::string>();
       if (shard.find('/') != std::string::npos || shard == "..")
         throw Error(index_path + ": weight_map['" + it.key() + "'] names a file outside the checkpoint: " + shard);
+      if (opts.skip && opts.skip(it.key())) continue;
       weight_map[it.key()] = shard;
       if (seen.insert(shard).second) shard_names.push_back(shard);
     }
@@ -268,11 +269,13 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
   }
   std::sort(shard_names.begin(), shard_names.end());
   for (const std::string& shard : shard_names) {
+    if (opts.progress) opts.progress(ck->files_.size(), shard_names.size(), ck->file_bytes_);
     const std::string path = dir + "/" + shard;
     if (!file_exists(path)) throw Error(path + ": shard named by the index is missing");
     auto mf = std::make_unique<MappedFile>(path);
     ck->file_bytes_ += mf->size();
     for (TensorView& v : parse_safetensors(*mf, path)) {
+      if (opts.skip && opts.skip(v.name)) continue;
       if (!weight_map.empty()) {
         auto w = weight_map.find(v.name);
         if (w == weight_map.end() || w->second != shard) continue;  // the index is authoritative
@@ -290,6 +293,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
     }
     ck->files_.push_back(std::move(mf));
   }
+  if (opts.progress) opts.progress(ck->files_.size(), shard_names.size(), ck->file_bytes_);
   for (const auto& [name, shard] : weight_map) {
     if (!ck->tensors_.count(name))
       throw Error(dir + "/" + shard + ": tensor '" + name + "' listed in the index is not in that shard");
@@ -340,19 +344,42 @@ void SafetensorsWriter::declare(const std::string& name, DType dtype, std::vecto
   offset_ += bytes;
 }
 
-void SafetensorsWriter::write_header() {
-  nlohmann::ordered_json h;
-  h["__metadata__"] = {{"format", "pt"}};
+std::string SafetensorsWriter::header_text(bool metadata) const {
+  nlohmann::ordered_json h = nlohmann::ordered_json::object();
+  if (metadata) h["__metadata__"] = {{"format", "pt"}};
   for (const auto& e : entries_) {
     h[e.name] = {{"dtype", dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {e.begin, e.end}}};
   }
-  std::string text = h.dump();
-  while ((8 + text.size()) % 8 != 0) text += ' ';
+  return h.dump();
+}
+
+void SafetensorsWriter::put_header(const std::string& text) {
   out_.reset(std::fopen(path_.c_str(), "wb"));
   if (!out_) throw Error(path_ + ": cannot create: " + std::strerror(errno));
   const uint64_t len = text.size();
   if (std::fwrite(&len, 8, 1, out_.get()) != 1 || std::fwrite(text.data(), 1, text.size(), out_.get()) != text.size())
     throw Error(path_ + ": write failed: " + std::strerror(errno));
+}
+
+void SafetensorsWriter::write_header() {
+  std::string text = header_text(true);
+  while ((8 + text.size()) % 8 != 0) text += ' ';
+  put_header(text);
+}
+
+void SafetensorsWriter::write_header_only(uint64_t file_size) {
+  std::string text = header_text(false);
+  if (file_size != 0) {
+    if (8 + text.size() + offset_ > file_size)
+      throw Error(path_ + ": " + std::to_string(offset_) + " data bytes and a " + std::to_string(text.size()) +
+                  "-byte header do not fit in " + std::to_string(file_size) + " bytes");
+    text.resize(file_size - 8 - offset_, ' ');
+  }
+  while ((8 + text.size()) % 8 != 0) text += ' ';
+  put_header(text);
+  if (std::fflush(out_.get()) != 0 || ::ftruncate(::fileno(out_.get()), static_cast<off_t>(8 + text.size() + offset_)) != 0)
+    throw Error(path_ + ": cannot extend to its data size: " + std::strerror(errno));
+  out_.reset();
 }
 
 void SafetensorsWriter::write(const std::string& name, const void* data, size_t nbytes) {

@@ -58,16 +58,25 @@ class MappedFile {
 // Parses and validates one shard's header. Throws dsv4::Error naming the file and tensor.
 std::vector<TensorView> parse_safetensors(const MappedFile& file, const std::string& display_name);
 
+struct OpenOptions {
+  // Tensors not to register; a shard of the index that holds only such tensors is not mapped.
+  std::function<bool(const std::string& tensor)> skip;
+  // After each shard's header is validated: (shards done, shards total, bytes of those shards).
+  std::function<void(size_t, size_t, size_t)> progress;
+};
+
 class Checkpoint {
  public:
   // Opens DIR/model.safetensors.index.json if present, else DIR/model.safetensors, else the
   // only *.safetensors file in DIR. Throws dsv4::Error.
-  static std::unique_ptr<Checkpoint> open(const std::string& dir);
+  static std::unique_ptr<Checkpoint> open(const std::string& dir, const OpenOptions& opts = {});
 
   const TensorView* find(const std::string& name) const;
   const std::map<std::string, TensorView>& tensors() const { return tensors_; }
-  // Sum of the shard file sizes.
+  // Sum of the mapped shard files' sizes.
   size_t file_bytes() const { return file_bytes_; }
+  // Shards mapped.
+  size_t shard_count() const { return files_.size(); }
   const std::string& dir() const { return dir_; }
   // Touches every page so the first forward pass does not stall on page faults. Calls
   // progress(done_bytes, total_bytes) now and then.
@@ -95,6 +104,11 @@ class SafetensorsWriter {
   void write_header();                                    // after every declare()
   void write(const std::string& name, const void* data, size_t nbytes);  // in declared order
   void finish();                                          // checks every tensor was written
+  // Instead of write_header/write/finish: the header as the releases write it (no __metadata__),
+  // padded with spaces so that the file is file_size bytes (0: as short as it can be), and the
+  // data section left as a file hole (reads as zeros, takes no disk). Throws when it cannot fit.
+  void write_header_only(uint64_t file_size);
+  size_t data_bytes() const { return offset_; }
 
  private:
   struct Entry {
@@ -103,6 +117,8 @@ class SafetensorsWriter {
     std::vector<int64_t> shape;
     size_t begin, end;
   };
+  std::string header_text(bool metadata) const;
+  void put_header(const std::string& text);
   std::string path_;
   std::vector<Entry> entries_;
   size_t next_ = 0, offset_ = 0;

@@ -2,7 +2,11 @@
 
 #include <cstring>
 
+#include <algorithm>
+#include <set>
+
 #include "base/error.h"
+#include "model/tensor_roles.h"
 #include "plugins/dsv4_formats.h"
 
 namespace dsv4 {
@@ -66,37 +70,22 @@ void decode_row(const dsv4_matrix& m, int64_t row, float* out) {
 
 namespace {
 
-// The storage a tensor's role allows (spec §2.2; dequantised community copies included).
-enum class Role {
-  kFp8Linear,   // F8_E4M3 + block scale, or BF16 / F32
-  kFp4Expert,   // I8/U8 packed e2m1 + group scale, F8_E4M3 + block scale, or BF16 / F32
-  kDense,       // BF16 or F32 matrix
-  kVector,      // BF16 or F32 vector, read as float
-};
-
-const char* role_name(Role r) {
-  switch (r) {
-    case Role::kFp8Linear: return "FP8 linear: F8_E4M3 with an F8_E8M0 .scale, or BF16/F32";
-    case Role::kFp4Expert: return "FP4 expert: I8 (packed e2m1) with an F8_E8M0 .scale, or F8_E4M3/BF16/F32";
-    case Role::kDense: return "dense matrix: BF16 or F32";
-    case Role::kVector: return "vector: BF16 or F32";
-  }
-  return "?";
-}
-
 class Binder {
  public:
   Binder(const Checkpoint& ck, const ModelConfig& c) : ck_(ck), c_(c) {}
 
-  const TensorView& need(const std::string& name, const std::string& why) const {
+  const TensorView& need(const std::string& name, const std::string& why) {
     const TensorView* v = ck_.find(name);
     if (!v) throw Error(ck_.dir() + ": tensor '" + name + "' is missing (" + why + ")");
+    bound_.push_back(v);
     return *v;
   }
+  // Every tensor need() returned, in binding order.
+  const std::vector<const TensorView*>& bound() const { return bound_; }
 
-  [[noreturn]] void wrong_dtype(const TensorView& v, Role role) const {
+  [[noreturn]] void wrong_dtype(const TensorView& v, Storage role) const {
     throw Error(v.file + ": tensor '" + v.name + "' has dtype " + dtype_name(v.dtype) +
-                ", which does not fit its role (" + role_name(role) + ")");
+                ", which does not fit its role (" + storage_name(role) + ")");
   }
 
   void expect_shape(const TensorView& v, std::vector<int64_t> shape, const std::string& from) const {
@@ -108,18 +97,8 @@ class Binder {
     }
   }
 
-  // A weight matrix W[rows, cols] named PREFIX.weight (+ PREFIX.scale when quantised).
-  dsv4_matrix matrix(const std::string& prefix, int64_t rows, int64_t cols, Role role, const std::string& why) const {
-    return matrix_named(prefix + ".weight", prefix, rows, cols, role, why);
-  }
-
-  // A float matrix stored under its own name, without ".weight" (the HC projections).
-  dsv4_matrix plain_matrix(const std::string& name, int64_t rows, int64_t cols, const std::string& why) const {
-    return matrix_named(name, name, rows, cols, Role::kDense, why);
-  }
-
-  dsv4_matrix matrix_named(const std::string& wname, const std::string& prefix, int64_t rows, int64_t cols, Role role,
-                           const std::string& why) const {
+  dsv4_matrix matrix_named(const std::string& wname, const std::string& sname, int64_t rows, int64_t cols, Storage role,
+                           const std::string& why) {
     const TensorView& w = need(wname, why);
     dsv4_matrix m{};
     m.rows = rows;
@@ -131,8 +110,7 @@ class Binder {
       m.type = w.dtype == DType::kBF16 ? DSV4_WEIGHT_BF16 : DSV4_WEIGHT_F32;
       return m;
     }
-    const std::string sname = prefix + ".scale";
-    if (w.dtype == DType::kF8E4M3 && (role == Role::kFp8Linear || role == Role::kFp4Expert)) {
+    if (w.dtype == DType::kF8E4M3 && (role == Storage::kFp8Linear || role == Storage::kFp4Expert)) {
       expect_shape(w, {rows, cols}, dims);
       const TensorView& s = need(sname, "block scales of " + wname);
       if (s.dtype != DType::kF8E8M0 && s.dtype != DType::kU8)
@@ -143,7 +121,7 @@ class Binder {
       m.scale = s.data;
       return m;
     }
-    if ((w.dtype == DType::kI8 || w.dtype == DType::kU8) && role == Role::kFp4Expert) {
+    if ((w.dtype == DType::kI8 || w.dtype == DType::kU8) && role == Storage::kFp4Expert) {
       expect_shape(w, {rows, cols / 2}, dims + ", two e2m1 values per byte");
       const TensorView& s = need(sname, "group scales of " + wname);
       if (s.dtype != DType::kF8E8M0 && s.dtype != DType::kU8)
@@ -157,7 +135,7 @@ class Binder {
     wrong_dtype(w, role);
   }
 
-  FloatTensor vec(const std::string& name, std::vector<int64_t> shape, const std::string& why) const {
+  FloatTensor vec(const std::string& name, std::vector<int64_t> shape, const std::string& why) {
     const TensorView& v = need(name, why);
     expect_shape(v, shape, why);
     if (v.dtype == DType::kF32) return FloatTensor::view(reinterpret_cast<const float*>(v.data), v.numel());
@@ -170,24 +148,10 @@ class Binder {
       }
       return FloatTensor::owned(std::move(out));
     }
-    wrong_dtype(v, Role::kVector);
+    wrong_dtype(v, Storage::kVector);
   }
 
-  CompressorWeights compressor(const std::string& p, int64_t ratio, int64_t d, const std::string& why) const {
-    CompressorWeights cw;
-    cw.ratio = ratio;
-    cw.dim = d;
-    cw.width = ratio == 4 ? 2 * d : d;
-    const int64_t D = c_.hidden_size;
-    const std::string dims = why + ": [" + std::to_string(cw.width) + ", hidden_size]";
-    cw.wkv = matrix(p + "wkv", cw.width, D, Role::kDense, dims);
-    cw.wgate = matrix(p + "wgate", cw.width, D, Role::kDense, dims);
-    cw.ape = vec(p + "ape", {ratio, cw.width}, why + ": [ratio, width]");
-    cw.norm = vec(p + "norm.weight", {d}, why);
-    return cw;
-  }
-
-  std::vector<int32_t> tid2eid(const std::string& name, const std::string& why) const {
+  std::vector<int32_t> tid2eid(const std::string& name, const std::string& why) {
     const TensorView& v = need(name, why);
     expect_shape(v, {c_.vocab_size, c_.num_experts_per_tok}, why + ": [vocab_size, num_experts_per_tok]");
     std::vector<int32_t> out(static_cast<size_t>(v.numel()));
@@ -215,77 +179,49 @@ class Binder {
  private:
   const Checkpoint& ck_;
   const ModelConfig& c_;
+  std::vector<const TensorView*> bound_;
 };
 
 }  // namespace
 
-ModelWeights bind_weights(const Checkpoint& ck, const ModelConfig& c) {
-  Binder b(ck, c);
-  const int64_t D = c.hidden_size, V = c.vocab_size, N = c.hc_mult, H = c.num_attention_heads, Dh = c.head_dim;
-  const int64_t mix = (2 + N) * N;
+ModelWeights bind_weights(const Checkpoint& ck, const ModelConfig& c, bool skip_draft) {
   ModelWeights w;
-  w.embed = b.matrix("embed", V, D, Role::kDense, "embedding [vocab_size, hidden_size]");
-  w.head = b.matrix("head", V, D, Role::kDense, "output head [vocab_size, hidden_size]");
-  w.norm = b.vec("norm.weight", {D}, "final norm [hidden_size]");
-  w.hc_head_fn = b.plain_matrix("hc_head_fn", N, N * D, "head stream collapse [hc_mult, hc_mult*hidden_size]");
-  w.hc_head_base = b.vec("hc_head_base", {N}, "[hc_mult]");
-  w.hc_head_scale = b.vec("hc_head_scale", {1}, "[1]");
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-    const std::string p = "layers." + std::to_string(i) + ".";
-    const std::string lw = "layer " + std::to_string(i);
-    LayerWeights L;
-    L.ratio = c.compress_ratio(i);
-    L.kind = c.attn_kind(i);
-    L.attn_norm = b.vec(p + "attn_norm.weight", {D}, lw + " [hidden_size]");
-    L.ffn_norm = b.vec(p + "ffn_norm.weight", {D}, lw + " [hidden_size]");
-    L.hc_attn_fn = b.plain_matrix(p + "hc_attn_fn", mix, N * D, lw + " [(2+hc_mult)*hc_mult, hc_mult*hidden_size]");
-    L.hc_ffn_fn = b.plain_matrix(p + "hc_ffn_fn", mix, N * D, lw + " [(2+hc_mult)*hc_mult, hc_mult*hidden_size]");
-    L.hc_attn_base = b.vec(p + "hc_attn_base", {mix}, lw + " [(2+hc_mult)*hc_mult]");
-    L.hc_ffn_base = b.vec(p + "hc_ffn_base", {mix}, lw + " [(2+hc_mult)*hc_mult]");
-    L.hc_attn_scale = b.vec(p + "hc_attn_scale", {3}, lw + " [3]");
-    L.hc_ffn_scale = b.vec(p + "hc_ffn_scale", {3}, lw + " [3]");
-    const std::string a = p + "attn.";
-    L.wq_a = b.matrix(a + "wq_a", c.q_lora_rank, D, Role::kFp8Linear, lw + ": [q_lora_rank, hidden_size]");
-    L.q_norm = b.vec(a + "q_norm.weight", {c.q_lora_rank}, lw + " [q_lora_rank]");
-    L.wq_b = b.matrix(a + "wq_b", H * Dh, c.q_lora_rank, Role::kFp8Linear, lw + ": [heads*head_dim, q_lora_rank]");
-    L.wkv = b.matrix(a + "wkv", Dh, D, Role::kFp8Linear, lw + ": [head_dim, hidden_size]");
-    L.kv_norm = b.vec(a + "kv_norm.weight", {Dh}, lw + " [head_dim]");
-    L.wo_a = b.matrix(a + "wo_a", c.o_groups * c.o_lora_rank, H * Dh / c.o_groups, Role::kFp8Linear,
-                      lw + ": [o_groups*o_lora_rank, heads*head_dim/o_groups]");
-    L.wo_b = b.matrix(a + "wo_b", D, c.o_groups * c.o_lora_rank, Role::kFp8Linear, lw + ": [hidden_size, o_groups*o_lora_rank]");
-    L.attn_sink = b.vec(a + "attn_sink", {H}, lw + " [heads]");
-    if (L.kind != AttnKind::kSliding) {
-      L.compressor = b.compressor(a + "compressor.", L.ratio, Dh, lw + " compressor");
-    }
-    if (L.kind == AttnKind::kCsa) {
-      const std::string ix = a + "indexer.";
-      L.indexer.wq_b = b.matrix(ix + "wq_b", c.index_n_heads * c.index_head_dim, c.q_lora_rank, Role::kFp8Linear,
-                                lw + " indexer: [index_n_heads*index_head_dim, q_lora_rank]");
-      L.indexer.weights_proj = b.matrix(ix + "weights_proj", c.index_n_heads, D, Role::kDense,
-                                        lw + " indexer: [index_n_heads, hidden_size]");
-      L.indexer.compressor = b.compressor(ix + "compressor.", L.ratio, c.index_head_dim, lw + " indexer compressor");
-    }
-    const std::string f = p + "ffn.";
-    const int64_t E = c.n_routed_experts, F = c.moe_intermediate_size;
-    L.gate = b.matrix(f + "gate", E, D, Role::kDense, lw + " router: [n_routed_experts, hidden_size]");
-    if (i < c.num_hash_layers) {
-      L.tid2eid = b.tid2eid(f + "gate.tid2eid", lw + " hash routing (layer < num_hash_layers)");
+  Binder b(ck, c);
+  size_t expert_bytes = 0;
+  for (const TensorRole& r : tensor_roles(c, !skip_draft, &w)) {
+    const size_t first = b.bound().size();
+    if (r.matrix) {
+      *r.matrix = b.matrix_named(r.name, r.scale_name, r.shape[0], r.shape[1], r.storage, r.why);
+    } else if (r.vector) {
+      *r.vector = b.vec(r.name, r.shape, r.why);
     } else {
-      L.gate_bias = b.vec(f + "gate.bias", {E}, lw + " router bias [n_routed_experts]");
+      *r.table = b.tid2eid(r.name, r.why);
     }
-    L.experts.resize(static_cast<size_t>(E));
-    for (int64_t e = 0; e < E; ++e) {
-      const std::string ep = f + "experts." + std::to_string(e) + ".";
-      const std::string ew = lw + " expert " + std::to_string(e);
-      L.experts[e].w1 = b.matrix(ep + "w1", F, D, Role::kFp4Expert, ew + ": [moe_intermediate_size, hidden_size]");
-      L.experts[e].w3 = b.matrix(ep + "w3", F, D, Role::kFp4Expert, ew + ": [moe_intermediate_size, hidden_size]");
-      L.experts[e].w2 = b.matrix(ep + "w2", D, F, Role::kFp4Expert, ew + ": [hidden_size, moe_intermediate_size]");
+    size_t bytes = 0;
+    for (size_t k = first; k < b.bound().size(); ++k) bytes += b.bound()[k]->nbytes;
+    if (r.part == TensorPart::kDraft) w.draft_bytes += bytes;
+    switch (r.per_token) {
+      case PerToken::kNo: break;
+      case PerToken::kWhole: w.bytes_per_token += bytes; break;
+      case PerToken::kRoutedExpert: expert_bytes += bytes; break;
+      case PerToken::kOneRow: w.bytes_per_token += bytes / static_cast<size_t>(r.shape[0]); break;
     }
-    const std::string sp = f + "shared_experts.";
-    L.shared.w1 = b.matrix(sp + "w1", F, D, Role::kFp8Linear, lw + " shared expert: [moe_intermediate_size, hidden_size]");
-    L.shared.w3 = b.matrix(sp + "w3", F, D, Role::kFp8Linear, lw + " shared expert: [moe_intermediate_size, hidden_size]");
-    L.shared.w2 = b.matrix(sp + "w2", D, F, Role::kFp8Linear, lw + " shared expert: [hidden_size, moe_intermediate_size]");
-    w.layers.push_back(std::move(L));
+  }
+  // Each layer reads num_experts_per_tok of its n_routed_experts (all of one size).
+  w.bytes_per_token += expert_bytes / static_cast<size_t>(c.n_routed_experts) * static_cast<size_t>(c.num_experts_per_tok);
+  w.bound_tensors = b.bound().size();
+  if (w.bound_tensors == ck.tensors().size()) return w;
+  // A tensor no role binds is a checkpoint this config does not describe (a drafter stage the
+  // config has no compress_ratios entry for, a renamed tensor...): refused, not ignored.
+  std::set<const TensorView*> bound(b.bound().begin(), b.bound().end());
+  for (const auto& [name, v] : ck.tensors()) {
+    if (bound.count(&v) || (skip_draft && is_draft_tensor(name))) continue;
+    std::string hint;
+    if (is_draft_tensor(name))
+      hint = "; config.json declares " + std::to_string(std::max<int64_t>(c.draft_stages(), 0)) +
+             " extra block(s) after the " + std::to_string(c.num_hidden_layers) +
+             " main ones (compress_ratios has " + std::to_string(c.compress_ratios.size()) + " entries)";
+    throw Error(v.file + ": tensor '" + name + "' is not bound by any role of this config" + hint);
   }
   return w;
 }

@@ -75,6 +75,28 @@ struct LayerWeights {
   ExpertWeights shared;
 };
 
+// The blocks after the main model (`mtp.N.`), bound and checked like it; running them
+// (speculative decoding) reads them from here.
+struct DraftWeights {
+  DraftKind kind = DraftKind::kNone;
+  std::vector<LayerWeights> stages;  // window-only V4 blocks with their own MoE, learned routing
+  // The preview's MTP block (mtp.0): x = e_proj·RMSNorm(embed; enorm) + h_proj·RMSNorm(h; hnorm).
+  dsv4_matrix e_proj{}, h_proj{};  // [D, D]
+  FloatTensor enorm, hnorm;        // [D]
+  // The DSpark drafter: stage 0 reads the main model's target layers through main_proj/main_norm;
+  // the last stage adds a bigram (Markov) head and a confidence head.
+  dsv4_matrix main_proj{};         // [D, D * targets]
+  FloatTensor main_norm;           // [D]
+  dsv4_matrix markov_w1{};         // [V, markov_rank], looked up by the previous token
+  dsv4_matrix markov_w2{};         // [V, markov_rank], applied as a head
+  dsv4_matrix confidence_proj{};   // [1, D + markov_rank]
+  // Both: the last stage's own stream collapse and norm (the head is the main model's).
+  FloatTensor norm;                // [D]
+  dsv4_matrix hc_head_fn{};        // [N, N*D]
+  FloatTensor hc_head_base;        // [N]
+  FloatTensor hc_head_scale;       // [1]
+};
+
 struct ModelWeights {
   dsv4_matrix embed{};          // [V, D]
   dsv4_matrix head{};           // [V, D]
@@ -83,11 +105,18 @@ struct ModelWeights {
   FloatTensor hc_head_base;     // [N]
   FloatTensor hc_head_scale;    // [1]
   std::vector<LayerWeights> layers;
+  DraftWeights draft;           // kind kNone when absent or not mapped
+  size_t bound_tensors = 0;     // checkpoint tensors bound (weights + scales)
+  size_t draft_bytes = 0;       // stored bytes of the draft tensors bound
+  // Stored bytes one decoded token reads at batch 1 (every main-path matrix, num_experts_per_tok
+  // routed experts per layer, one embedding row; the drafter not counted).
+  size_t bytes_per_token = 0;
 };
 
-// Binds every tensor the forward pass needs. Throws dsv4::Error naming the tensor, what was
-// found and what its role expects.
-ModelWeights bind_weights(const Checkpoint& ck, const ModelConfig& c);
+// Binds every tensor of the role table (model/tensor_roles.h): the main model, and the draft
+// blocks unless skip_draft. Throws dsv4::Error naming the tensor, what was found and what its
+// role expects, or naming a checkpoint tensor no role binds.
+ModelWeights bind_weights(const Checkpoint& ck, const ModelConfig& c, bool skip_draft = false);
 
 // Bytes of stored weight data one matrix occupies (data + scales).
 size_t matrix_bytes(const dsv4_matrix& m);

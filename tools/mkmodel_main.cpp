@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   dsv4::WriteOptions wo;
   po::options_description opts("dsv4-mkmodel options");
   opts.add_options()("help,h", "show this help")("out", po::value(&out)->required(), "output directory")(
-      "preset", po::value(&preset)->default_value("tiny"), "tiny | tiny-a | flash | pro")(
+      "preset", po::value(&preset)->default_value("tiny"), "tiny | tiny-a | flash | pro | tiny-dspark")(
       "config", po::value(&config_file), "use this config.json instead of a preset")(
       "layers", po::value(&layers)->default_value(0), "override num_hidden_layers (schedule repeats CSA/HCA)")(
       "experts", po::value(&experts)->default_value(0), "override n_routed_experts")(

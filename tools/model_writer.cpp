@@ -165,6 +165,17 @@ ModelConfig model_preset(const std::string& name) {
     c.swiglu_limit = a ? 10.0 : 2.0;
     return c;
   }
+  if (name == "tiny-dspark") {
+    c = model_preset("tiny");
+    c.compress_ratios.back() = 0;  // three window-only stages replace the MTP entry
+    c.compress_ratios.push_back(0);
+    c.compress_ratios.push_back(0);
+    c.dspark_block_size = 5;
+    c.dspark_noise_token_id = 1000;
+    c.dspark_target_layer_ids = {3, 4, 5};
+    c.dspark_markov_rank = 32;
+    return c;
+  }
   if (name == "flash" || name == "pro") {
     const bool pro = name == "pro";
     c.vocab_size = 129280;
@@ -189,89 +200,15 @@ ModelConfig model_preset(const std::string& name) {
     c.swiglu_limit = 10.0;
     return c;
   }
-  throw Error("unknown model preset '" + name + "'; expected one of tiny, tiny-a, flash, pro");
+  throw Error("unknown model preset '" + name + "'; expected one of tiny, tiny-a, flash, pro, tiny-dspark");
 }
 
-std::vector<std::string> model_preset_names() { return {"tiny", "tiny-a", "flash", "pro"}; }
+std::vector<std::string> model_preset_names() { return {"tiny", "tiny-a", "flash", "pro", "tiny-dspark"}; }
 
 std::vector<TensorSpec> plan_tensors(const ModelConfig& c, const WriteOptions& o) {
   std::vector<TensorSpec> t;
-  const int64_t D = c.hidden_size, V = c.vocab_size, N = c.hc_mult, H = c.num_attention_heads, Dh = c.head_dim;
-  const int64_t mix = (2 + N) * N, F = c.moe_intermediate_size, E = c.n_routed_experts;
-  auto add = [&](const std::string& n, DType d, std::vector<int64_t> s) { t.push_back({n, d, std::move(s), ""}); };
-  auto fp8 = [&](const std::string& p, int64_t rows, int64_t cols) {
-    if (o.dequantized) return add(p + ".weight", DType::kBF16, {rows, cols});
-    add(p + ".weight", DType::kF8E4M3, {rows, cols});
-    t.push_back({p + ".scale", DType::kF8E8M0, {(rows + 127) / 128, (cols + 127) / 128}, p + ".weight"});
-  };
-  auto fp4 = [&](const std::string& p, int64_t rows, int64_t cols) {
-    if (o.dequantized) return add(p + ".weight", DType::kBF16, {rows, cols});
-    add(p + ".weight", DType::kI8, {rows, cols / 2});
-    t.push_back({p + ".scale", DType::kF8E8M0, {rows, cols / 32}, p + ".weight"});
-  };
-  auto compressor = [&](const std::string& p, int64_t ratio, int64_t d) {
-    const int64_t width = ratio == 4 ? 2 * d : d;
-    add(p + "wkv.weight", DType::kBF16, {width, D});
-    add(p + "wgate.weight", DType::kBF16, {width, D});
-    add(p + "ape", DType::kF32, {ratio, width});
-    add(p + "norm.weight", DType::kBF16, {d});
-  };
-  auto block = [&](const std::string& p, int64_t ratio, bool hash) {
-    add(p + "attn_norm.weight", DType::kBF16, {D});
-    add(p + "ffn_norm.weight", DType::kBF16, {D});
-    for (const char* which : {"attn", "ffn"}) {
-      add(p + "hc_" + which + "_fn", DType::kF32, {mix, N * D});
-      add(p + "hc_" + which + "_base", DType::kF32, {mix});
-      add(p + "hc_" + which + "_scale", DType::kF32, {3});
-    }
-    fp8(p + "attn.wq_a", c.q_lora_rank, D);
-    add(p + "attn.q_norm.weight", DType::kBF16, {c.q_lora_rank});
-    fp8(p + "attn.wq_b", H * Dh, c.q_lora_rank);
-    fp8(p + "attn.wkv", Dh, D);
-    add(p + "attn.kv_norm.weight", DType::kBF16, {Dh});
-    fp8(p + "attn.wo_a", c.o_groups * c.o_lora_rank, H * Dh / c.o_groups);
-    fp8(p + "attn.wo_b", D, c.o_groups * c.o_lora_rank);
-    add(p + "attn.attn_sink", DType::kF32, {H});
-    if (ratio != 0) compressor(p + "attn.compressor.", ratio, Dh);
-    if (ratio == 4) {
-      fp8(p + "attn.indexer.wq_b", c.index_n_heads * c.index_head_dim, c.q_lora_rank);
-      add(p + "attn.indexer.weights_proj.weight", DType::kBF16, {c.index_n_heads, D});
-      compressor(p + "attn.indexer.compressor.", ratio, c.index_head_dim);
-    }
-    add(p + "ffn.gate.weight", DType::kBF16, {E, D});
-    if (hash) add(p + "ffn.gate.tid2eid", DType::kI64, {V, c.num_experts_per_tok});
-    else add(p + "ffn.gate.bias", DType::kF32, {E});
-    for (int64_t e = 0; e < E; ++e) {
-      const std::string ep = p + "ffn.experts." + std::to_string(e) + ".";
-      fp4(ep + "w1", F, D);
-      fp4(ep + "w2", D, F);
-      fp4(ep + "w3", F, D);
-    }
-    fp8(p + "ffn.shared_experts.w1", F, D);
-    fp8(p + "ffn.shared_experts.w2", D, F);
-    fp8(p + "ffn.shared_experts.w3", F, D);
-  };
-  add("embed.weight", DType::kBF16, {V, D});
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i)
-    block("layers." + std::to_string(i) + ".", c.compress_ratio(i), i < c.num_hash_layers);
-  if (o.include_mtp && c.num_nextn_predict_layers > 0 &&
-      c.compress_ratios.size() > static_cast<size_t>(c.num_hidden_layers)) {
-    const std::string p = "mtp.0.";
-    block(p, c.compress_ratios[static_cast<size_t>(c.num_hidden_layers)], false);
-    fp8(p + "e_proj", D, D);
-    fp8(p + "h_proj", D, D);
-    add(p + "enorm.weight", DType::kBF16, {D});
-    add(p + "hnorm.weight", DType::kBF16, {D});
-    add(p + "norm.weight", DType::kBF16, {D});
-    add(p + "hc_head_fn", DType::kF32, {N, N * D});
-    add(p + "hc_head_base", DType::kF32, {N});
-    add(p + "hc_head_scale", DType::kF32, {1});
-  }
-  add("norm.weight", DType::kBF16, {D});
-  add("hc_head_fn", DType::kF32, {N, N * D});
-  add("hc_head_base", DType::kF32, {N});
-  add("hc_head_scale", DType::kF32, {1});
-  add("head.weight", DType::kBF16, {V, D});
+  for (const TensorRole& r : tensor_roles(c, o.include_mtp))
+    for (TensorSpec& s : stored_tensors(r, o.dequantized)) t.push_back(std::move(s));
   return t;
 }
 
@@ -360,8 +297,18 @@ std::vector<uint8_t> generate_tensor(const ModelConfig& c, const TensorSpec& spe
   }
 }
 
-size_t write_model(const std::string& dir, const ModelConfig& c, const WriteOptions& o) {
-  validate_config(c, dir + "/config.json");
+size_t write_model(const std::string& dir, const ModelConfig& config, const WriteOptions& o) {
+  validate_config(config, dir + "/config.json");
+  // Without the extra blocks, the config written says so (no entries, no dspark_* keys for them).
+  ModelConfig c = config;
+  if (!o.include_mtp && c.draft_stages() > 0) {
+    c.compress_ratios.resize(static_cast<size_t>(c.num_hidden_layers));
+    const ModelConfig unset;
+    c.dspark_block_size = unset.dspark_block_size;
+    c.dspark_noise_token_id = unset.dspark_noise_token_id;
+    c.dspark_target_layer_ids = unset.dspark_target_layer_ids;
+    c.dspark_markov_rank = unset.dspark_markov_rank;
+  }
   ::mkdir(dir.c_str(), 0755);
   {
     std::ofstream cfg(dir + "/config.json");

@@ -10,30 +10,28 @@
 
 #include "model/config.h"
 #include "model/safetensors.h"
+#include "model/tensor_roles.h"
 
 namespace dsv4 {
 
-struct TensorSpec {
-  std::string name;
-  DType dtype;
-  std::vector<int64_t> shape;
-  std::string owner;  // for .scale tensors: the weight they scale (generated together)
-};
+// One stored tensor (model/tensor_roles.h); a .scale's owner is the weight generated with it.
+using TensorSpec = StoredTensor;
 
 struct WriteOptions {
   uint64_t seed = 1;
   int shards = 2;
-  bool include_mtp = true;
+  bool include_mtp = true;  // the extra blocks the config declares (MTP block or DSpark stages)
   bool dequantized = false;  // store FP8/FP4 linears as BF16 (a "community copy")
   std::function<void(size_t done_bytes, size_t total_bytes)> progress;
 };
 
 // Named configurations: "tiny" (TINY-CONFIG.md), "tiny-a" (the golden set A shape), "flash"
-// (V4-Flash widths, 2 layers, 16 experts), "pro" (V4-Pro widths, 1 layer, 8 experts).
+// (V4-Flash widths, 2 layers, 16 experts), "pro" (V4-Pro widths, 1 layer, 8 experts),
+// "tiny-dspark" (tiny with three DSpark drafter stages instead of the MTP block, as 0731/0813).
 ModelConfig model_preset(const std::string& name);
 std::vector<std::string> model_preset_names();
 
-// Every tensor a checkpoint of this config holds, in writing order.
+// Every tensor a checkpoint of this config holds, in writing order: the role table's.
 std::vector<TensorSpec> plan_tensors(const ModelConfig& c, const WriteOptions& o);
 
 // The bytes of one tensor (and, for a quantised weight, of its scale: `scale_out`).

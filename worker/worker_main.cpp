@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "worker/crash_handler.h"
 #include "chat/prompt_encoder.h"
+#include "worker/load_progress.h"
 #include "worker/replay_runner.h"
 #include "worker/router_link.h"
 #include "worker/scheduler.h"
@@ -38,7 +39,7 @@ int main(int argc, char** argv) {
   std::string model_dir, plugin, plugin_dir, config_file, ready_file, debug_crash, replay_file, metrics_host = "0.0.0.0", worker_id;
   int metrics_port = 9465, threads = 0;
   int64_t echo_vocab = 1024;
-  bool resident = false;
+  bool resident = false, skip_draft = false;
   bool expert_series = false;
   po::options_description opts("dsv4-worker options");
   opts.add_options()("help,h", "show this help")("config", po::value(&config_file), "INI file with the same keys as the flags")(
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
       "resident", po::bool_switch(&resident),
       "copy the weights into anonymous memory at start-up (reads the whole checkpoint; page-cache reclaim can "
       "then never evict them, so an idle worker does not re-read them from disk on its next request)")(
+      "skip-draft-weights", po::bool_switch(&skip_draft),
+      "do not map the checkpoint's drafter blocks (MTP block / DSpark stages): saves their memory; "
+      "speculative decoding then has no drafter")(
       "capacity", po::value(&sched.capacity)->default_value(sched.capacity), "sequences run at once (batch size)")(
       "expert-series", po::bool_switch(&expert_series), "also export tokens per routed expert (one series per layer x expert)")(
       "prefill-chunk", po::value(&sched.prefill_chunk)->default_value(sched.prefill_chunk), "prompt tokens per step")(
@@ -91,14 +95,26 @@ int main(int argc, char** argv) {
   }
   try {
     using namespace dsv4::worker;
+    // /metrics is up before the model loads, so a scrape during a long load reports its progress.
+    dsv4::metrics::Endpoint endpoint(metrics_host + ":" + std::to_string(metrics_port));
     std::unique_ptr<StepRunner> runner;
     if (vm.count("echo")) {
       runner = MakeEchoRunner(echo_vocab);
     } else {
+      LoadProgress progress(endpoint.registry(), sched.tier);
       dsv4::LoadOptions load;
       load.resident = resident;
-      runner = MakeEngineRunner(dsv4::Model::load(model_dir, load), plugin, plugin_dir, threads,
-                                dsv4::parse_numerics(numerics));
+      load.skip_draft_weights = skip_draft;
+      load.progress = [&](const std::string& stage, size_t done, size_t total) { progress.Report(stage, done, total); };
+      std::shared_ptr<const dsv4::Model> model;
+      try {
+        model = dsv4::Model::load(model_dir, load);
+      } catch (...) {
+        progress.Failed();
+        throw;
+      }
+      progress.Loaded(*model);
+      runner = MakeEngineRunner(model, plugin, plugin_dir, threads, dsv4::parse_numerics(numerics));
     }
     auto encoder = dsv4::MakePromptEncoder(model_dir);
     if (!replay_file.empty()) {
@@ -107,7 +123,6 @@ int main(int argc, char** argv) {
       const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
       runner = MakeReplayRunner(std::move(runner), encoder->EncodeText(text));
     }
-    dsv4::metrics::Endpoint endpoint(metrics_host + ":" + std::to_string(metrics_port));
     WorkerMetrics metrics(endpoint.registry(), sched.tier, expert_series);
     metrics.SetPlugin(runner->plugin_name());
     metrics.SetNumerics(runner->numerics_name());

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "base/error.h"
 #include "chat/python_json.h"
 #include "chat/reasoning_effort_prefix.h"
+#include "text/tokenizer.h"
 
 namespace dsv4 {
 namespace {
@@ -88,10 +90,10 @@ TEST(ChatEncoding, high_effort_renders_like_no_effort) {
 TEST(ChatEncoding, max_effort_puts_the_loaded_prefix_before_the_first_message) {
   ChatEncodingOptions max = mode(ThinkingMode::kThinking);
   max.effort = ReasoningEffort::kMax;
-  max.reasoning_effort_max_prefix = "<stand-in prefix>\n\n";
+  max.reasoning_effort_prompt = "<stand-in prefix>\n\n";
   const std::string prompt = encode_chat(golden_messages(2), max);
   const std::string bos = tok::kBos;
-  EXPECT_EQ(prompt, bos + max.reasoning_effort_max_prefix + golden_output(2).substr(bos.size()));
+  EXPECT_EQ(prompt, bos + max.reasoning_effort_prompt + golden_output(2).substr(bos.size()));
   // Chat mode ignores the effort.
   max.mode = ThinkingMode::kChat;
   EXPECT_EQ(encode_chat(golden_messages(4), max), golden_output(4));
@@ -307,6 +309,103 @@ TEST(ReasoningEffortPrefix, model_dir_without_encoder_has_no_prefix) {
   std::ofstream(dir / "encoding" / "encoding_dsv4.py") << "REASONING_EFFORT_MAX = \"P\\n\\n\"\n";
   EXPECT_EQ(find_reasoning_effort_max_prefix(dir.string()), "P\n\n");
   std::filesystem::remove_all(dir);
+}
+
+// Each release's own encoder constants, read from its encoding/encoding_dsv4.py (both forms),
+// render byte for byte what that encoder renders (tests/data/effort, made with DeepSeek's code).
+TEST(ReasoningEffortPrompts, each_release_renders_its_own_effort_prompts_exactly) {
+  struct Case {
+    const char* release;
+    const char* rendered_as;  // tests/data/effort/<this>-input_2-<effort>.txt
+  } cases[] = {{"flash-preview", "flash-preview"}, {"pro-preview", "flash-preview"},
+               {"flash-0731", "flash-0731"}, {"pro-0813", "flash-0731"}};
+  const std::pair<ReasoningEffort, const char*> efforts[] = {
+      {ReasoningEffort::kHigh, "high"}, {ReasoningEffort::kMax, "max"}, {ReasoningEffort::kNone, "default"}};
+  for (const Case& c : cases) {
+    const ReasoningEffortPrompts prompts =
+        load_reasoning_effort_prompts(std::string(DSV4_SHARED_DIR) + "/models/" + c.release);
+    for (const auto& [effort, name] : efforts) {
+      ChatEncodingOptions o = mode(ThinkingMode::kThinking);
+      o.effort = effort;
+      o.reasoning_effort_prompt = prompts.prompt_for(effort);
+      const std::string want = read_file(std::string(DSV4_SOURCE_DIR) + "/tests/data/effort/" + c.rendered_as +
+                                         "-input_2-" + name + ".txt");
+      EXPECT_EQ(encode_chat(golden_messages(2), o), want) << c.release << " effort " << name;
+    }
+  }
+  // The official releases' table: high is the preview's max text, max a new one, low nothing.
+  const auto preview = load_reasoning_effort_prompts(std::string(DSV4_SHARED_DIR) + "/models/flash-preview");
+  const auto official = load_reasoning_effort_prompts(std::string(DSV4_SHARED_DIR) + "/models/flash-0731");
+  EXPECT_EQ(official.default_effort, "low");
+  EXPECT_EQ(official.by_effort.at("low"), "");
+  EXPECT_EQ(official.prompt_for(ReasoningEffort::kHigh), preview.prompt_for(ReasoningEffort::kMax));
+  EXPECT_NE(official.prompt_for(ReasoningEffort::kMax), preview.prompt_for(ReasoningEffort::kMax));
+  EXPECT_EQ(preview.prompt_for(ReasoningEffort::kHigh), "");
+}
+
+TEST(ReasoningEffortPrompts, the_default_effort_is_the_releases) {
+  const std::string source =
+      "REASONING_EFFORT_PROMPTS: Dict[str, str] = {\n"
+      "    \"low\": \"\",\n"
+      "    \"high\": (\n        \"H1 \"\n        \"H2\\n\"\n    ),\n"
+      "    'max': 'M' \"X\",\n"
+      "}\n"
+      "DEFAULT_REASONING_EFFORT = \"high\"\n";
+  const ReasoningEffortPrompts p = parse_reasoning_effort_prompts(source, "enc.py");
+  EXPECT_EQ(p.prompt_for(ReasoningEffort::kNone), "H1 H2\n");
+  EXPECT_EQ(p.prompt_for(ReasoningEffort::kMax), "MX");
+  try {
+    parse_reasoning_effort_prompts("REASONING_EFFORT_PROMPTS = {\"low\": \"\"}\nDEFAULT_REASONING_EFFORT = \"mid\"\n",
+                                   "enc.py");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'enc.py': DEFAULT_REASONING_EFFORT is \"mid\""), std::string::npos) << e.what();
+  }
+}
+
+TEST(ReasoningEffortPrompts, a_model_without_the_encoder_refuses_the_efforts_that_need_it) {
+  const ReasoningEffortPrompts p = load_reasoning_effort_prompts("/nonexistent/model");
+  EXPECT_EQ(p.prompt_for(ReasoningEffort::kNone), "");
+  for (ReasoningEffort e : {ReasoningEffort::kHigh, ReasoningEffort::kMax}) {
+    try {
+      p.prompt_for(e);
+      FAIL() << "no error";
+    } catch (const Error& err) {
+      EXPECT_NE(std::string(err.what()).find("/nonexistent/model/encoding/encoding_dsv4.py, which is absent"),
+                std::string::npos)
+          << err.what();
+    }
+  }
+}
+
+// The V4 tokenizer (byte-identical in the four releases): the format's role, thinking and DSML
+// markers are single ids, and rendered prompts tokenize to them.
+TEST(ChatEncodingV4Tokenizer, markers_are_single_ids_and_prompts_round_trip) {
+  const Tokenizer t = Tokenizer::load(std::string(DSV4_SHARED_DIR) + "/models/tokenizer.json");
+  const std::pair<const char*, int32_t> markers[] = {
+      {tok::kThinkStart, 128821}, {tok::kThinkEnd, 128822}, {tok::kDsml, 128825},
+      {tok::kUser, -1},           {tok::kAssistant, -1},     {tok::kBos, 0},
+      {tok::kEos, 1},             {tok::kLatestReminder, -1}};
+  for (const auto& [text, want] : markers) {
+    const std::vector<int32_t> ids = t.encode(text);
+    ASSERT_EQ(ids.size(), 1u) << text;
+    if (want >= 0) {
+      EXPECT_EQ(ids[0], want) << text;
+    }
+    EXPECT_EQ(t.id_of(text), ids[0]) << text;
+  }
+  for (int n = 1; n <= 4; ++n) {
+    const std::string prompt = golden_output(n);
+    const std::vector<int32_t> ids = t.encode(prompt);
+    EXPECT_EQ(t.decode(ids), prompt) << "case " << n;
+    EXPECT_EQ(ids.front(), 0) << "case " << n << " starts with BOS as one id";
+    // Every marker in the text is one id in the ids.
+    for (const char* m : {tok::kUser, tok::kAssistant, tok::kDsml, tok::kThinkStart, tok::kThinkEnd}) {
+      size_t in_text = 0;
+      for (size_t at = prompt.find(m); at != std::string::npos; at = prompt.find(m, at + 1)) ++in_text;
+      EXPECT_EQ(static_cast<size_t>(std::count(ids.begin(), ids.end(), *t.id_of(m))), in_text) << "case " << n << " " << m;
+    }
+  }
 }
 
 }  // namespace

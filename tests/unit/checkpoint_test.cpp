@@ -87,12 +87,14 @@ class CheckpointTest : public ::testing::Test {
     o.seed = 7;
     o.shards = 3;
     write_model(dir_->path() + "/tiny", model_preset("tiny"), o);
+    write_model(dir_->path() + "/dspark", model_preset("tiny-dspark"), o);
   }
   static void TearDownTestSuite() {
     delete dir_;
     dir_ = nullptr;
   }
   std::string tiny() const { return dir_->path() + "/tiny"; }
+  std::string dspark() const { return dir_->path() + "/dspark"; }
   std::string scratch(const std::string& name) const { return dir_->path() + "/" + name; }
   static TempDir* dir_;
 };
@@ -304,6 +306,100 @@ TEST_F(CheckpointTest, InconsistentConfigIsRefusedAtLoad) {
 TEST_F(CheckpointTest, MissingDirectoryIsAClearError) {
   const std::string e = load_error(scratch("does-not-exist"));
   EXPECT_NE(e.find("config.json: cannot open"), std::string::npos) << e;
+}
+
+// The extra blocks after the main model are bound by role like it: the preview's MTP block and
+// the 0731/0813 DSpark drafter stages, each tensor dtype- and shape-checked.
+TEST_F(CheckpointTest, MtpBlockIsBoundByRole) {
+  auto model = Model::load(tiny());
+  const DraftWeights& d = model->weights().draft;
+  EXPECT_EQ(d.kind, DraftKind::kMtp);
+  ASSERT_EQ(d.stages.size(), 1u);
+  EXPECT_EQ(d.e_proj.rows, 256);
+  EXPECT_EQ(d.e_proj.type, DSV4_WEIGHT_FP8_BLOCK);
+  EXPECT_EQ(d.stages[0].experts.size(), 8u);
+  EXPECT_EQ(model->weights().bound_tensors, model->checkpoint().tensors().size());
+}
+
+TEST_F(CheckpointTest, DsparkDrafterIsBoundByRoleAndCanBeSkipped) {
+  auto model = Model::load(dspark());
+  const DraftWeights& d = model->weights().draft;
+  EXPECT_EQ(d.kind, DraftKind::kDspark);
+  ASSERT_EQ(d.stages.size(), 3u);
+  EXPECT_EQ(d.main_proj.cols, 256 * 3);
+  EXPECT_EQ(d.markov_w1.rows, 1024);
+  EXPECT_EQ(d.markov_w2.cols, 32);
+  EXPECT_EQ(d.confidence_proj.cols, 256 + 32);
+  EXPECT_EQ(d.stages[2].kind, AttnKind::kSliding);
+  EXPECT_EQ(model->weights().bound_tensors, model->checkpoint().tensors().size());
+  size_t draft = 0, mtp_tensors = 0;
+  for (const auto& [name, v] : model->checkpoint().tensors()) {
+    if (name.rfind("mtp.", 0) == 0) draft += v.nbytes, ++mtp_tensors;
+  }
+  EXPECT_GT(mtp_tensors, 200u);
+  EXPECT_EQ(model->draft_weight_bytes(), draft);
+  // The per-token bytes are the main model's: the same with and without the drafter mapped.
+  LoadOptions lo;
+  lo.skip_draft_weights = true;
+  auto main_only = Model::load(dspark(), lo);
+  EXPECT_EQ(main_only->weights().draft.kind, DraftKind::kNone);
+  EXPECT_EQ(main_only->draft_weight_bytes(), 0u);
+  EXPECT_EQ(main_only->checkpoint().tensors().size() + mtp_tensors, model->checkpoint().tensors().size());
+  EXPECT_EQ(main_only->weight_bytes_per_token(), model->weight_bytes_per_token());
+  auto engine = make_engine(main_only);
+  SequenceState s = engine->new_sequence();
+  const std::vector<int32_t> prompt = {5, 17, 300, 2, 9};
+  for (float v : prefill_all(*engine, s, prompt)) ASSERT_TRUE(std::isfinite(v));
+}
+
+TEST_F(CheckpointTest, DamagedDrafterTensorIsRefusedWithItsName) {
+  struct Case {
+    const char* tag;
+    Edit edit;
+    const char* expect;
+  } cases[] = {
+      {"shape",
+       [](std::string& name, DType&, std::vector<int64_t>& shape, std::vector<uint8_t>&) {
+         if (name == "mtp.2.markov_head.markov_w2.weight") shape = {32, 1024};  // transposed
+         return true;
+       },
+       "tensor 'mtp.2.markov_head.markov_w2.weight' has shape [32, 1024]; expected [1024, 32]"},
+      {"dtype",
+       [](std::string& name, DType& dtype, std::vector<int64_t>&, std::vector<uint8_t>&) {
+         if (name == "mtp.1.attn.wq_b.weight") dtype = DType::kI8;
+         return true;
+       },
+       "tensor 'mtp.1.attn.wq_b.weight' has dtype I8, which does not fit its role (FP8 linear"},
+      {"missing",
+       [](std::string& name, DType&, std::vector<int64_t>&, std::vector<uint8_t>&) {
+         return name != "mtp.0.main_proj.scale";
+       },
+       "tensor 'mtp.0.main_proj.scale' is missing (block scales of mtp.0.main_proj.weight)"},
+      {"expert",
+       [](std::string& name, DType&, std::vector<int64_t>&, std::vector<uint8_t>&) {
+         return name != "mtp.1.ffn.experts.7.w3.weight";
+       },
+       "tensor 'mtp.1.ffn.experts.7.w3.weight' is missing (DSpark drafter stage 1 expert 7"},
+  };
+  for (const Case& k : cases) {
+    const std::string dir = scratch(std::string("dspark-") + k.tag);
+    rewrite_checkpoint(dspark(), dir, k.edit);
+    const std::string e = load_error(dir);
+    EXPECT_NE(e.find(k.expect), std::string::npos) << k.tag << ": " << e;
+  }
+}
+
+TEST_F(CheckpointTest, ExtraBlockTheConfigDoesNotDeclareIsRefused) {
+  fs::copy(tiny(), scratch("mtp-undeclared"), fs::copy_options::recursive);
+  auto j = nlohmann::json::parse(std::ifstream(scratch("mtp-undeclared") + "/config.json"));
+  j["compress_ratios"].erase(j["compress_ratios"].size() - 1);  // no entry for the MTP block it ships
+  std::ofstream(scratch("mtp-undeclared") + "/config.json") << j.dump();
+  const std::string e = load_error(scratch("mtp-undeclared"));
+  EXPECT_NE(e.find("tensor 'mtp.0."), std::string::npos) << e;
+  EXPECT_NE(e.find("is not bound by any role of this config; config.json declares 0 extra block(s) after the 6 main "
+                   "ones (compress_ratios has 6 entries)"),
+            std::string::npos)
+      << e;
 }
 
 }  // namespace

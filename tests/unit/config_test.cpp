@@ -132,3 +132,87 @@ TEST(Config, RoundTripsThroughJson) {
 
 }  // namespace
 }  // namespace dsv4
+
+// The four public releases' own config.json files (../shared/models), as downloaded.
+namespace dsv4 {
+namespace {
+
+nlohmann::json release(const std::string& name) {
+  return nlohmann::json::parse(read_file(std::string(DSV4_SHARED_DIR) + "/models/" + name + "/config.json"));
+}
+
+TEST(Config, EveryReleaseConfigParsesWithItsExtraBlocks) {
+  struct Case {
+    const char* release;
+    int64_t layers, stages;
+    DraftKind kind;
+  } cases[] = {{"flash-preview", 43, 1, DraftKind::kMtp},
+               {"pro-preview", 61, 1, DraftKind::kMtp},
+               {"flash-0731", 43, 3, DraftKind::kDspark},
+               {"pro-0813", 61, 3, DraftKind::kDspark}};
+  for (const Case& k : cases) {
+    const ModelConfig c = parse_config(release(k.release).dump(), k.release);
+    EXPECT_EQ(c.num_hidden_layers, k.layers) << k.release;
+    EXPECT_EQ(c.draft_stages(), k.stages) << k.release;
+    EXPECT_EQ(c.draft_kind(), k.kind) << k.release;
+    EXPECT_EQ(c.num_nextn_predict_layers, 1) << k.release;
+  }
+  const ModelConfig pro = parse_config(release("pro-0813").dump(), "pro-0813");
+  EXPECT_EQ(pro.dspark_block_size, 5);
+  EXPECT_EQ(pro.dspark_noise_token_id, 128799);
+  EXPECT_EQ(pro.dspark_target_layer_ids, (std::vector<int64_t>{58, 59, 60}));
+  EXPECT_EQ(pro.dspark_markov_rank, 512);
+  const ModelConfig back = parse_config(config_to_json(pro), "round-trip");
+  EXPECT_EQ(back.dspark_target_layer_ids, pro.dspark_target_layer_ids);
+  EXPECT_EQ(back.draft_stages(), 3);
+  // A preview written back carries no dspark_* keys.
+  const std::string preview = config_to_json(parse_config(release("flash-preview").dump(), "flash-preview"));
+  EXPECT_EQ(preview.find("dspark"), std::string::npos) << preview;
+}
+
+TEST(Config, DrafterStagesWithoutTheDsparkKeysAreRefused) {
+  auto j = release("flash-0731");
+  j.erase("dspark_block_size");
+  j.erase("dspark_noise_token_id");
+  j.erase("dspark_target_layer_ids");
+  j.erase("dspark_markov_rank");
+  const std::string e = error_of(j);
+  EXPECT_NE(e.find("'compress_ratios' is a list of 46 entries; expected 43 (num_hidden_layers) or 44"), std::string::npos)
+      << e;
+  EXPECT_NE(e.find("dspark_* keys"), std::string::npos) << e;
+}
+
+TEST(Config, InconsistentDsparkKeysAreNamed) {
+  struct Case {
+    const char* field;
+    nlohmann::json value;  // null: the key is removed
+    const char* expect;
+  } cases[] = {
+      {"dspark_markov_rank", nullptr, "field 'dspark_markov_rank' is missing; expected present"},
+      {"dspark_target_layer_ids", nlohmann::json::array({40, 43}), "field 'dspark_target_layer_ids[1]' is 43"},
+      {"dspark_noise_token_id", 129280, "field 'dspark_noise_token_id' is 129280; expected an id below vocab_size"},
+      {"dspark_block_size", 1, "field 'dspark_block_size' is 1; expected at least 2"},
+  };
+  for (const Case& k : cases) {
+    auto j = release("flash-0731");
+    if (k.value.is_null()) {
+      j.erase(k.field);
+    } else {
+      j[k.field] = k.value;
+    }
+    const std::string e = error_of(j);
+    EXPECT_NE(e.find(k.expect), std::string::npos) << k.field << ": " << e;
+  }
+  auto j = release("flash-0731");
+  j["compress_ratios"][44] = 4;
+  const std::string e = error_of(j);
+  EXPECT_NE(e.find("field 'compress_ratios[44]' is 4; expected 0 (DSpark drafter stage 1 is window-only)"),
+            std::string::npos) << e;
+  j = release("pro-0813");
+  j["compress_ratios"] = nlohmann::json(std::vector<int>(61, 0));
+  const std::string e2 = error_of(j);
+  EXPECT_NE(e2.find("'compress_ratios' is a list of 61 entries; expected more than 61"), std::string::npos) << e2;
+}
+
+}  // namespace
+}  // namespace dsv4
