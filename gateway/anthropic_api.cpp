@@ -229,10 +229,7 @@ Job ParseAnthropicMessages(const Json& body, const ApiContext& ctx) {
   for (size_t i = 0; i < messages.size(); ++i) AddMessage(Fields(messages[i], "messages[" + std::to_string(i) + "]"), &prompt.messages);
   ReadTools(f, &prompt);
   ReadThinking(f, &prompt);
-  SamplingDefaults defaults = ctx.model.defaults();
-  defaults.temperature = std::min(defaults.temperature, 1.0);  // Anthropic's range is 0..1
-  ReadSampling(f, defaults, &job.request);
-  if (job.request.temperature > 1.0) f.Fail("temperature", "must be between 0 and 1");
+  ReadSampling(f, /*max_temperature=*/1.0, &job.request);  // Anthropic's range is 0..1
   job.stops = ReadStops(f, "stop_sequences");
   job.stream = f.Bool("stream", false);
   EncodedPrompt enc = EncodeChatPrompt(prompt, ctx.model);

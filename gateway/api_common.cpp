@@ -17,10 +17,12 @@ protocol::ModelChoice ResolveModel(const Fields& f, const ModelNames& names) {
   return *tier;
 }
 
-void ReadSampling(const Fields& f, const SamplingDefaults& defaults, protocol::GenerateRequest* r) {
-  r->temperature = f.Number("temperature", defaults.temperature, 0.0, 2.0);
-  r->top_p = f.Number("top_p", defaults.top_p, 0.0, 1.0);
-  if (r->top_p <= 0.0) f.Fail("top_p", "must be greater than 0");
+void ReadSampling(const Fields& f, double max_temperature, protocol::GenerateRequest* r) {
+  if (f.Get("temperature")) r->temperature = f.Number("temperature", 0.0, 0.0, max_temperature);
+  if (f.Get("top_p")) {
+    r->top_p = f.Number("top_p", 1.0, 0.0, 1.0);
+    if (*r->top_p <= 0.0) f.Fail("top_p", "must be greater than 0");
+  }
   r->seed = static_cast<uint64_t>(f.Int("seed", 0, INT64_MIN, INT64_MAX));
 }
 

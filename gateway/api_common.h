@@ -23,8 +23,9 @@ struct ApiContext {
 // names when unknown.
 protocol::ModelChoice ResolveModel(const Fields& f, const ModelNames& names);
 
-// temperature (0..2) and top_p (0..1] with the checkpoint's defaults, seed.
-void ReadSampling(const Fields& f, const SamplingDefaults& defaults, protocol::GenerateRequest* r);
+// temperature (0..max_temperature) and top_p (0..1] when the request names them (otherwise the
+// worker applies its checkpoint's generation_config.json), seed.
+void ReadSampling(const Fields& f, double max_temperature, protocol::GenerateRequest* r);
 
 // A string or an array of at most 16 strings (`key` names it in errors).
 std::vector<std::string> ReadStops(const Fields& f, const char* key);

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   po::options_description opts("dsv4-gateway options");
   opts.add_options()("help,h", "show this help")("config", po::value(&config_file), "INI file with the same keys as the flags")(
       "router", po::value(&router)->default_value(router), "the router's client endpoint")(
-      "model", po::value(&model_dir), "checkpoint directory to read tokenizer.json, generation_config.json and encoding/ from")(
+      "model", po::value(&model_dir), "checkpoint directory to read tokenizer.json and encoding/ from")(
       "tokenizer", po::value(&tokenizer), "a tokenizer.json to use instead of MODEL/tokenizer.json")(
       "host", po::value(&http.host)->default_value(http.host), "address to listen on")(
       "port", po::value(&http.port)->default_value(http.port), "HTTP port (0 = any free port, see --ready-file)")(

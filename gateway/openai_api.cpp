@@ -270,7 +270,7 @@ Job ParseOpenAiChat(const Json& body, const ApiContext& ctx) {
   ReadThinking(f, &prompt);
   job.request.max_tokens = f.Int("max_completion_tokens", f.Int("max_tokens", ctx.default_max_tokens, 1, protocol::kMaxMaxTokens),
                                  1, protocol::kMaxMaxTokens);
-  ReadSampling(f, ctx.model.defaults(), &job.request);
+  ReadSampling(f, /*max_temperature=*/2.0, &job.request);
   job.stops = ReadStops(f, "stop");
   job.stream = f.Bool("stream", false);
   EncodedPrompt enc = EncodeChatPrompt(prompt, ctx.model);
@@ -308,7 +308,7 @@ Job ParseOpenAiCompletion(const Json& body, const ApiContext& ctx) {
   }
   if (tokens.empty()) f.Fail("prompt", "must not be empty");
   job.request.max_tokens = f.Int("max_tokens", 16, 1, protocol::kMaxMaxTokens);  // OpenAI's default
-  ReadSampling(f, ctx.model.defaults(), &job.request);
+  ReadSampling(f, /*max_temperature=*/2.0, &job.request);
   job.request.prompt_kind = protocol::PromptKind::kTokens;
   job.request.tokens = std::move(tokens);
   job.stops = ReadStops(f, "stop");

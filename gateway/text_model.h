@@ -1,6 +1,6 @@
 // What the gateway reads from a checkpoint directory laid out like the Hugging Face repository
 // (never the weights): tokenizer.json, the reasoning-effort prompts of
-// encoding/encoding_dsv4.py, and the sampling defaults of generation_config.json. With these the
+// encoding/encoding_dsv4.py. With these the
 // gateway renders chat prompts itself (tools, tool results, earlier reasoning, forced tool-call
 // openings) and turns streamed token ids back into text.
 //
@@ -15,14 +15,10 @@
 
 namespace dsv4::gateway {
 
-struct SamplingDefaults {
-  double temperature = 1.0;  // V4's generation_config.json ships 1.0 / 1.0
-  double top_p = 1.0;
-};
-
 class TextModel {
  public:
-  // `model_dir` must hold tokenizer.json; generation_config.json and encoding/ are optional.
+  // `model_dir` must hold tokenizer.json; encoding/ is optional. (Sampling defaults are the
+  // worker's: it reads generation_config.json with the weights.)
   // `tokenizer_file`, when not empty, is used instead of MODEL_DIR/tokenizer.json (model_dir may
   // then be empty). Throws dsv4::Error naming the file that is missing or malformed.
   static TextModel Load(const std::string& model_dir, const std::string& tokenizer_file = "");
@@ -31,13 +27,11 @@ class TextModel {
   // The release's effort prompts (chat/reasoning_effort_prefix.h), read once at load; `missing`
   // when the directory has no encoder file.
   const ReasoningEffortPrompts& effort_prompts() const { return effort_prompts_; }
-  const SamplingDefaults& defaults() const { return defaults_; }
 
  private:
   explicit TextModel(Tokenizer t) : tokenizer_(std::move(t)) {}
   Tokenizer tokenizer_;
   ReasoningEffortPrompts effort_prompts_;
-  SamplingDefaults defaults_;
 };
 
 }  // namespace dsv4::gateway

@@ -8,6 +8,7 @@ std::shared_ptr<const Model> Model::load(const std::string& dir, const LoadOptio
   auto m = std::shared_ptr<Model>(new Model());
   m->dir_ = dir;
   m->config_ = load_config(dir);
+  m->generation_defaults_ = load_generation_defaults(dir);
   OpenOptions oo;
   if (opts.skip_draft_weights) oo.skip = is_draft_tensor;
   if (opts.progress) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "model/config.h"
+#include "model/generation_config.h"
 #include "model/safetensors.h"
 #include "model/weights.h"
 
@@ -35,6 +36,8 @@ class Model {
   static std::shared_ptr<const Model> load(const std::string& dir, const LoadOptions& opts = {});
 
   const ModelConfig& config() const { return config_; }
+  // Sampling for a request that names none: the checkpoint's generation_config.json, or greedy.
+  const GenerationDefaults& generation_defaults() const { return generation_defaults_; }
   const ModelWeights& weights() const { return weights_; }
   const Checkpoint& checkpoint() const { return *checkpoint_; }
   const std::string& dir() const { return dir_; }
@@ -49,6 +52,7 @@ class Model {
   Model() = default;
   std::string dir_;
   ModelConfig config_;
+  GenerationDefaults generation_defaults_;
   std::unique_ptr<Checkpoint> checkpoint_;
   ModelWeights weights_;
 };

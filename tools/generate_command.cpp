@@ -28,7 +28,8 @@ int generate_command(int argc, char** argv) {
       "model", po::value(&model_dir)->required(), "checkpoint directory (config.json + safetensors)")(
       "tokens", po::value(&tokens_arg)->required(), "prompt token ids, comma separated: 5,17,300")(
       "max-tokens", po::value(&max_tokens)->default_value(16), "tokens to generate")(
-      "temperature", po::value(&temperature)->default_value(0.0f), "0 = greedy")(
+      "temperature", po::value(&temperature)->default_value(0.0f),
+      "0 = greedy (this local tool is greedy by default; served requests follow generation_config.json)")(
       "top-p", po::value(&top_p)->default_value(1.0f), "nucleus sampling mass")(
       "seed", po::value(&seed)->default_value(0), "sampling seed")(
       "plugin", po::value(&plugin_name), "kernel plugin name or .so path (default: best for this CPU)")(

@@ -22,8 +22,8 @@ int submit_command(int argc, char** argv) {
       "model", po::value(&model)->default_value(model), "flash, pro or auto")(
       "tokens", po::value(&tokens_arg), "prompt token ids: 5,17,300")("prompt", po::value(&prompt), "prompt text (needs a tokenizer)")(
       "max-tokens", po::value(&r.max_tokens)->default_value(16), "tokens to generate")(
-      "temperature", po::value(&temperature)->default_value(temperature), "0 = greedy")(
-      "top-p", po::value(&top_p)->default_value(top_p), "nucleus sampling mass")("seed", po::value(&r.seed)->default_value(0), "sampling seed")(
+      "temperature", po::value(&temperature), "0 = greedy (default: the worker's checkpoint's generation_config.json)")(
+      "top-p", po::value(&top_p), "nucleus sampling mass (default: as temperature)")("seed", po::value(&r.seed)->default_value(0), "sampling seed")(
       "thinking", po::value(&thinking)->default_value(thinking), "none, high or max")(
       "deadline-ms", po::value(&r.deadline_ms)->default_value(0), "server-side deadline (0 = none)")(
       "timeout", po::value(&timeout_s)->default_value(timeout_s), "give up locally after this many seconds")(
@@ -43,8 +43,8 @@ int submit_command(int argc, char** argv) {
     const auto t = protocol::ParseName<protocol::Thinking>(thinking);
     if (!t) throw po::error("--thinking must be " + protocol::NameChoices<protocol::Thinking>() + ", got '" + thinking + "'");
     r.thinking = *t;
-    r.temperature = temperature;
-    r.top_p = top_p;
+    if (vm.count("temperature")) r.temperature = temperature;
+    if (vm.count("top-p")) r.top_p = top_p;
   } catch (const po::error& e) {
     std::cerr << "dsv4 submit: " << e.what() << "\n" << opts;
     return 2;

@@ -417,6 +417,8 @@ std::string EncodeStatus(const StatusReply& s) {
                      .Field("echo", w.echo)
                      .Field("vocab_size", w.vocab_size)
                      .Field("max_context", w.max_context)
+                     .Field("default_temperature", w.default_temperature)
+                     .Field("default_top_p", w.default_top_p)
                      .Finish());
   }
   const std::string queues = Writer().Field("flash", s.queued_flash).Field("pro", s.queued_pro).Finish();
@@ -443,6 +445,8 @@ StatusReply ParseStatus(const Message& m) {
     ws.echo = w.BoolOr("echo", false);
     ws.vocab_size = w.IntOr("vocab_size", 0);
     ws.max_context = w.IntOr("max_context", 0);
+    ws.default_temperature = w.NumberOr("default_temperature", 0.0);
+    ws.default_top_p = w.NumberOr("default_top_p", 1.0);
     s.workers.push_back(std::move(ws));
   }
   const Message q = m.Sub("queues");

@@ -62,7 +62,7 @@ struct GenerateRequest {
   ToolChoice tool_choice = ToolChoice::kAuto;
   std::string tool_choice_name;  // the function, when tool_choice is kFunction
   int64_t max_tokens = 16;
-  // Unset: the worker's default (today greedy, temperature 0 and top_p 1).
+  // Unset: the worker's default (its checkpoint's generation_config.json; greedy without one).
   std::optional<double> temperature;
   std::optional<double> top_p;
   int64_t top_k = 0;               // 0 = off
@@ -225,6 +225,8 @@ struct WorkerStatus {
   bool echo = false;
   int64_t vocab_size = 0;
   int64_t max_context = 0;
+  double default_temperature = 0.0;  // the worker's sampling for a request that names none
+  double default_top_p = 1.0;
   bool operator==(const WorkerStatus&) const = default;
 };
 

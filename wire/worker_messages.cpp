@@ -22,6 +22,8 @@ std::string EncodeReady(const WorkerInfo& w) {
       .Field("vocab_size", w.vocab_size)
       .Field("max_context", w.max_context)
       .Field("echo", w.echo)
+      .Field("default_temperature", w.default_temperature)
+      .Field("default_top_p", w.default_top_p)
       .Finish();
 }
 
@@ -37,6 +39,8 @@ WorkerInfo ParseReady(const Message& m) {
   w.max_context = m.IntOr("max_context", 0);
   if (w.vocab_size < 0 || w.max_context < 0) Bad("fields 'vocab_size' and 'max_context' must be >= 0");
   w.echo = m.BoolOr("echo", false);
+  w.default_temperature = m.NumberOr("default_temperature", 0.0);
+  w.default_top_p = m.NumberOr("default_top_p", 1.0);
   return w;
 }
 

@@ -25,6 +25,8 @@ struct WorkerInfo {
   int64_t vocab_size = 0;      // 0 = unknown; the router then leaves id checks to the worker
   int64_t max_context = 0;     // max_position_embeddings
   bool echo = false;
+  double default_temperature = 0.0;  // sampling when a request names none (generation_config.json)
+  double default_top_p = 1.0;
   bool operator==(const WorkerInfo&) const = default;
 };
 std::string EncodeReady(const WorkerInfo& w);

@@ -59,6 +59,9 @@ void LoadProgress::Loaded(const Model& m) {
                static_cast<double>(m.checkpoint().file_bytes()) / 1e9, static_cast<double>(m.weight_bytes_per_token()) / 1e9,
                draft_kind_name(m.config().draft_kind()), static_cast<double>(m.draft_weight_bytes()) / 1e9,
                m.weights().draft.kind == DraftKind::kNone && m.config().draft_kind() != DraftKind::kNone ? " (not mapped)" : "");
+  const GenerationDefaults& g = m.generation_defaults();
+  std::fprintf(stderr, "I: sampling for requests that name none: temperature %g, top_p %g (%s)\n", g.temperature, g.top_p,
+               g.source.empty() ? "no generation_config.json: greedy" : g.source.c_str());
   SetState("serving");
 }
 

@@ -107,7 +107,8 @@ void Scheduler::TakeInbox() {
 void Scheduler::Admit(protocol::WorkRequest w) {
   // Unset sampling fields take today's defaults: greedy, whole distribution.
   auto s = std::make_unique<Sequence>(
-      SamplingParams{static_cast<float>(w.req.temperature.value_or(0.0)), static_cast<float>(w.req.top_p.value_or(1.0)), w.req.seed});
+      SamplingParams{static_cast<float>(w.req.temperature.value_or(cfg_.default_temperature)),
+                     static_cast<float>(w.req.top_p.value_or(cfg_.default_top_p)), w.req.seed});
   s->rid = w.rid;
   s->req = std::move(w.req);
   s->draft = std::move(w.draft);

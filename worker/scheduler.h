@@ -40,6 +40,10 @@ struct SchedulerConfig {
   int64_t capacity = 8;        // sequences at once
   int64_t prefill_chunk = 64;  // prompt tokens per sequence per step, and per step in total
   std::string tier = "flash";
+  // Sampling for a request that names no temperature / top_p (the checkpoint's
+  // generation_config.json; greedy without one).
+  double default_temperature = 0.0;
+  double default_top_p = 1.0;
 };
 
 class Scheduler {

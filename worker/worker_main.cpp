@@ -114,6 +114,8 @@ int main(int argc, char** argv) {
         throw;
       }
       progress.Loaded(*model);
+      sched.default_temperature = model->generation_defaults().temperature;
+      sched.default_top_p = model->generation_defaults().top_p;
       runner = MakeEngineRunner(model, plugin, plugin_dir, threads, dsv4::parse_numerics(numerics));
     }
     auto encoder = dsv4::MakePromptEncoder(model_dir);
@@ -127,6 +129,8 @@ int main(int argc, char** argv) {
     metrics.SetPlugin(runner->plugin_name());
     metrics.SetNumerics(runner->numerics_name());
 
+    link.info.default_temperature = sched.default_temperature;
+    link.info.default_top_p = sched.default_top_p;
     link.info.worker_id = worker_id.empty() ? DefaultWorkerId(sched.tier) : worker_id;
     link.info.tier = *dsv4::protocol::ParseTier(sched.tier);  // checked above
     if (link.info.model_id.empty()) link.info.model_id = vm.count("echo") ? "echo" : model_dir;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "model/config.h"
+#include "model/generation_config.h"
 #include "base/error.h"
 
 namespace dsv4 {
@@ -212,6 +213,38 @@ TEST(Config, InconsistentDsparkKeysAreNamed) {
   j["compress_ratios"] = nlohmann::json(std::vector<int>(61, 0));
   const std::string e2 = error_of(j);
   EXPECT_NE(e2.find("'compress_ratios' is a list of 61 entries; expected more than 61"), std::string::npos) << e2;
+}
+
+}  // namespace
+}  // namespace dsv4
+
+namespace dsv4 {
+namespace {
+
+TEST(GenerationDefaults, ReleasesSampleAtTemperatureOneTopPOne) {
+  for (const char* r : {"flash-preview", "pro-preview", "flash-0731", "pro-0813"}) {
+    const GenerationDefaults g = load_generation_defaults(std::string(DSV4_SHARED_DIR) + "/models/" + r);
+    EXPECT_EQ(g.temperature, 1.0) << r;
+    EXPECT_EQ(g.top_p, 1.0) << r;
+    EXPECT_NE(g.source.find("generation_config.json"), std::string::npos) << r;
+  }
+  const GenerationDefaults none = load_generation_defaults("/nonexistent/model");
+  EXPECT_EQ(none.temperature, 0.0);
+  EXPECT_EQ(none.source, "");
+  // Without do_sample, Hugging Face generates greedily whatever temperature says.
+  EXPECT_EQ(parse_generation_defaults(R"({"temperature": 0.6})", "g.json").temperature, 0.0);
+  EXPECT_EQ(parse_generation_defaults(R"({"do_sample": true, "top_p": 0.95})", "g.json").top_p, 0.95);
+  for (const auto& [text, expect] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"do_sample": true, "top_p": 0})", "g.json: field 'top_p' is 0.000000; expected a number in (0, 1]"},
+           {R"({"do_sample": true, "temperature": "hot"})", "g.json: field 'temperature' is \"hot\"; expected a number"},
+           {R"({"do_sample": "yes"})", "g.json: field 'do_sample' is \"yes\"; expected true or false"}}) {
+    try {
+      parse_generation_defaults(text, "g.json");
+      ADD_FAILURE() << "no error for " << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(expect), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace
