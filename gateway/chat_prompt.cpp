@@ -56,16 +56,11 @@ EncodedPrompt EncodeChatPrompt(const ChatPrompt& p, const TextModel& model) {
   ChatEncodingOptions opt;
   opt.mode = p.mode;
   opt.effort = p.mode == ThinkingMode::kThinking ? p.effort : ReasoningEffort::kNone;
-  const ReasoningEffortPrompts& efforts = model.effort_prompts();
-  if (opt.effort == ReasoningEffort::kMax && efforts.missing) {
-    throw ApiError(ErrorKind::kInvalidRequest,
-                   "reasoning effort 'max' needs the model's encoding/encoding_dsv4.py, which the gateway's model directory lacks",
-                   "reasoning_effort");
-  }
-  // Without an encoder file only "max" is refused (as before); with one, the release's prompts.
-  if (opt.mode == ThinkingMode::kThinking && !efforts.missing) {
+  // The worker's rule (chat/prompt_encoder): an effort the release's encoder defines gets its
+  // prompt; one that needs an encoder file the model directory lacks is refused, naming the file.
+  if (opt.mode == ThinkingMode::kThinking) {
     try {
-      opt.reasoning_effort_prompt = efforts.prompt_for(opt.effort);
+      opt.reasoning_effort_prompt = model.effort_prompts().prompt_for(opt.effort);
     } catch (const Error& e) {
       throw ApiError(ErrorKind::kInvalidRequest, e.what(), "reasoning_effort");
     }

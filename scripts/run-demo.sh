@@ -11,6 +11,7 @@
 #   DSV4_BUILD_DIR=/path scripts/run-demo.sh   # builds (incrementally) into another directory
 #   DSV4_TOKENIZER_JSON=/path/tokenizer.json   # DeepSeek's V4 tokenizer.json (default: ../shared/models/,
 #                                              # else fetched by scripts/fetch-tokenizer.sh)
+#   DSV4_ENCODER_DIR=/path/encoding          # a release's encoding/ folder (default: ../shared/models/flash-0731/encoding)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exit_by_itself=0
@@ -37,6 +38,10 @@ if [[ ! -s $tokenizer ]]; then
   tokenizer=$build/tokenizer/tokenizer.json
 fi
 
+# The chat encoder's effort prompts (encoding/encoding_dsv4.py, as a Hugging Face download ships
+# it); without it the thinking modes that need its prompts are refused, naming the file.
+encoder=${DSV4_ENCODER_DIR:-../shared/models/flash-0731/encoding}
+
 work=$(mktemp -d)
 serve_pid=
 cleanup() {
@@ -50,6 +55,7 @@ for tier in flash pro; do
   seed=1; [[ $tier == pro ]] && seed=2
   "$bin/dsv4-mkmodel" --out "$work/$tier" --preset tiny --vocab 129280 --seed $seed 2>/dev/null
   cp "$tokenizer" "$work/$tier/tokenizer.json"
+  [[ -d $encoder ]] && cp -r "$encoder" "$work/$tier/encoding"
 done
 du -sh "$work/flash" "$work/pro"
 

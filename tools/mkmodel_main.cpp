@@ -1,21 +1,27 @@
-// dsv4-mkmodel: write a random-weight V4 checkpoint in the real Hugging Face format.
+// dsv4-mkmodel: write a random-weight V4 checkpoint in the real Hugging Face format, or (--release)
+// a header-faithful copy of a real release whose weights are all zero: file holes that take no
+// disk, so a 160-900 GB release can be loaded and run (dsv4-bench decode faults in the bytes a
+// token reads) without downloading it.
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <iostream>
 
 #include "base/error.h"
 #include "tools/model_writer.h"
+#include "tools/release_shards.h"
 
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
-  std::string out, preset = "tiny", config_file;
+  std::string out, preset = "tiny", config_file, release;
   int64_t layers = 0, experts = 0, vocab = 0;
   dsv4::WriteOptions wo;
   po::options_description opts("dsv4-mkmodel options");
   opts.add_options()("help,h", "show this help")("out", po::value(&out)->required(), "output directory")(
       "preset", po::value(&preset)->default_value("tiny"), "tiny | tiny-a | flash | pro | tiny-dspark")(
       "config", po::value(&config_file), "use this config.json instead of a preset")(
+      "release", po::value(&release),
+      "a release's metadata folder (../shared/models/flash-0731): write its shards with zero weights (file holes)")(
       "layers", po::value(&layers)->default_value(0), "override num_hidden_layers (schedule repeats CSA/HCA)")(
       "experts", po::value(&experts)->default_value(0), "override n_routed_experts")(
       "vocab", po::value(&vocab)->default_value(0), "override vocab_size")(
@@ -35,6 +41,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    if (!release.empty()) {
+      const dsv4::ReleaseShards r = dsv4::write_release_shards(release, out);
+      std::cerr << "dsv4-mkmodel: wrote " << out << ": " << r.shards << " shards, " << r.tensors << " tensors, "
+                << r.data_bytes / 1e9 << " GB of zero weights as file holes"
+                << (r.sizes_checked ? " (every shard the size of the real file)" : "") << "\n";
+      return 0;
+    }
     dsv4::ModelConfig c;
     if (!config_file.empty()) {
       const auto slash = config_file.rfind('/');

@@ -20,6 +20,8 @@ const std::string& TextModelDir() {
     const std::string cmd = BinDir() + "/dsv4-mkmodel --out " + out + " --preset tiny --vocab 129280 --seed 1 > /dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("dsv4-mkmodel failed: " + cmd);
     fs::copy_file(TokenizerJson(), out + "/tokenizer.json");
+    // The 0731 release's chat encoder: its effort prompts, as a download ships them.
+    fs::copy(std::string(DSV4_SHARED_DIR) + "/models/flash-0731/encoding", out + "/encoding", fs::copy_options::recursive);
     return out;
   }();
   return path;
