@@ -1,9 +1,9 @@
 // dsv4-gateway: flags -> text model, router bridge, routes -> HTTP server until SIGINT/SIGTERM.
-#include <boost/program_options.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
+#include "base/flags.h"
 #include "gateway/http_server.h"
 #include "gateway/routes.h"
 
@@ -12,11 +12,11 @@ using namespace dsv4::gateway;
 
 int main(int argc, char** argv) {
   HttpServerConfig http;
-  std::string router = "tcp://127.0.0.1:5555", model_dir, tokenizer, api_keys, ready_file, config_file;
+  std::string router = "tcp://127.0.0.1:5555", model_dir, tokenizer, api_keys, ready_file;
   std::vector<std::string> aliases;
   int64_t default_max_tokens = 4096, timeout_s = 600, drain_s = 30;
-  po::options_description opts("dsv4-gateway options");
-  opts.add_options()("help,h", "show this help")("config", po::value(&config_file), "INI file with the same keys as the flags")(
+  dsv4::Flags flags("dsv4-gateway", "usage: dsv4-gateway (--model DIR | --tokenizer FILE) [options]", /*with_config_file=*/true);
+  flags.Add()(
       "router", po::value(&router)->default_value(router), "the router's client endpoint")(
       "model", po::value(&model_dir), "checkpoint directory to read tokenizer.json and encoding/ from")(
       "tokenizer", po::value(&tokenizer), "a tokenizer.json to use instead of MODEL/tokenizer.json")(
@@ -30,25 +30,11 @@ int main(int argc, char** argv) {
       "request-timeout-s", po::value(&timeout_s)->default_value(timeout_s), "a request with no answer from the router by then fails (503)")(
       "drain-s", po::value(&drain_s)->default_value(drain_s), "on SIGTERM, how long open responses may finish")(
       "ready-file", po::value(&ready_file), "write {port, base_url} here (JSON) once listening");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: dsv4-gateway (--model DIR | --tokenizer FILE) [options]\n" << opts;
-      return 0;
-    }
-    if (vm.count("config")) {
-      std::ifstream f(vm["config"].as<std::string>());
-      if (!f) throw po::error("cannot read config file " + vm["config"].as<std::string>());
-      po::store(po::parse_config_file(f, opts), vm);
-    }
-    po::notify(vm);
-    if (model_dir.empty() && tokenizer.empty()) throw po::error("give --model DIR (or --tokenizer FILE)");
-    if (http.threads < 1 || default_max_tokens < 1 || timeout_s < 1) throw po::error("--threads, --default-max-tokens and --request-timeout-s must be >= 1");
-  } catch (const po::error& e) {
-    std::cerr << "dsv4-gateway: " << e.what() << "\n" << opts;
-    return 2;
-  }
+  if (const auto rc = flags.Parse(argc, argv, [&](const po::variables_map&) {
+        if (model_dir.empty() && tokenizer.empty()) throw po::error("give --model DIR (or --tokenizer FILE)");
+        if (http.threads < 1 || default_max_tokens < 1 || timeout_s < 1) throw po::error("--threads, --default-max-tokens and --request-timeout-s must be >= 1");
+      }))
+    return *rc;
   try {
     http.drain = std::chrono::seconds(drain_s);
     const TextModel text = TextModel::Load(model_dir, tokenizer);

@@ -1,9 +1,9 @@
 // dsv4-router: flags (or an INI file with the same keys) -> RouterConfig -> Router::Run().
-#include <boost/program_options.hpp>
 #include <csignal>
 #include <fstream>
 #include <iostream>
 
+#include "base/flags.h"
 #include "router/router.h"
 
 namespace po = boost::program_options;
@@ -18,11 +18,10 @@ extern "C" void OnStopSignal(int) {
 int main(int argc, char** argv) {
   dsv4::router::RouterConfig c;
   auto& p = c.policy;
-  std::string config_file;
   int metrics_port = 9464;
   std::string metrics_host = "0.0.0.0";
-  po::options_description opts("dsv4-router options");
-  opts.add_options()("help,h", "show this help")("config", po::value(&config_file), "INI file with the same keys as the flags")(
+  dsv4::Flags flags("dsv4-router", "usage: dsv4-router [options]", /*with_config_file=*/true);
+  flags.Add()(
       "client-endpoint", po::value(&c.client_endpoint)->default_value(c.client_endpoint), "where clients connect (tcp://host:port; port * = any)")(
       "worker-endpoint", po::value(&c.worker_endpoint)->default_value(c.worker_endpoint), "where workers connect")(
       "metrics-port", po::value(&metrics_port)->default_value(metrics_port), "Prometheus /metrics port (0 = any free port)")(
@@ -53,23 +52,7 @@ int main(int argc, char** argv) {
       "price per million Pro input tokens")(
       "price-pro-output", po::value(&c.prices.pro_output_per_mtok)->default_value(c.prices.pro_output_per_mtok),
       "price per million Pro output tokens");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: dsv4-router [options]\n" << opts;
-      return 0;
-    }
-    if (vm.count("config")) {
-      std::ifstream f(vm["config"].as<std::string>());
-      if (!f) throw po::error("cannot read config file " + vm["config"].as<std::string>());
-      po::store(po::parse_config_file(f, opts), vm);
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "dsv4-router: " << e.what() << "\n" << opts;
-    return 2;
-  }
+  if (const auto rc = flags.Parse(argc, argv)) return *rc;
   c.metrics_address = metrics_host + ":" + std::to_string(metrics_port);
   try {
     dsv4::router::Router router(c);

@@ -19,7 +19,7 @@ ABI_HEADERS = {"plugins/dsv4_kernel_abi.h", "plugins/dsv4_formats.h"}
 
 # part -> (what it holds, the parts it may include; "plugins ABI" = ABI_HEADERS only)
 RULES = {
-    "base": ("error type, thread pool", []),
+    "base": ("error type, thread pool, the programs' command-line reader", []),
     "plugins": ("kernel ABI header (C), loader, CPU features, conformance gate, hot-swap slot", []),
     "kernels": ("one shared object per ISA (reference, avx2, avx512, amx)", ["plugins ABI"]),
     "model": ("config, safetensors, weights, forward pass, sequence state, sampler", ["plugins ABI", "base"]),

@@ -3,9 +3,9 @@
 //   dsv4ctl --router ... drain WORKER
 //   dsv4ctl --router ... swap-plugin (--worker ID | --tier flash|pro) --plugin NAME
 // Prints the router's answer; exits 0 when it says ok, 1 otherwise, 2 on usage errors.
-#include <boost/program_options.hpp>
 #include <iostream>
 
+#include "base/flags.h"
 #include "client/client.h"
 
 namespace po = boost::program_options;
@@ -15,27 +15,17 @@ int main(int argc, char** argv) {
   std::string router = "tcp://127.0.0.1:5555", worker, tier, plugin, command;
   std::vector<std::string> args;
   int timeout_s = 60;
-  po::options_description opts("dsv4ctl options");
-  opts.add_options()("help,h", "show this help")("router", po::value(&router)->default_value(router), "router client endpoint")(
+  dsv4::Flags flags("dsv4ctl", "usage: dsv4ctl [--router ENDPOINT] workers | drain WORKER | swap-plugin (--worker ID | --tier T) --plugin NAME");
+  flags.Add()("router", po::value(&router)->default_value(router), "router client endpoint")(
       "worker", po::value(&worker), "target worker id (swap-plugin)")("tier", po::value(&tier), "target tier (swap-plugin)")(
       "plugin", po::value(&plugin), "plugin name or .so path (swap-plugin)")(
       "timeout", po::value(&timeout_s)->default_value(timeout_s), "seconds to wait for the answer")(
       "command", po::value(&command), "workers | drain | swap-plugin")("args", po::value(&args), "command arguments");
-  po::positional_options_description pos;
-  pos.add("command", 1).add("args", -1);
-  po::variables_map vm;
-  const char* usage = "usage: dsv4ctl [--router ENDPOINT] workers | drain WORKER | swap-plugin (--worker ID | --tier T) --plugin NAME\n";
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "dsv4ctl: " << e.what() << "\n" << usage;
-    return 2;
-  }
-  if (vm.count("help") || command.empty()) {
-    std::cout << usage << opts;
-    return command.empty() && !vm.count("help") ? 2 : 0;
-  }
+  flags.Positional().add("command", 1).add("args", -1);
+  if (const auto rc = flags.Parse(argc, argv, [&](const po::variables_map&) {
+        if (command.empty()) throw po::error("give a command: workers, drain or swap-plugin");
+      }))
+    return *rc;
   const std::string id = dsv4::client::NewRequestId("ctl");
   std::string body;
   const auto tier_choice = protocol::ParseTier(tier);
@@ -46,8 +36,7 @@ int main(int argc, char** argv) {
   } else if (command == "swap-plugin" && !plugin.empty() && worker.empty() != tier.empty() && (tier.empty() || tier_choice)) {
     body = protocol::EncodeSwapPlugin({id, plugin, worker, tier_choice});
   } else {
-    std::cerr << "dsv4ctl: bad command line\n" << usage;
-    return 2;
+    return flags.Fail("'" + command + "' needs other arguments (see the usage line)");
   }
   try {
     dsv4::client::Client c(router);

@@ -1,12 +1,12 @@
 // `dsv4 generate`: run the engine locally (no router) on a token prompt and print the generated
 // ids as the last line of stdout. Progress and speed go to stderr.
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "base/flags.h"
 #include "model/engine.h"
 #include "plugins/plugin_slot.h"
 #include "base/error.h"
@@ -23,8 +23,8 @@ int generate_command(int argc, char** argv) {
   float temperature = 0.0f, top_p = 1.0f;
   uint64_t seed = 0;
   int threads = 0;
-  po::options_description opts("dsv4 generate options");
-  opts.add_options()("help,h", "show this help")(
+  dsv4::Flags flags("dsv4 generate", "usage: dsv4 generate --model DIR --tokens IDS --max-tokens N [options]");
+  flags.Add()(
       "model", po::value(&model_dir)->required(), "checkpoint directory (config.json + safetensors)")(
       "tokens", po::value(&tokens_arg)->required(), "prompt token ids, comma separated: 5,17,300")(
       "max-tokens", po::value(&max_tokens)->default_value(16), "tokens to generate")(
@@ -39,18 +39,8 @@ int generate_command(int argc, char** argv) {
       "prefill-chunk", po::value(&prefill_chunk)->default_value(0), "prefill at most this many tokens per step (0 = all)")(
       "ignore-eos", "keep generating after the EOS id")(
       "dump-logits", po::value(&dump_logits), "write float32 [steps x vocab] logits to this file");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: dsv4 generate --model DIR --tokens IDS --max-tokens N [options]\n" << opts;
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "dsv4 generate: " << e.what() << "\n" << opts;
-    return 2;
-  }
+  if (const auto rc = flags.Parse(argc, argv)) return *rc;
+  const po::variables_map& vm = flags.values();
   try {
     const std::vector<int32_t> prompt = parse_token_list(tokens_arg);
     if (max_tokens < 0) throw Error("--max-tokens must be >= 0, got " + std::to_string(max_tokens));

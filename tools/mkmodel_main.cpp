@@ -2,10 +2,10 @@
 // a header-faithful copy of a real release whose weights are all zero: file holes that take no
 // disk, so a 160-900 GB release can be loaded and run (dsv4-bench decode faults in the bytes a
 // token reads) without downloading it.
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <iostream>
 
+#include "base/flags.h"
 #include "base/error.h"
 #include "tools/model_writer.h"
 #include "tools/release_shards.h"
@@ -16,8 +16,8 @@ int main(int argc, char** argv) {
   std::string out, preset = "tiny", config_file, release;
   int64_t layers = 0, experts = 0, vocab = 0;
   dsv4::WriteOptions wo;
-  po::options_description opts("dsv4-mkmodel options");
-  opts.add_options()("help,h", "show this help")("out", po::value(&out)->required(), "output directory")(
+  dsv4::Flags flags("dsv4-mkmodel", "usage: dsv4-mkmodel --out DIR [--preset NAME] [options]");
+  flags.Add()("out", po::value(&out)->required(), "output directory")(
       "preset", po::value(&preset)->default_value("tiny"), "tiny | tiny-a | flash | pro | tiny-dspark")(
       "config", po::value(&config_file), "use this config.json instead of a preset")(
       "release", po::value(&release),
@@ -28,18 +28,8 @@ int main(int argc, char** argv) {
       "seed", po::value(&wo.seed)->default_value(1), "weight seed")(
       "shards", po::value(&wo.shards)->default_value(2), "number of safetensors shards")(
       "dequantized", "store FP8/FP4 linears as BF16 (like community dequantized copies)");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: dsv4-mkmodel --out DIR [--preset NAME] [options]\n" << opts;
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "dsv4-mkmodel: " << e.what() << "\n" << opts;
-    return 2;
-  }
+  if (const auto rc = flags.Parse(argc, argv)) return *rc;
+  const po::variables_map& vm = flags.values();
   try {
     if (!release.empty()) {
       const dsv4::ReleaseShards r = dsv4::write_release_shards(release, out);

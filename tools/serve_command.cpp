@@ -8,7 +8,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +15,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
+
+#include "base/flags.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -87,8 +88,8 @@ void Stop(const Child& c, std::chrono::seconds patience) {
 int serve_command(int argc, char** argv) {
   std::string flash, pro, host = "127.0.0.1", plugin, log_dir, ready_file, api_keys;
   int port = 8000, threads = 0;
-  po::options_description opts("dsv4 serve options");
-  opts.add_options()("help,h", "show this help")("flash", po::value(&flash), "Flash checkpoint directory (Hugging Face layout)")(
+  dsv4::Flags flags("dsv4 serve", "usage: dsv4 serve --flash DIR [--pro DIR] [options]");
+  flags.Add()("flash", po::value(&flash), "Flash checkpoint directory (Hugging Face layout)")(
       "pro", po::value(&pro), "Pro checkpoint directory (optional)")("host", po::value(&host)->default_value(host), "gateway address")(
       "port", po::value(&port)->default_value(port), "gateway port (0 = any free port)")(
       "plugin", po::value(&plugin), "kernel plugin for the workers (default: best for this CPU)")(
@@ -96,19 +97,10 @@ int serve_command(int argc, char** argv) {
       "api-keys", po::value(&api_keys), "file of API keys the gateway accepts (default: none needed)")(
       "log-dir", po::value(&log_dir), "where the children's logs go (default: a new directory under /tmp)")(
       "ready-file", po::value(&ready_file), "write the URLs here (JSON) once everything serves");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: dsv4 serve --flash DIR [--pro DIR] [options]\n" << opts;
-      return 0;
-    }
-    po::notify(vm);
-    if (flash.empty()) throw po::error("--flash DIR is required");
-  } catch (const po::error& e) {
-    std::cerr << "dsv4 serve: " << e.what() << "\n" << opts;
-    return 2;
-  }
+  if (const auto rc = flags.Parse(argc, argv, [&](const po::variables_map&) {
+        if (flash.empty()) throw po::error("--flash DIR is required");
+      }))
+    return *rc;
   // SIGINT/SIGTERM/SIGCHLD are taken with sigtimedwait below; blocked before any child exists.
   sigset_t wanted;
   sigemptyset(&wanted);

@@ -1,10 +1,10 @@
 // `dsv4 submit`: send one generate request to a dsv4-router and stream the answer. Tokens go to
 // stderr as they arrive (with a note when the answer switches tier); then `tier: NAME`, usage and,
 // as the LAST line of stdout, the generated ids separated by spaces (as `dsv4 generate`).
-#include <boost/program_options.hpp>
 #include <iostream>
 #include <sstream>
 
+#include "base/flags.h"
 #include "client/client.h"
 #include "tools/token_list.h"
 
@@ -17,8 +17,8 @@ int submit_command(int argc, char** argv) {
   std::string router = "tcp://127.0.0.1:5555", tokens_arg, prompt, model = "flash", thinking = "none";
   double temperature = 0.0, top_p = 1.0;
   int64_t timeout_s = 600;
-  po::options_description opts("dsv4 submit options");
-  opts.add_options()("help,h", "show this help")("router", po::value(&router)->default_value(router), "router client endpoint")(
+  dsv4::Flags flags("dsv4 submit", "usage: dsv4 submit --router ENDPOINT --model flash|pro|auto (--tokens IDS | --prompt TEXT) --max-tokens N");
+  flags.Add()("router", po::value(&router)->default_value(router), "router client endpoint")(
       "model", po::value(&model)->default_value(model), "flash, pro or auto")(
       "tokens", po::value(&tokens_arg), "prompt token ids: 5,17,300")("prompt", po::value(&prompt), "prompt text (needs a tokenizer)")(
       "max-tokens", po::value(&r.max_tokens)->default_value(16), "tokens to generate")(
@@ -28,27 +28,19 @@ int submit_command(int argc, char** argv) {
       "deadline-ms", po::value(&r.deadline_ms)->default_value(0), "server-side deadline (0 = none)")(
       "timeout", po::value(&timeout_s)->default_value(timeout_s), "give up locally after this many seconds")(
       "ignore-eos", "keep generating after the EOS id")("no-stream", "ask for the whole answer at once");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: dsv4 submit --router ENDPOINT --model flash|pro|auto (--tokens IDS | --prompt TEXT) --max-tokens N\n" << opts;
-      return 0;
-    }
-    po::notify(vm);
-    if (vm.count("tokens") == vm.count("prompt")) throw po::error("give exactly one of --tokens or --prompt");
-    const auto m = protocol::ParseName<protocol::ModelChoice>(model);
-    if (!m) throw po::error("--model must be " + protocol::NameChoices<protocol::ModelChoice>() + ", got '" + model + "'");
-    r.model = *m;
-    const auto t = protocol::ParseName<protocol::Thinking>(thinking);
-    if (!t) throw po::error("--thinking must be " + protocol::NameChoices<protocol::Thinking>() + ", got '" + thinking + "'");
-    r.thinking = *t;
-    if (vm.count("temperature")) r.temperature = temperature;
-    if (vm.count("top-p")) r.top_p = top_p;
-  } catch (const po::error& e) {
-    std::cerr << "dsv4 submit: " << e.what() << "\n" << opts;
-    return 2;
-  }
+  if (const auto rc = flags.Parse(argc, argv, [&](const po::variables_map& vm) {
+        if (vm.count("tokens") == vm.count("prompt")) throw po::error("give exactly one of --tokens or --prompt");
+        const auto m = protocol::ParseName<protocol::ModelChoice>(model);
+        if (!m) throw po::error("--model must be " + protocol::NameChoices<protocol::ModelChoice>() + ", got '" + model + "'");
+        r.model = *m;
+        const auto t = protocol::ParseName<protocol::Thinking>(thinking);
+        if (!t) throw po::error("--thinking must be " + protocol::NameChoices<protocol::Thinking>() + ", got '" + thinking + "'");
+        r.thinking = *t;
+        if (vm.count("temperature")) r.temperature = temperature;
+        if (vm.count("top-p")) r.top_p = top_p;
+      }))
+    return *rc;
+  const po::variables_map& vm = flags.values();
   try {
     if (vm.count("tokens")) {
       r.prompt_kind = protocol::PromptKind::kTokens;

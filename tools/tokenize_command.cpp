@@ -1,10 +1,10 @@
 // `dsv4 tokenize`: text -> token ids with a tokenizer.json, printed comma separated (the form
 // `dsv4 generate --tokens` takes). No BOS is added.
-#include <boost/program_options.hpp>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "base/flags.h"
 #include "base/error.h"
 #include "text/tokenizer.h"
 
@@ -14,27 +14,17 @@ namespace dsv4 {
 
 int tokenize_command(int argc, char** argv) {
   std::string tokenizer_path, text, text_file;
-  po::options_description opts("dsv4 tokenize options");
-  opts.add_options()("help,h", "show this help")(
+  dsv4::Flags flags("dsv4 tokenize", "usage: dsv4 tokenize --tokenizer FILE (--text TEXT | --text-file FILE)");
+  flags.Add()(
       "tokenizer", po::value(&tokenizer_path)->required(), "tokenizer.json")(
       "text", po::value(&text), "the text to tokenize")(
       "text-file", po::value(&text_file), "read the text from this file instead");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: dsv4 tokenize --tokenizer FILE (--text TEXT | --text-file FILE)\n"
-                << opts;
-      return 0;
-    }
-    po::notify(vm);
-    if (vm.count("text") == vm.count("text-file")) {
-      throw po::error("give exactly one of --text and --text-file");
-    }
-  } catch (const po::error& e) {
-    std::cerr << "dsv4 tokenize: " << e.what() << "\n" << opts;
-    return 2;
-  }
+  if (const auto rc = flags.Parse(argc, argv, [&](const po::variables_map& vm) {
+        if (vm.count("text") == vm.count("text-file")) {
+          throw po::error("give exactly one of --text and --text-file");
+        }
+      }))
+    return *rc;
   try {
     if (!text_file.empty()) {
       std::ifstream in(text_file, std::ios::binary);

@@ -1,5 +1,4 @@
 // dsv4-worker: flags -> model (or echo) + plugin -> scheduler thread + router link.
-#include <boost/program_options.hpp>
 #include <unistd.h>
 
 #include <csignal>
@@ -7,6 +6,7 @@
 #include <iostream>
 #include <thread>
 
+#include "base/flags.h"
 #include "wire/metrics.h"
 #include "model/model.h"
 #include "worker/crash_handler.h"
@@ -36,13 +36,13 @@ int main(int argc, char** argv) {
   dsv4::worker::LinkConfig link;
   dsv4::worker::SchedulerConfig sched;
   std::string numerics = "fp32";
-  std::string model_dir, plugin, plugin_dir, config_file, ready_file, debug_crash, replay_file, metrics_host = "0.0.0.0", worker_id;
+  std::string model_dir, plugin, plugin_dir, ready_file, debug_crash, replay_file, metrics_host = "0.0.0.0", worker_id;
   int metrics_port = 9465, threads = 0;
   int64_t echo_vocab = 1024;
   bool resident = false, skip_draft = false;
   bool expert_series = false;
-  po::options_description opts("dsv4-worker options");
-  opts.add_options()("help,h", "show this help")("config", po::value(&config_file), "INI file with the same keys as the flags")(
+  dsv4::Flags flags("dsv4-worker", "usage: dsv4-worker --tier flash|pro (--model DIR | --echo) [options]", /*with_config_file=*/true);
+  flags.Add()(
       "router", po::value(&link.router)->default_value(link.router), "router worker endpoint")(
       "tier", po::value(&sched.tier)->default_value("flash"), "flash or pro")(
       "model", po::value(&model_dir), "checkpoint directory (config.json + safetensors)")(
@@ -73,26 +73,13 @@ int main(int argc, char** argv) {
       "TESTS ONLY: answer every request with this file's text (tokenized with the model's tokenizer.json) then EOS, "
       "whatever the weights say (the model runs; its choices are replaced)")(
       "debug-crash", po::value(&debug_crash), "crash on purpose after start-up (segv|abort), to test crash reports");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: dsv4-worker --tier flash|pro (--model DIR | --echo) [options]\n" << opts;
-      return 0;
-    }
-    if (vm.count("config")) {
-      std::ifstream f(config_file);
-      if (!f) throw po::error("cannot read config file " + config_file);
-      po::store(po::parse_config_file(f, opts), vm);
-    }
-    po::notify(vm);
-    if (sched.tier != "flash" && sched.tier != "pro") throw po::error("--tier must be flash or pro, got '" + sched.tier + "'");
-    if (model_dir.empty() == !vm.count("echo")) throw po::error("give exactly one of --model DIR or --echo");
-    if (sched.capacity < 1 || sched.prefill_chunk < 1) throw po::error("--capacity and --prefill-chunk must be >= 1");
-  } catch (const po::error& e) {
-    std::cerr << "dsv4-worker: " << e.what() << "\n" << opts;
-    return 2;
-  }
+  if (const auto rc = flags.Parse(argc, argv, [&](const po::variables_map& vm) {
+        if (sched.tier != "flash" && sched.tier != "pro") throw po::error("--tier must be flash or pro, got '" + sched.tier + "'");
+        if (model_dir.empty() == !vm.count("echo")) throw po::error("give exactly one of --model DIR or --echo");
+        if (sched.capacity < 1 || sched.prefill_chunk < 1) throw po::error("--capacity and --prefill-chunk must be >= 1");
+      }))
+    return *rc;
+  const po::variables_map& vm = flags.values();
   try {
     using namespace dsv4::worker;
     // /metrics is up before the model loads, so a scrape during a long load reports its progress.

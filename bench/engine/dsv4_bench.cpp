@@ -13,13 +13,13 @@
 // --context T writes a T-token context straight into each sequence's state (random window,
 // compressed entries, indexer keys and open compressor windows with the shapes a real prefill
 // leaves), so long-context decode is measured without minutes of prefill.
-#include <boost/program_options.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <random>
 
+#include "base/flags.h"
 #include "bench/common/machine_limits.h"
 #include "model/engine.h"
 #include "plugins/plugin_slot.h"
@@ -200,8 +200,8 @@ int run(const std::string& mode, const Args& a) {
 
 int main(int argc, char** argv) {
   dsv4::Args a;
-  po::options_description opts("dsv4-bench decode|prefill options");
-  opts.add_options()("help,h", "show this help")("model", po::value(&a.model)->required(), "checkpoint directory")(
+  dsv4::Flags flags("dsv4-bench", "usage: dsv4-bench decode|prefill --model DIR [options]");
+  flags.Add()("model", po::value(&a.model)->required(), "checkpoint directory")(
       "batch", po::value(&a.batch)->default_value(1), "sequences per step")(
       "tokens", po::value(&a.tokens)->default_value(16), "decode: timed steps; prefill: prompt tokens per sequence")(
       "context", po::value(&a.context)->default_value(0), "decode after a context of this many tokens (written into the state)")(
@@ -213,19 +213,14 @@ int main(int argc, char** argv) {
       "resident", po::bool_switch(&a.resident), "copy the weights into anonymous memory (as dsv4-worker --resident)")(
       "profile", po::bool_switch(&a.profile), "decode: time every matrix shape and print where the step goes");
   if (argc < 2 || (std::string(argv[1]) != "decode" && std::string(argv[1]) != "prefill")) {
-    std::cerr << "usage: dsv4-bench decode|prefill --model DIR [options]\n" << opts;
-    return 2;
+    return flags.Fail(argc < 2 ? "give a mode, decode or prefill" : "unknown mode '" + std::string(argv[1]) + "'");
   }
   const std::string mode = argv[1];
-  po::variables_map vm;
+  if (const auto rc = flags.Parse(argc - 1, argv + 1, [&](const po::variables_map&) {
+        if (a.batch < 1 || a.tokens < 1 || a.context < 0) throw po::error("--batch and --tokens must be >= 1, --context >= 0");
+      }))
+    return *rc;
   try {
-    po::store(po::parse_command_line(argc - 1, argv + 1, opts), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: dsv4-bench decode|prefill --model DIR [options]\n" << opts;
-      return 0;
-    }
-    po::notify(vm);
-    if (a.batch < 1 || a.tokens < 1 || a.context < 0) throw dsv4::Error("--batch and --tokens must be >= 1, --context >= 0");
     return dsv4::run(mode, a);
   } catch (const std::exception& e) {
     std::cerr << "dsv4-bench: error: " << e.what() << "\n";
