@@ -207,7 +207,7 @@ void Router::HandleStatus(const std::string& client, const protocol::StatusReque
     reply.workers.push_back(protocol::WorkerStatus{w.info.worker_id, w.info.tier, w.info.model_id, w.info.plugin, w.info.capacity,
                                                    static_cast<int64_t>(w.active.size()), w.draining, w.info.echo,
                                                    w.info.vocab_size, w.info.max_context, w.info.default_temperature,
-                                                   w.info.default_top_p});
+                                                   w.info.default_top_p, w.info.numerics});
   }
   reply.queued_flash = static_cast<int64_t>(queues_[0].size());
   reply.queued_pro = static_cast<int64_t>(queues_[1].size());

@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
         std::cout << "worker_id=" << w.worker_id << "  tier=" << protocol::TierName(w.tier) << "  model_id=" << w.model_id
                   << "  plugin=" << w.plugin << "  capacity=" << w.capacity << "  active=" << w.active
                   << "  draining=" << yes_no(w.draining) << "  echo=" << yes_no(w.echo)
-                  << "  default_sampling=temperature:" << w.default_temperature << ",top_p:" << w.default_top_p << "\n";
+                  << "  numerics=" << w.numerics << "  default_sampling=temperature:" << w.default_temperature
+                  << ",top_p:" << w.default_top_p << "\n";
       }
       std::cout << "queued: flash=" << st.queued_flash << " pro=" << st.queued_pro << "  in_flight=" << st.in_flight << "\n";
       return 0;

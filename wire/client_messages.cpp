@@ -419,6 +419,7 @@ std::string EncodeStatus(const StatusReply& s) {
                      .Field("max_context", w.max_context)
                      .Field("default_temperature", w.default_temperature)
                      .Field("default_top_p", w.default_top_p)
+                     .Field("numerics", w.numerics)
                      .Finish());
   }
   const std::string queues = Writer().Field("flash", s.queued_flash).Field("pro", s.queued_pro).Finish();
@@ -447,6 +448,7 @@ StatusReply ParseStatus(const Message& m) {
     ws.max_context = w.IntOr("max_context", 0);
     ws.default_temperature = w.NumberOr("default_temperature", 0.0);
     ws.default_top_p = w.NumberOr("default_top_p", 1.0);
+    ws.numerics = w.StrOr("numerics", "");
     s.workers.push_back(std::move(ws));
   }
   const Message q = m.Sub("queues");

@@ -227,6 +227,7 @@ struct WorkerStatus {
   int64_t max_context = 0;
   double default_temperature = 0.0;  // the worker's sampling for a request that names none
   double default_top_p = 1.0;
+  std::string numerics;              // "fp32", "deepseek" ("none" in echo mode)
   bool operator==(const WorkerStatus&) const = default;
 };
 

@@ -24,6 +24,7 @@ std::string EncodeReady(const WorkerInfo& w) {
       .Field("echo", w.echo)
       .Field("default_temperature", w.default_temperature)
       .Field("default_top_p", w.default_top_p)
+      .Field("numerics", w.numerics)
       .Finish();
 }
 
@@ -41,6 +42,7 @@ WorkerInfo ParseReady(const Message& m) {
   w.echo = m.BoolOr("echo", false);
   w.default_temperature = m.NumberOr("default_temperature", 0.0);
   w.default_top_p = m.NumberOr("default_top_p", 1.0);
+  w.numerics = m.StrOr("numerics", "");
   return w;
 }
 

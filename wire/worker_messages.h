@@ -27,6 +27,7 @@ struct WorkerInfo {
   bool echo = false;
   double default_temperature = 0.0;  // sampling when a request names none (generation_config.json)
   double default_top_p = 1.0;
+  std::string numerics;              // the engine's arithmetic: "fp32", "deepseek" ("none" in echo mode)
   bool operator==(const WorkerInfo&) const = default;
 };
 std::string EncodeReady(const WorkerInfo& w);

@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
 
     link.info.default_temperature = sched.default_temperature;
     link.info.default_top_p = sched.default_top_p;
+    link.info.numerics = runner->numerics_name();
     link.info.worker_id = worker_id.empty() ? DefaultWorkerId(sched.tier) : worker_id;
     link.info.tier = *dsv4::protocol::ParseTier(sched.tier);  // checked above
     if (link.info.model_id.empty()) link.info.model_id = vm.count("echo") ? "echo" : model_dir;

@@ -60,6 +60,12 @@ TEST(ServiceSampling, CheckpointDefaultsApplyWhenARequestNamesNone) {
 
   const std::string ctl = RunCommand(BinDir() + "/dsv4ctl --router " + svc.client_endpoint + " workers");
   EXPECT_NE(ctl.find("default_sampling=temperature:1,top_p:1"), std::string::npos) << ctl;
+  // The engine's arithmetic, as the worker's /metrics names it.
+  const size_t info = m.find("dsv4_worker_numerics_info{");
+  ASSERT_NE(info, std::string::npos) << m;
+  const size_t label = m.find("numerics=\"", info) + 10;
+  const std::string numerics = m.substr(label, m.find('"', label) - label);
+  EXPECT_NE(ctl.find("numerics=" + numerics + " "), std::string::npos) << numerics << "\n" << ctl;
   EXPECT_NE(w.proc->Log().find("temperature 1, top_p 1 (" + dir.path() + "/generation_config.json)"), std::string::npos)
       << w.proc->Log();
 }

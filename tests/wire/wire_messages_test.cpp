@@ -148,7 +148,7 @@ std::vector<MessageCase> AllMessages() {
   done.queue_ms = 1.5;
   done.ttft_ms = 2.5;
   done.total_ms = 9.5;
-  StatusReply status{"s-1", {{"flash-1", Tier::kFlash, "m", "avx2", 8, 3, true, false, 1024, 4096, 1.0, 0.95}}, 2, 1, 5};
+  StatusReply status{"s-1", {{"flash-1", Tier::kFlash, "m", "avx2", 8, 3, true, false, 1024, 4096, 1.0, 0.95, "deepseek"}}, 2, 1, 5};
   AdminReply admin{"a-1", false, "failed on some workers", {{"flash-1", true, "avx2", ""}, {"pro-1", false, "reference", "no such plugin"}}};
   WorkRequest work;
   work.rid = 9;
@@ -177,7 +177,7 @@ std::vector<MessageCase> AllMessages() {
       {"error", EncodeError({"req-1", ErrorCode::kOverloaded, "queue full"}), "type", Via(ParseError, EncodeError), {"code", "message"}},
       {"status", EncodeStatus(status), "type", Via(ParseStatus, EncodeStatus), {"queues", "in_flight"}},
       {"admin", EncodeAdmin(admin), "type", Via(ParseAdmin, EncodeAdmin), {"ok"}},
-      {"ready", EncodeReady({"flash-1", Tier::kFlash, "m", 8, "avx2", 1024, 4096, true, 1.0, 0.95}), "type", Via(ParseReady, EncodeReady),
+      {"ready", EncodeReady({"flash-1", Tier::kFlash, "m", 8, "avx2", 1024, 4096, true, 1.0, 0.95, "deepseek"}), "type", Via(ParseReady, EncodeReady),
        {"worker_id", "tier"}},
       {"request", EncodeWorkRequest(work), "type", Via(ParseWorkRequest, EncodeWorkRequest), {"rid", "req", "draft", "draft_mode"}},
       {"cancel_work", EncodeCancelWork({9}), "type", Via(ParseCancelWork, EncodeCancelWork), {"rid"}},
