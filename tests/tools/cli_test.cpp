@@ -76,3 +76,43 @@ TEST(Cli, BadInputExitsWithAClearMessage) {
 
 }  // namespace
 }  // namespace dsv4::test
+
+namespace dsv4::test {
+namespace {
+
+// `dsv4 tokenize --model` runs the worker's own prompt encoder: raw text as the tokenizer gives
+// it, --chat as one user turn in the V4 format with the release's effort prompt.
+TEST(Cli, TokenizeWithAModelUsesTheWorkersPromptEncoder) {
+  TempDir tmp;
+  const std::string shared = DSV4_SHARED_DIR;
+  std::filesystem::copy_file(shared + "/models/tokenizer.json", tmp.path() + "/tokenizer.json");
+  const std::string tok = dsv4_bin() + " tokenize --model " + tmp.path();
+  const auto raw = run_command(tok + " --text 'hello world'");
+  const auto direct = run_command(dsv4_bin() + " tokenize --tokenizer " + tmp.path() + "/tokenizer.json --text 'hello world'");
+  ASSERT_EQ(raw.exit_code, 0) << raw.err;
+  EXPECT_EQ(raw.last_line(), direct.last_line());
+
+  const auto chat = run_command(tok + " --chat --text hello");
+  ASSERT_EQ(chat.exit_code, 0) << chat.err;
+  // BOS, <｜User｜>, the text, <｜Assistant｜>, </think> (chat mode closes thinking at once).
+  EXPECT_EQ(chat.last_line(), "0,128803," + raw.last_line().substr(0, raw.last_line().find(',')) + ",128804,128822");
+
+  // Without the release's encoder file the effort prompts are refused, naming the file.
+  const auto refused = run_command(tok + " --chat --thinking max --text hello");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("encoding/encoding_dsv4.py"), std::string::npos) << refused.err;
+
+  std::filesystem::copy(shared + "/models/flash-0731/encoding", tmp.path() + "/encoding", std::filesystem::copy_options::recursive);
+  const auto max = run_command(tok + " --chat --thinking max --text hello");
+  const auto high = run_command(tok + " --chat --thinking high --text hello");
+  ASSERT_EQ(max.exit_code, 0) << max.err;
+  ASSERT_EQ(high.exit_code, 0) << high.err;
+  // The 0731 release's prompts come before the user turn: max's is the longer one.
+  EXPECT_GT(max.last_line().size(), high.last_line().size());
+  EXPECT_GT(high.last_line().size(), chat.last_line().size());
+  EXPECT_EQ(max.last_line().rfind("0,", 0), 0u);
+  EXPECT_NE(max.last_line().find(",128803,"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dsv4::test
