@@ -328,7 +328,7 @@ void validate_config(const ModelConfig& c, const std::string& source) {
   if (c.eos_token_id < 0 || c.eos_token_id >= c.vocab_size)
     bad("eos_token_id", std::to_string(c.eos_token_id), "an id below vocab_size");
   if (!c.expert_dtype.empty() && c.expert_dtype != "fp4" && c.expert_dtype != "bf16" && c.expert_dtype != "fp8")
-    bad("expert_dtype", "\"" + c.expert_dtype + "\"", "\"fp4\" (or absent)");
+    bad("expert_dtype", "\"" + c.expert_dtype + "\"", "\"fp4\", \"fp8\" or \"bf16\" (or absent)");
 }
 
 std::string config_to_json(const ModelConfig& c) {

@@ -97,6 +97,7 @@ TEST(Config, InconsistentSizesAreRefused) {
       {"num_key_value_heads", 8, "1 (V4 shares one KV latent"},
       {"vocab_size", 0, "a positive integer"},
       {"sliding_window", -1, "a positive integer"},
+      {"expert_dtype", "int8", "\"fp4\", \"fp8\" or \"bf16\" (or absent)"},
   };
   for (const auto& c : cases) {
     auto j = flash();
