@@ -3,9 +3,8 @@
 // alert rules loaded; after a scripted load every query of docker/grafana/dashboards/dsv4d.json
 // is sent to Prometheus's HTTP API as Grafana would send it, and the answers must reflect the
 // load: exact request counts, latency quantiles present and ordered per tier, per-tier and
-// per-worker series, the escalation share and the savings of `auto`.
-//
-// The gateway (issue 13) is not scraped: it is not on main yet (see docker/prometheus/prometheus.yml).
+// per-worker series, the escalation share and the savings of `auto`; and the HTTP gateway's
+// responses by route and status, first-byte quantiles and open streams, from curl requests.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,6 +24,19 @@ using nlohmann::json;
 std::string Expand(std::string expr) {
   expr = std::regex_replace(expr, std::regex(R"(\$__rate_interval)"), "1m");
   return std::regex_replace(expr, std::regex(R"(\$machine_bandwidth_gbs)"), "100");
+}
+
+// One curl request to the gateway; returns the HTTP status.
+int Curl(const std::string& url, const std::string& body) {
+  const std::string cmd = "curl -sS -N --max-time 60 -o /dev/null -w '%{http_code}' -H 'content-type: application/json' --data-binary '" +
+                          body + "' '" + url + "' 2>/dev/null";
+  int status = 0;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[16] = {};
+    if (fgets(buf, sizeof buf, p)) status = std::atoi(buf);
+    pclose(p);
+  }
+  return status;
 }
 
 struct Target {
@@ -72,9 +84,20 @@ TEST(ServicePrometheus, DashboardQueriesReflectTheLoad) {
     worker_targets.push_back("127.0.0.1:" + std::to_string(w.metrics_port));
   }
   ASSERT_TRUE(svc.WaitForWorkers(3, 20s)) << svc.Logs();
-  PrometheusServer prom(svc.dir.path(), {{"dsv4-router", {"127.0.0.1:" + std::to_string(svc.metrics_port)}}, {"dsv4-worker", worker_targets}},
+  // The HTTP gateway, a client of the router, with DeepSeek's tokenizer (prompts are sent as ids
+  // below the tiny models' vocabulary).
+  const std::string gateway_ready = svc.dir.path() + "/gateway.json";
+  Process gateway({BinDir() + "/dsv4-gateway", "--router", svc.client_endpoint, "--tokenizer",
+                   std::string(DSV4_SHARED_DIR) + "/models/tokenizer.json", "--port", "0", "--ready-file", gateway_ready},
+                  svc.dir.path() + "/gateway.log");
+  const std::string gateway_json = WaitForFile(gateway_ready, 30s);
+  ASSERT_FALSE(gateway_json.empty()) << gateway.Log();
+  const std::string gateway_address = "127.0.0.1:" + std::to_string(json::parse(gateway_json).at("port").get<int>());
+  PrometheusServer prom(svc.dir.path(),
+                        {{"dsv4-router", {"127.0.0.1:" + std::to_string(svc.metrics_port)}}, {"dsv4-worker", worker_targets},
+                         {"dsv4-gateway", {gateway_address}}},
                         {SourceDir() + "/docker/prometheus/alerts.yml"});
-  ASSERT_EQ(prom.WaitFor("count(up == 1)", 4, 20s), 4) << prom.Log();
+  ASSERT_EQ(prom.WaitFor("count(up == 1)", 5, 20s), 5) << prom.Log();
 
   // The load, in three rounds a second apart (so every rate window holds several scrapes):
   // per round 4 Flash, 2 Pro, 2 auto (3-token prompt, stays on Flash) and 1 auto (6 tokens, to
@@ -92,9 +115,14 @@ TEST(ServicePrometheus, DashboardQueriesReflectTheLoad) {
                                 {"flash", {1, 2, 3}}, {"flash", {4, 5, 6}}, {"pro", {7, 8, 9}}, {"auto", {5, 17, 300}}});
     work({{"flash", {9, 9, 9}}, {"flash", {3, 2, 1}}, {"pro", {1, 1, 1}}, {"auto", {7, 7, 7}}, {"auto", {1, 2, 3, 4, 5, 6}}});
     other.join();
+    // Through the gateway: one answer whole, one streamed (both Flash), one unknown model.
+    const std::string completions = "http://" + gateway_address + "/v1/completions";
+    EXPECT_EQ(Curl(completions, R"({"model": "deepseek-v4-flash", "prompt": [5, 6, 7], "max_tokens": 6})"), 200);
+    EXPECT_EQ(Curl(completions, R"({"model": "deepseek-v4-flash", "prompt": [8, 9], "max_tokens": 6, "stream": true})"), 200);
+    EXPECT_EQ(Curl(completions, R"({"model": "no-such-model", "prompt": [1], "max_tokens": 6})"), 404);
     std::this_thread::sleep_for(1s);
   }
-  const double flash_done = kRounds * (4 + 2), pro_done = kRounds * (2 + 1), auto_total = kRounds * 3, auto_to_pro = kRounds * 1;
+  const double flash_done = kRounds * (4 + 2 + 2), pro_done = kRounds * (2 + 1), auto_total = kRounds * 3, auto_to_pro = kRounds * 1;
   ASSERT_EQ(prom.WaitFor("sum(dsv4_router_requests_total)", flash_done + pro_done, 20s), flash_done + pro_done) << prom.Log();
   // Every worker scraped after the load too.
   ASSERT_EQ(prom.WaitFor("sum(dsv4_worker_tokens_generated_total)", 6 * (flash_done + pro_done), 20s), 6 * (flash_done + pro_done));
@@ -152,6 +180,24 @@ TEST(ServicePrometheus, DashboardQueriesReflectTheLoad) {
   EXPECT_EQ(bandwidth.size(), 3u);
   EXPECT_GT(ValueWhere(bandwidth, {{"tier", "pro"}}), 0);
 
+  // The gateway: exact responses by route and status, first-byte quantiles ordered, no stream left open.
+  const json http = prom.Query("sum by (route, status) (dsv4_gateway_http_requests_total)");
+  const json routes = prom.Query(Find(targets, "Gateway responses/s by route and status").expr);
+  EXPECT_GT(ValueWhere(routes, {{"route", "/v1/completions"}, {"status", "200"}}), 0) << routes.dump();
+  EXPECT_EQ(ValueWhere(http, {{"route", "/v1/completions"}, {"status", "200"}}), 2 * kRounds) << http.dump();
+  EXPECT_EQ(ValueWhere(http, {{"route", "/v1/completions"}, {"status", "404"}}), kRounds) << http.dump();
+  {
+    const char* panel = "Gateway time to first byte";
+    const double a = ValueWhere(prom.Query(Find(targets, panel, "A").expr), {{"route", "/v1/completions"}});
+    const double b = ValueWhere(prom.Query(Find(targets, panel, "B").expr), {{"route", "/v1/completions"}});
+    const double c = ValueWhere(prom.Query(Find(targets, panel, "C").expr), {{"route", "/v1/completions"}});
+    EXPECT_TRUE(std::isfinite(a) && a > 0) << a;
+    EXPECT_LE(a, b);
+    EXPECT_LE(b, c);
+  }
+  EXPECT_EQ(prom.Scalar(Find(targets, "Gateway open streams and error share", "A").expr), 0);
+  EXPECT_EQ(prom.Scalar(Find(targets, "Gateway open streams and error share", "B").expr), 0);
+
   // Tiers: escalation share and economics.
   EXPECT_DOUBLE_EQ(prom.Scalar(Find(targets, "auto escalation rate", "B").expr), auto_to_pro / auto_total);
   const json tokens = prom.Query(Find(targets, "Tokens/s by tier, kind and reason").expr);
@@ -181,7 +227,7 @@ TEST(ServicePrometheus, DashboardQueriesReflectTheLoad) {
     }
   }
   EXPECT_EQ(n_rules, 9u);
-  if (HasFailure()) std::cerr << svc.Logs() << "---- prometheus ----\n" << prom.Log();
+  if (HasFailure()) std::cerr << svc.Logs() << "---- gateway ----\n" << gateway.Log() << "---- prometheus ----\n" << prom.Log();
 }
 
 }  // namespace
