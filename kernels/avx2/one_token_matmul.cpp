@@ -1,0 +1,104 @@
+// One-token matrix products in the AVX2 plugin (batch-1 decode), BF16 and FP8 weights.
+//
+// Why: one token has no other token to share a decoded weight vector with, so the time goes into
+// streaming the weights; R rows in flight with software prefetch keep more lines in flight than
+// the token panels' one row at a time. (FP4 stays on the panels at one token: its fastest decode
+// order mixes two groups per vector, which the panels cannot share.)
+//
+// Order of the sums (batch invariance, issue 14): exactly the token panels'
+// (token_panel_matmul.cpp). Per row, K goes in spans of kPanelCols columns; within a span each of
+// the 8 lanes sums its products in column order (lane l = column mod 8), FP8 weights multiplied by
+// their block scale first; the span's lanes are reduced by panel_hsum and the spans added into y
+// in column order. FP8 goes 16 columns a step with both halves' FMAs even in a short last step,
+// as the panels do (their activations are zero-padded).
+#include "kernels/avx2/one_token_matmul.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <type_traits>
+
+#include "kernels/avx2/avx2_decode-inl.h"
+#include "kernels/avx2/token_panel_matmul.h"
+#include "kernels/common/prefetch-inl.h"
+
+namespace dsv4_avx2 {
+namespace {
+
+// Prefetch distance along a row (one line per 64 bytes consumed), crossing into the next tile's
+// rows near a row's end (prefetch_offset). The removed order-free FP8 decode measured, 1 / 2
+// threads from DRAM, wq_b 32768x1024 / wq_a / wo_b, % of read bandwidth: 512 B 70-72 / 83-86 /
+// 85-88, 1 KB 74-76 / 81-85 / 89-90, 2 KB 74-75 / 81-87 / 91-92; BF16 used 512 B.
+constexpr int64_t kPrefetchFp8 = 2048;
+constexpr int64_t kPrefetchBf16 = 512;
+
+inline void add_span(float* y, int64_t row, float s, bool first) { y[row] = first ? s : y[row] + s; }
+
+template <int R>
+void fp8_tile(const dsv4_matrix& w, int64_t r0, const float* x, float* y) {
+  const int64_t K = w.cols, scale_cols = (K + 127) / 128;
+  const uint8_t* data = static_cast<const uint8_t*>(w.data) + r0 * K;
+  for (int64_t c0 = 0; c0 < K; c0 += kPanelCols) {
+    const int64_t cend = std::min(K, c0 + kPanelCols);
+    __m256 acc[R], s[R];
+    for (auto& a : acc) a = _mm256_setzero_ps();
+    for (int64_t k = c0; k < cend; k += 16) {
+      if (k % 128 == 0)
+        for (int r = 0; r < R; ++r) s[r] = _mm256_set1_ps(e8m0(w.scale[((r0 + r) / 128) * scale_cols + k / 128]) * 256.0f);
+      const __m256 x0 = xload(x + k, cend - k), x1 = xload(x + k + 8, cend - k - 8);
+      const int64_t pf = dsv4_simd::prefetch_offset(k, kPrefetchFp8, K, R);
+      for (int r = 0; r < R; ++r) {
+        if (k % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, _MM_HINT_T0);
+        const __m128i b = load_bytes<16>(data + r * K + k, cend - k);
+        acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(fp8x8(b), s[r]), x0, acc[r]);
+        acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(fp8x8(_mm_unpackhi_epi64(b, b)), s[r]), x1, acc[r]);
+      }
+    }
+    for (int r = 0; r < R; ++r) add_span(y, r0 + r, panel_hsum(acc[r]), c0 == 0);
+  }
+}
+
+template <int R>
+void bf16_tile(const dsv4_matrix& w, int64_t r0, const float* x, float* y) {
+  const int64_t K = w.cols;
+  const uint8_t* data = static_cast<const uint8_t*>(w.data) + 2 * r0 * K;
+  for (int64_t c0 = 0; c0 < K; c0 += kPanelCols) {
+    const int64_t cend = std::min(K, c0 + kPanelCols);
+    __m256 acc[R];
+    for (auto& a : acc) a = _mm256_setzero_ps();
+    for (int64_t k = c0; k < cend; k += 8) {
+      const __m256 xv = xload(x + k, cend - k);
+      const int64_t pf = dsv4_simd::prefetch_offset(2 * k, kPrefetchBf16, 2 * K, R);
+      for (int r = 0; r < R; ++r) {
+        if (k % 32 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + 2 * (r * K + k)) + pf, _MM_HINT_T0);
+        acc[r] = _mm256_fmadd_ps(bf16x8(data + 2 * (r * K + k), cend - k), xv, acc[r]);
+      }
+    }
+    for (int r = 0; r < R; ++r) add_span(y, r0 + r, panel_hsum(acc[r]), c0 == 0);
+  }
+}
+
+template <int R, typename Tile>
+int64_t in_tiles(int64_t r, int64_t row_end, Tile&& tile) {
+  for (; r + R <= row_end; r += R) tile(std::integral_constant<int, R>{}, r);
+  return r;
+}
+
+}  // namespace
+
+// FP8 4 rows in flight (2 rows measured slower, 8 as 4), BF16 8 (more memory parallelism).
+void one_token_matmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
+  if (w.cols <= 0) {  // no products: zeros
+    std::fill(y + row_begin, y + row_end, 0.0f);
+    return;
+  }
+  if (w.type == DSV4_WEIGHT_FP8_BLOCK) {
+    const auto tile = [&](auto rows, int64_t r0) { fp8_tile<decltype(rows)::value>(w, r0, x, y); };
+    in_tiles<1>(in_tiles<4>(row_begin, row_end, tile), row_end, tile);
+  } else {
+    const auto tile = [&](auto rows, int64_t r0) { bf16_tile<decltype(rows)::value>(w, r0, x, y); };
+    in_tiles<1>(in_tiles<8>(row_begin, row_end, tile), row_end, tile);
+  }
+}
+
+}  // namespace dsv4_avx2
