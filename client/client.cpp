@@ -36,8 +36,9 @@ bool Answer::Apply(const Event& e) {
   return true;
 }
 
-Client::Client(const std::string& endpoint) : sock_(ctx_, zmq::socket_type::dealer) {
+Client::Client(const std::string& endpoint, const curve::ClientKeys& keys) : sock_(ctx_, zmq::socket_type::dealer) {
   sock_.set(zmq::sockopt::linger, 0);
+  curve::ApplyClient(sock_, keys);
   sock_.connect(endpoint);
 }
 

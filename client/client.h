@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "wire/curve_keys.h"
 #include "wire/protocol.h"
 
 namespace dsv4::client {
@@ -62,8 +63,9 @@ struct Result {
 
 class Client {
  public:
-  // Connects to the router's client endpoint, e.g. "tcp://127.0.0.1:5555".
-  explicit Client(const std::string& endpoint);
+  // Connects to the router's client endpoint, e.g. "tcp://127.0.0.1:5555", under CurveZMQ with
+  // `keys` (curve::LoadClientKeys); without keys only an --insecure router answers.
+  explicit Client(const std::string& endpoint, const curve::ClientKeys& keys = {});
 
   // Sends one generate request (the caller picks a unique id).
   void Send(const protocol::GenerateRequest& r);

@@ -4,7 +4,12 @@
 Sends one generate request to a dsv4-router, prints tokens as they stream in, honours tier
 switches (an `auto` answer moving from Flash to Pro), and exits with the terminal message.
 
-    examples/submit.py --router tcp://127.0.0.1:5555 --model auto --tokens 5,17,300 --max-tokens 16
+    examples/submit.py --router tcp://127.0.0.1:5555 --key client.key --router-key router.pub \
+        --model auto --tokens 5,17,300 --max-tokens 16
+
+The router admits only CurveZMQ peers on its allow-list: --key is this client's key pair and
+--router-key the router's public key, both made with `dsv4ctl keygen` (without them only an
+--insecure development router answers).
 """
 import argparse
 import os
@@ -17,6 +22,22 @@ import zmq
 PROTO = {"proto": "dsv4", "v": 1}
 
 
+def read_key_file(path: str) -> dict:
+    """The `public-key = ...` / `secret-key = ...` lines of a dsv4ctl key file (Z85 keys contain
+    '#' and '=', so a value runs to the end of its line and only whole lines are comments)."""
+    keys = {}
+    with open(path, encoding="ascii") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, _, value = line.partition("=")
+            keys[name.strip()] = value.strip().encode("ascii")
+    if "public-key" not in keys:
+        raise SystemExit(f"{path}: no public-key line")
+    return keys
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--router", default="tcp://127.0.0.1:5555")
@@ -26,10 +47,21 @@ def main() -> int:
     ap.add_argument("--temperature", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the answer")
+    ap.add_argument("--key", help="this client's key pair (dsv4ctl keygen --role client)")
+    ap.add_argument("--router-key", help="the router's public key file (router.pub)")
     args = ap.parse_args()
+    if bool(args.key) != bool(args.router_key):
+        ap.error("--key and --router-key go together")
 
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    if args.key:
+        own = read_key_file(args.key)
+        if "secret-key" not in own:
+            ap.error(f"{args.key} has no secret-key line (give the .key file, not the .pub)")
+        sock.curve_publickey = own["public-key"]
+        sock.curve_secretkey = own["secret-key"]
+        sock.curve_serverkey = read_key_file(args.router_key)["public-key"]
     sock.connect(args.router)
     req_id = f"py-{os.getpid()}-{time.time_ns()}"
     request = dict(PROTO, op="generate", id=req_id, model=args.model,
@@ -69,7 +101,8 @@ def main() -> int:
         elif kind == "error":
             print(f"\nerror {msg['code']}: {msg['message']}", file=sys.stderr)
             return 1
-    print("no answer before the timeout", file=sys.stderr)
+    print("no answer before the timeout" + ("" if args.key else " (no --key: only an --insecure router answers)"),
+          file=sys.stderr)
     return 1
 
 

@@ -12,12 +12,14 @@ using namespace dsv4::gateway;
 
 int main(int argc, char** argv) {
   HttpServerConfig http;
-  std::string router = "tcp://127.0.0.1:5555", model_dir, tokenizer, api_keys, ready_file;
+  std::string router = "tcp://127.0.0.1:5555", key_file, router_key_file, model_dir, tokenizer, api_keys, ready_file;
   std::vector<std::string> aliases;
   int64_t default_max_tokens = 4096, timeout_s = 600, drain_s = 30;
   dsv4::Flags flags("dsv4-gateway", "usage: dsv4-gateway (--model DIR | --tokenizer FILE) [options]", /*with_config_file=*/true);
   flags.Add()(
       "router", po::value(&router)->default_value(router), "the router's client endpoint")(
+      "key", po::value(&key_file), "the gateway's own CurveZMQ key pair (dsv4ctl keygen --role client), on the router's allow-list")(
+      "router-key", po::value(&router_key_file), "the router's public key file (router.pub)")(
       "model", po::value(&model_dir), "checkpoint directory to read tokenizer.json and encoding/ from")(
       "tokenizer", po::value(&tokenizer), "a tokenizer.json to use instead of MODEL/tokenizer.json")(
       "host", po::value(&http.host)->default_value(http.host), "address to listen on")(
@@ -41,7 +43,7 @@ int main(int argc, char** argv) {
     const ModelNames names(aliases);
     ApiKeys keys = api_keys.empty() ? ApiKeys() : ApiKeys::Load(api_keys);
     GatewayMetrics metrics;
-    RouterBridge bridge(router, std::chrono::seconds(timeout_s));
+    RouterBridge bridge(router, dsv4::curve::LoadClientKeys(key_file, router_key_file), std::chrono::seconds(timeout_s));
     Routes routes(ApiContext{text, names, default_max_tokens}, std::move(keys), bridge, metrics, http.max_body_bytes);
     HttpServer server(http, [&routes](const HttpRequest& r, std::shared_ptr<Responder> out) { routes.Handle(r, std::move(out)); }, metrics);
     const std::string base_url = "http://" + http.host + ":" + std::to_string(server.port()) + "/v1";

@@ -9,8 +9,8 @@ namespace dsv4::gateway {
 
 using Clock = std::chrono::steady_clock;
 
-RouterBridge::RouterBridge(const std::string& endpoint, std::chrono::milliseconds timeout)
-    : client_(endpoint), timeout_(timeout), wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+RouterBridge::RouterBridge(const std::string& endpoint, const curve::ClientKeys& keys, std::chrono::milliseconds timeout)
+    : client_(endpoint, keys), timeout_(timeout), wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (wake_fd_ < 0) throw std::runtime_error("router bridge: eventfd failed");
   thread_ = std::thread([this] { Loop(); });
 }

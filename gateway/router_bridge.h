@@ -24,8 +24,9 @@ class RouterBridge {
   using EventFn = std::function<void(const client::Event&)>;
 
   // `timeout`: a request with no terminal reply after this long ends with an `unavailable`
-  // error (a router that died must not leave HTTP clients waiting forever).
-  RouterBridge(const std::string& endpoint, std::chrono::milliseconds timeout);
+  // error (a router that died must not leave HTTP clients waiting forever). `keys`: the
+  // gateway's own CurveZMQ client key and the router's public key (curve::LoadClientKeys).
+  RouterBridge(const std::string& endpoint, const curve::ClientKeys& keys, std::chrono::milliseconds timeout);
   ~RouterBridge();
   RouterBridge(const RouterBridge&) = delete;
   RouterBridge& operator=(const RouterBridge&) = delete;

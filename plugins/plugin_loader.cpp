@@ -1,6 +1,7 @@
 #include "plugins/plugin_loader.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -40,6 +41,19 @@ const char* missing_slot(const dsv4_kernel_table& t) {
   return nullptr;
 }
 
+// "" when neither the file nor its directory is writable by users other than the owner's group;
+// else the refusal.
+std::string writable_by_others(const std::string& path) {
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return "cannot stat the file";
+  if (st.st_mode & S_IWOTH) return "the file is writable by others (chmod o-w it)";
+  if (stat(dir.c_str(), &st) != 0) return "cannot stat its directory " + dir;
+  if (st.st_mode & S_IWOTH) return "its directory " + dir + " is writable by others";
+  return "";
+}
+
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -52,6 +66,8 @@ PluginPtr open_plugin(const std::string& path, uint64_t cpu_features, std::strin
     return nullptr;
   };
   if (access(path.c_str(), R_OK) != 0) return refuse("no such readable file");
+  // Whoever can write the file or replace it in its directory can run code in this process.
+  if (const std::string why = writable_by_others(path); !why.empty()) return refuse(why);
   // RTLD_LOCAL keeps two copies of the same plugin from sharing symbols.
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
@@ -97,6 +113,11 @@ std::string default_plugin_dir() {
 
 std::string plugin_file_name(const std::string& name) { return "libdsv4_kernels_" + name + ".so"; }
 
+bool is_plugin_name(const std::string& name) {
+  return !name.empty() && name.size() <= 64 &&
+         name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == std::string::npos;
+}
+
 std::vector<std::string> find_plugin_files(const std::string& dir) {
   std::vector<std::string> out;
   DIR* d = opendir(dir.c_str());
@@ -117,8 +138,8 @@ PluginPtr select_plugin(const PluginSelection& sel, const PluginLog& log) {
   PluginPtr reference = open_plugin(dir + "/" + plugin_file_name("reference"), cpu, &error);
   if (!reference) throw std::runtime_error("the reference kernel plugin is required: " + error);
 
+  std::string why;  // the last refusal
   auto validate = [&](const std::string& path) -> PluginPtr {
-    std::string why;
     PluginPtr p = open_plugin(path, cpu, &why);
     if (!p) {
       log("refused " + why);
@@ -127,7 +148,8 @@ PluginPtr select_plugin(const PluginSelection& sel, const PluginLog& log) {
     if (p.get() != reference.get() && std::string(p->name()) != "reference") {
       const std::string failure = conformance_self_test(p->table(), reference->table());
       if (!failure.empty()) {
-        log("refused plugin " + path + ": conformance self-test failed: " + failure);
+        why = "plugin " + path + ": conformance self-test failed: " + failure;
+        log("refused " + why);
         return nullptr;
       }
     }
@@ -139,7 +161,7 @@ PluginPtr select_plugin(const PluginSelection& sel, const PluginLog& log) {
     const std::string path = is_path ? sel.requested : dir + "/" + plugin_file_name(sel.requested);
     if (!is_path && sel.requested == "reference") return reference;
     PluginPtr p = validate(path);
-    if (!p) throw std::runtime_error("requested kernel plugin '" + sel.requested + "' is not usable (see log)");
+    if (!p) throw std::runtime_error("requested kernel plugin '" + sel.requested + "' is not usable: " + why);
     return p;
   }
 

@@ -35,7 +35,8 @@ using PluginPtr = std::shared_ptr<const KernelPlugin>;
 
 using PluginLog = std::function<void(const std::string& line)>;
 
-// Opens one file and checks the entry symbol, ABI version, table size, required CPU features,
+// Opens one file and checks that neither it nor its directory is writable by others, then the
+// entry symbol, ABI version, table size, required CPU features,
 // required slots and score. Returns null and sets *error (naming the file) on refusal.
 PluginPtr open_plugin(const std::string& path, uint64_t cpu_features, std::string* error);
 
@@ -56,6 +57,10 @@ std::string default_plugin_dir();
 
 // The plugin file name for a plugin name: libdsv4_kernels_NAME.so.
 std::string plugin_file_name(const std::string& name);
+
+// True for a bare plugin name (letters, digits, '_', '-'; at most 64): what a request over the
+// network may name. Paths never come from a request (DESIGN.md "Trust").
+bool is_plugin_name(const std::string& name);
 
 // Every libdsv4_kernels_*.so in dir, sorted by name.
 std::vector<std::string> find_plugin_files(const std::string& dir);

@@ -15,7 +15,7 @@ namespace {
 
 int TierIndex(Tier t) { return t == Tier::kFlash ? 0 : 1; }
 
-zmq::socket_t MakeRouterSocket(zmq::context_t& ctx, const std::string& endpoint) {
+zmq::socket_t MakeRouterSocket(zmq::context_t& ctx, const std::string& endpoint, const PeerAuth& auth, const std::string& domain) {
   zmq::socket_t s(ctx, zmq::socket_type::router);
   s.set(zmq::sockopt::router_mandatory, 1);
   s.set(zmq::sockopt::linger, 0);
@@ -23,6 +23,7 @@ zmq::socket_t MakeRouterSocket(zmq::context_t& ctx, const std::string& endpoint)
   // is handled explicitly (PeerSender), never by a silent drop.
   s.set(zmq::sockopt::sndhwm, 100000);
   s.set(zmq::sockopt::rcvhwm, 100000);
+  auth.Secure(s, domain);
   try {
     s.bind(endpoint);
   } catch (const zmq::error_t& e) {
@@ -31,20 +32,46 @@ zmq::socket_t MakeRouterSocket(zmq::context_t& ctx, const std::string& endpoint)
   return s;
 }
 
+// The router's keys and allow-list, or the insecure mode, from the configuration.
+PeerSecurity LoadSecurity(const RouterConfig& cfg) {
+  PeerSecurity sec;
+  if (cfg.insecure) {
+    for (const std::string& ep : {cfg.client_endpoint, cfg.worker_endpoint}) {
+      if (!curve::IsLoopbackEndpoint(ep))
+        throw std::runtime_error("--insecure is for development on loopback only; refusing to bind " + ep +
+                                 " without authentication (give --server-key and --allow-list)");
+    }
+    sec.insecure = true;
+    return sec;
+  }
+  if (cfg.server_key_file.empty() || cfg.allow_list_file.empty())
+    throw std::runtime_error(
+        "no --server-key / --allow-list: every peer must be authenticated (make keys with `dsv4ctl keygen --out DIR/router`, "
+        "`dsv4ctl keygen --out DIR/NAME --role client|worker|admin --allow-list DIR/allow-list`), or pass --insecure for "
+        "development on loopback");
+  sec.server = curve::LoadKeyPair(cfg.server_key_file);
+  sec.allowed = curve::LoadAllowList(cfg.allow_list_file);
+  return sec;
+}
+
 }  // namespace
 
-Router::Router(const RouterConfig& cfg)
-    : cfg_(cfg),
-      clients_(MakeRouterSocket(ctx_, cfg.client_endpoint)),
-      workers_sock_(MakeRouterSocket(ctx_, cfg.worker_endpoint)) {
+Router::Router(const RouterConfig& cfg) : cfg_(cfg) {
   metrics_endpoint_ = std::make_unique<metrics::Endpoint>(cfg.metrics_address);
   metrics_ = std::make_unique<RouterMetrics>(metrics_endpoint_->registry());
   economics_ = std::make_unique<TierEconomics>(metrics_endpoint_->registry(), cfg.prices);
+  auth_ = std::make_unique<PeerAuth>(ctx_, LoadSecurity(cfg), metrics_endpoint_->registry());
+  clients_ = MakeRouterSocket(ctx_, cfg.client_endpoint, *auth_, kClientDomain);
+  workers_sock_ = MakeRouterSocket(ctx_, cfg.worker_endpoint, *auth_, kWorkerDomain);
   client_sender_ = std::make_unique<PeerSender>(clients_, cfg.backlog_limit);
   worker_sender_ = std::make_unique<PeerSender>(workers_sock_, cfg.backlog_limit);
   started_ = Clock::now();
   tier_last_alive_[0] = tier_last_alive_[1] = started_;
   next_heartbeat_ = started_;
+  if (auth_->insecure()) {
+    std::cerr << "W: dsv4-router: *** INSECURE MODE: no authentication. Any local process can submit requests, register as a "
+                 "worker (and read prompts) and run admin operations. For development only. ***\n";
+  }
   std::cerr << "I: dsv4-router: clients on " << clients_.get(zmq::sockopt::last_endpoint) << ", workers on "
             << workers_sock_.get(zmq::sockopt::last_endpoint) << ", metrics on port " << metrics_endpoint_->port() << "\n";
   WriteReadyFile();
@@ -120,7 +147,8 @@ void Router::ReplyError(const std::string& client, const std::string& id, ErrorC
   SendToClient(client, protocol::EncodeError({id, code, msg}));
 }
 
-void Router::HandleClient(const std::string& client, const zmq::message_t& body) {
+void Router::HandleClient(const std::string& client, zmq::message_t& body) {
+  const PeerAuth::Peer peer = auth_->PeerOf(body);
   std::string id;
   try {
     const Message m = Message::Decode(body.data(), body.size(), "op");
@@ -130,9 +158,16 @@ void Router::HandleClient(const std::string& client, const zmq::message_t& body)
       id.clear();  // a non-string id: reported by the op's own parser below
     }
     const std::string& op = m.kind();
+    // Admin operations change or reveal the fleet (plugin files, draining, model paths).
+    if ((op == "workers" || op == "drain" || op == "swap_plugin") && peer.role != curve::Role::kAdmin) {
+      auth_->Forbidden(op, peer.role).Increment();
+      throw ProtocolError(ErrorCode::kBadRequest, "op '" + op + "' needs an admin key; this connection authenticated as " +
+                                                      curve::RoleName(peer.role) + " '" + peer.name + "'");
+    }
     if (op == "generate") return AcceptGenerate(client, protocol::ParseGenerate(m));
     if (op == "cancel") return HandleCancel(client, protocol::ParseCancel(m));
-    if (op == "status" || op == "workers") return HandleStatus(client, protocol::ParseStatusRequest(m));
+    if (op == "status" || op == "workers")
+      return HandleStatus(client, protocol::ParseStatusRequest(m), peer.role == curve::Role::kAdmin);
     if (op == "drain") return HandleDrain(client, protocol::ParseDrain(m));
     if (op == "swap_plugin") return HandleSwapPlugin(client, protocol::ParseSwapPlugin(m));
     throw ProtocolError(ErrorCode::kBadRequest,
@@ -200,7 +235,7 @@ void Router::HandleCancel(const std::string& client, const protocol::CancelReque
   Fail(it->second, ErrorCode::kCancelled, "cancelled by the client");
 }
 
-void Router::HandleStatus(const std::string& client, const protocol::StatusRequest& s) {
+void Router::HandleStatus(const std::string& client, const protocol::StatusRequest& s, bool admin) {
   protocol::StatusReply reply;
   reply.id = s.id;
   for (const auto& [ident, w] : workers_) {
@@ -208,6 +243,11 @@ void Router::HandleStatus(const std::string& client, const protocol::StatusReque
                                                    static_cast<int64_t>(w.active.size()), w.draining, w.info.echo,
                                                    w.info.vocab_size, w.info.max_context, w.info.default_temperature,
                                                    w.info.default_top_p, w.info.numerics});
+    // Model paths and plugin names tell an attacker what runs where: admins only.
+    if (!admin) {
+      reply.workers.back().model_id.clear();
+      reply.workers.back().plugin.clear();
+    }
   }
   reply.queued_flash = static_cast<int64_t>(queues_[0].size());
   reply.queued_pro = static_cast<int64_t>(queues_[1].size());

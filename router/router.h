@@ -28,6 +28,7 @@
 
 #include "wire/metrics.h"
 #include "wire/protocol.h"
+#include "router/peer_auth.h"
 #include "router/peer_sender.h"
 #include "router/router_metrics.h"
 #include "router/tier_economics.h"
@@ -40,7 +41,13 @@ using Clock = std::chrono::steady_clock;
 struct RouterConfig {
   std::string client_endpoint = "tcp://127.0.0.1:5555";
   std::string worker_endpoint = "tcp://127.0.0.1:5556";
-  std::string metrics_address = "0.0.0.0:9464";
+  // Loopback unless the operator says otherwise: metrics name workers and tiers.
+  std::string metrics_address = "127.0.0.1:9464";
+  // Trust (DESIGN.md): the router's key pair (dsv4ctl keygen) and the allow-list of peer keys.
+  // Both are required unless `insecure` (development on loopback endpoints only).
+  std::string server_key_file;
+  std::string allow_list_file;
+  bool insecure = false;
   std::string ready_file;          // written (JSON) once all endpoints listen; for tests/scripts
   int heartbeat_ms = 1000;         // both directions
   int heartbeat_liveness = 3;      // missed intervals before a worker is dead
@@ -116,10 +123,10 @@ class Router {
   };
 
   // -- client side (router.cpp)
-  void HandleClient(const std::string& client, const zmq::message_t& body);
+  void HandleClient(const std::string& client, zmq::message_t& body);
   void AcceptGenerate(const std::string& client, protocol::GenerateRequest req);
   void HandleCancel(const std::string& client, const protocol::CancelRequest& c);
-  void HandleStatus(const std::string& client, const protocol::StatusRequest& s);
+  void HandleStatus(const std::string& client, const protocol::StatusRequest& s, bool admin);
   void HandleDrain(const std::string& client, const protocol::DrainRequest& d);
   void HandleSwapPlugin(const std::string& client, const protocol::SwapPluginRequest& s);
   void SendToClient(const std::string& client, const std::string& body);
@@ -162,9 +169,10 @@ class Router {
 
   RouterConfig cfg_;
   zmq::context_t ctx_{1};
+  std::unique_ptr<metrics::Endpoint> metrics_endpoint_;
+  std::unique_ptr<PeerAuth> auth_;  // before the sockets: its ZAP handler must be bound first
   zmq::socket_t clients_;
   zmq::socket_t workers_sock_;
-  std::unique_ptr<metrics::Endpoint> metrics_endpoint_;
   std::unique_ptr<RouterMetrics> metrics_;
   std::unique_ptr<TierEconomics> economics_;
   std::unique_ptr<PeerSender> client_sender_;

@@ -19,13 +19,17 @@ int main(int argc, char** argv) {
   dsv4::router::RouterConfig c;
   auto& p = c.policy;
   int metrics_port = 9464;
-  std::string metrics_host = "0.0.0.0";
+  std::string metrics_host = "127.0.0.1";
   dsv4::Flags flags("dsv4-router", "usage: dsv4-router [options]", /*with_config_file=*/true);
   flags.Add()(
       "client-endpoint", po::value(&c.client_endpoint)->default_value(c.client_endpoint), "where clients connect (tcp://host:port; port * = any)")(
       "worker-endpoint", po::value(&c.worker_endpoint)->default_value(c.worker_endpoint), "where workers connect")(
       "metrics-port", po::value(&metrics_port)->default_value(metrics_port), "Prometheus /metrics port (0 = any free port)")(
-      "metrics-host", po::value(&metrics_host)->default_value(metrics_host), "address the metrics endpoint binds")(
+      "metrics-host", po::value(&metrics_host)->default_value(metrics_host),
+      "address the metrics endpoint binds (0.0.0.0 to let another host scrape it)")(
+      "server-key", po::value(&c.server_key_file), "the router's CurveZMQ key pair (dsv4ctl keygen --out DIR/router)")(
+      "allow-list", po::value(&c.allow_list_file), "admitted peers: one 'ROLE PUBLIC-KEY [NAME]' line each (client, worker, admin)")(
+      "insecure", po::bool_switch(&c.insecure), "no authentication, every peer an admin: development on loopback endpoints only")(
       "ready-file", po::value(&c.ready_file), "write the bound endpoints here (JSON) once listening")(
       "heartbeat-ms", po::value(&c.heartbeat_ms)->default_value(c.heartbeat_ms), "heartbeat interval, both directions")(
       "heartbeat-liveness", po::value(&c.heartbeat_liveness)->default_value(c.heartbeat_liveness), "missed heartbeats before a worker is dead")(

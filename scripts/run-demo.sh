@@ -2,9 +2,10 @@
 # The main job (issue 13): text in, text out. Installs what is missing, builds, makes small Flash
 # and Pro checkpoints (random weights, but DeepSeek's real 129,280-token vocabulary and V4
 # tokenizer.json: the text is nonsense, but it is real text), runs `dsv4 serve` (router, a worker
-# per tier, the OpenAI/Anthropic-compatible gateway), streams a chat completion with curl and
-# prints the text as it arrives, does the same through the official OpenAI SDK (Node), prints
-# the /metrics URLs, and stops everything.
+# per tier, the OpenAI/Anthropic-compatible gateway; it makes and hands out the CurveZMQ keys),
+# streams a chat completion with curl and prints the text as it arrives, does the same through the
+# official OpenAI SDK (Node), lists the workers with the admin key, prints the /metrics URLs, and
+# stops everything.
 #
 #   scripts/run-demo.sh          # keeps serving until Enter or Ctrl-C, so you can try the curl line
 #   scripts/run-demo.sh --exit   # exits by itself after the demo (CI: scripts/test.sh)
@@ -20,7 +21,7 @@ exit_by_itself=0
 if [[ -n "${DSV4_BUILD_DIR:-}" ]]; then
   build=$DSV4_BUILD_DIR
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDSV4_WERROR=ON >/dev/null
-  cmake --build "$build" -j"$(nproc)" --target dsv4 dsv4-router dsv4-worker dsv4-gateway dsv4-mkmodel >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target dsv4 dsv4ctl dsv4-router dsv4-worker dsv4-gateway dsv4-mkmodel >/dev/null
 else
   scripts/install-deps.sh
   scripts/build.sh release >/dev/null
@@ -96,6 +97,10 @@ for await (const chunk of stream) {
   if (chunk.usage) console.log(`\n[usage: ${chunk.usage.prompt_tokens} prompt + ${chunk.usage.completion_tokens} completion tokens, tier ${chunk.dsv4?.tier}]`);
 }
 ')
+
+step "dsv4ctl workers (admin key made by dsv4 serve: every peer of the router presents an allow-listed key)"
+keys=$(json_field "$work/serve.json" keys)
+"$bin/dsv4ctl" --router "$(json_field "$work/serve.json" router)" --key "$keys/admin.key" --router-key "$keys/router.pub" workers
 
 step "/metrics"
 python3 -c 'import json,sys; [print(f"  {k:>20}  {v}") for k, v in json.load(open(sys.argv[1])).items() if "metrics" in k]' "$work/serve.json"

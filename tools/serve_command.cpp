@@ -4,6 +4,10 @@
 // line to paste, and on Ctrl-C / SIGTERM stops them in order: the gateway first (its open streams
 // finish), then the workers (they drain), then the router. A child that dies on its own stops
 // the rest and makes `serve` exit 1.
+// Keys: every peer of the router is authenticated (DESIGN.md "Trust"), so `serve` makes a fresh
+// set for each run in LOG_DIR/keys (the router's pair; one key each for the workers, the gateway
+// and an admin, allow-listed under their roles) and hands them out, so the user handles none; the
+// dsv4ctl line it prints uses the admin key.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include "base/flags.h"
+#include "wire/curve_keys.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -65,6 +70,20 @@ nlohmann::json WaitReady(const std::string& path, const Child& c, const std::str
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   throw std::runtime_error(c.name + " did not start within 5 minutes; see " + log);
+}
+
+// Fresh keys for one run of the service, in `dir` (0700): router.{key,pub}, and worker, gateway
+// and admin key pairs admitted in dir/allow-list as worker, client and admin.
+void MakeServiceKeys(const std::string& dir) {
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+  curve::WriteKeyFiles(dir + "/router", curve::Generate());
+  for (const auto& [name, role] : {std::pair{"worker", curve::Role::kWorker}, std::pair{"gateway", curve::Role::kClient},
+                                   std::pair{"admin", curve::Role::kAdmin}}) {
+    const curve::KeyPair kp = curve::Generate();
+    curve::WriteKeyFiles(dir + "/" + name, kp);
+    curve::AppendToAllowList(dir + "/allow-list", role, kp.public_key, name);
+  }
 }
 
 // SIGTERM, then wait (SIGKILL after `patience`).
@@ -129,23 +148,37 @@ int serve_command(int argc, char** argv) {
     for (auto it = children.rbegin(); it != children.rend(); ++it) Stop(*it, std::chrono::seconds(it->name == "router" ? 10 : 60));
   };
   try {
-    const auto router = start("router", {bin + "/dsv4-router", "--client-endpoint", "tcp://127.0.0.1:*", "--worker-endpoint",
-                                         "tcp://127.0.0.1:*", "--metrics-host", "127.0.0.1", "--metrics-port", "0"});
+    const std::string keys = log_dir + "/keys";
+    fs::remove_all(keys);  // a reused --log-dir gets a fresh set, never a stale allow-list
+    MakeServiceKeys(keys);
+    const auto key_flags = [&](const std::string& who) {
+      return std::vector<std::string>{"--key", keys + "/" + who + ".key", "--router-key", keys + "/router.pub"};
+    };
+    const auto router = start("router", {bin + "/dsv4-router", "--server-key", keys + "/router.key", "--allow-list", keys + "/allow-list",
+                                         "--client-endpoint", "tcp://127.0.0.1:*", "--worker-endpoint", "tcp://127.0.0.1:*",
+                                         "--metrics-host", "127.0.0.1", "--metrics-port", "0"});
+    const std::string client_endpoint = router.at("client_endpoint");
     std::vector<std::pair<std::string, int>> metrics = {{"router", router.at("metrics_port").get<int>()}};
     for (const auto& [tier, dir] : {std::pair{std::string("flash"), flash}, std::pair{std::string("pro"), pro}}) {
       if (dir.empty()) continue;
       std::vector<std::string> args = {bin + "/dsv4-worker", "--router", router.at("worker_endpoint").get<std::string>(), "--tier", tier, "--model", dir,
                                        "--worker-id", tier + "-1", "--metrics-host", "127.0.0.1", "--metrics-port", "0",
                                        "--threads", std::to_string(threads)};
+      const auto worker_keys = key_flags("worker");
+      args.insert(args.end(), worker_keys.begin(), worker_keys.end());
       if (!plugin.empty()) args.insert(args.end(), {"--plugin", plugin});
       metrics.emplace_back(tier + " worker", start(tier, args).at("metrics_port").get<int>());
     }
-    std::vector<std::string> gw_args = {bin + "/dsv4-gateway", "--router", router.at("client_endpoint").get<std::string>(), "--model", flash,
-                                        "--host", host, "--port", std::to_string(port)};
+    std::vector<std::string> gw_args = {bin + "/dsv4-gateway", "--router", client_endpoint, "--model", flash, "--host", host, "--port",
+                                        std::to_string(port)};
+    const auto gateway_keys = key_flags("gateway");
+    gw_args.insert(gw_args.end(), gateway_keys.begin(), gateway_keys.end());
     if (!api_keys.empty()) gw_args.insert(gw_args.end(), {"--api-keys", api_keys});
     const auto gateway = start("gateway", gw_args);
     const std::string base = gateway.at("base_url"), origin = base.substr(0, base.size() - 3);
-    nlohmann::json urls{{"base_url", base}, {"gateway_metrics", origin + "/metrics"}, {"log_dir", log_dir}};
+    const std::string admin_flags = "--router " + client_endpoint + " --key " + keys + "/admin.key --router-key " + keys + "/router.pub";
+    nlohmann::json urls{{"base_url", base}, {"gateway_metrics", origin + "/metrics"}, {"log_dir", log_dir}, {"router", client_endpoint},
+                        {"keys", keys}};
     std::cout << "dsv4 serve: ready (logs in " << log_dir << ")\n"
               << "  base URL  " << base << "   (OpenAI and Anthropic SDKs: set their base URL to it; models deepseek-v4-flash"
               << (pro.empty() ? "" : ", deepseek-v4-pro, auto") << ")\n"
@@ -158,6 +191,7 @@ int serve_command(int argc, char** argv) {
     std::cout << "  try       curl -N " << base
               << "/chat/completions -H 'Content-Type: application/json' -d '{\"model\": \"deepseek-v4-flash\", \"messages\": "
                  "[{\"role\": \"user\", \"content\": \"Hello!\"}], \"stream\": true}'\n"
+              << "  admin     " << bin << "/dsv4ctl " << admin_flags << " workers\n"
               << "  stop      Ctrl-C\n"
               << std::flush;
     if (!ready_file.empty()) {

@@ -6,6 +6,7 @@
 
 #include "base/flags.h"
 #include "client/client.h"
+#include "tools/client_key_flags.h"
 #include "tools/token_list.h"
 
 namespace po = boost::program_options;
@@ -17,7 +18,8 @@ int submit_command(int argc, char** argv) {
   std::string router = "tcp://127.0.0.1:5555", tokens_arg, prompt, model = "flash", thinking = "none";
   double temperature = 0.0, top_p = 1.0;
   int64_t timeout_s = 600;
-  dsv4::Flags flags("dsv4 submit", "usage: dsv4 submit --router ENDPOINT --model flash|pro|auto (--tokens IDS | --prompt TEXT) --max-tokens N");
+  dsv4::Flags flags("dsv4 submit", "usage: dsv4 submit --router ENDPOINT --key FILE --router-key FILE --model flash|pro|auto "
+                                   "(--tokens IDS | --prompt TEXT) --max-tokens N");
   flags.Add()("router", po::value(&router)->default_value(router), "router client endpoint")(
       "model", po::value(&model)->default_value(model), "flash, pro or auto")(
       "tokens", po::value(&tokens_arg), "prompt token ids: 5,17,300")("prompt", po::value(&prompt), "prompt text (needs a tokenizer)")(
@@ -28,6 +30,8 @@ int submit_command(int argc, char** argv) {
       "deadline-ms", po::value(&r.deadline_ms)->default_value(0), "server-side deadline (0 = none)")(
       "timeout", po::value(&timeout_s)->default_value(timeout_s), "give up locally after this many seconds")(
       "ignore-eos", "keep generating after the EOS id")("no-stream", "ask for the whole answer at once");
+  ClientKeyFlags keys;
+  keys.Add(flags.Add());
   if (const auto rc = flags.Parse(argc, argv, [&](const po::variables_map& vm) {
         if (vm.count("tokens") == vm.count("prompt")) throw po::error("give exactly one of --tokens or --prompt");
         const auto m = protocol::ParseName<protocol::ModelChoice>(model);
@@ -52,7 +56,7 @@ int submit_command(int argc, char** argv) {
     r.ignore_eos = vm.count("ignore-eos") > 0;
     r.stream = vm.count("no-stream") == 0;
     r.id = client::NewRequestId("submit");
-    client::Client c(router);
+    client::Client c(router, keys.Load());
     const client::Result res = c.Generate(r, std::chrono::seconds(timeout_s), [&](const client::Event& e) {
       if (e.id != r.id) return;
       if (e.kind == client::Event::Kind::kToken) {
@@ -65,7 +69,7 @@ int submit_command(int argc, char** argv) {
     });
     std::cerr << "\n";
     if (res.timed_out) {
-      std::cerr << "dsv4 submit: error: no answer within " << timeout_s << " s\n";
+      std::cerr << "dsv4 submit: error: no answer within " << timeout_s << " s" << keys.SilenceHint() << "\n";
       return 1;
     }
     if (!res.ok) {

@@ -16,6 +16,7 @@ void RouterLink::Connect() {
   sock_->set(zmq::sockopt::linger, 0);
   // Tokens must not be dropped: a deep send queue, and a blocking send when it is full.
   sock_->set(zmq::sockopt::sndhwm, 100000);
+  curve::ApplyClient(*sock_, cfg_.keys);
   sock_->connect(cfg_.router);
   cfg_.info.plugin = runner_.plugin_name();
   Send(protocol::EncodeReady(cfg_.info));

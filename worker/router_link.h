@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "wire/curve_keys.h"
 #include "wire/protocol.h"
 #include "worker/scheduler.h"
 #include "worker/step_runner.h"
@@ -21,6 +22,7 @@ struct LinkConfig {
   std::string router = "tcp://127.0.0.1:5556";
   int heartbeat_ms = 1000;
   int heartbeat_liveness = 3;
+  curve::ClientKeys keys;  // CurveZMQ: this worker's key pair + the router's public key
   protocol::WorkerInfo info;
 };
 

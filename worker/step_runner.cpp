@@ -34,6 +34,9 @@ class EngineRunner final : public StepRunner {
   std::string numerics_name() const override { return dsv4::numerics_name(engine_.numerics()); }
 
   std::string SwapPlugin(const std::string& name) override {
+    if (!is_plugin_name(name))
+      return "swap_plugin takes a plugin name (e.g. avx2), not '" + name + "': plugins load only from this worker's plugin directory " +
+             (plugin_dir_.empty() ? default_plugin_dir() : plugin_dir_);
     try {
       // select_plugin runs every check (ABI, CPU features, conformance against reference)
       // before we publish; steps in flight keep their own reference to the old library.
@@ -98,6 +101,7 @@ class EchoRunner final : public StepRunner {
   std::string plugin_name() const override { return plugin_; }
   std::string numerics_name() const override { return "none"; }
   std::string SwapPlugin(const std::string& name) override {
+    if (!is_plugin_name(name)) return "swap_plugin takes a plugin name, not '" + name + "'";
     plugin_ = "echo:" + name;
     return "";
   }

@@ -36,14 +36,18 @@ int main(int argc, char** argv) {
   dsv4::worker::LinkConfig link;
   dsv4::worker::SchedulerConfig sched;
   std::string numerics = "fp32";
-  std::string model_dir, plugin, plugin_dir, ready_file, debug_crash, replay_file, metrics_host = "0.0.0.0", worker_id;
+  std::string model_dir, plugin, plugin_dir, ready_file, debug_crash, replay_file, metrics_host = "127.0.0.1", worker_id, key_file,
+      router_key_file;
   int metrics_port = 9465, threads = 0;
   int64_t echo_vocab = 1024;
-  bool resident = false, skip_draft = false;
+  bool resident = false, skip_draft = false, insecure = false;
   bool expert_series = false;
   dsv4::Flags flags("dsv4-worker", "usage: dsv4-worker --tier flash|pro (--model DIR | --echo) [options]", /*with_config_file=*/true);
   flags.Add()(
       "router", po::value(&link.router)->default_value(link.router), "router worker endpoint")(
+      "key", po::value(&key_file), "this worker's CurveZMQ key pair (dsv4ctl keygen --role worker)")(
+      "router-key", po::value(&router_key_file), "the router's public key file (router.pub)")(
+      "insecure", po::bool_switch(&insecure), "connect without keys, to an --insecure development router")(
       "tier", po::value(&sched.tier)->default_value("flash"), "flash or pro")(
       "model", po::value(&model_dir), "checkpoint directory (config.json + safetensors)")(
       "echo", "no model: answer (previous token + 1) mod vocab, for router benchmarks")(
@@ -51,7 +55,8 @@ int main(int argc, char** argv) {
       "model-id", po::value(&link.info.model_id), "name reported to the router (default: the model directory)")(
       "worker-id", po::value(&worker_id), "stable name of this worker (default: tier-host-pid)")(
       "metrics-port", po::value(&metrics_port)->default_value(metrics_port), "Prometheus /metrics port (0 = any free port)")(
-      "metrics-host", po::value(&metrics_host)->default_value(metrics_host), "address the metrics endpoint binds")(
+      "metrics-host", po::value(&metrics_host)->default_value(metrics_host),
+      "address the metrics endpoint binds (0.0.0.0 to let another host scrape it)")(
       "plugin", po::value(&plugin), "kernel plugin name or .so path (default: best for this CPU)")(
       "plugin-dir", po::value(&plugin_dir), "where plugins live (default: beside the binary)")(
       "threads", po::value(&threads)->default_value(0), "engine threads (0 = all cores)")(
@@ -77,11 +82,14 @@ int main(int argc, char** argv) {
         if (sched.tier != "flash" && sched.tier != "pro") throw po::error("--tier must be flash or pro, got '" + sched.tier + "'");
         if (model_dir.empty() == !vm.count("echo")) throw po::error("give exactly one of --model DIR or --echo");
         if (sched.capacity < 1 || sched.prefill_chunk < 1) throw po::error("--capacity and --prefill-chunk must be >= 1");
+        if (insecure == !(key_file.empty() && router_key_file.empty()))
+          throw po::error("give --key and --router-key (a worker key on the router's allow-list), or --insecure for a development router");
       }))
     return *rc;
   const po::variables_map& vm = flags.values();
   try {
     using namespace dsv4::worker;
+    link.keys = dsv4::curve::LoadClientKeys(key_file, router_key_file);
     // /metrics is up before the model loads, so a scrape during a long load reports its progress.
     dsv4::metrics::Endpoint endpoint(metrics_host + ":" + std::to_string(metrics_port));
     std::unique_ptr<StepRunner> runner;

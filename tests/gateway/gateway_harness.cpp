@@ -41,7 +41,8 @@ GatewayService::GatewayService(const std::vector<std::string>& gateway_flags, co
   }
   if (!svc.WaitForWorkers(2, 30s)) throw std::runtime_error("workers did not register:\n" + svc.Logs());
   const std::string ready = svc.dir.path() + "/gateway.json";
-  std::vector<std::string> argv = {BinDir() + "/dsv4-gateway", "--router", svc.client_endpoint, "--model", TextModelDir(),
+  std::vector<std::string> argv = {BinDir() + "/dsv4-gateway", "--router", svc.client_endpoint, "--key", svc.KeyFile("client"),
+                                   "--router-key", svc.RouterPublicKey(), "--model", TextModelDir(),
                                    "--port", "0", "--ready-file", ready, "--request-timeout-s", "120"};
   argv.insert(argv.end(), gateway_flags.begin(), gateway_flags.end());
   gateway = std::make_unique<Process>(argv, svc.dir.path() + "/gateway.log");

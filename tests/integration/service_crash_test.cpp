@@ -11,7 +11,7 @@ namespace {
 
 void ExpectSymbolizedCrash(const std::string& how, int sig) {
   ScratchDir dir;
-  Process p({BinDir() + "/dsv4-worker", "--echo", "--router", "tcp://127.0.0.1:1", "--metrics-host", "127.0.0.1", "--metrics-port", "0",
+  Process p({BinDir() + "/dsv4-worker", "--echo", "--insecure", "--router", "tcp://127.0.0.1:1", "--metrics-host", "127.0.0.1", "--metrics-port", "0",
              "--debug-crash", how},
             dir.path() + "/worker.log");
   const auto status = p.Wait(30s);

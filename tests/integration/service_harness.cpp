@@ -147,10 +147,22 @@ std::string WaitForFile(const std::string& path, std::chrono::milliseconds timeo
   return "";
 }
 
+void MakeKeys(const std::string& keys_dir) {
+  fs::create_directories(keys_dir);
+  const std::string keygen = BinDir() + "/dsv4ctl keygen --out " + keys_dir + "/";
+  const std::string allow = " --allow-list " + keys_dir + "/allow-list > /dev/null";
+  for (const std::string& cmd : {keygen + "router > /dev/null", keygen + "stranger > /dev/null", keygen + "client --role client" + allow,
+                                keygen + "worker --role worker" + allow, keygen + "admin --role admin" + allow}) {
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("key generation failed: " + cmd);
+  }
+}
+
 // ---- Service ------------------------------------------------------------------------------
 
 Service::Service(const std::vector<std::string>& router_flags) {
-  std::vector<std::string> argv = {BinDir() + "/dsv4-router", "--client-endpoint", "tcp://127.0.0.1:*", "--worker-endpoint",
+  MakeKeys(dir.path() + "/keys");
+  std::vector<std::string> argv = {BinDir() + "/dsv4-router", "--server-key", KeyFile("router"), "--allow-list",
+                                   dir.path() + "/keys/allow-list", "--client-endpoint", "tcp://127.0.0.1:*", "--worker-endpoint",
                                    "tcp://127.0.0.1:*", "--metrics-host", "127.0.0.1", "--metrics-port", "0", "--ready-file",
                                    dir.path() + "/router.json", "--heartbeat-ms", "200", "--heartbeat-liveness", "3"};
   argv.insert(argv.end(), router_flags.begin(), router_flags.end());
@@ -163,10 +175,12 @@ Service::Service(const std::vector<std::string>& router_flags) {
   metrics_port = j.at("metrics_port");
 }
 
-Service::Worker& Service::AddWorker(const std::string& tier, const std::string& model, const std::vector<std::string>& flags) {
+Service::Worker& Service::AddWorker(const std::string& tier, const std::string& model, const std::vector<std::string>& flags,
+                                    const std::string& key) {
   const size_t n = workers.size();
   const std::string ready = dir.path() + "/worker" + std::to_string(n) + ".json";
-  std::vector<std::string> argv = {BinDir() + "/dsv4-worker", "--router", worker_endpoint, "--tier", tier, "--metrics-host", "127.0.0.1",
+  std::vector<std::string> argv = {BinDir() + "/dsv4-worker", "--router", worker_endpoint, "--key", KeyFile(key), "--router-key",
+                                   RouterPublicKey(), "--tier", tier, "--metrics-host", "127.0.0.1",
                                    "--metrics-port", "0", "--ready-file", ready, "--heartbeat-ms", "200", "--threads", "1",
                                    "--worker-id", tier + "-" + std::to_string(n)};
   if (model == "echo") {
@@ -186,11 +200,12 @@ Service::Worker& Service::AddWorker(const std::string& tier, const std::string& 
 }
 
 bool Service::WaitForWorkers(size_t n, std::chrono::milliseconds timeout, const std::string& tier) {
-  return WaitForWorkersAt(client_endpoint, n, timeout, tier);
+  return WaitForWorkersAt(client_endpoint, Keys("client"), n, timeout, tier);
 }
 
-bool WaitForWorkersAt(const std::string& client_endpoint, size_t n, std::chrono::milliseconds timeout, const std::string& tier) {
-  client::Client c(client_endpoint);
+bool WaitForWorkersAt(const std::string& client_endpoint, const curve::ClientKeys& keys, size_t n, std::chrono::milliseconds timeout,
+                      const std::string& tier) {
+  client::Client c(client_endpoint, keys);
   const auto end = Clock::now() + timeout;
   int k = 0;
   while (Clock::now() < end) {
@@ -210,10 +225,10 @@ bool WaitForWorkersAt(const std::string& client_endpoint, size_t n, std::chrono:
   return false;
 }
 
-std::map<std::string, int64_t> Service::ActiveByWorker() const { return ActiveByWorkerAt(client_endpoint); }
+std::map<std::string, int64_t> Service::ActiveByWorker() const { return ActiveByWorkerAt(client_endpoint, Keys("admin")); }
 
-std::map<std::string, int64_t> ActiveByWorkerAt(const std::string& client_endpoint) {
-  client::Client c(client_endpoint);
+std::map<std::string, int64_t> ActiveByWorkerAt(const std::string& client_endpoint, const curve::ClientKeys& keys) {
+  client::Client c(client_endpoint, keys);
   std::map<std::string, int64_t> out;
   auto reply = c.Call(protocol::EncodeStatusRequest({"active"}), "active", 2s);
   if (!reply || reply->kind != client::Event::Kind::kStatus) return out;

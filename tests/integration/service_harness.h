@@ -62,19 +62,35 @@ const std::string& ProModel();
 // Waits until `path` exists and returns its JSON text (empty after `timeout`).
 std::string WaitForFile(const std::string& path, std::chrono::milliseconds timeout);
 
-// A router plus any number of workers, for one test.
+// Makes keys_dir as `dsv4ctl keygen` would for a deployment: router.{key,pub}; client, worker and
+// admin key pairs admitted under their roles in keys_dir/allow-list; stranger.key (not admitted).
+void MakeKeys(const std::string& keys_dir);
+
+// A router plus any number of workers, for one test. Secure as in production: the router gets a
+// key pair and an allow-list made with `dsv4ctl keygen`, with one key per role (client, worker,
+// admin); workers and clients are handed theirs.
 class Service {
  public:
   // `router_flags` are appended to the router's command line.
   explicit Service(const std::vector<std::string>& router_flags = {});
+
+  // Key files in dir/keys: router.{key,pub}, client.key, worker.key, admin.key (all allow-listed)
+  // and stranger.key (not on the list).
+  std::string KeyFile(const std::string& who) const { return dir.path() + "/keys/" + who + ".key"; }
+  std::string RouterPublicKey() const { return dir.path() + "/keys/router.pub"; }
+  curve::ClientKeys Keys(const std::string& who) const { return curve::LoadClientKeys(KeyFile(who), RouterPublicKey()); }
+  // " --key ... --router-key ..." for a command line (dsv4ctl, dsv4 submit) acting as `who`.
+  std::string KeyFlags(const std::string& who) const { return " --key " + KeyFile(who) + " --router-key " + RouterPublicKey(); }
 
   struct Worker {
     std::unique_ptr<Process> proc;
     std::string id;
     int metrics_port = 0;
   };
-  // Starts a worker (model dir, or "echo") and waits until it serves metrics. Flags appended.
-  Worker& AddWorker(const std::string& tier, const std::string& model, const std::vector<std::string>& flags = {});
+  // Starts a worker (model dir, or "echo") and waits until it serves metrics. Flags appended;
+  // `key` names the key file it presents (see KeyFile).
+  Worker& AddWorker(const std::string& tier, const std::string& model, const std::vector<std::string>& flags = {},
+                    const std::string& key = "worker");
   // Waits until the router lists `n` workers (optionally of one tier) that are not draining.
   bool WaitForWorkers(size_t n, std::chrono::milliseconds timeout, const std::string& tier = "");
 
@@ -85,7 +101,10 @@ class Service {
   // Waits until some worker runs a request and returns it (nullptr after `timeout`).
   Worker* WaitForBusyWorker(std::chrono::milliseconds timeout);
 
-  std::unique_ptr<client::Client> NewClient() const { return std::make_unique<client::Client>(client_endpoint); }
+  // A client with the client key; `who` picks another key ("admin", "worker", "stranger").
+  std::unique_ptr<client::Client> NewClient(const std::string& who = "client") const {
+    return std::make_unique<client::Client>(client_endpoint, Keys(who));
+  }
   std::string RouterMetrics() const;
   // Dumps every log into the test output (called on failure).
   std::string Logs() const;
@@ -97,9 +116,11 @@ class Service {
   std::vector<std::unique_ptr<Worker>> workers;
 };
 
-// The same two questions for a router reached at any client endpoint (multi-host tests).
-bool WaitForWorkersAt(const std::string& client_endpoint, size_t n, std::chrono::milliseconds timeout, const std::string& tier = "");
-std::map<std::string, int64_t> ActiveByWorkerAt(const std::string& client_endpoint);
+// The same two questions for a router reached at any client endpoint (multi-host tests), asked
+// with `keys` (a client key may ask the first; the second needs an admin key).
+bool WaitForWorkersAt(const std::string& client_endpoint, const curve::ClientKeys& keys, size_t n, std::chrono::milliseconds timeout,
+                      const std::string& tier = "");
+std::map<std::string, int64_t> ActiveByWorkerAt(const std::string& client_endpoint, const curve::ClientKeys& keys);
 
 // GET http://127.0.0.1:port/path; the body, or "" on failure.
 std::string HttpGet(int port, const std::string& path);

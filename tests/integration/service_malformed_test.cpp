@@ -99,6 +99,7 @@ TEST_F(ServiceMalformed, MultiFrameMessageIsRefused) {
   zmq::context_t ctx;
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   s.set(zmq::sockopt::linger, 0);
+  curve::ApplyClient(s, svc_->Keys("client"));
   s.connect(svc_->client_endpoint);
   s.send(zmq::str_buffer("a"), zmq::send_flags::sndmore);
   s.send(zmq::str_buffer("b"), zmq::send_flags::none);
@@ -135,6 +136,7 @@ TEST_F(ServiceMalformed, GarbageOnTheWorkerSocketIsCountedAndIgnored) {
   zmq::context_t ctx;
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   s.set(zmq::sockopt::linger, 0);
+  curve::ApplyClient(s, svc_->Keys("worker"));  // an admitted worker that talks garbage
   s.connect(svc_->worker_endpoint);
   const double before = Metric(svc_->RouterMetrics(), "dsv4_router_bad_worker_messages_total");
   s.send(zmq::str_buffer("\xc1 not msgpack"), zmq::send_flags::none);

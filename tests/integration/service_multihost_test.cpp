@@ -5,7 +5,7 @@
 // request must complete on the other host with exactly the answer an uninterrupted run gives.
 //
 // Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and iproute2; anywhere namespaces cannot be made the
-// test skips and prints why. CURVE keys are not used yet: the trust work (issue 16) is not on main.
+// test skips and prints why. Every peer presents its CurveZMQ key, as across real hosts.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -119,10 +119,14 @@ TEST(ServiceMultiHost, CutLinkMidRequestCompletesOnAnotherHost) {
     GTEST_SKIP() << "network namespaces cannot be made here: " << why;
   }
   ScratchDir dir;
+  const std::string keys = dir.path() + "/keys";
+  MakeKeys(keys);
+  const auto as = [&](const std::string& who) { return curve::LoadClientKeys(keys + "/" + who + ".key", keys + "/router.pub"); };
   // The router listens on its own host's addresses only; fixed ports are fine, every namespace
   // has its own port space.
   const std::string client_endpoint = "tcp://" + lab.Addr(0, 2) + ":5555";
-  Process router(Concat(lab.In("r"), {BinDir() + "/dsv4-router", "--client-endpoint", client_endpoint, "--worker-endpoint", "tcp://0.0.0.0:5556",
+  Process router(Concat(lab.In("r"), {BinDir() + "/dsv4-router", "--server-key", keys + "/router.key", "--allow-list", keys + "/allow-list",
+                                      "--client-endpoint", client_endpoint, "--worker-endpoint", "tcp://0.0.0.0:5556",
                                       "--metrics-host", "0.0.0.0", "--metrics-port", "9464", "--ready-file", dir.path() + "/router.json",
                                       "--heartbeat-ms", "200", "--heartbeat-liveness", "3"}),
                  dir.path() + "/router.log");
@@ -131,8 +135,8 @@ TEST(ServiceMultiHost, CutLinkMidRequestCompletesOnAnotherHost) {
   for (int i = 1; i <= 2; ++i) {
     const std::string id = i == 1 ? "w1" : "w2";
     workers.push_back(std::make_unique<Process>(
-        Concat(lab.In(id), {BinDir() + "/dsv4-worker", "--router", "tcp://" + lab.Addr(i, 1) + ":5556", "--tier", "flash", "--model",
-                            FlashModel(), "--plugin", "reference", "--threads", "1", "--metrics-host", "0.0.0.0", "--metrics-port", "9465",
+        Concat(lab.In(id), {BinDir() + "/dsv4-worker", "--router", "tcp://" + lab.Addr(i, 1) + ":5556", "--key", keys + "/worker.key",
+                            "--router-key", keys + "/router.pub", "--tier", "flash", "--model", FlashModel(), "--plugin", "reference", "--threads", "1", "--metrics-host", "0.0.0.0", "--metrics-port", "9465",
                             "--heartbeat-ms", "200", "--worker-id", id, "--ready-file", dir.path() + "/" + id + ".json"}),
         dir.path() + "/" + id + ".log"));
   }
@@ -141,13 +145,13 @@ TEST(ServiceMultiHost, CutLinkMidRequestCompletesOnAnotherHost) {
     for (const auto& w : workers) s += "---- worker ----\n" + w->Log();
     return s;
   };
-  ASSERT_TRUE(WaitForWorkersAt(client_endpoint, 2, 60s)) << logs();
+  ASSERT_TRUE(WaitForWorkersAt(client_endpoint, as("client"), 2, 60s)) << logs();
 
   // A long answer, so the cut lands in the middle of it.
   constexpr int64_t kTokens = 300;
   const std::vector<int32_t> prompt = {5, 17, 300};
   const auto want = GenerateLocally(FlashModel(), prompt, kTokens);
-  client::Client c(client_endpoint);
+  client::Client c(client_endpoint, as("client"));
   auto req = Request("flash", prompt, kTokens);
   req.stream = true;
   c.Send(req);
@@ -165,7 +169,7 @@ TEST(ServiceMultiHost, CutLinkMidRequestCompletesOnAnotherHost) {
   pump(60s, 10);
   ASSERT_FALSE(done) << "the request ended before the cut: make it longer\n" << logs();
   std::string busy;
-  for (const auto& [id, active] : ActiveByWorkerAt(client_endpoint)) {
+  for (const auto& [id, active] : ActiveByWorkerAt(client_endpoint, as("admin"))) {
     if (active > 0) busy = id;
   }
   ASSERT_FALSE(busy.empty()) << logs();
@@ -185,7 +189,7 @@ TEST(ServiceMultiHost, CutLinkMidRequestCompletesOnAnotherHost) {
   EXPECT_EQ(done->done.attempts, 2) << logs();
   // The router saw the cut worker go silent, and the other host finished the request.
   EXPECT_NE(router.Log().find("worker " + busy + " removed (heartbeat)"), std::string::npos) << router.Log();
-  const auto active = ActiveByWorkerAt(client_endpoint);
+  const auto active = ActiveByWorkerAt(client_endpoint, as("admin"));
   EXPECT_EQ(active.count(busy), 0u);
   EXPECT_EQ(active.count(busy == "w1" ? "w2" : "w1"), 1u);
 }

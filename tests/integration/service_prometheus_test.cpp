@@ -87,7 +87,8 @@ TEST(ServicePrometheus, DashboardQueriesReflectTheLoad) {
   // The HTTP gateway, a client of the router, with DeepSeek's tokenizer (prompts are sent as ids
   // below the tiny models' vocabulary).
   const std::string gateway_ready = svc.dir.path() + "/gateway.json";
-  Process gateway({BinDir() + "/dsv4-gateway", "--router", svc.client_endpoint, "--tokenizer",
+  Process gateway({BinDir() + "/dsv4-gateway", "--router", svc.client_endpoint, "--key", svc.KeyFile("client"), "--router-key",
+                   svc.RouterPublicKey(), "--tokenizer",
                    std::string(DSV4_SHARED_DIR) + "/models/tokenizer.json", "--port", "0", "--ready-file", gateway_ready},
                   svc.dir.path() + "/gateway.log");
   const std::string gateway_json = WaitForFile(gateway_ready, 30s);

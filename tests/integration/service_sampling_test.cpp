@@ -58,7 +58,7 @@ TEST(ServiceSampling, CheckpointDefaultsApplyWhenARequestNamesNone) {
   ASSERT_TRUE(g.ok) << g.error.message;
   EXPECT_EQ(g.done.tokens, greedy);
 
-  const std::string ctl = RunCommand(BinDir() + "/dsv4ctl --router " + svc.client_endpoint + " workers");
+  const std::string ctl = RunCommand(BinDir() + "/dsv4ctl --router " + svc.client_endpoint + svc.KeyFlags("admin") + " workers");
   EXPECT_NE(ctl.find("default_sampling=temperature:1,top_p:1"), std::string::npos) << ctl;
   // The engine's arithmetic, as the worker's /metrics names it.
   const size_t info = m.find("dsv4_worker_numerics_info{");

@@ -51,7 +51,7 @@ TEST(ServiceStream, SubmitCliPrintsTheSameIdsAsGenerate) {
   svc.AddWorker("flash", FlashModel());
   ASSERT_TRUE(svc.WaitForWorkers(1, 20s)) << svc.Logs();
   const auto want = GenerateLocally(FlashModel(), {5, 17, 300}, 16, 0.7, 11);
-  const std::string cmd = BinDir() + "/dsv4 submit --router " + svc.client_endpoint +
+  const std::string cmd = BinDir() + "/dsv4 submit --router " + svc.client_endpoint + svc.KeyFlags("client") +
                           " --model flash --tokens 5,17,300 --max-tokens 16 --temperature 0.7 --seed 11 --ignore-eos 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
@@ -73,7 +73,7 @@ TEST(ServiceStream, PythonExampleClientGetsTheSameIds) {
   // `auto` with a forced escalation: the example must apply the tier switch to end up with Pro's ids.
   const auto want = GenerateLocally(ProModel(), {5, 17, 300}, 10);
   // Debian's interpreter: the one python3-zmq and python3-msgpack are installed for.
-  const std::string cmd = "/usr/bin/python3 " + SourceDir() + "/examples/submit.py --router " + svc.client_endpoint +
+  const std::string cmd = "/usr/bin/python3 " + SourceDir() + "/examples/submit.py --router " + svc.client_endpoint + svc.KeyFlags("client") +
                           " --model auto --tokens 5,17,300 --max-tokens 10 --timeout 60 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);

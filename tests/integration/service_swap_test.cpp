@@ -1,10 +1,14 @@
 // Hot swap of a live worker's kernel plugin (through dsv4ctl and the router) while 4 clients
 // stream: no request fails, every answer is unchanged, /metrics shows the new plugin. A swap to
-// a plugin that cannot load is refused with its reason and the old plugin keeps serving.
+// a plugin that cannot load, a swap naming a path, and a plugin file writable by others are
+// refused with their reasons, and the old plugin keeps serving.
 #include <gtest/gtest.h>
+
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "tests/integration/service_harness.h"
@@ -26,13 +30,26 @@ Cli RunCli(const std::string& cmd) {
   return r;
 }
 
+// A plugin directory of the worker's own: the reference plugin, the copy under another name, and
+// the copy once more as a file anyone may write.
+std::string MakePluginDir(const Service& svc) {
+  namespace fs = std::filesystem;
+  const std::string dir = svc.dir.path() + "/plugins";
+  fs::create_directories(dir);
+  fs::copy_file(BinDir() + "/libdsv4_kernels_reference.so", dir + "/libdsv4_kernels_reference.so");
+  fs::copy_file(DSV4_REFCOPY_PLUGIN, dir + "/libdsv4_kernels_refcopy.so");
+  fs::copy_file(DSV4_REFCOPY_PLUGIN, dir + "/libdsv4_kernels_loose.so");
+  chmod((dir + "/libdsv4_kernels_loose.so").c_str(), 0666);
+  return dir;
+}
+
 TEST(ServiceSwap, SwapUnderLoadFailsNothingAndShowsTheNewPlugin) {
   Service svc;
-  auto& w = svc.AddWorker("flash", FlashModel(), {"--capacity", "8"});
+  auto& w = svc.AddWorker("flash", FlashModel(), {"--capacity", "8", "--plugin-dir", MakePluginDir(svc)});
   ASSERT_TRUE(svc.WaitForWorkers(1, 20s)) << svc.Logs();
   const std::vector<int32_t> prompt = {5, 17, 300};
   const auto want = GenerateLocally(FlashModel(), prompt, 20);
-  const std::string ctl = BinDir() + "/dsv4ctl --router " + svc.client_endpoint;
+  const std::string ctl = BinDir() + "/dsv4ctl --router " + svc.client_endpoint + svc.KeyFlags("admin");
 
   std::atomic<int> failures{0}, wrong{0}, completed{0};
   std::atomic<bool> stop{false};
@@ -49,16 +66,26 @@ TEST(ServiceSwap, SwapUnderLoadFailsNothingAndShowsTheNewPlugin) {
     });
   }
   while (completed < 8) std::this_thread::sleep_for(10ms);
-  const Cli swap = RunCli(ctl + " swap-plugin --worker " + w.id + " --plugin " + DSV4_REFCOPY_PLUGIN);
+  const Cli swap = RunCli(ctl + " swap-plugin --worker " + w.id + " --plugin refcopy");
   EXPECT_EQ(swap.status, 0) << swap.out;
   EXPECT_NE(swap.out.find("plugin=reference-copy"), std::string::npos) << swap.out;
   const int at_swap = completed;
   while (completed < at_swap + 8) std::this_thread::sleep_for(10ms);
 
-  // A plugin that does not exist: refused, named, and the copy keeps serving.
-  const Cli bad = RunCli(ctl + " swap-plugin --tier flash --plugin /nonexistent/libdsv4_kernels_nope.so");
+  // A plugin that does not exist, a path, a file anyone may write: refused with the reason, and
+  // the copy keeps serving.
+  const Cli bad = RunCli(ctl + " swap-plugin --tier flash --plugin nope");
   EXPECT_NE(bad.status, 0) << bad.out;
   EXPECT_NE(bad.out.find("libdsv4_kernels_nope.so"), std::string::npos) << bad.out;
+  const Cli path = RunCli(ctl + " swap-plugin --tier flash --plugin " + DSV4_REFCOPY_PLUGIN);
+  EXPECT_NE(path.status, 0) << path.out;
+  EXPECT_NE(path.out.find("takes a plugin name"), std::string::npos) << path.out;
+  const Cli passwd = RunCli(ctl + " swap-plugin --tier flash --plugin /etc/passwd");
+  EXPECT_NE(passwd.status, 0) << passwd.out;
+  EXPECT_NE(passwd.out.find("takes a plugin name"), std::string::npos) << passwd.out;
+  const Cli loose = RunCli(ctl + " swap-plugin --tier flash --plugin loose");
+  EXPECT_NE(loose.status, 0) << loose.out;
+  EXPECT_NE(loose.out.find("writable by others"), std::string::npos) << loose.out;
   const int at_bad = completed;
   while (completed < at_bad + 4) std::this_thread::sleep_for(10ms);
   stop = true;
@@ -70,7 +97,7 @@ TEST(ServiceSwap, SwapUnderLoadFailsNothingAndShowsTheNewPlugin) {
   EXPECT_EQ(Metric(m, "dsv4_worker_plugin_info", {{"plugin", "reference-copy"}}), 1);
   EXPECT_EQ(Metric(m, "dsv4_worker_plugin_info", {{"plugin", "reference"}}), 0);
   EXPECT_EQ(Metric(m, "dsv4_worker_plugin_swaps_total", {{"tier", "flash"}, {"result", "ok"}}), 1);
-  EXPECT_EQ(Metric(m, "dsv4_worker_plugin_swaps_total", {{"tier", "flash"}, {"result", "failed"}}), 1);
+  EXPECT_EQ(Metric(m, "dsv4_worker_plugin_swaps_total", {{"tier", "flash"}, {"result", "failed"}}), 4);
   const Cli list = RunCli(ctl + " workers");
   EXPECT_EQ(list.status, 0);
   EXPECT_NE(list.out.find("plugin=reference-copy"), std::string::npos) << list.out;
@@ -83,7 +110,7 @@ TEST(ServiceSwap, DrainFinishesInFlightWorkAndTheWorkerExitsCleanly) {
   auto c = svc.NewClient();
   c->Send(Request("flash", {5, 17, 300}, 40, "inflight"));
   ASSERT_TRUE(c->Next(20s).has_value());  // first token: it is running
-  const Cli drain = RunCli(BinDir() + "/dsv4ctl --router " + svc.client_endpoint + " drain " + w.id);
+  const Cli drain = RunCli(BinDir() + "/dsv4ctl --router " + svc.client_endpoint + svc.KeyFlags("admin") + " drain " + w.id);
   EXPECT_EQ(drain.status, 0) << drain.out;
   client::Answer a;
   std::optional<client::Event> e;
