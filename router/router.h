@@ -33,10 +33,16 @@
 #include "router/router_metrics.h"
 #include "router/tier_economics.h"
 #include "router/tier_policy.h"
+#include "router/worker_checks.h"
 
 namespace dsv4::router {
 
 using Clock = std::chrono::steady_clock;
+
+// Released request ids remembered per worker (Worker::released). Late output comes within a
+// round trip of the release; a worker finishes at most its capacity (tens) of requests in that
+// time, so 4096 never forgets one still in flight, and costs at most ~200 KB per worker.
+inline constexpr size_t kReleasedRemembered = 4096;
 
 struct RouterConfig {
   std::string client_endpoint = "tcp://127.0.0.1:5555";
@@ -74,6 +80,10 @@ class Router {
     std::string identity;          // ZeroMQ routing id
     protocol::WorkerInfo info;     // as announced in `ready` (plugin updated by swaps)
     std::set<uint64_t> active;     // request ids running there
+    // Request ids taken from it lately (done, cancelled, moved): its late output for them is
+    // expected, output for any other id it does not hold is a violation. The newest
+    // kReleasedRemembered only (rids grow, so the smallest is the oldest).
+    std::set<uint64_t> released;
     Clock::time_point expiry;      // dead if nothing heard by then
     bool draining = false;         // takes no new work
   };
@@ -141,7 +151,13 @@ class Router {
   void OnWorkerError(Worker& w, const protocol::WorkerError& e);
   void OnSwapResult(Worker& w, const protocol::SwapResult& s);
   void RemoveWorker(const std::string& identity, const std::string& reason);
+  // Disconnects a worker that broke a rule of router/worker_checks.h: counted, logged, told to
+  // reset, its requests re-dispatched. `w` is gone afterwards.
+  void OnWorkerViolation(Worker& w, const WorkerViolation& v);
   void SendToWorker(const std::string& identity, const std::string& body);
+  // The request `rid` if it runs on `w`; nullptr for late output (the worker is told to cancel)
+  // and for a request `w` was never given (then `w` is disconnected: check `w` is still there
+  // with workers_.count(identity)).
   Request* RequestOn(Worker& w, uint64_t rid);
 
   // -- requests (router_requests.cpp)

@@ -24,6 +24,10 @@ RouterMetrics::RouterMetrics(prometheus::Registry& reg) {
   queue_depth_ = &BuildGauge().Name("dsv4_router_queue_depth").Help("Requests waiting for a worker, by tier").Register(reg);
   workers_alive_ = &BuildGauge().Name("dsv4_router_workers_alive").Help("Registered workers with a live heartbeat, by tier").Register(reg);
   worker_deaths_ = &BuildCounter().Name("dsv4_router_worker_deaths_total").Help("Workers removed, by tier and reason").Register(reg);
+  worker_violations_ = &BuildCounter()
+                            .Name("dsv4_router_worker_violations_total")
+                            .Help("Workers disconnected for breaking the protocol's rules (router/worker_checks.h), by tier and violation")
+                            .Register(reg);
   ttft_ = &BuildHistogram().Name("dsv4_router_time_to_first_token_seconds").Help("Receipt to first token sent to the client").Register(reg);
   itl_ = &BuildHistogram().Name("dsv4_router_inter_token_latency_seconds").Help("Time between tokens sent to a client").Register(reg);
   duration_ = &BuildHistogram().Name("dsv4_router_request_duration_seconds").Help("Receipt to terminal message (end-to-end)").Register(reg);
@@ -75,6 +79,9 @@ prometheus::Counter& RouterMetrics::SendFailures(const std::string& peer, const 
 }
 prometheus::Counter& RouterMetrics::WorkerDeaths(const std::string& tier, const std::string& reason) {
   return worker_deaths_->Add({{"tier", tier}, {"reason", reason}});
+}
+prometheus::Counter& RouterMetrics::WorkerViolations(const std::string& tier, const std::string& violation) {
+  return worker_violations_->Add({{"tier", tier}, {"violation", violation}});
 }
 
 }  // namespace dsv4::router

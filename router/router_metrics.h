@@ -28,6 +28,8 @@ class RouterMetrics {
   prometheus::Gauge& QueueDepth(protocol::Tier t) { return *queue_depth_by_tier_[Index(t)]; }
   prometheus::Gauge& WorkersAlive(protocol::Tier t) { return *workers_alive_by_tier_[Index(t)]; }
   prometheus::Counter& WorkerDeaths(const std::string& tier, const std::string& reason);
+  // Broken rules of router/worker_checks.h, by tier and violation.
+  prometheus::Counter& WorkerViolations(const std::string& tier, const std::string& violation);
   prometheus::Histogram& TimeToFirstToken(protocol::Tier t) { return *ttft_by_tier_[Index(t)]; }
   prometheus::Histogram& InterTokenLatency(protocol::Tier t) { return *itl_by_tier_[Index(t)]; }
   prometheus::Histogram& RequestDuration(protocol::Tier t) { return *duration_by_tier_[Index(t)]; }
@@ -49,6 +51,7 @@ class RouterMetrics {
   Fam<prometheus::Gauge>* queue_depth_;
   Fam<prometheus::Gauge>* workers_alive_;
   Fam<prometheus::Counter>* worker_deaths_;
+  Fam<prometheus::Counter>* worker_violations_;
   Fam<prometheus::Histogram>* ttft_;
   Fam<prometheus::Histogram>* itl_;
   Fam<prometheus::Histogram>* duration_;

@@ -90,6 +90,9 @@ void Router::Detach(Request& r, bool cancel_on_worker) {
     auto w = workers_.find(r.worker);
     if (w != workers_.end()) {
       w->second.active.erase(r.rid);
+      auto& released = w->second.released;
+      released.insert(r.rid);
+      if (released.size() > kReleasedRemembered) released.erase(released.begin());
       if (cancel_on_worker) SendToWorker(w->first, protocol::EncodeCancelWork({r.rid}));
     }
   } else {

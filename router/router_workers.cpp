@@ -26,6 +26,7 @@ void Router::HandleWorker(const std::string& identity, const zmq::message_t& bod
   } catch (const ProtocolError& e) {
     metrics_->BadWorkerMessages().Increment();
     std::cerr << "E: dsv4-router: bad message from worker: " << e.what() << "\n";
+    if (auto it = workers_.find(identity); it != workers_.end()) OnWorkerViolation(it->second, {"malformed_message", e.what()});
     return;
   }
   try {
@@ -55,6 +56,9 @@ void Router::HandleWorker(const std::string& identity, const zmq::message_t& bod
   } catch (const ProtocolError& e) {
     metrics_->BadWorkerMessages().Increment();
     std::cerr << "E: dsv4-router: bad '" << m.kind() << "' from worker: " << e.what() << "\n";
+    // A registered worker that sends what the protocol does not allow is not trusted further.
+    if (auto it = workers_.find(identity); it != workers_.end())
+      OnWorkerViolation(it->second, {"malformed_message", "'" + m.kind() + "': " + e.what()});
   }
 }
 
@@ -99,14 +103,26 @@ void Router::RemoveWorker(const std::string& identity, const std::string& reason
   }
 }
 
+void Router::OnWorkerViolation(Worker& w, const WorkerViolation& v) {
+  const std::string identity = w.identity;
+  metrics_->WorkerViolations(protocol::TierName(w.info.tier), v.kind).Increment();
+  std::cerr << "E: dsv4-router: worker " << w.info.worker_id << " broke the protocol (" << v.kind << ": " << v.detail
+            << "); disconnecting it\n";
+  // Told to reset: an honest worker with a bug registers afresh with nothing running.
+  SendToWorker(identity, protocol::EncodeSignal(protocol::Signal::kDisconnect));
+  RemoveWorker(identity, "violation");
+}
+
 Router::Request* Router::RequestOn(Worker& w, uint64_t rid) {
   auto it = requests_.find(rid);
-  if (it == requests_.end() || it->second.state != State::kRunning || it->second.worker != w.identity) {
+  if (it != requests_.end() && it->second.state == State::kRunning && it->second.worker == w.identity) return &it->second;
+  if (w.released.count(rid)) {
     // Late output of a request that ended or moved elsewhere: stop the worker wasting time on it.
-    if (!w.active.count(rid)) SendToWorker(w.identity, protocol::EncodeCancelWork({rid}));
-    return nullptr;
+    SendToWorker(w.identity, protocol::EncodeCancelWork({rid}));
+  } else {
+    OnWorkerViolation(w, {"unknown_request", "request " + std::to_string(rid) + " was never given to this worker"});
   }
-  return &it->second;
+  return nullptr;
 }
 
 void Router::OnWorkerToken(Worker& w, const protocol::WorkerToken& t) {
@@ -117,13 +133,7 @@ void Router::OnWorkerToken(Worker& w, const protocol::WorkerToken& t) {
   std::vector<float> logprobs = t.logprobs;
   logprobs.resize(tokens.size(), 0.0f);
   const int64_t have = static_cast<int64_t>(r->answer.size());
-  if (index > have) {
-    // A gap means the worker lost track of the stream: retry rather than forward a hole.
-    const uint64_t rid = r->rid;
-    Detach(*r, /*cancel_on_worker=*/true);
-    Retry(rid, "stream_gap");
-    return;
-  }
+  if (auto v = CheckTokenChunk(t, {have, r->req.max_tokens, w.info.vocab_size})) return OnWorkerViolation(w, *v);
   // Skip what the client already holds (a restarted stream); forward only the new tail.
   const int64_t skip = have - index;
   if (skip > 0) metrics_->DuplicateTokensDropped().Increment(static_cast<double>(std::min<int64_t>(skip, tokens.size())));
@@ -169,8 +179,11 @@ void Router::OnWorkerVerified(Worker& w, const protocol::Verified& v) {
   Request* r = RequestOn(w, v.rid);
   if (!r) return;
   const int64_t accepted = v.accepted;
-  if (!r->pending_verify || accepted < 0 || accepted > static_cast<int64_t>(r->answer.size()))
-    throw ProtocolError(ErrorCode::kBadRequest, "unexpected 'verified' (accepted " + std::to_string(accepted) + ")");
+  if (!r->pending_verify || accepted < 0 || accepted > static_cast<int64_t>(r->answer.size())) {
+    return OnWorkerViolation(w, {"unexpected_verified", "request " + std::to_string(v.rid) + ": accepted " + std::to_string(accepted) +
+                                                            " of a draft of " + std::to_string(r->answer.size()) +
+                                                            (r->pending_verify ? "" : " (no draft was sent to verify)")});
+  }
   r->pending_verify = false;
   r->draft_accepted = accepted;
   // Tell the client explicitly which part of what it holds stays; Pro continues from there.
