@@ -28,10 +28,10 @@
 namespace dsv4_avx2 {
 namespace {
 
+constexpr int kMaxPanelTokens = 8;
 constexpr int kAheadRows = 4;
 
-// Lane t of the result = the sum of the 8 lanes of a[t] (t < T; lanes >= T are 0), for every t by
-// the tree ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)).
+// Lane t of the result = the sum of the 8 lanes of a[t] (t < T; lanes >= T are 0).
 template <int T>
 inline __m256 sum_lanes(const __m256 (&a)[T]) {
   __m256 v[8];
@@ -45,15 +45,13 @@ inline __m256 sum_lanes(const __m256 (&a)[T]) {
 // The vectors of this plugin for the shared panel frame (kernels/common/token_panels-inl.h).
 struct Vec256 {
   using V = __m256;
-  static constexpr int64_t kPanelBytes = dsv4_avx2::kPanelBytes;
-  static constexpr int64_t kPanelCols = dsv4_avx2::kPanelCols;
+  static constexpr int64_t kPanelBytes = int64_t{32} << 10;  // activations of one panel, all its tokens (L1)
   static V load(const float* p) { return _mm256_load_ps(p); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static void store(float* p, V v) { _mm256_store_ps(p, v); }
   template <int T>
   static V lane_sums(const V (&a)[T]) {
-    if constexpr (T == 1) return _mm256_set1_ps(panel_hsum(a[0]));  // the same tree, one vector
-    else return sum_lanes<T>(a);
+    return sum_lanes<T>(a);
   }
 };
 
@@ -153,7 +151,8 @@ struct Panels256 : Vec256 {
 }  // namespace
 
 bool token_panel_serves(const dsv4_matrix& w, int64_t n) {
-  return n >= 1 && (w.type == DSV4_WEIGHT_BF16 || w.type == DSV4_WEIGHT_FP8_BLOCK || w.type == DSV4_WEIGHT_FP4_GROUP);
+  if (w.type == DSV4_WEIGHT_FP4_GROUP) return n >= kPanelMinTokensFp4;
+  return n >= kPanelMinTokens && (w.type == DSV4_WEIGHT_BF16 || w.type == DSV4_WEIGHT_FP8_BLOCK);
 }
 
 void token_panel_matmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,

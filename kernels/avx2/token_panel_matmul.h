@@ -4,19 +4,19 @@
 
 #include <cstdint>
 
-#include "kernels/common/token_panels-inl.h"
 #include "plugins/dsv4_kernel_abi.h"
 
 namespace dsv4_avx2 {
 
-constexpr int kMaxPanelTokens = 8;
-constexpr int64_t kPanelBytes = int64_t{32} << 10;  // activations of one panel, all its tokens (L1)
-// Columns of every K panel (1024), whatever the token count; the one-token products reduce a
-// token's lanes after the same spans (one_token_matmul.cpp), so both give the same sums.
-constexpr int64_t kPanelCols = dsv4_simd::panel_cols(kPanelBytes, kMaxPanelTokens);
+// Fewer tokens than this go through the 2-row x 4-token register tiles of avx2_kernels.cpp. One
+// core, in cache, ms for 2 / 3 / 4 tokens, tiles against panels: FP8 256x4096 0.177 / 0.212 /
+// 0.263 against 0.128 / 0.130 / 0.144; BF16 128x4096 0.080 / 0.099 / 0.122 against 0.077 / 0.077 /
+// 0.079; FP4 512x4096 0.199 / 0.257 / 0.308 against 0.253 / 0.258 / 0.274.
+constexpr int64_t kPanelMinTokens = 2;
+constexpr int64_t kPanelMinTokensFp4 = 4;
 
-// True when token_panel_matmul serves this product: BF16, FP8 and FP4 weights, any number of tokens
-// (the plugin sends one token of BF16 / FP8 to one_token_matmul, which sums in the same order).
+// True when token_panel_matmul serves this product: BF16 and FP8 weights from kPanelMinTokens
+// tokens, FP4 from kPanelMinTokensFp4.
 bool token_panel_serves(const dsv4_matrix& w, int64_t n);
 
 // y[t * ldy + r] = W[r, :] . x[t * ldx + :] for r in [row_begin, row_end), t in [0, n).

@@ -32,6 +32,7 @@
 namespace dsv4_avx512 {
 namespace {
 
+constexpr int kMaxPanelTokens = 16;
 // A row's panel segment (256 B - 1 KB) is ~100 ns of work at 16 tokens: prefetching the row this
 // many rows on covers a few memory latencies.
 constexpr int kAheadRows = 4;
@@ -61,8 +62,7 @@ inline __m512 sum_lanes(const __m512 (&a)[T]) {
 // The vectors of this plugin for the shared panel frame (kernels/common/token_panels-inl.h).
 struct Vec512 {
   using V = __m512;
-  static constexpr int64_t kPanelBytes = dsv4_avx512::kPanelBytes;
-  static constexpr int64_t kPanelCols = dsv4_avx512::kPanelCols;
+  static constexpr int64_t kPanelBytes = int64_t{32} << 10;  // activations of one panel, all its tokens (L1)
   static V load(const float* p) { return _mm512_load_ps(p); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static void store(float* p, V v) { _mm512_store_ps(p, v); }
@@ -156,7 +156,7 @@ void fp4_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t 
 }
 
 struct Panels512 : Vec512 {
-  static constexpr int kMinTokens = 2, kMaxTokens = kMaxPanelTokens;
+  static constexpr int kMinTokens = static_cast<int>(kPanelMinTokens), kMaxTokens = kMaxPanelTokens;
   static constexpr int64_t kMinBlockRows = 16;
 
   // Tokens [0, T) of x, columns [kb, ke), into the panel: plain for FP8 (zero-padded to 16
@@ -188,11 +188,13 @@ struct Panels512 : Vec512 {
 }  // namespace
 
 bool token_panel_serves(const dsv4_matrix& w, int64_t n) {
-  return n >= 2 && (w.type == DSV4_WEIGHT_BF16 || w.type == DSV4_WEIGHT_FP8_BLOCK || w.type == DSV4_WEIGHT_FP4_GROUP);
+  return n >= kPanelMinTokens &&
+         (w.type == DSV4_WEIGHT_BF16 || w.type == DSV4_WEIGHT_FP8_BLOCK || w.type == DSV4_WEIGHT_FP4_GROUP);
 }
 
 void token_panel_matmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
                         int64_t n, float* y, int64_t ldy) {
+  // n > 16: groups of more than 8 tokens, each >= kPanelMinTokens.
   dsv4_simd::token_panel_products<Panels512>(w, row_begin, row_end, x, ldx, n, y, ldy);
 }
 

@@ -36,18 +36,6 @@ inline float dot(const float* a, const float* b, int64_t n) {
   return S::hsum(S::add(S::add(a0, a1), S::add(a2, a3)));
 }
 
-// One accumulator in column order, then hsum: attention's logit order (see attention_heads).
-template <class S>
-inline float dot1(const float* a, const float* b, int64_t n) {
-  using V = typename S::V;
-  constexpr int64_t N = S::N;
-  V acc = S::zero();
-  int64_t i = 0;
-  for (; i + N <= n; i += N) acc = S::fmadd(S::load(a + i), S::load(b + i), acc);
-  if (i < n) acc = S::fmadd(S::loadn(a + i, n - i), S::loadn(b + i, n - i), acc);
-  return S::hsum(acc);
-}
-
 template <class S>
 void rmsnorm(const float* x, int64_t ld, int64_t n_rows, int64_t dim, const float* weight, float eps, float* y,
              int64_t ldy) {
@@ -120,11 +108,10 @@ void attention_head(const dsv4_attention_args* a, int64_t h) {
     std::fill(out, out + dim, 0.0f);
     return;
   }
-  // Logits and their maximum (the sink takes part in the softmax), each dot product in
-  // attention_heads' order: which heads a thread gets must not change a head's numbers.
+  // Logits and their maximum (the sink takes part in the softmax).
   float m = a->sink ? a->sink[h] : -INFINITY;
   for (int64_t j = 0; j < n_kv; ++j) {
-    const float s = dot1<S>(q, a->kv[j], dim) * a->scale;
+    const float s = dot<S>(q, a->kv[j], dim) * a->scale;
     a->scratch[j] = s;
     m = std::max(m, s);
   }

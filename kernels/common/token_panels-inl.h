@@ -5,10 +5,8 @@
 //
 // A plugin describes its vectors and kernels in a struct Isa:
 //   using V; static constexpr int64_t kPanelBytes;        the vector type, the panel buffer size
-//   static constexpr int64_t kPanelCols;                   columns per K panel, the same for every T
 //   static V load(const float*); static V fmadd(V, V, V); static void store(float*, V);
-//   template <int T> static V lane_sums(const V (&)[T]);  lane t = the sum of the lanes of a[t], by one
-//                                                          addition tree whatever T is
+//   template <int T> static V lane_sums(const V (&)[T]);  lane t = the sum of the lanes of a[t]
 // and, for token_panel_products, also
 //   static constexpr int kMinTokens, kMaxTokens;           group sizes the dispatch table holds
 //   static constexpr int64_t kMinBlockRows;                rows per row block at least
@@ -28,16 +26,12 @@
 
 namespace dsv4_simd {
 
-// Columns of a panel of the most tokens a panel takes in panel_bytes of fp32 activations: whole
-// 128-column blocks (one FP8 scale block).
-//
-// Batch invariance (issue 14): every token count uses this one width, so a token's products are
-// summed in one order whatever shares its step: per lane in column order within a panel, the
-// lanes by lane_sums' fixed tree, the panels' sums added into y in column order. A width that
-// followed T (wider panels for fewer tokens) split K differently at batch 1, 5 and 16, and in
-// deepseek numerics one changed rounding flips FP8 roundings downstream.
-constexpr int64_t panel_cols(int64_t panel_bytes, int max_tokens) {
-  return std::max<int64_t>(128, panel_bytes / static_cast<int64_t>(sizeof(float)) / max_tokens / 128 * 128);
+// Columns of a panel of T tokens in panel_bytes of fp32 activations: whole 128-column blocks (one
+// FP8 scale block). A compile-time constant per T in the plugins, so the T activation operands
+// are one base register plus displacements (with a run-time stride GCC kept T pointers and
+// spilled them).
+constexpr int64_t panel_cols(int64_t panel_bytes, int T) {
+  return std::max<int64_t>(128, panel_bytes / static_cast<int64_t>(sizeof(float)) / T / 128 * 128);
 }
 
 // Row r's sums for tokens 0 .. T-1 (s[t]) into y[t * ldy + r]: written by the first K panel,
@@ -68,7 +62,7 @@ void for_token_groups(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, 
 
 template <class Isa, int T>
 constexpr int64_t panel_cols() {
-  return Isa::kPanelCols;
+  return panel_cols(Isa::kPanelBytes, T);
 }
 
 // acc[t] += wv * the panel's activations of token t at xp (T FMAs for one decoded weight vector).
