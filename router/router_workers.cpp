@@ -150,6 +150,7 @@ void Router::OnWorkerToken(Worker& w, const protocol::WorkerToken& t) {
   if (skip == 0) {
     chunk.text = t.text;
     chunk.top_logprobs = t.top_logprobs;
+    chunk.prompt_tokens = t.prompt_tokens;
   }
   chunk.tier = r->tier;
   r->answer.insert(r->answer.end(), chunk.tokens.begin(), chunk.tokens.end());

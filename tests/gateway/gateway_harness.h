@@ -18,7 +18,8 @@ namespace dsv4::itest {
 // DeepSeek's tokenizer.json from shared/models.
 std::string TokenizerJson();
 
-// A tiny-preset checkpoint with the real vocabulary and tokenizer.json (made once per process).
+// A tiny-preset checkpoint with the real vocabulary, tokenizer.json and the V4-Flash preview's
+// encoding/ folder (made once per process).
 const std::string& TextModelDir();
 
 struct HttpReply {
