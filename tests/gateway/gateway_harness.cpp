@@ -35,7 +35,8 @@ const Tokenizer& TestTokenizer() {
 GatewayService::GatewayService(const std::vector<std::string>& gateway_flags, const std::string& pro_replay) {
   svc.AddWorker("flash", TextModelDir());
   if (pro_replay.empty()) {
-    svc.AddWorker("pro", "echo", {"--echo-vocab", "129280"});
+    // Text comes from the workers: the echo worker gets the tokenizer for prompts and answers.
+    svc.AddWorker("pro", "echo", {"--echo-vocab", "129280", "--tokenizer", TokenizerJson()});
   } else {
     svc.AddWorker("pro", TextModelDir(), {"--replay-completion", pro_replay});
   }
