@@ -70,7 +70,10 @@ struct RouterConfig {
   size_t queue_capacity = 256;     // waiting requests per tier; beyond: `overloaded`
   int max_attempts = 3;            // dispatches per request before `unavailable`
   int unavailable_after_ms = 5000; // a tier without live workers this long fails its queue
-  size_t backlog_limit = 10000;    // messages held for a peer whose queue is full
+  // Messages libzmq queues per peer before the router holds them itself (PeerSender, where a
+  // slow client's token chunks merge). Lower only to reach that state sooner (tests).
+  int send_hwm = 100000;
+  size_t backlog_limit = 10000;    // entries held for a peer whose queue is full (token chunks merge: PeerSender)
   TierPolicyConfig policy;
   TierPrices prices;
 };
@@ -149,7 +152,11 @@ class Router {
   void HandleStatus(const std::string& client, const protocol::StatusRequest& s, bool admin);
   void HandleDrain(const std::string& client, const protocol::DrainRequest& d);
   void HandleSwapPlugin(const std::string& client, const protocol::SwapPluginRequest& s);
-  void SendToClient(const std::string& client, const std::string& body);
+  // `id`: the request (or op) the message answers, so a waiting token chunk of it is not merged
+  // across this message (PeerSender).
+  void SendToClient(const std::string& client, const std::string& body, const std::string& id);
+  void SendChunkToClient(const std::string& client, const protocol::TokenChunk& chunk);
+  void OnClientSendOutcome(const std::string& client, PeerSender::Outcome o);
   void ReplyError(const std::string& client, const std::string& id, protocol::ErrorCode code, const std::string& msg);
 
   // -- worker side (router_workers.cpp)
