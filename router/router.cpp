@@ -103,6 +103,7 @@ void Router::Run() {
   while (!stop_) {
     // Short timeout while messages wait in a backlog, else the heartbeat interval bounds it.
     const int timeout_ms = client_sender_->HasBacklog() || worker_sender_->HasBacklog() ? 5 : std::min(cfg_.heartbeat_ms, 100);
+    // (A pass that left client messages unread finds the socket readable at once.)
     try {
       zmq::poll(items, 2, std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t& e) {
@@ -119,9 +120,14 @@ void Router::Run() {
       }
       HandleWorker(frames[0].to_string(), frames[1]);
     }
-    for (int i = 0; i < 256; ++i) {
+    // Client work per pass is bounded in messages, bytes and time, so however much a client sends
+    // the chores (worker expiry, heartbeats, deadlines) run every few milliseconds.
+    const auto client_pass_end = Clock::now() + kClientTimePerPass;
+    size_t client_bytes = 0;
+    for (int i = 0; i < 256 && client_bytes < kClientBytesPerPass && Clock::now() < client_pass_end; ++i) {
       std::vector<zmq::message_t> frames;
       if (!zmq::recv_multipart(clients_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+      for (const auto& f : frames) client_bytes += f.size();
       const std::string client = frames[0].to_string();
       if (frames.size() != 2) {
         ReplyError(client, "", ErrorCode::kBadRequest,
@@ -166,7 +172,7 @@ void Router::HandleClient(const std::string& client, zmq::message_t& body) {
   const PeerAuth::Peer peer = auth_->PeerOf(body);
   std::string id;
   try {
-    const Message m = Message::Decode(body.data(), body.size(), "op");
+    const Message m = Message::Decode(body.data(), body.size(), "op", protocol::kMaxRequestElements);
     try {
       id = m.StrOr("id", "");
     } catch (const ProtocolError&) {

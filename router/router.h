@@ -54,6 +54,12 @@ inline constexpr size_t kReleasedRemembered = 4096;
 inline constexpr int64_t kMaxClientMessageBytes = int64_t{16} << 20;
 inline constexpr int64_t kMaxWorkerMessageBytes = int64_t{128} << 20;
 
+// Client work per loop pass (issue 16: no client can stall the router). A pass reads at most 256
+// client messages, this many bytes of them and for this long, then does the chores; the largest
+// message a client may send (kMaxClientMessageBytes) takes a few milliseconds to check.
+inline constexpr size_t kClientBytesPerPass = size_t{4} << 20;
+inline constexpr std::chrono::milliseconds kClientTimePerPass{20};
+
 struct RouterConfig {
   std::string client_endpoint = "tcp://127.0.0.1:5555";
   std::string worker_endpoint = "tcp://127.0.0.1:5556";
