@@ -18,6 +18,7 @@ void RouterLink::Connect() {
   sock_->set(zmq::sockopt::sndhwm, 100000);
   curve::ApplyClient(*sock_, cfg_.keys);
   sock_->connect(cfg_.router);
+  held_.reset();  // what the scheduler said to the old connection's router is void
   cfg_.info.plugin = runner_.plugin_name();
   Send(protocol::EncodeReady(cfg_.info));
   router_expiry_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
@@ -25,6 +26,18 @@ void RouterLink::Connect() {
 }
 
 void RouterLink::Send(const std::string& body) { sock_->send(zmq::buffer(body), zmq::send_flags::none); }
+
+void RouterLink::ForwardOutput() {
+  for (int i = 0; i < 1024; ++i) {
+    if (!held_) {
+      zmq::message_t msg;
+      if (!outbox_.recv(msg, zmq::recv_flags::dontwait)) return;
+      held_ = std::move(msg);
+    }
+    if (!sock_->send(*held_, zmq::send_flags::dontwait)) return;  // queue full: try again next pass
+    held_.reset();
+  }
+}
 
 void RouterLink::SwapPlugin(const protocol::SwapPluginCommand& cmd) {
   const std::string& plugin = cmd.plugin;
@@ -89,18 +102,16 @@ int RouterLink::Run(const std::atomic<bool>& terminate) {
   Connect();
   bool announced_drain = false;
   while (true) {
-    zmq::pollitem_t items[] = {{sock_->handle(), 0, ZMQ_POLLIN, 0}, {outbox_.handle(), 0, ZMQ_POLLIN, 0}};
+    // With a message held, wait for room toward the router rather than for more output.
+    zmq::pollitem_t items[] = {{sock_->handle(), 0, static_cast<short>(ZMQ_POLLIN | (held_ ? ZMQ_POLLOUT : 0)), 0},
+                               {outbox_.handle(), 0, static_cast<short>(held_ ? 0 : ZMQ_POLLIN), 0}};
     try {
       zmq::poll(items, 2, std::chrono::milliseconds(std::min(cfg_.heartbeat_ms, 100)));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
     }
     // The scheduler's output first: tokens are what clients wait for.
-    for (int i = 0; i < 1024; ++i) {
-      zmq::message_t msg;
-      if (!outbox_.recv(msg, zmq::recv_flags::dontwait)) break;
-      sock_->send(msg, zmq::send_flags::none);
-    }
+    ForwardOutput();
     for (int i = 0; i < 256; ++i) {
       zmq::message_t msg;
       if (!sock_->recv(msg, zmq::recv_flags::dontwait)) break;
@@ -108,7 +119,8 @@ int RouterLink::Run(const std::atomic<bool>& terminate) {
     }
     const auto now = Clock::now();
     if (now >= next_heartbeat_) {
-      Send(protocol::EncodeSignal(protocol::Signal::kHeartbeat));
+      // Not blocking either: with the queue full the router hears this worker's output anyway.
+      sock_->send(zmq::buffer(protocol::EncodeSignal(protocol::Signal::kHeartbeat)), zmq::send_flags::dontwait);
       next_heartbeat_ = now + std::chrono::milliseconds(cfg_.heartbeat_ms);
     }
     if (now >= router_expiry_) {
@@ -125,6 +137,8 @@ int RouterLink::Run(const std::atomic<bool>& terminate) {
       }
       if (scheduler_.Load() == 0) {
         // Forward anything the scheduler sent last, then leave.
+        if (held_) sock_->send(*held_, zmq::send_flags::none);
+        held_.reset();
         zmq::message_t msg;
         while (outbox_.recv(msg, zmq::recv_flags::dontwait)) sock_->send(msg, zmq::send_flags::none);
         Send(protocol::EncodeSignal(protocol::Signal::kDisconnect));

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "wire/curve_keys.h"
@@ -38,6 +39,11 @@ class RouterLink {
  private:
   void Connect();
   void Send(const std::string& body);
+  // Moves the scheduler's output to the router without ever blocking: when the router reads
+  // slower than this worker produces and the socket's queue is full, the next message waits in
+  // held_ (the rest in the in-process outbox) while the link keeps reading the router's
+  // heartbeats. A blocking send here once starved them and made a busy worker drop its work.
+  void ForwardOutput();
   void HandleRouter(const zmq::message_t& body);
   void SwapPlugin(const protocol::SwapPluginCommand& cmd);
 
@@ -48,6 +54,7 @@ class RouterLink {
   StepRunner& runner_;
   WorkerMetrics& metrics_;
   std::unique_ptr<zmq::socket_t> sock_;
+  std::optional<zmq::message_t> held_;  // the scheduler's next message, not yet taken by sock_
   std::chrono::steady_clock::time_point router_expiry_, next_heartbeat_;
   bool draining_ = false;
 };
