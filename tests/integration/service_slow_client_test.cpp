@@ -78,7 +78,7 @@ TEST(ServiceSlowClient, AClientThatReadsNothingForAWhileGetsEveryTerminalMessage
   for (int i = 0; i < kRequests; ++i) {
     const std::string id = std::string("slow-").append(std::to_string(i));
     ASSERT_EQ(terminals[id], 1) << id;
-    ASSERT_TRUE(errors[id].empty()) << id << ": " << errors[id];
+    ASSERT_TRUE(errors[id].empty()) << id << ": " << errors[id] << svc.Logs();
     const client::Answer& a = answers[id];
     EXPECT_EQ(a.out_of_order, 0) << id;
     EXPECT_EQ(a.duplicates, 0) << id;
