@@ -46,7 +46,9 @@ Engine::Impl::Impl(const ModelConfig& cfg, const ModelWeights& weights, Numerics
       w(weights),
       freq_swa(rope_frequencies(cfg, false)),
       freq_cmp(rope_frequencies(cfg, true)),
-      deepseek(numerics == Numerics::kDeepSeek) {
+      deepseek(numerics == Numerics::kDeepSeek),
+      kv_rows(deepseek ? Fp8KvRowFormat(cfg.head_dim, cfg.qk_rope_head_dim) : PlainRowFormat(cfg.head_dim)),
+      key_rows(deepseek ? Fp4RowFormat(cfg.index_head_dim) : PlainRowFormat(cfg.index_head_dim)) {
   if (!deepseek) return;
   check_quantiser_widths(cfg);
   freq32_swa = rope_frequencies_f32(cfg, false);

@@ -41,6 +41,7 @@ class ReplayRunner final : public StepRunner {
   int64_t max_context() const override { return inner_->max_context(); }
   std::string plugin_name() const override { return inner_->plugin_name(); }
   std::string numerics_name() const override { return inner_->numerics_name(); }
+  double KvBytesPerToken() const override { return inner_->KvBytesPerToken(); }
   std::string SwapPlugin(const std::string& name) override { return inner_->SwapPlugin(name); }
 
  private:

@@ -32,6 +32,7 @@ class EngineRunner final : public StepRunner {
   int64_t max_context() const override { return engine_.config().max_position_embeddings; }
   std::string plugin_name() const override { return slot_->get()->name(); }
   std::string numerics_name() const override { return dsv4::numerics_name(engine_.numerics()); }
+  double KvBytesPerToken() const override { return engine_.KvBytesPerToken(); }
 
   std::string SwapPlugin(const std::string& name) override {
     if (!is_plugin_name(name))
@@ -100,6 +101,7 @@ class EchoRunner final : public StepRunner {
   int64_t max_context() const override { return int64_t{1} << 30; }
   std::string plugin_name() const override { return plugin_; }
   std::string numerics_name() const override { return "none"; }
+  double KvBytesPerToken() const override { return 0.0; }
   std::string SwapPlugin(const std::string& name) override {
     if (!is_plugin_name(name)) return "swap_plugin takes a plugin name, not '" + name + "'";
     plugin_ = "echo:" + name;
