@@ -135,7 +135,7 @@ void Engine::Impl::GatherCandidates(StepContext& s, const LayerWeights& L, int64
   }
 }
 
-// The same rows in the same order as gather_candidates, from compact rows. Per chunk, a region of
+// The same rows in the same order as GatherCandidates, from compact rows. Per chunk, a region of
 // kv_decoded holds the ring rows its first token sees (by ring slot), then its visible HCA
 // entries (by index) or the union of its tokens' CSA selections (by first use); every stored
 // row is decoded once, over the pool.

@@ -8,7 +8,7 @@
 namespace dsv4 {
 
 // Scales the head weights and rotates the queries (the indexer's projections from
-// project_from_input / project_queries), then selects per token into s.b.selected.
+// ProjectFromInput / ProjectQueries), then selects per token into s.b.selected.
 void Engine::Impl::SelectCsa(StepContext& s, const LayerWeights& L, int64_t layer) const {
   const int64_t n = s.n, Hi = c.index_n_heads, Di = c.index_head_dim;
   StepBuffers& b = s.b;

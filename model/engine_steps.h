@@ -1,5 +1,5 @@
-// The steps of one forward pass (internal to the engine). Engine::forward lays out the step and
-// calls, per block, hc_pre → attention → hc_post → hc_pre → moe → hc_post, then head; each of
+// The steps of one forward pass (internal to the engine). Engine::Forward lays out the step and
+// calls, per block, HcPre → Attention → HcPost → HcPre → Moe → HcPost, then Head; each of
 // those is a short list of the named steps below, in the order of spec §4. Every step reads and
 // writes the StepBuffers of the step; the member functions are const (the weights and config
 // never change), so one Impl serves every step of its Engine.
@@ -82,7 +82,7 @@ struct Engine::Impl {
   void ExtendCompressors(StepContext& s, const LayerWeights& L, int64_t layer) const;
   void GatherCandidates(StepContext& s, const LayerWeights& L, int64_t layer) const;
   // Compact state: each chunk's stored rows its tokens attend to, decoded once into
-  // s.b.kv_decoded; candidates then point there (gather_candidates' rows, in its order).
+  // s.b.kv_decoded; candidates then point there (GatherCandidates' rows, in its order).
   void GatherDecodedCandidates(StepContext& s, const LayerWeights& L, int64_t layer) const;
   void Attend(StepContext& s, const LayerWeights& L) const;
   void WriteWindow(StepContext& s, int64_t layer) const;

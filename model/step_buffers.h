@@ -32,7 +32,7 @@ struct StepBuffers {
 
   // Residual streams and the input / output of the current block half.
   std::vector<float> streams;   // [n, N, D]
-  std::vector<float> block_in;  // [n, D]  Σ_k pre_k X[k] (hc_pre)
+  std::vector<float> block_in;  // [n, D]  Σ_k pre_k X[k] (HcPre)
   std::vector<float> block_out; // [n, D]  attention or MoE output
   std::vector<float> hc_mu, hc_pre, hc_post, hc_comb;  // [n, (2+N)N], [n, N], [n, N], [n, N*N]
 

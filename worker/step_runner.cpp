@@ -39,7 +39,7 @@ class EngineRunner final : public StepRunner {
       return "swap_plugin takes a plugin name (e.g. avx2), not '" + name + "': plugins load only from this worker's plugin directory " +
              (plugin_dir_.empty() ? DefaultPluginDir() : plugin_dir_);
     try {
-      // select_plugin runs every check (ABI, CPU features, conformance against reference)
+      // SelectPlugin runs every check (ABI, CPU features, conformance against reference)
       // before we publish; steps in flight keep their own reference to the old library.
       PluginPtr p = LoadPlugin(name, plugin_dir_);
       slot_->Publish(std::move(p));
