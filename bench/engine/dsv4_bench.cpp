@@ -4,6 +4,8 @@
 //   dsv4-bench decode  --model DIR --batch B --tokens N [--plugin NAME] [--context T] [--threads N]
 //                      [--profile]  (per matrix shape: time, GB/s and % of bandwidth, on stderr)
 //     last line: "decode batch B: T tok/s, N bytes/token, G GB/s, P% of measured read bandwidth"
+//   dsv4-bench kv      --model DIR|CONFIG.json
+//     "kv bytes per token of context (...): fp32 X B, deepseek Y B (...)" for that layer mix
 //   dsv4-bench prefill --model DIR --batch B --tokens N [--plugin NAME] [--threads N]
 //     last line: "prefill batch B: T tok/s, G GFLOP/s, P% of measured FMA peak, Q% of measured
 //                 BF16 dot-product peak[, R% of measured AMX BF16 peak]" (R where tile units exist)
@@ -15,13 +17,18 @@
 // leaves), so long-context decode is measured without minutes of prefill.
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <cstdio>
 #include <iostream>
 #include <random>
 
 #include "base/flags.h"
 #include "bench/common/machine_limits.h"
+#include "model/config.h"
 #include "model/engine.h"
+#include "model/quantizers.h"
 #include "plugins/plugin_slot.h"
 #include "base/error.h"
 #include "model/weights.h"
@@ -42,7 +49,7 @@ struct Args {
 
 // Where a decode step's time goes: every matrix shape, most time first, then the products' total
 // and the time outside them.
-void print_profile(std::vector<MatmulTiming> t, int64_t steps, double step_seconds, double bw_gbs) {
+void PrintProfile(std::vector<MatmulTiming> t, int64_t steps, double step_seconds, double bw_gbs) {
   std::sort(t.begin(), t.end(), [](const MatmulTiming& a, const MatmulTiming& b) { return a.seconds > b.seconds; });
   const double per = 1.0 / static_cast<double>(steps);
   double sec = 0, bytes = 0;
@@ -51,7 +58,7 @@ void print_profile(std::vector<MatmulTiming> t, int64_t steps, double step_secon
     sec += m.seconds;
     bytes += m.bytes;
     const double gbs = m.bytes / m.seconds / 1e9;
-    std::fprintf(stderr, "  %-4s %6lldx%-6lld %5.1f %8.1f %7.2f %6.1f %5.1f%% %5.1f%%\n", weight_type_name(m.type),
+    std::fprintf(stderr, "  %-4s %6lldx%-6lld %5.1f %8.1f %7.2f %6.1f %5.1f%% %5.1f%%\n", WeightTypeName(m.type),
                  static_cast<long long>(m.rows), static_cast<long long>(m.cols), static_cast<double>(m.calls) * per,
                  m.bytes * per / 1e6, m.seconds * per * 1e3, gbs, 100.0 * gbs / bw_gbs, 100.0 * m.seconds * per / step_seconds);
   }
@@ -59,7 +66,7 @@ void print_profile(std::vector<MatmulTiming> t, int64_t steps, double step_secon
                step_seconds * 1e3, bytes / sec / 1e9, 100.0 * bytes / sec / 1e9 / bw_gbs, (step_seconds - sec * per) * 1e3);
 }
 
-void fill_compressor(CompressorBuffer& b, int64_t pos, int64_t ratio, int64_t width, std::mt19937& g) {
+void FillCompressor(CompressorBuffer& b, int64_t pos, int64_t ratio, int64_t width, std::mt19937& g) {
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   const int64_t complete = pos / ratio;
   const int64_t keep_from = ratio == 4 ? 4 * std::max<int64_t>(complete - 1, 0) : ratio * complete;
@@ -71,50 +78,83 @@ void fill_compressor(CompressorBuffer& b, int64_t pos, int64_t ratio, int64_t wi
   for (auto& v : b.score) v = u(g);
 }
 
+// `count` random rows (uniform in ±amp) in the engine's row format: quantised first when compact,
+// as the engine's own rows are.
+void FillRows(float* storage, int64_t count, const RowFormat& f, float amp, std::mt19937& g) {
+  std::uniform_real_distribution<float> u(-amp, amp);
+  std::vector<float> row(static_cast<size_t>(f.dim));
+  for (int64_t r = 0; r < count; ++r) {
+    for (auto& v : row) v = u(g);
+    if (f.Compact()) QuantizeInPlace(f.fp4 ? QuantPoint::kIndexer : QuantPoint::kKv, row.data(), f.quantised);
+    if (!EncodeRow(f, row.data(), storage + r * f.words)) throw Error("dsv4-bench: a quantised row did not encode");
+  }
+}
+
 // A T-token context written into the state directly (see the file comment).
-void fill_context(const ModelConfig& c, SequenceState& s, int64_t T, uint32_t seed) {
+void FillContext(const Engine& e, SequenceState& s, int64_t T, uint32_t seed) {
+  const ModelConfig& c = e.config();
   std::mt19937 g(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   s.pos = T;
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     LayerState& ls = s.layers[static_cast<size_t>(l)];
-    for (auto& v : ls.window) v = u(g) * 0.1f;
-    const int64_t ratio = c.compress_ratio(l);
+    FillRows(ls.window.data(), c.sliding_window, e.KvRowFormat(), 0.1f, g);
+    const int64_t ratio = c.CompressRatio(l);
     if (ratio == 0) continue;
     ls.n_entries = T / ratio;
-    ls.entries.resize(static_cast<size_t>(ls.n_entries * c.head_dim));
-    for (auto& v : ls.entries) v = u(g) * 0.1f;
-    fill_compressor(ls.compressor, T, ratio, (ratio == 4 ? 2 : 1) * c.head_dim, g);
+    ls.entries.resize(static_cast<size_t>(ls.n_entries * e.KvRowFormat().words));
+    FillRows(ls.entries.data(), ls.n_entries, e.KvRowFormat(), 0.1f, g);
+    FillCompressor(ls.compressor, T, ratio, (ratio == 4 ? 2 : 1) * c.head_dim, g);
     if (ratio == 4) {
-      ls.index_keys.resize(static_cast<size_t>(ls.n_entries * c.index_head_dim));
-      for (auto& v : ls.index_keys) v = u(g);
-      fill_compressor(ls.index_compressor, T, ratio, 2 * c.index_head_dim, g);
+      ls.index_keys.resize(static_cast<size_t>(ls.n_entries * e.KeyRowFormat().words));
+      FillRows(ls.index_keys.data(), ls.n_entries, e.KeyRowFormat(), 1.0f, g);
+      FillCompressor(ls.index_compressor, T, ratio, 2 * c.index_head_dim, g);
     }
   }
 }
 
-int run(const std::string& mode, const Args& a) {
+// `dsv4-bench kv`: the state's growth per token of context for a config's layer mix, as each
+// numerics stores it (no weights loaded: --model may name a directory or its config.json).
+int PrintKvBytes(const Args& a) {
+  std::stringstream text;
+  if (std::filesystem::is_regular_file(a.model)) text << std::ifstream(a.model).rdbuf();
+  const ModelConfig c = std::filesystem::is_regular_file(a.model) ? ParseConfig(text.str(), a.model) : LoadConfig(a.model);
+  int64_t csa = 0, hca = 0;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    if (c.CompressRatio(l) == 4) ++csa;
+    else if (c.CompressRatio(l) > 0) ++hca;
+  }
+  const RowFormat entry = Fp8KvRowFormat(c.head_dim, c.qk_rope_head_dim), key = Fp4RowFormat(c.index_head_dim);
+  std::printf("kv bytes per token of context (%lld CSA, %lld HCA of %lld layers): fp32 %.0f B, deepseek %.0f B "
+              "(entry %lld B: FP8 codes + scales + fp32 RoPE dims; indexer key %lld B: FP4 codes + scales)\n",
+              static_cast<long long>(csa), static_cast<long long>(hca), static_cast<long long>(c.num_hidden_layers),
+              KvBytesPerToken(c, Numerics::kFp32), KvBytesPerToken(c, Numerics::kDeepSeek),
+              static_cast<long long>(entry.Bytes()), static_cast<long long>(key.Bytes()));
+  return 0;
+}
+
+int Run(const std::string& mode, const Args& a) {
   std::cerr << "dsv4-bench: loading " << a.model << " (prefaulting every page)\n";
   LoadOptions lo;
   lo.prefault = true;
   lo.resident = a.resident;
-  auto model = Model::load(a.model, lo);
+  auto model = Model::Load(a.model, lo);
   PluginSelection sel;
   sel.dir = a.plugin_dir;
   sel.requested = a.plugin;
-  auto plugin = select_plugin(sel, [](const std::string& line) { std::cerr << "dsv4-bench: " << line << "\n"; });
-  Engine engine(model, kernels_from(plugin), a.threads, parse_numerics(a.numerics));
+  auto plugin = SelectPlugin(sel, [](const std::string& line) { std::cerr << "dsv4-bench: " << line << "\n"; });
+  Engine engine(model, KernelsFrom(plugin), a.threads, ParseNumerics(a.numerics));
   engine.profile_matmuls = a.profile;
   const ModelConfig& c = model->config();
-  const int threads = engine.threads();
-  std::cerr << "dsv4-bench: plugin " << plugin->name() << ", " << numerics_name(engine.numerics()) << " numerics, " << threads
+  const int threads = engine.Threads();
+  std::cerr << "dsv4-bench: plugin " << plugin->name() << ", " << NumericsName(engine.numerics()) << " numerics, " << threads
             << " threads, " << c.num_hidden_layers
-            << " layers, " << c.n_routed_experts << " experts, vocab " << c.vocab_size << "\n";
+            << " layers, " << c.n_routed_experts << " experts, vocab " << c.vocab_size << ", state "
+            << engine.KvBytesPerToken() << " bytes per token of context\n";
 
   std::vector<SequenceState> seqs;
   for (int64_t b = 0; b < a.batch; ++b) {
-    seqs.push_back(engine.new_sequence());
-    if (a.context > 0) fill_context(c, seqs.back(), a.context, static_cast<uint32_t>(b + 1));
+    seqs.push_back(engine.NewSequence());
+    if (a.context > 0) FillContext(engine, seqs.back(), a.context, static_cast<uint32_t>(b + 1));
   }
   std::mt19937 g(7);
   std::uniform_int_distribution<int32_t> tok(2, static_cast<int32_t>(c.vocab_size - 1));
@@ -128,20 +168,20 @@ int run(const std::string& mode, const Args& a) {
         ids[static_cast<size_t>(b)] = tok(g);
         chunks.push_back(SeqChunk{&seqs[static_cast<size_t>(b)], &ids[static_cast<size_t>(b)], 1, false, &logits[static_cast<size_t>(b)]});
       }
-      return engine.forward(chunks);
+      return engine.Forward(chunks);
     };
     for (int i = 0; i < a.warmup; ++i) step();
-    const double bw_before = bench::measure_read_bandwidth_gbs(threads);
+    const double bw_before = bench::MeasureReadBandwidthGbs(threads);
     StepStats total{};
     for (int64_t i = 0; i < a.tokens; ++i) {
       const StepStats s = step();
-      for (const MatmulTiming& m : s.matmuls) add_matmul_timing(total.matmuls, m);
+      for (const MatmulTiming& m : s.matmuls) AddMatmulTiming(total.matmuls, m);
       total.tokens += s.tokens;
       total.seconds += s.seconds;
       total.weight_bytes += s.weight_bytes;
       total.kv_bytes += s.kv_bytes;
     }
-    const double bw_after = bench::measure_read_bandwidth_gbs(threads);
+    const double bw_after = bench::MeasureReadBandwidthGbs(threads);
     const double bw = std::max(bw_before, bw_after);
     const double tps = static_cast<double>(total.tokens) / total.seconds;
     const double bytes_per_token = (total.weight_bytes + total.kv_bytes) / static_cast<double>(total.tokens);
@@ -152,7 +192,7 @@ int run(const std::string& mode, const Args& a) {
                  static_cast<long long>(a.tokens), 1e3 * total.seconds / static_cast<double>(a.tokens),
                  static_cast<long long>(a.context), total.weight_bytes / static_cast<double>(a.tokens) / 1e6,
                  total.kv_bytes / static_cast<double>(a.tokens) / 1e6, threads, bw_before, bw_after);
-    if (a.profile) print_profile(total.matmuls, a.tokens, total.seconds / static_cast<double>(a.tokens), bw);
+    if (a.profile) PrintProfile(total.matmuls, a.tokens, total.seconds / static_cast<double>(a.tokens), bw);
     std::printf("decode batch %lld: %.2f tok/s, %.0f bytes/token, %.2f GB/s, %.1f%% of measured read bandwidth\n",
                 static_cast<long long>(a.batch), tps, bytes_per_token, gbs, 100.0 * gbs / bw);
     return 0;
@@ -170,16 +210,16 @@ int run(const std::string& mode, const Args& a) {
     for (int64_t b = 0; b < a.batch; ++b)
       chunks.push_back(SeqChunk{&states[static_cast<size_t>(b)], prompts[static_cast<size_t>(b)].data(), a.tokens, false,
                                 &logits[static_cast<size_t>(b)]});
-    return engine.forward(chunks);
+    return engine.Forward(chunks);
   };
   {  // warm-up on throwaway states
     std::vector<SequenceState> warm;
-    for (int64_t b = 0; b < a.batch; ++b) warm.push_back(engine.new_sequence());
+    for (int64_t b = 0; b < a.batch; ++b) warm.push_back(engine.NewSequence());
     run_once(warm);
   }
-  const double fma = bench::measure_fma_peak_gflops(threads);
-  const double bf16 = bench::measure_bf16_dot_peak_gflops(threads);
-  const double amx = bench::measure_amx_bf16_peak_gflops(threads);
+  const double fma = bench::MeasureFmaPeakGflops(threads);
+  const double bf16 = bench::MeasureBf16DotPeakGflops(threads);
+  const double amx = bench::MeasureAmxBf16PeakGflops(threads);
   const StepStats s = run_once(seqs);
   const double gflops = s.flops / s.seconds / 1e9;
   std::fprintf(stderr,
@@ -200,7 +240,7 @@ int run(const std::string& mode, const Args& a) {
 
 int main(int argc, char** argv) {
   dsv4::Args a;
-  dsv4::Flags flags("dsv4-bench", "usage: dsv4-bench decode|prefill --model DIR [options]");
+  dsv4::Flags flags("dsv4-bench", "usage: dsv4-bench decode|prefill|kv --model DIR [options]");
   flags.Add()("model", po::value(&a.model)->required(), "checkpoint directory")(
       "batch", po::value(&a.batch)->default_value(1), "sequences per step")(
       "tokens", po::value(&a.tokens)->default_value(16), "decode: timed steps; prefill: prompt tokens per sequence")(
@@ -212,8 +252,8 @@ int main(int argc, char** argv) {
       "warmup", po::value(&a.warmup)->default_value(2), "untimed decode steps first")(
       "resident", po::bool_switch(&a.resident), "copy the weights into anonymous memory (as dsv4-worker --resident)")(
       "profile", po::bool_switch(&a.profile), "decode: time every matrix shape and print where the step goes");
-  if (argc < 2 || (std::string(argv[1]) != "decode" && std::string(argv[1]) != "prefill")) {
-    return flags.Fail(argc < 2 ? "give a mode, decode or prefill" : "unknown mode '" + std::string(argv[1]) + "'");
+  if (argc < 2 || (std::string(argv[1]) != "decode" && std::string(argv[1]) != "prefill" && std::string(argv[1]) != "kv")) {
+    return flags.Fail(argc < 2 ? "give a mode, decode, prefill or kv" : "unknown mode '" + std::string(argv[1]) + "'");
   }
   const std::string mode = argv[1];
   if (const auto rc = flags.Parse(argc - 1, argv + 1, [&](const po::variables_map&) {
@@ -221,7 +261,7 @@ int main(int argc, char** argv) {
       }))
     return *rc;
   try {
-    return dsv4::run(mode, a);
+    return mode == "kv" ? dsv4::PrintKvBytes(a) : dsv4::Run(mode, a);
   } catch (const std::exception& e) {
     std::cerr << "dsv4-bench: error: " << e.what() << "\n";
     return 1;

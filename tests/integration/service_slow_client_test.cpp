@@ -61,7 +61,7 @@ TEST(ServiceSlowClient, AClientThatReadsNothingForAWhileGetsEveryTerminalMessage
     if (!e) continue;
     if (terminals[e->id] > 0) ++after_terminal;
     answers[e->id].Apply(*e);
-    if (e->terminal()) {
+    if (e->Terminal()) {
       ++terminals[e->id];
       ++ended;
       if (e->kind == client::Event::Kind::kDone) {
