@@ -18,20 +18,46 @@ void RouterLink::Connect() {
   sock_->set(zmq::sockopt::sndhwm, 100000);
   curve::ApplyClient(*sock_, cfg_.keys);
   sock_->connect(cfg_.router);
-  held_.reset();  // what the scheduler said to the old connection's router is void
-  cfg_.info.plugin = runner_.PluginName();
-  Send(protocol::EncodeReady(cfg_.info));
+  Register();
   router_expiry_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
   next_heartbeat_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms);
 }
 
+void RouterLink::Register() {
+  cfg_.info.plugin = runner_.PluginName();
+  Send(protocol::EncodeReady(cfg_.info));
+  awaiting_welcome_ = true;
+}
+
 void RouterLink::Send(const std::string& body) { sock_->send(zmq::buffer(body), zmq::send_flags::none); }
+
+void RouterLink::DropWork() {
+  scheduler_.CancelAll();
+  ++fences_due_;
+  held_.reset();
+}
+
+bool RouterLink::TakeOutput(zmq::message_t& msg) {
+  while (outbox_.recv(msg, zmq::recv_flags::dontwait)) {
+    if (Scheduler::IsFence(msg.size())) {
+      // A fence with none due would be the scheduler's bug; nothing to drop either way.
+      if (fences_due_ > 0 && --fences_due_ == 0 && dropped_ > 0) {
+        std::cerr << "I: dsv4-worker: dropped " << dropped_ << " message(s) of the work dropped at the reconnect\n";
+        dropped_ = 0;
+      }
+      continue;
+    }
+    if (fences_due_ == 0) return true;
+    ++dropped_;
+  }
+  return false;
+}
 
 void RouterLink::ForwardOutput() {
   for (int i = 0; i < 1024; ++i) {
     if (!held_) {
       zmq::message_t msg;
-      if (!outbox_.recv(msg, zmq::recv_flags::dontwait)) return;
+      if (!TakeOutput(msg)) return;
       held_ = std::move(msg);
     }
     if (!sock_->send(*held_, zmq::send_flags::dontwait)) return;  // queue full: try again next pass
@@ -62,8 +88,16 @@ void RouterLink::HandleRouter(const zmq::message_t& body) {
     std::cerr << "E: dsv4-worker: bad message from router: " << e.what() << "\n";
     return;
   }
-  router_expiry_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
   const std::string& type = m.kind();
+  if (type == "disconnect" && awaiting_welcome_) {
+    // The router answers every message of a worker it does not know with `disconnect`; those
+    // sent before our `ready` arrive after it. Resetting for each would throw away the work the
+    // router gives us after the ready, again and again. Not counted as hearing from the router:
+    // a router that says nothing else for the liveness period gets a fresh connection.
+    return;
+  }
+  router_expiry_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
+  awaiting_welcome_ = false;
   try {
     if (type == "heartbeat") return;
     if (type == "request") {
@@ -88,8 +122,8 @@ void RouterLink::HandleRouter(const zmq::message_t& body) {
     if (type == "disconnect") {
       // The router no longer knows us (it expired us): what we run was re-dispatched.
       std::cerr << "W: dsv4-worker: router asked to reconnect; dropping in-flight work and registering again\n";
-      scheduler_.CancelAll();
-      Send(protocol::EncodeReady(cfg_.info));
+      DropWork();
+      Register();
       return;
     }
     std::cerr << "W: dsv4-worker: ignoring unknown message type '" << type << "'\n";
@@ -126,7 +160,7 @@ int RouterLink::Run(const std::atomic<bool>& terminate) {
     if (now >= router_expiry_) {
       std::cerr << "W: dsv4-worker: router silent for " << cfg_.heartbeat_ms * cfg_.heartbeat_liveness
                 << " ms; reconnecting and dropping in-flight work\n";
-      scheduler_.CancelAll();
+      DropWork();
       Connect();
     }
     if (terminate || draining_) {
@@ -140,7 +174,7 @@ int RouterLink::Run(const std::atomic<bool>& terminate) {
         if (held_) sock_->send(*held_, zmq::send_flags::none);
         held_.reset();
         zmq::message_t msg;
-        while (outbox_.recv(msg, zmq::recv_flags::dontwait)) sock_->send(msg, zmq::send_flags::none);
+        while (TakeOutput(msg)) sock_->send(msg, zmq::send_flags::none);
         Send(protocol::EncodeSignal(protocol::Signal::kDisconnect));
         sock_->set(zmq::sockopt::linger, 2000);  // let the last messages leave before close
         std::cerr << "I: dsv4-worker: drained, exiting\n";

@@ -56,7 +56,12 @@ class Scheduler {
   // Thread-safe requests from the link thread.
   void Submit(protocol::WorkRequest w);
   void Cancel(uint64_t rid);
+  // Ends every sequence, then sends a fence (an empty message) once it has: everything the
+  // scheduler sent before the fence belongs to the sequences it ended, everything after it to
+  // requests submitted after this call. The link drops output up to the fence, so a connection
+  // it opens afresh never carries what belonged to the one it left.
   void CancelAll();
+  static bool IsFence(size_t message_size) { return message_size == 0; }
   // Number of sequences admitted or waiting (0 = idle). Thread-safe.
   size_t Load() const { return load_.load(); }
 
