@@ -110,8 +110,9 @@ void Router::Run() {
       if (e.num() == EINTR) continue;
       throw;
     }
-    // Bounded batches per socket so neither side can starve the other.
-    for (int i = 0; i < 256; ++i) {
+    // Bounded batches per socket so neither side can starve the other, nor the chores.
+    const auto worker_pass_end = Clock::now() + kWorkerTimePerPass;
+    for (int i = 0; i < 256 && Clock::now() < worker_pass_end; ++i) {
       std::vector<zmq::message_t> frames;
       if (!zmq::recv_multipart(workers_sock_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
       if (frames.size() != 2) {

@@ -59,6 +59,10 @@ inline constexpr int64_t kMaxWorkerMessageBytes = int64_t{128} << 20;
 // message a client may send (kMaxClientMessageBytes) takes a few milliseconds to check.
 inline constexpr size_t kClientBytesPerPass = size_t{4} << 20;
 inline constexpr std::chrono::milliseconds kClientTimePerPass{20};
+// Worker output per pass: at most 256 messages and this long. Bounded in time too because on a
+// loaded machine (a sanitizer build beside other work) 256 token messages took long enough that
+// the heartbeats the chores send reached workers past their liveness, and they reconnected.
+inline constexpr std::chrono::milliseconds kWorkerTimePerPass{20};
 
 struct RouterConfig {
   std::string client_endpoint = "tcp://127.0.0.1:5555";
