@@ -28,7 +28,7 @@ edit('client/client.h', [
 #include <string>"""),
 ("""  // The DEALER socket's handle, for a caller that polls it together with other descriptors
   // (the gateway's bridge thread); read it with Next(0ms) once it is readable.
-  void* socket_handle() { return sock_.handle(); }
+  void* SocketHandle() { return sock_.handle(); }
 
  private:
   zmq::context_t ctx_{1};
@@ -36,8 +36,8 @@ edit('client/client.h', [
 };""","""  // The DEALER socket's and the connection monitor's handles, for a caller that polls them
   // together with other descriptors (the gateway's bridge thread); read with Next(0ms) once
   // either is readable.
-  void* socket_handle() { return sock_.handle(); }
-  void* monitor_handle() { return monitor_.handle(); }
+  void* SocketHandle() { return sock_.handle(); }
+  void* MonitorHandle() { return monitor_.handle(); }
 
  private:
   // Reads one reply if one is waiting; nullopt otherwise.
@@ -54,6 +54,7 @@ edit('client/client.h', [
   std::set<std::string> pending_;    // ids sent and not yet answered with a terminal event / reply
   std::set<std::string> abandoned_;  // ids ended locally when the connection dropped
   std::deque<Event> ready_;          // events to hand out before reading the socket again
+  bool connected_ = false;           // a handshake with the router succeeded since the last loss
 };
 
 // The message of the error a request ends with when the connection to the router drops.
@@ -82,7 +83,10 @@ edit('client/client.cpp', [
   sock_.set(zmq::sockopt::tcp_keepalive_intvl, 1);
   sock_.set(zmq::sockopt::tcp_keepalive_cnt, 3);
   curve::ApplyClient(sock_, keys);
-  if (zmq_socket_monitor(sock_.handle(), "inproc://dsv4-client-monitor", ZMQ_EVENT_DISCONNECTED) != 0) throw zmq::error_t();
+  // A connection counts once its handshake succeeded: a peer refused at the handshake (a key
+  // not on the router's allow-list) is disconnected too, but that is no router going away.
+  if (zmq_socket_monitor(sock_.handle(), "inproc://dsv4-client-monitor", ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
+    throw zmq::error_t();
   monitor_.connect("inproc://dsv4-client-monitor");
   sock_.connect(endpoint);
 }"""),
@@ -119,10 +123,10 @@ edit('client/client.cpp', [
 
 bool Client::Track(const Event& e) {
   if (abandoned_.count(e.id)) {
-    if (e.terminal()) abandoned_.erase(e.id);
+    if (e.Terminal()) abandoned_.erase(e.id);
     return false;
   }
-  if (e.terminal() || e.kind == Event::Kind::kStatus || e.kind == Event::Kind::kAdmin) pending_.erase(e.id);
+  if (e.Terminal() || e.kind == Event::Kind::kStatus || e.kind == Event::Kind::kAdmin) pending_.erase(e.id);
   return true;
 }
 
@@ -133,7 +137,11 @@ void Client::WatchConnection() {
     if (!zmq::recv_multipart(monitor_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
     uint16_t event = 0;
     if (!frames.empty() && frames[0].size() >= sizeof(event)) std::memcpy(&event, frames[0].data(), sizeof(event));
-    lost = lost || event == ZMQ_EVENT_DISCONNECTED;
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) connected_ = true;
+    if (event == ZMQ_EVENT_DISCONNECTED && connected_) {
+      connected_ = false;
+      lost = true;
+    }
   }
   if (!lost) return;
   // What the router sent before it went away is in the socket already: it comes first.
@@ -173,12 +181,12 @@ edit('client/client.cpp', [
 ("#include <atomic>\n","#include <atomic>\n#include <cstring>\n"),
 ])
 edit('gateway/router_bridge.cpp', [
-("""    zmq::pollitem_t items[2] = {{client_.socket_handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+("""    zmq::pollitem_t items[2] = {{client_.SocketHandle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
     zmq::poll(items, 2, std::chrono::milliseconds(100));
     if (items[1].revents & ZMQ_POLLIN) RunCommands();
-    if (items[0].revents & ZMQ_POLLIN) {""","""    zmq::pollitem_t items[3] = {{client_.socket_handle(), 0, ZMQ_POLLIN, 0},
+    if (items[0].revents & ZMQ_POLLIN) {""","""    zmq::pollitem_t items[3] = {{client_.SocketHandle(), 0, ZMQ_POLLIN, 0},
                                 {nullptr, wake_fd_, ZMQ_POLLIN, 0},
-                                {client_.monitor_handle(), 0, ZMQ_POLLIN, 0}};
+                                {client_.MonitorHandle(), 0, ZMQ_POLLIN, 0}};
     zmq::poll(items, 3, std::chrono::milliseconds(100));
     if (items[1].revents & ZMQ_POLLIN) RunCommands();
     // A lost router connection ends the pending requests (client/client.h) like replies do.
