@@ -77,6 +77,10 @@ std::string check_matmul(const dsv4_kernel_table& c, const dsv4_kernel_table& r,
     c.matmul(&w, 67, rows, x.data(), cols, n, yc.data(), rows);
     r.matmul(&w, 0, rows, x.data(), cols, n, yr.data(), rows);
     if (!close(yc, yr, kTol)) return "matmul (weight type " + std::to_string(type) + ", n=" + std::to_string(n) + ")";
+    c.matmul_invariant(&w, 0, 67, x.data(), cols, n, yc.data(), rows);
+    c.matmul_invariant(&w, 67, rows, x.data(), cols, n, yc.data(), rows);
+    if (!close(yc, yr, kTol))
+      return "matmul_invariant (weight type " + std::to_string(type) + ", n=" + std::to_string(n) + ")";
   }
   if (c.packed_x_bytes) {  // the packed path, for token counts on both sides of any tile width
     for (int64_t n : {1, 2, 5, 6, 17}) {

@@ -52,6 +52,16 @@ inline void fp8x32(const uint8_t* p, int64_t valid, __m512& lo, __m512& hi) {
   hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
 }
 
+// The sum of v's 16 lanes by the addition tree of the token panels' sum_lanes (one token's lane
+// of it): (c0 + c2) + (c1 + c3), c_j = (v_j + v_j+8) + (v_j+4 + v_j+12). The batch-invariant
+// one-token products reduce by it, so a token's sum is that of the panels.
+inline float PanelHsum(__m512 v) {
+  const __m256 u = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  const __m128 c = _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
+  const __m128 d = _mm_add_ps(c, _mm_movehl_ps(c, c));  // c0 + c2, c1 + c3
+  return _mm_cvtss_f32(_mm_add_ss(d, _mm_movehdup_ps(d)));
+}
+
 // x[t][kb .. ke) -> xf, each 32 columns as 16 even then 16 odd; a last chunk shorter than 32
 // columns is zero-padded to 32 (masked loads: nothing past ke is read).
 inline void deinterleave_x(const float* x, int64_t ldx, int T, int64_t kb, int64_t ke, float* xf, int64_t stride) {

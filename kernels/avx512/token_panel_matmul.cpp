@@ -63,6 +63,7 @@ inline __m512 sum_lanes(const __m512 (&a)[T]) {
 struct Vec512 {
   using V = __m512;
   static constexpr int64_t kPanelBytes = int64_t{32} << 10;  // activations of one panel, all its tokens (L1)
+  static constexpr int64_t kFixedPanelCols = 0;              // see PanelsT
   static V load(const float* p) { return _mm512_load_ps(p); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static void store(float* p, V v) { _mm512_store_ps(p, v); }
@@ -78,7 +79,7 @@ using dsv4_simd::fma_tokens;
 inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
 // FP8 rows over the panel [kb, ke) (kb a multiple of 128; the panel zero-padded to 16 columns).
-template <int T>
+template <class Isa, int T>
 void fp8_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
               int64_t ldy) {
   const int64_t K = w.cols;
@@ -94,22 +95,22 @@ void fp8_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t 
       fp8x32(row + k, 32, a, b);
       fp8x32(row + k + 32, 32, c, d);
       const float* xk = xp + (k - kb);
-      fma_tokens<Vec512, T>(acc, _mm512_mul_ps(a, s), xk);
-      fma_tokens<Vec512, T>(acc, _mm512_mul_ps(b, s), xk + 16);
-      fma_tokens<Vec512, T>(acc, _mm512_mul_ps(c, s), xk + 32);
-      fma_tokens<Vec512, T>(acc, _mm512_mul_ps(d, s), xk + 48);
+      fma_tokens<Isa, T>(acc, _mm512_mul_ps(a, s), xk);
+      fma_tokens<Isa, T>(acc, _mm512_mul_ps(b, s), xk + 16);
+      fma_tokens<Isa, T>(acc, _mm512_mul_ps(c, s), xk + 32);
+      fma_tokens<Isa, T>(acc, _mm512_mul_ps(d, s), xk + 48);
     }
     for (; k < ke; k += 16) {
       const __m512 wv = _mm512_mul_ps(fp8x16(load16(row + k, ke - k)), _mm512_set1_ps(fp8_scale(w, r, k)));
-      fma_tokens<Vec512, T>(acc, wv, xp + (k - kb));
+      fma_tokens<Isa, T>(acc, wv, xp + (k - kb));
     }
-    emit<Vec512, T>(acc, r, kb == 0, y, ldy);
+    emit<Isa, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
 // BF16 rows: a 64-byte line is 32 columns, the even ones the dwords shifted left 16, the odd ones
 // the dwords with the low half cleared (de-interleaved panel, zero-padded to 32 columns).
-template <int T>
+template <class Isa, int T>
 void bf16_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
                int64_t ldy) {
   const int64_t K = w.cols;
@@ -123,16 +124,16 @@ void bf16_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t
       const __m512i v = ke - k >= 32 ? _mm512_loadu_si512(row + k)
                                      : _mm512_maskz_loadu_epi16(static_cast<__mmask32>((uint64_t{1} << (ke - k)) - 1), row + k);
       const float* xk = xp + (k - kb);
-      fma_tokens<Vec512, T>(acc, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xk);
-      fma_tokens<Vec512, T>(acc, _mm512_castsi512_ps(_mm512_and_si512(v, hi)), xk + 16);
+      fma_tokens<Isa, T>(acc, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xk);
+      fma_tokens<Isa, T>(acc, _mm512_castsi512_ps(_mm512_and_si512(v, hi)), xk + 16);
     }
-    emit<Vec512, T>(acc, r, kb == 0, y, ldy);
+    emit<Isa, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
 // FP4 rows: per group of 32 columns, vpermps maps the low / high nibbles (even / odd columns) to
 // their fp32 values from a 16-entry table pre-multiplied by the group's scale.
-template <int T>
+template <class Isa, int T>
 void fp4_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
               int64_t ldy) {
   const __m512 table = _mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, -0.0f, -0.5f, -1.0f, -1.5f,
@@ -148,15 +149,18 @@ void fp4_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t 
       const __m512 ts = _mm512_mul_ps(table, _mm512_set1_ps(e8m0(scale[k / 32])));
       const __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)));
       const float* xk = xp + (k - kb);
-      fma_tokens<Vec512, T>(acc, _mm512_permutexvar_ps(d, ts), xk);  // index = the low 4 bits
-      fma_tokens<Vec512, T>(acc, _mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), ts), xk + 16);
+      fma_tokens<Isa, T>(acc, _mm512_permutexvar_ps(d, ts), xk);  // index = the low 4 bits
+      fma_tokens<Isa, T>(acc, _mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), ts), xk + 16);
     }
-    emit<Vec512, T>(acc, r, kb == 0, y, ldy);
+    emit<Isa, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
-struct Panels512 : Vec512 {
-  static constexpr int kMinTokens = static_cast<int>(kPanelMinTokens), kMaxTokens = kMaxPanelTokens;
+// kFixed: 0 (panels as wide as T tokens fit: matmul) or one width for every T (matmul_invariant).
+template <int64_t kFixed, int kMin>
+struct PanelsT : Vec512 {
+  static constexpr int64_t kFixedPanelCols = kFixed;
+  static constexpr int kMinTokens = kMin, kMaxTokens = kMaxPanelTokens;
   static constexpr int64_t kMinBlockRows = 16;
 
   // Tokens [0, T) of x, columns [kb, ke), into the panel: plain for FP8 (zero-padded to 16
@@ -178,12 +182,19 @@ struct Panels512 : Vec512 {
   static void rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
                    int64_t ldy) {
     switch (w.type) {
-      case DSV4_WEIGHT_FP8_BLOCK: fp8_rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
-      case DSV4_WEIGHT_BF16: bf16_rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
-      default: fp4_rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      case DSV4_WEIGHT_FP8_BLOCK: fp8_rows<PanelsT, T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      case DSV4_WEIGHT_BF16: bf16_rows<PanelsT, T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      default: fp4_rows<PanelsT, T>(w, r0, r1, kb, ke, xp, y, ldy); break;
     }
   }
 };
+
+using Panels512 = PanelsT<0, static_cast<int>(kPanelMinTokens)>;
+// matmul_invariant's panels: one width for every group size (2 .. 16 tokens; one token goes to
+// one_token_matmul.cpp).
+using InvariantPanels512 = PanelsT<kInvariantPanelCols, 2>;
+static_assert(kInvariantPanelCols == dsv4_simd::panel_cols(Vec512::kPanelBytes, kMaxPanelTokens),
+              "16 tokens of the invariant width fill one panel buffer");
 
 }  // namespace
 
@@ -196,6 +207,11 @@ void token_panel_matmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end
                         int64_t n, float* y, int64_t ldy) {
   // n > 16: groups of more than 8 tokens, each >= kPanelMinTokens.
   dsv4_simd::token_panel_products<Panels512>(w, row_begin, row_end, x, ldx, n, y, ldy);
+}
+
+void TokenPanelMatmulInvariant(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x,
+                               int64_t ldx, int64_t n, float* y, int64_t ldy) {
+  dsv4_simd::token_panel_products<InvariantPanels512>(w, row_begin, row_end, x, ldx, n, y, ldy);
 }
 
 }  // namespace dsv4_avx512

@@ -279,6 +279,10 @@ dsv4_kernel_plugin_entry(void) {
       ref_swiglu,
       ref_softmax_pool,
       ref_sinkhorn,
+      nullptr,
+      nullptr,
+      nullptr,
+      ref_matmul,  // one order for every n already: row by row, token by token, K in blocks
   };
   return &table;
 }
