@@ -12,7 +12,7 @@ namespace dsv4 {
 
 namespace {
 
-size_t page_floats() {
+size_t PageFloats() {
   static const size_t n = static_cast<size_t>(sysconf(_SC_PAGESIZE)) / sizeof(float);
   return n;
 }
@@ -51,8 +51,8 @@ GrowableFloats& GrowableFloats::operator=(GrowableFloats&& other) noexcept {
   return *this;
 }
 
-void GrowableFloats::grow_to(size_t min_capacity) {
-  const size_t page = page_floats();
+void GrowableFloats::GrowTo(size_t min_capacity) {
+  const size_t page = PageFloats();
   size_t want = std::max(min_capacity, capacity_ + capacity_ / 2);
   want = (want + page - 1) / page * page;
   void* p = data_ ? mremap(data_, capacity_ * sizeof(float), want * sizeof(float), MREMAP_MAYMOVE)
@@ -63,7 +63,7 @@ void GrowableFloats::grow_to(size_t min_capacity) {
 }
 
 void GrowableFloats::resize(size_t n) {
-  if (n > capacity_) grow_to(n);
+  if (n > capacity_) GrowTo(n);
   // Pages past everything ever written are still zero from mmap; a shrink-then-grow (or a
   // former tenant of the range) is not, so new elements are cleared explicitly.
   if (n > size_) std::memset(data_ + size_, 0, (n - size_) * sizeof(float));

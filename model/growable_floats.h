@@ -37,7 +37,7 @@ class GrowableFloats {
   void clear() { size_ = 0; }
 
  private:
-  void grow_to(size_t min_capacity);
+  void GrowTo(size_t min_capacity);
 
   float* data_ = nullptr;
   size_t size_ = 0, capacity_ = 0;  // in floats; capacity_ covers whole pages

@@ -17,7 +17,7 @@ namespace dsv4 {
 
 // The first n elements of v, growing v when it holds fewer (contents beyond the old size are 0).
 template <class T>
-T* grown(std::vector<T>& v, int64_t n) {
+T* Grown(std::vector<T>& v, int64_t n) {
   if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
   return v.data();
 }
@@ -32,7 +32,7 @@ struct StepBuffers {
 
   // Residual streams and the input / output of the current block half.
   std::vector<float> streams;   // [n, N, D]
-  std::vector<float> block_in;  // [n, D]  Σ_k pre_k X[k] (hc_pre)
+  std::vector<float> block_in;  // [n, D]  Σ_k pre_k X[k] (HcPre)
   std::vector<float> block_out; // [n, D]  attention or MoE output
   std::vector<float> hc_mu, hc_pre, hc_post, hc_comb;  // [n, (2+N)N], [n, N], [n, N], [n, N*N]
 
@@ -86,10 +86,10 @@ struct StepBuffers {
 
   // Scratch of each pool thread (softmax scores, compressor slots, a stream copy, indexer scores).
   std::vector<std::vector<float>> per_thread;
-  float* thread_floats(int thread, int64_t n) { return grown(per_thread[static_cast<size_t>(thread)], n); }
+  float* ThreadFloats(int thread, int64_t n) { return Grown(per_thread[static_cast<size_t>(thread)], n); }
   // A second scratch per pool thread: decoded rows of compact state (indexer keys, a new entry).
   std::vector<std::vector<float>> per_thread_rows;
-  float* thread_rows(int thread, int64_t n) { return grown(per_thread_rows[static_cast<size_t>(thread)], n); }
+  float* ThreadRows(int thread, int64_t n) { return Grown(per_thread_rows[static_cast<size_t>(thread)], n); }
 };
 
 }  // namespace dsv4

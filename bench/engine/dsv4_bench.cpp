@@ -49,7 +49,7 @@ struct Args {
 
 // Where a decode step's time goes: every matrix shape, most time first, then the products' total
 // and the time outside them.
-void print_profile(std::vector<MatmulTiming> t, int64_t steps, double step_seconds, double bw_gbs) {
+void PrintProfile(std::vector<MatmulTiming> t, int64_t steps, double step_seconds, double bw_gbs) {
   std::sort(t.begin(), t.end(), [](const MatmulTiming& a, const MatmulTiming& b) { return a.seconds > b.seconds; });
   const double per = 1.0 / static_cast<double>(steps);
   double sec = 0, bytes = 0;
@@ -58,7 +58,7 @@ void print_profile(std::vector<MatmulTiming> t, int64_t steps, double step_secon
     sec += m.seconds;
     bytes += m.bytes;
     const double gbs = m.bytes / m.seconds / 1e9;
-    std::fprintf(stderr, "  %-4s %6lldx%-6lld %5.1f %8.1f %7.2f %6.1f %5.1f%% %5.1f%%\n", weight_type_name(m.type),
+    std::fprintf(stderr, "  %-4s %6lldx%-6lld %5.1f %8.1f %7.2f %6.1f %5.1f%% %5.1f%%\n", WeightTypeName(m.type),
                  static_cast<long long>(m.rows), static_cast<long long>(m.cols), static_cast<double>(m.calls) * per,
                  m.bytes * per / 1e6, m.seconds * per * 1e3, gbs, 100.0 * gbs / bw_gbs, 100.0 * m.seconds * per / step_seconds);
   }
@@ -66,7 +66,7 @@ void print_profile(std::vector<MatmulTiming> t, int64_t steps, double step_secon
                step_seconds * 1e3, bytes / sec / 1e9, 100.0 * bytes / sec / 1e9 / bw_gbs, (step_seconds - sec * per) * 1e3);
 }
 
-void fill_compressor(CompressorBuffer& b, int64_t pos, int64_t ratio, int64_t width, std::mt19937& g) {
+void FillCompressor(CompressorBuffer& b, int64_t pos, int64_t ratio, int64_t width, std::mt19937& g) {
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   const int64_t complete = pos / ratio;
   const int64_t keep_from = ratio == 4 ? 4 * std::max<int64_t>(complete - 1, 0) : ratio * complete;
@@ -80,48 +80,48 @@ void fill_compressor(CompressorBuffer& b, int64_t pos, int64_t ratio, int64_t wi
 
 // `count` random rows (uniform in ±amp) in the engine's row format: quantised first when compact,
 // as the engine's own rows are.
-void fill_rows(float* storage, int64_t count, const RowFormat& f, float amp, std::mt19937& g) {
+void FillRows(float* storage, int64_t count, const RowFormat& f, float amp, std::mt19937& g) {
   std::uniform_real_distribution<float> u(-amp, amp);
   std::vector<float> row(static_cast<size_t>(f.dim));
   for (int64_t r = 0; r < count; ++r) {
     for (auto& v : row) v = u(g);
-    if (f.Compact()) quantize_in_place(f.fp4 ? QuantPoint::kIndexer : QuantPoint::kKv, row.data(), f.quantised);
+    if (f.Compact()) QuantizeInPlace(f.fp4 ? QuantPoint::kIndexer : QuantPoint::kKv, row.data(), f.quantised);
     if (!EncodeRow(f, row.data(), storage + r * f.words)) throw Error("dsv4-bench: a quantised row did not encode");
   }
 }
 
 // A T-token context written into the state directly (see the file comment).
-void fill_context(const Engine& e, SequenceState& s, int64_t T, uint32_t seed) {
+void FillContext(const Engine& e, SequenceState& s, int64_t T, uint32_t seed) {
   const ModelConfig& c = e.config();
   std::mt19937 g(seed);
   s.pos = T;
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     LayerState& ls = s.layers[static_cast<size_t>(l)];
-    fill_rows(ls.window.data(), c.sliding_window, e.KvRowFormat(), 0.1f, g);
-    const int64_t ratio = c.compress_ratio(l);
+    FillRows(ls.window.data(), c.sliding_window, e.KvRowFormat(), 0.1f, g);
+    const int64_t ratio = c.CompressRatio(l);
     if (ratio == 0) continue;
     ls.n_entries = T / ratio;
     ls.entries.resize(static_cast<size_t>(ls.n_entries * e.KvRowFormat().words));
-    fill_rows(ls.entries.data(), ls.n_entries, e.KvRowFormat(), 0.1f, g);
-    fill_compressor(ls.compressor, T, ratio, (ratio == 4 ? 2 : 1) * c.head_dim, g);
+    FillRows(ls.entries.data(), ls.n_entries, e.KvRowFormat(), 0.1f, g);
+    FillCompressor(ls.compressor, T, ratio, (ratio == 4 ? 2 : 1) * c.head_dim, g);
     if (ratio == 4) {
       ls.index_keys.resize(static_cast<size_t>(ls.n_entries * e.KeyRowFormat().words));
-      fill_rows(ls.index_keys.data(), ls.n_entries, e.KeyRowFormat(), 1.0f, g);
-      fill_compressor(ls.index_compressor, T, ratio, 2 * c.index_head_dim, g);
+      FillRows(ls.index_keys.data(), ls.n_entries, e.KeyRowFormat(), 1.0f, g);
+      FillCompressor(ls.index_compressor, T, ratio, 2 * c.index_head_dim, g);
     }
   }
 }
 
 // `dsv4-bench kv`: the state's growth per token of context for a config's layer mix, as each
 // numerics stores it (no weights loaded: --model may name a directory or its config.json).
-int print_kv_bytes(const Args& a) {
+int PrintKvBytes(const Args& a) {
   std::stringstream text;
   if (std::filesystem::is_regular_file(a.model)) text << std::ifstream(a.model).rdbuf();
-  const ModelConfig c = std::filesystem::is_regular_file(a.model) ? parse_config(text.str(), a.model) : load_config(a.model);
+  const ModelConfig c = std::filesystem::is_regular_file(a.model) ? ParseConfig(text.str(), a.model) : LoadConfig(a.model);
   int64_t csa = 0, hca = 0;
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-    if (c.compress_ratio(l) == 4) ++csa;
-    else if (c.compress_ratio(l) > 0) ++hca;
+    if (c.CompressRatio(l) == 4) ++csa;
+    else if (c.CompressRatio(l) > 0) ++hca;
   }
   const RowFormat entry = Fp8KvRowFormat(c.head_dim, c.qk_rope_head_dim), key = Fp4RowFormat(c.index_head_dim);
   std::printf("kv bytes per token of context (%lld CSA, %lld HCA of %lld layers): fp32 %.0f B, deepseek %.0f B "
@@ -132,29 +132,29 @@ int print_kv_bytes(const Args& a) {
   return 0;
 }
 
-int run(const std::string& mode, const Args& a) {
+int Run(const std::string& mode, const Args& a) {
   std::cerr << "dsv4-bench: loading " << a.model << " (prefaulting every page)\n";
   LoadOptions lo;
   lo.prefault = true;
   lo.resident = a.resident;
-  auto model = Model::load(a.model, lo);
+  auto model = Model::Load(a.model, lo);
   PluginSelection sel;
   sel.dir = a.plugin_dir;
   sel.requested = a.plugin;
-  auto plugin = select_plugin(sel, [](const std::string& line) { std::cerr << "dsv4-bench: " << line << "\n"; });
-  Engine engine(model, kernels_from(plugin), a.threads, parse_numerics(a.numerics));
+  auto plugin = SelectPlugin(sel, [](const std::string& line) { std::cerr << "dsv4-bench: " << line << "\n"; });
+  Engine engine(model, KernelsFrom(plugin), a.threads, ParseNumerics(a.numerics));
   engine.profile_matmuls = a.profile;
   const ModelConfig& c = model->config();
-  const int threads = engine.threads();
-  std::cerr << "dsv4-bench: plugin " << plugin->name() << ", " << numerics_name(engine.numerics()) << " numerics, " << threads
+  const int threads = engine.Threads();
+  std::cerr << "dsv4-bench: plugin " << plugin->name() << ", " << NumericsName(engine.numerics()) << " numerics, " << threads
             << " threads, " << c.num_hidden_layers
             << " layers, " << c.n_routed_experts << " experts, vocab " << c.vocab_size << ", state "
             << engine.KvBytesPerToken() << " bytes per token of context\n";
 
   std::vector<SequenceState> seqs;
   for (int64_t b = 0; b < a.batch; ++b) {
-    seqs.push_back(engine.new_sequence());
-    if (a.context > 0) fill_context(engine, seqs.back(), a.context, static_cast<uint32_t>(b + 1));
+    seqs.push_back(engine.NewSequence());
+    if (a.context > 0) FillContext(engine, seqs.back(), a.context, static_cast<uint32_t>(b + 1));
   }
   std::mt19937 g(7);
   std::uniform_int_distribution<int32_t> tok(2, static_cast<int32_t>(c.vocab_size - 1));
@@ -168,20 +168,20 @@ int run(const std::string& mode, const Args& a) {
         ids[static_cast<size_t>(b)] = tok(g);
         chunks.push_back(SeqChunk{&seqs[static_cast<size_t>(b)], &ids[static_cast<size_t>(b)], 1, false, &logits[static_cast<size_t>(b)]});
       }
-      return engine.forward(chunks);
+      return engine.Forward(chunks);
     };
     for (int i = 0; i < a.warmup; ++i) step();
-    const double bw_before = bench::measure_read_bandwidth_gbs(threads);
+    const double bw_before = bench::MeasureReadBandwidthGbs(threads);
     StepStats total{};
     for (int64_t i = 0; i < a.tokens; ++i) {
       const StepStats s = step();
-      for (const MatmulTiming& m : s.matmuls) add_matmul_timing(total.matmuls, m);
+      for (const MatmulTiming& m : s.matmuls) AddMatmulTiming(total.matmuls, m);
       total.tokens += s.tokens;
       total.seconds += s.seconds;
       total.weight_bytes += s.weight_bytes;
       total.kv_bytes += s.kv_bytes;
     }
-    const double bw_after = bench::measure_read_bandwidth_gbs(threads);
+    const double bw_after = bench::MeasureReadBandwidthGbs(threads);
     const double bw = std::max(bw_before, bw_after);
     const double tps = static_cast<double>(total.tokens) / total.seconds;
     const double bytes_per_token = (total.weight_bytes + total.kv_bytes) / static_cast<double>(total.tokens);
@@ -192,7 +192,7 @@ int run(const std::string& mode, const Args& a) {
                  static_cast<long long>(a.tokens), 1e3 * total.seconds / static_cast<double>(a.tokens),
                  static_cast<long long>(a.context), total.weight_bytes / static_cast<double>(a.tokens) / 1e6,
                  total.kv_bytes / static_cast<double>(a.tokens) / 1e6, threads, bw_before, bw_after);
-    if (a.profile) print_profile(total.matmuls, a.tokens, total.seconds / static_cast<double>(a.tokens), bw);
+    if (a.profile) PrintProfile(total.matmuls, a.tokens, total.seconds / static_cast<double>(a.tokens), bw);
     std::printf("decode batch %lld: %.2f tok/s, %.0f bytes/token, %.2f GB/s, %.1f%% of measured read bandwidth\n",
                 static_cast<long long>(a.batch), tps, bytes_per_token, gbs, 100.0 * gbs / bw);
     return 0;
@@ -210,16 +210,16 @@ int run(const std::string& mode, const Args& a) {
     for (int64_t b = 0; b < a.batch; ++b)
       chunks.push_back(SeqChunk{&states[static_cast<size_t>(b)], prompts[static_cast<size_t>(b)].data(), a.tokens, false,
                                 &logits[static_cast<size_t>(b)]});
-    return engine.forward(chunks);
+    return engine.Forward(chunks);
   };
   {  // warm-up on throwaway states
     std::vector<SequenceState> warm;
-    for (int64_t b = 0; b < a.batch; ++b) warm.push_back(engine.new_sequence());
+    for (int64_t b = 0; b < a.batch; ++b) warm.push_back(engine.NewSequence());
     run_once(warm);
   }
-  const double fma = bench::measure_fma_peak_gflops(threads);
-  const double bf16 = bench::measure_bf16_dot_peak_gflops(threads);
-  const double amx = bench::measure_amx_bf16_peak_gflops(threads);
+  const double fma = bench::MeasureFmaPeakGflops(threads);
+  const double bf16 = bench::MeasureBf16DotPeakGflops(threads);
+  const double amx = bench::MeasureAmxBf16PeakGflops(threads);
   const StepStats s = run_once(seqs);
   const double gflops = s.flops / s.seconds / 1e9;
   std::fprintf(stderr,
@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
       }))
     return *rc;
   try {
-    return mode == "kv" ? dsv4::print_kv_bytes(a) : dsv4::run(mode, a);
+    return mode == "kv" ? dsv4::PrintKvBytes(a) : dsv4::Run(mode, a);
   } catch (const std::exception& e) {
     std::cerr << "dsv4-bench: error: " << e.what() << "\n";
     return 1;

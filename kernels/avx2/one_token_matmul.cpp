@@ -51,14 +51,14 @@ void Fp8Tile(const dsv4_matrix& w, int64_t r0, const float* x, float* y) {
     __m256 acc[R], s[R];
     for (auto& a : acc) a = _mm256_setzero_ps();
     const auto scales = [&](int64_t k) {
-      for (int r = 0; r < R; ++r) s[r] = _mm256_set1_ps(e8m0(w.scale[((r0 + r) / 128) * scale_cols + k / 128]) * 256.0f);
+      for (int r = 0; r < R; ++r) s[r] = _mm256_set1_ps(E8m0(w.scale[((r0 + r) / 128) * scale_cols + k / 128]) * 256.0f);
     };
     int64_t k = c0;
     for (; k + 32 <= cend; k += 32) {
       if (k % 128 == 0) scales(k);
       const __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8), x2 = _mm256_loadu_ps(x + k + 16),
                    x3 = _mm256_loadu_ps(x + k + 24);
-      const int64_t pf = dsv4_simd::prefetch_offset(k, kPrefetchFp8, K, R);
+      const int64_t pf = dsv4_simd::PrefetchOffset(k, kPrefetchFp8, K, R);
       for (int r = 0; r < R; ++r) {
         if (k % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, _MM_HINT_T0);
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + r * K + k));
@@ -74,11 +74,11 @@ void Fp8Tile(const dsv4_matrix& w, int64_t r0, const float* x, float* y) {
     }
     for (; k < cend; k += 16) {
       if (k % 128 == 0) scales(k);
-      const __m256 x0 = xload(x + k, cend - k), x1 = xload(x + k + 8, cend - k - 8);
+      const __m256 x0 = Xload(x + k, cend - k), x1 = Xload(x + k + 8, cend - k - 8);
       for (int r = 0; r < R; ++r) {
-        const __m128i b = load_bytes<16>(data + r * K + k, cend - k);
-        acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(fp8x8(b), s[r]), x0, acc[r]);
-        acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(fp8x8(_mm_unpackhi_epi64(b, b)), s[r]), x1, acc[r]);
+        const __m128i b = LoadBytes<16>(data + r * K + k, cend - k);
+        acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(Fp8x8(b), s[r]), x0, acc[r]);
+        acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(Fp8x8(_mm_unpackhi_epi64(b, b)), s[r]), x1, acc[r]);
       }
     }
     for (int r = 0; r < R; ++r) AddSpan(y, r0 + r, PanelHsum(acc[r]), c0 == 0);
@@ -94,11 +94,11 @@ void Bf16Tile(const dsv4_matrix& w, int64_t r0, const float* x, float* y) {
     __m256 acc[R];
     for (auto& a : acc) a = _mm256_setzero_ps();
     for (int64_t k = c0; k < cend; k += 8) {
-      const __m256 xv = xload(x + k, cend - k);
-      const int64_t pf = dsv4_simd::prefetch_offset(2 * k, kPrefetchBf16, 2 * K, R);
+      const __m256 xv = Xload(x + k, cend - k);
+      const int64_t pf = dsv4_simd::PrefetchOffset(2 * k, kPrefetchBf16, 2 * K, R);
       for (int r = 0; r < R; ++r) {
         if (k % 32 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + 2 * (r * K + k)) + pf, _MM_HINT_T0);
-        acc[r] = _mm256_fmadd_ps(bf16x8(data + 2 * (r * K + k), cend - k), xv, acc[r]);
+        acc[r] = _mm256_fmadd_ps(Bf16x8(data + 2 * (r * K + k), cend - k), xv, acc[r]);
       }
     }
     for (int r = 0; r < R; ++r) AddSpan(y, r0 + r, PanelHsum(acc[r]), c0 == 0);

@@ -57,15 +57,15 @@ void Fp8Tile(const dsv4_matrix& w, int64_t r0, const float* x, float* y) {
     for (int64_t kb = c0; kb < cend; kb += 128) {
       const int64_t kend = std::min(K, kb + 128);
       __m512 s[R];
-      for (int r = 0; r < R; ++r) s[r] = _mm512_set1_ps(fp8_scale(w, r0 + r, kb));
+      for (int r = 0; r < R; ++r) s[r] = _mm512_set1_ps(Fp8Scale(w, r0 + r, kb));
       for (int64_t k = kb; k < kend; k += 32) {
         const int64_t valid = kend - k;
-        const __m512 x0 = xload(x + k, valid), x1 = xload(x + k + 16, valid - 16);
-        const int64_t pf = dsv4_simd::prefetch_offset(k, kPrefetchFp8, K, R);
+        const __m512 x0 = Xload(x + k, valid), x1 = Xload(x + k + 16, valid - 16);
+        const int64_t pf = dsv4_simd::PrefetchOffset(k, kPrefetchFp8, K, R);
         for (int r = 0; r < R; ++r) {
           _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, kHint);
           __m512 lo, hi;
-          fp8x32(data + r * K + k, valid, lo, hi);
+          Fp8x32(data + r * K + k, valid, lo, hi);
           acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(lo, s[r]), x0, acc[r]);
           if (valid > 16) acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(hi, s[r]), x1, acc[r]);  // as the panels' tail
         }
@@ -99,7 +99,7 @@ void Bf16Tile(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const fl
     for (auto& a : acc) a = _mm512_setzero_ps();
     for (int64_t k = c0; k < cend; k += 32) {
       const __m512 xe = _mm512_load_ps(xf + (k - kb)), xo = _mm512_load_ps(xf + (k - kb) + 16);
-      const int64_t pf = dsv4_simd::prefetch_offset(2 * k, kPrefetchBf16, 2 * K, R);
+      const int64_t pf = dsv4_simd::PrefetchOffset(2 * k, kPrefetchBf16, 2 * K, R);
       for (int r = 0; r < R; ++r) {
         _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, kHint);
         const __m512i v = cend - k >= 32
@@ -120,7 +120,7 @@ void Bf16Matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const 
   alignas(64) float xf[kXfElems];
   for (int64_t kb = 0; kb < w.cols; kb += kXfElems) {
     const int64_t ke = std::min(w.cols, kb + kXfElems);
-    deinterleave_x(x, 0, 1, kb, ke, xf, kXfElems);  // the rest zero-padded to 32
+    DeinterleaveX(x, 0, 1, kb, ke, xf, kXfElems);  // the rest zero-padded to 32
     int64_t r = row_begin;
     for (; r + 8 <= row_end; r += 8) Bf16Tile<8>(w, r, kb, ke, xf, y);
     for (; r + 4 <= row_end; r += 4) Bf16Tile<4>(w, r, kb, ke, xf, y);
@@ -143,7 +143,7 @@ void Fp4Row(const dsv4_matrix& w, int64_t r, int64_t kb, int64_t ke, const float
     __m512 acc = _mm512_setzero_ps();
     for (int64_t k = c0; k < cend; k += 32) {
       if ((k - c0) % 128 == 0) _mm_prefetch(reinterpret_cast<const char*>(row + k / 2 + kPrefetchFp4), kHint);
-      const __m512 ts = _mm512_mul_ps(table, _mm512_set1_ps(e8m0(scale[k / 32])));
+      const __m512 ts = _mm512_mul_ps(table, _mm512_set1_ps(E8m0(scale[k / 32])));
       const __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)));
       acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(d, ts), _mm512_load_ps(xf + (k - kb)), acc);  // index = the low 4 bits
       acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), ts), _mm512_load_ps(xf + (k - kb) + 16), acc);
@@ -156,7 +156,7 @@ void Fp4Matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const f
   alignas(64) float xf[kXfElems];
   for (int64_t kb = 0; kb < w.cols; kb += kXfElems) {
     const int64_t ke = std::min(w.cols, kb + kXfElems);
-    deinterleave_x(x, 0, 1, kb, ke, xf, kXfElems);
+    DeinterleaveX(x, 0, 1, kb, ke, xf, kXfElems);
     for (int64_t r = row_begin; r < row_end; ++r) Fp4Row(w, r, kb, ke, xf, y);
   }
 }

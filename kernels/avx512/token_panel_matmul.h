@@ -14,8 +14,8 @@ namespace dsv4_avx512 {
 // 0.144 / 0.262.
 constexpr int64_t kPanelMinTokens = 5;
 
-// True when token_panel_matmul serves this product (BF16, FP8 and FP4 weights, n >= kPanelMinTokens).
-bool token_panel_serves(const dsv4_matrix& w, int64_t n);
+// True when TokenPanelMatmul serves this product (BF16, FP8 and FP4 weights, n >= kPanelMinTokens).
+bool TokenPanelServes(const dsv4_matrix& w, int64_t n);
 
 // Columns of every K panel of the batch-invariant products (matmul_invariant): the width 16
 // tokens get, for every token count; one_token_matmul.cpp reduces a token's lanes after the same
@@ -23,7 +23,7 @@ bool token_panel_serves(const dsv4_matrix& w, int64_t n);
 constexpr int64_t kInvariantPanelCols = 512;
 
 // y[t * ldy + r] = W[r, :] . x[t * ldx + :] for r in [row_begin, row_end), t in [0, n).
-void token_panel_matmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
+void TokenPanelMatmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
                         int64_t n, float* y, int64_t ldy);
 
 // The same products, batch-invariant (n >= 2; one token: one_token_matmul): K panels of

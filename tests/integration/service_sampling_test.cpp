@@ -70,7 +70,7 @@ TEST(ServiceSampling, CheckpointDefaultsApplyWhenARequestNamesNone) {
   EXPECT_NE(ctl.find("numerics=" + numerics + " "), std::string::npos) << numerics << "\n" << ctl;
   // What the state grows by per token of context, for this model's layer mix in those numerics.
   EXPECT_EQ(Metric(m, "dsv4_worker_kv_bytes_per_token", {{"tier", "flash"}}),
-            KvBytesPerToken(load_config(FlashModel()), parse_numerics(numerics)))
+            KvBytesPerToken(LoadConfig(FlashModel()), ParseNumerics(numerics)))
       << m;
   EXPECT_NE(w.proc->Log().find("temperature 1, top_p 1 (" + dir.path() + "/generation_config.json)"), std::string::npos)
       << w.proc->Log();

@@ -78,7 +78,7 @@ std::vector<float> random_x(int64_t n, int64_t cols, int64_t ld, bool bf16_exact
   return x;
 }
 
-const char* type_name(int type) {
+const char* TypeName(int type) {
   switch (type) {
     case DSV4_WEIGHT_F32: return "f32";
     case DSV4_WEIGHT_BF16: return "bf16";
@@ -90,9 +90,9 @@ const char* type_name(int type) {
 class TokenCountInvariance : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TokenCountInvariance, ATokensProductHasTheSameBitsInEveryBatchAndRowRange) {
-  PluginPtr plugin = load_plugin(GetParam());
+  PluginPtr plugin = LoadPlugin(GetParam());
   ASSERT_TRUE(plugin);
-  const dsv4_kernel_table& K = plugin->table();
+  const dsv4_kernel_table& K = plugin->Table();
   std::mt19937_64 g(20261206);
   const int64_t kMaxTokens = 33;
   for (int type : {DSV4_WEIGHT_F32, DSV4_WEIGHT_BF16, DSV4_WEIGHT_FP8_BLOCK, DSV4_WEIGHT_FP4_GROUP}) {
@@ -100,7 +100,7 @@ TEST_P(TokenCountInvariance, ATokensProductHasTheSameBitsInEveryBatchAndRowRange
                                                                          : std::vector<int64_t>{7, 40, 130, 520, 1031, 2100};
     for (int64_t cols : cols_list) {
       for (bool exact : {true, false}) {
-        SCOPED_TRACE(std::string(type_name(type)) + " cols=" + std::to_string(cols) + (exact ? " bf16-exact" : " fp32"));
+        SCOPED_TRACE(std::string(TypeName(type)) + " cols=" + std::to_string(cols) + (exact ? " bf16-exact" : " fp32"));
         const int64_t rows = 37, ld = cols + 3;
         Weights w = random_weights(type, rows, cols, g);
         const auto x = random_x(kMaxTokens, cols, ld, exact, g);
@@ -124,7 +124,7 @@ TEST_P(TokenCountInvariance, ATokensProductHasTheSameBitsInEveryBatchAndRowRange
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Plugins, TokenCountInvariance, ::testing::ValuesIn(runnable_plugins()),
+INSTANTIATE_TEST_SUITE_P(Plugins, TokenCountInvariance, ::testing::ValuesIn(RunnablePlugins()),
                          [](const ::testing::TestParamInfo<std::string>& i) {
                            std::string n = i.param;
                            for (char& ch : n)

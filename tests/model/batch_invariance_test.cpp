@@ -20,14 +20,14 @@ namespace {
 constexpr size_t kTokens = 300;
 
 // "" when a and b are the same bits; otherwise where and by how much they first differ.
-std::string first_difference(const std::vector<float>& got, const std::vector<float>& want, int64_t vocab) {
+std::string FirstDifference(const std::vector<float>& got, const std::vector<float>& want, int64_t vocab) {
   if (got.size() != want.size()) return "sizes " + std::to_string(got.size()) + " vs " + std::to_string(want.size());
   for (size_t i = 0; i < got.size(); ++i) {
     if (std::memcmp(&got[i], &want[i], sizeof(float)) == 0) continue;
     const size_t pos = i / static_cast<size_t>(vocab);
     std::ostringstream o;
     o << "first difference at position " << pos << ": max |d logit| there "
-      << max_abs_diff(got.data() + pos * vocab, want.data() + pos * vocab, static_cast<size_t>(vocab));
+      << MaxAbsDiff(got.data() + pos * vocab, want.data() + pos * vocab, static_cast<size_t>(vocab));
     return o.str();
   }
   return "";
@@ -36,20 +36,20 @@ std::string first_difference(const std::vector<float>& got, const std::vector<fl
 class BatchInvariance : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() {
-    model_ = Model::load(golden_dir() + "/checkpoint");
-    const auto p2 = read_i32(golden_dir() + "/golden/prompt2_tokens.i32.bin");
+    model_ = Model::Load(GoldenDir() + "/checkpoint");
+    const auto p2 = ReadI32(GoldenDir() + "/golden/prompt2_tokens.i32.bin");
     tokens_.assign(p2.begin(), p2.begin() + kTokens);
   }
   static void TearDownTestSuite() { model_.reset(); }
 
-  std::unique_ptr<Engine> engine(int threads) const { return make_engine(model_, GetParam(), threads, Numerics::kDeepSeek); }
-  int64_t vocab() const { return model_->config().vocab_size; }
+  std::unique_ptr<Engine> NewEngine(int threads) const { return MakeEngine(model_, GetParam(), threads, Numerics::kDeepSeek); }
+  int64_t Vocab() const { return model_->config().vocab_size; }
   // One-shot prefill at 1 thread: what every other stepping must reproduce.
-  const std::vector<float>& one_shot() {
+  const std::vector<float>& OneShot() {
     if (one_shot_.empty()) {
-      auto e = engine(1);
-      SequenceState s = e->new_sequence();
-      one_shot_ = prefill_all(*e, s, tokens_);
+      auto e = NewEngine(1);
+      SequenceState s = e->NewSequence();
+      one_shot_ = PrefillAll(*e, s, tokens_);
     }
     return one_shot_;
   }
@@ -62,42 +62,42 @@ std::shared_ptr<const Model> BatchInvariance::model_;
 std::vector<int32_t> BatchInvariance::tokens_;
 
 TEST_P(BatchInvariance, OneShotPrefillIsTheSameAtTwoThreads) {
-  auto e = engine(2);
-  SequenceState s = e->new_sequence();
-  EXPECT_EQ(first_difference(prefill_all(*e, s, tokens_), one_shot(), vocab()), "");
+  auto e = NewEngine(2);
+  SequenceState s = e->NewSequence();
+  EXPECT_EQ(FirstDifference(PrefillAll(*e, s, tokens_), OneShot(), Vocab()), "");
 }
 
 TEST_P(BatchInvariance, ChunkedPrefillIsBitIdentical) {
   for (int threads : {1, 2}) {
-    auto e = engine(threads);
+    auto e = NewEngine(threads);
     for (int64_t chunk : {1, 7, 64}) {
-      SequenceState s = e->new_sequence();
-      EXPECT_EQ(first_difference(prefill_chunked(*e, s, tokens_, chunk), one_shot(), vocab()), "")
+      SequenceState s = e->NewSequence();
+      EXPECT_EQ(FirstDifference(PrefillChunked(*e, s, tokens_, chunk), OneShot(), Vocab()), "")
           << "chunks of " << chunk << ", " << threads << " thread(s)";
     }
   }
 }
 
 TEST_P(BatchInvariance, PrefillThenDecodeIsBitIdentical) {
-  const int64_t V = vocab();
+  const int64_t V = Vocab();
   const size_t split = kTokens - 40;
   for (int threads : {1, 2}) {
-    auto e = engine(threads);
-    SequenceState s = e->new_sequence();
+    auto e = NewEngine(threads);
+    SequenceState s = e->NewSequence();
     std::vector<float> all, part;
-    e->forward({SeqChunk{&s, tokens_.data(), static_cast<int64_t>(split), true, &part}});
+    e->Forward({SeqChunk{&s, tokens_.data(), static_cast<int64_t>(split), true, &part}});
     all = part;
     for (size_t t = split; t < kTokens; ++t) {
-      e->forward({SeqChunk{&s, &tokens_[t], 1, false, &part}});
+      e->Forward({SeqChunk{&s, &tokens_[t], 1, false, &part}});
       ASSERT_EQ(part.size(), static_cast<size_t>(V));
       all.insert(all.end(), part.begin(), part.end());
     }
-    EXPECT_EQ(first_difference(all, one_shot(), V), "") << threads << " thread(s)";
+    EXPECT_EQ(FirstDifference(all, OneShot(), V), "") << threads << " thread(s)";
   }
 }
 
 TEST_P(BatchInvariance, FourSequencesSteppedTogetherAreBitIdentical) {
-  const int64_t V = vocab();
+  const int64_t V = Vocab();
   // Four sequences of different lengths and contents; each step advances every unfinished one by
   // its own chunk size (prefill chunks beside single decode tokens, positions differing).
   const std::vector<std::pair<size_t, size_t>> spans = {{0, 260}, {5, 131}, {40, 17}, {77, 200}};
@@ -105,17 +105,17 @@ TEST_P(BatchInvariance, FourSequencesSteppedTogetherAreBitIdentical) {
   std::vector<std::vector<int32_t>> seqs;
   std::vector<std::vector<float>> alone;
   {
-    auto e = engine(1);
+    auto e = NewEngine(1);
     for (auto [off, len] : spans) {
       seqs.emplace_back(tokens_.begin() + static_cast<long>(off), tokens_.begin() + static_cast<long>(off + len));
-      SequenceState s = e->new_sequence();
-      alone.push_back(prefill_all(*e, s, seqs.back()));
+      SequenceState s = e->NewSequence();
+      alone.push_back(PrefillAll(*e, s, seqs.back()));
     }
   }
   for (int threads : {1, 2}) {
-    auto e = engine(threads);
+    auto e = NewEngine(threads);
     std::vector<SequenceState> states;
-    for (size_t i = 0; i < seqs.size(); ++i) states.push_back(e->new_sequence());
+    for (size_t i = 0; i < seqs.size(); ++i) states.push_back(e->NewSequence());
     std::vector<std::vector<float>> got(seqs.size()), part(seqs.size());
     for (;;) {
       std::vector<SeqChunk> chunks;
@@ -128,15 +128,15 @@ TEST_P(BatchInvariance, FourSequencesSteppedTogetherAreBitIdentical) {
         who.push_back(i);
       }
       if (chunks.empty()) break;
-      e->forward(chunks);
+      e->Forward(chunks);
       for (size_t i : who) got[i].insert(got[i].end(), part[i].begin(), part[i].end());
     }
     for (size_t i = 0; i < seqs.size(); ++i)
-      EXPECT_EQ(first_difference(got[i], alone[i], V), "") << "sequence " << i << ", " << threads << " thread(s)";
+      EXPECT_EQ(FirstDifference(got[i], alone[i], V), "") << "sequence " << i << ", " << threads << " thread(s)";
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Plugins, BatchInvariance, ::testing::ValuesIn(runnable_plugins()),
+INSTANTIATE_TEST_SUITE_P(Plugins, BatchInvariance, ::testing::ValuesIn(RunnablePlugins()),
                          [](const ::testing::TestParamInfo<std::string>& i) {
                            std::string n = i.param;
                            for (char& ch : n)

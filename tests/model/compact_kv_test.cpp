@@ -21,9 +21,9 @@
 namespace dsv4::test {
 namespace {
 
-std::string unit_dir() { return golden_dir() + "/../tiny-v4-exact/unit/"; }
+std::string UnitDir() { return GoldenDir() + "/../tiny-v4-exact/unit/"; }
 
-std::string read_text(const std::string& path) {
+std::string ReadText(const std::string& path) {
   std::stringstream ss;
   ss << std::ifstream(path).rdbuf();
   return ss.str();
@@ -31,7 +31,7 @@ std::string read_text(const std::string& path) {
 
 // Rows of x (dim each) stored and read back; the number of values whose bits changed, and whether
 // every row encoded.
-int64_t round_trip_mismatches(const RowFormat& f, const std::vector<float>& x, bool* all_encoded) {
+int64_t RoundTripMismatches(const RowFormat& f, const std::vector<float>& x, bool* all_encoded) {
   std::vector<float> row(static_cast<size_t>(f.words)), back(static_cast<size_t>(f.dim));
   int64_t bad = 0;
   *all_encoded = true;
@@ -50,10 +50,10 @@ TEST(CompactKv, OracleQuantisedVectorsRoundTripBitExact) {
   };
   // The unit files' rows: KV FP8/64 over 64 quantised dims, FP4/32 over 128 dims.
   for (const Case& c : {Case{"kv64_N64", Fp8KvRowFormat(64, 0)}, Case{"fp4_32_N128", Fp4RowFormat(128)}}) {
-    const std::vector<float> out = read_f32(unit_dir() + c.name + "_out.f32.bin");
+    const std::vector<float> out = ReadF32(UnitDir() + c.name + "_out.f32.bin");
     ASSERT_EQ(out.size() % static_cast<size_t>(c.f.dim), 0u) << c.name;
     bool encoded = false;
-    EXPECT_EQ(round_trip_mismatches(c.f, out, &encoded), 0) << c.name;
+    EXPECT_EQ(RoundTripMismatches(c.f, out, &encoded), 0) << c.name;
     EXPECT_TRUE(encoded) << c.name;
   }
 }
@@ -73,15 +73,15 @@ TEST(CompactKv, OurQuantisersRoundTripWithRopeDimsAndSignedZeros) {
     if (r % 11 == 0) std::fill_n(x.begin(), 64, -0.0f);
     if (r % 13 == 0) std::fill(k.begin(), k.end(), 0.0f);
     x[3] = -x[3] * 1e-6f;  // rounds to a (signed) zero or a subnormal code
-    quantize_in_place(QuantPoint::kKv, x.data(), 448);
-    quantize_in_place(QuantPoint::kIndexer, k.data(), 128);
+    QuantizeInPlace(QuantPoint::kKv, x.data(), 448);
+    QuantizeInPlace(QuantPoint::kIndexer, k.data(), 128);
     kv_rows.insert(kv_rows.end(), x.begin(), x.end());
     key_rows.insert(key_rows.end(), k.begin(), k.end());
   }
   bool encoded = false;
-  EXPECT_EQ(round_trip_mismatches(kv, kv_rows, &encoded), 0);
+  EXPECT_EQ(RoundTripMismatches(kv, kv_rows, &encoded), 0);
   EXPECT_TRUE(encoded);
-  EXPECT_EQ(round_trip_mismatches(key, key_rows, &encoded), 0);
+  EXPECT_EQ(RoundTripMismatches(key, key_rows, &encoded), 0);
   EXPECT_TRUE(encoded);
 }
 
@@ -104,11 +104,11 @@ TEST(CompactKv, EveryCodeOfEveryScaleRoundTrips) {
     for (size_t i = 0; i < e4m3.size(); i += 64)
       for (size_t j = 0; j < 64; ++j) rows.push_back(std::ldexp(e4m3[(i + j) % e4m3.size()], k));
     bool encoded = false;
-    EXPECT_EQ(round_trip_mismatches(kv, rows, &encoded), 0) << k;
+    EXPECT_EQ(RoundTripMismatches(kv, rows, &encoded), 0) << k;
     EXPECT_TRUE(encoded) << k;
     rows.clear();
     for (size_t j = 0; j < 32; ++j) rows.push_back(std::ldexp(e2m1[j % e2m1.size()], k));
-    EXPECT_EQ(round_trip_mismatches(key, rows, &encoded), 0) << k;
+    EXPECT_EQ(RoundTripMismatches(key, rows, &encoded), 0) << k;
     EXPECT_TRUE(encoded) << k;
   }
 }
@@ -128,8 +128,8 @@ TEST(CompactKv, RowSizesAndFlashAndProGrowthPerToken) {
   EXPECT_EQ(Fp8KvRowFormat(512, 64).Bytes(), 712);
   EXPECT_EQ(Fp4RowFormat(128).Bytes(), 68);
   EXPECT_EQ(PlainRowFormat(512).Bytes(), 2048);
-  const ModelConfig flash = parse_config(read_text(std::string(DSV4_SOURCE_DIR) + "/tests/data/v4_flash_config.json"), "flash");
-  const ModelConfig pro = parse_config(read_text(std::string(DSV4_SOURCE_DIR) + "/tests/data/v4_pro_config.json"), "pro");
+  const ModelConfig flash = ParseConfig(ReadText(std::string(DSV4_SOURCE_DIR) + "/tests/data/v4_flash_config.json"), "flash");
+  const ModelConfig pro = ParseConfig(ReadText(std::string(DSV4_SOURCE_DIR) + "/tests/data/v4_pro_config.json"), "pro");
   // Flash: 21 CSA × (712 + 68) / 4 + 20 HCA × 712 / 128; fp32: 21 × (2048 + 512) / 4 + 20 × 2048 / 128.
   EXPECT_DOUBLE_EQ(KvBytesPerToken(flash, Numerics::kDeepSeek), 21 * 780 / 4.0 + 20 * 712 / 128.0);
   EXPECT_DOUBLE_EQ(KvBytesPerToken(flash, Numerics::kFp32), 21 * 640.0 + 20 * 16.0);
