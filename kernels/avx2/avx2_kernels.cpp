@@ -511,6 +511,7 @@ extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* dsv4_
       nullptr,
       nullptr,
       MatmulInvariant,
+      MatmulInvariant,  // matmul_quantized: exact products in fp32 already (no bf16 dot products in AVX2)
   };
   return &table;
 }

@@ -37,6 +37,7 @@
 #include "kernels/common/row_tiles-inl.h"
 #include "kernels/common/token_panels-inl.h"
 #include "kernels/avx512/avx512_decode-inl.h"
+#include "kernels/avx512/bf16_dot_matmul.h"
 #include "kernels/avx512/one_token_matmul.h"
 #include "kernels/avx512/token_panel_matmul.h"
 #ifdef DSV4_WITH_AMX
@@ -506,6 +507,18 @@ void MatmulInvariant(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, c
   }
 }
 
+// Products of quantised activations (deepseek numerics): bf16 dot products where the CPU has them
+// (every operand is a bf16 value, every product exact), else the batch-invariant fp32 kernels.
+// F32 weights (the mHC matrices) are never bf16 values.
+void MatmulQuantized(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, int64_t n,
+                     float* y, int64_t ldy) {
+  if (w->type != DSV4_WEIGHT_F32 && HasBf16Dot()) {
+    Bf16DotMatmul(*w, row_begin, row_end, x, ldx, n, y, ldy);
+  } else {
+    MatmulInvariant(w, row_begin, row_end, x, ldx, n, y, ldy);
+  }
+}
+
 constexpr uint64_t kRequired = DSV4_CPU_AVX512F | DSV4_CPU_AVX512BW | DSV4_CPU_AVX512VL | DSV4_CPU_AVX512DQ |
                                DSV4_CPU_F16C | DSV4_CPU_AVX2 | DSV4_CPU_FMA;
 
@@ -555,6 +568,7 @@ extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* dsv4_
       nullptr,
 #endif
       MatmulInvariant,
+      MatmulQuantized,
   };
   return &table;
 }

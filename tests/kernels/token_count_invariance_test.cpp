@@ -1,6 +1,6 @@
 // Batch invariance at the kernel level (issue 14): a token's matrix product through the
-// matmul_invariant slot (what the engine calls in deepseek numerics) has the same bits whatever
-// else is in the call — alone (the one-token path), beside 1, 3, 4, 15 or 32 other
+// matmul_invariant and matmul_quantized slots (what the engine calls in deepseek numerics; the
+// second only with bf16-exact activations) has the same bits whatever else is in the call — alone (the one-token path), beside 1, 3, 4, 15 or 32 other
 // tokens (small groups, one panel, several token groups) — and whatever row sub-range computes it.
 // Every runnable plugin, every weight format, K with tails (not a multiple of 16, 32, 128 or the
 // panel width) and values that are exact in bf16 as in deepseek numerics, plus plain fp32 ones.
@@ -12,79 +12,24 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "plugins/dsv4_formats.h"
+#include "tests/support/random_matrices.h"
 #include "tests/support/test_support.h"
 
 namespace dsv4::test {
 namespace {
 
-struct Weights {
-  std::vector<uint8_t> data, scale;
-  dsv4_matrix m{};
-};
+using Slot = void (*)(const dsv4_matrix*, int64_t, int64_t, const float*, int64_t, int64_t, float*, int64_t);
 
-Weights random_weights(int type, int64_t rows, int64_t cols, std::mt19937_64& g) {
-  Weights w;
-  std::uniform_int_distribution<int> byte(0, 255), exponent(118, 130);
-  switch (type) {
-    case DSV4_WEIGHT_F32:
-    case DSV4_WEIGHT_BF16: {
-      std::normal_distribution<float> nd;
-      const size_t esize = type == DSV4_WEIGHT_F32 ? 4 : 2;
-      w.data.resize(static_cast<size_t>(rows * cols) * esize);
-      for (int64_t i = 0; i < rows * cols; ++i) {
-        const float f = nd(g);
-        if (type == DSV4_WEIGHT_F32) {
-          std::memcpy(w.data.data() + 4 * i, &f, 4);
-        } else {
-          const uint16_t h = dsv4_f32_to_bf16(f);
-          std::memcpy(w.data.data() + 2 * i, &h, 2);
-        }
-      }
-      break;
-    }
-    case DSV4_WEIGHT_FP8_BLOCK:
-      w.data.resize(static_cast<size_t>(rows * cols));
-      for (auto& b : w.data) {
-        do b = static_cast<uint8_t>(byte(g));
-        while ((b & 0x7F) == 0x7F);  // no NaN codes
-      }
-      w.scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp8_scale_grid(rows, cols))));
-      break;
-    default:
-      w.data.resize(static_cast<size_t>(rows * cols / 2));
-      for (auto& b : w.data) b = static_cast<uint8_t>(byte(g));
-      w.scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp4_scale_grid(rows, cols))));
-  }
-  for (auto& s : w.scale) s = static_cast<uint8_t>(exponent(g));
-  w.m = dsv4_matrix{type, 0, rows, cols, w.data.data(), w.scale.empty() ? nullptr : w.scale.data()};
-  return w;
-}
-
-// Activations of n tokens, `ld` apart: deepseek-like (e4m3 values times a power of two, exact in
-// bf16) or arbitrary fp32.
-std::vector<float> random_x(int64_t n, int64_t cols, int64_t ld, bool bf16_exact, std::mt19937_64& g) {
-  std::vector<float> x(static_cast<size_t>(n * ld), 0.0f);
-  std::normal_distribution<float> nd;
-  std::uniform_int_distribution<int> code(0, 0x7E), sign(0, 1), shift(-6, 2);
-  for (int64_t t = 0; t < n; ++t)
-    for (int64_t k = 0; k < cols; ++k) {
-      float v = nd(g);
-      if (bf16_exact) v = std::ldexp(dsv4_e4m3_to_f32(static_cast<uint8_t>(code(g))), shift(g)) * (sign(g) ? -1.0f : 1.0f);
-      x[static_cast<size_t>(t * ld + k)] = v;
-    }
-  return x;
-}
-
-const char* TypeName(int type) {
-  switch (type) {
-    case DSV4_WEIGHT_F32: return "f32";
-    case DSV4_WEIGHT_BF16: return "bf16";
-    case DSV4_WEIGHT_FP8_BLOCK: return "fp8";
-    default: return "fp4";
-  }
+// The batch-invariant slots a product of this weight format and these activations may go through:
+// matmul_quantized only takes bf16 values, and never F32 weights in the engine.
+std::vector<std::pair<const char*, Slot>> Slots(const dsv4_kernel_table& K, int type, bool bf16_exact) {
+  std::vector<std::pair<const char*, Slot>> slots{{"matmul_invariant", K.matmul_invariant}};
+  if (bf16_exact && type != DSV4_WEIGHT_F32) slots.emplace_back("matmul_quantized", K.matmul_quantized);
+  return slots;
 }
 
 class TokenCountInvariance : public ::testing::TestWithParam<std::string> {};
@@ -100,24 +45,27 @@ TEST_P(TokenCountInvariance, ATokensProductHasTheSameBitsInEveryBatchAndRowRange
                                                                          : std::vector<int64_t>{7, 40, 130, 520, 1031, 2100};
     for (int64_t cols : cols_list) {
       for (bool exact : {true, false}) {
-        SCOPED_TRACE(std::string(TypeName(type)) + " cols=" + std::to_string(cols) + (exact ? " bf16-exact" : " fp32"));
         const int64_t rows = 37, ld = cols + 3;
-        Weights w = random_weights(type, rows, cols, g);
-        const auto x = random_x(kMaxTokens, cols, ld, exact, g);
+        RandomWeights w = MakeRandomWeights(type, rows, cols, g);
+        const auto x = MakeRandomX(kMaxTokens, cols, ld, exact, g);
+        for (const auto& [slot_name, slot] : Slots(K, type, exact)) {
+        SCOPED_TRACE(std::string(slot_name) + " " + WeightTypeName(type) + " cols=" + std::to_string(cols) +
+                     (exact ? " bf16-exact" : " fp32"));
         // Every token alone, all rows at once: what every other call must reproduce.
         std::vector<float> alone(static_cast<size_t>(kMaxTokens * rows));
-        for (int64_t t = 0; t < kMaxTokens; ++t) K.matmul_invariant(&w.m, 0, rows, x.data() + t * ld, ld, 1, alone.data() + t * rows, rows);
+        for (int64_t t = 0; t < kMaxTokens; ++t) slot(&w.m, 0, rows, x.data() + t * ld, ld, 1, alone.data() + t * rows, rows);
         for (int64_t n : {int64_t{2}, int64_t{4}, int64_t{5}, int64_t{16}, int64_t{17}, kMaxTokens}) {
           std::vector<float> y(static_cast<size_t>(n * rows), -1.0f);
           // Two row ranges split at an odd row, as threads may split them.
-          K.matmul_invariant(&w.m, 0, 13, x.data(), ld, n, y.data(), rows);
-          K.matmul_invariant(&w.m, 13, rows, x.data(), ld, n, y.data(), rows);
+          slot(&w.m, 0, 13, x.data(), ld, n, y.data(), rows);
+          slot(&w.m, 13, rows, x.data(), ld, n, y.data(), rows);
           for (int64_t t = 0; t < n; ++t)
             for (int64_t r = 0; r < rows; ++r) {
               const float got = y[static_cast<size_t>(t * rows + r)], want = alone[static_cast<size_t>(t * rows + r)];
               ASSERT_EQ(std::memcmp(&got, &want, sizeof(float)), 0)
                   << n << " tokens, token " << t << " row " << r << ": " << got << " vs alone " << want;
             }
+        }
         }
       }
     }
