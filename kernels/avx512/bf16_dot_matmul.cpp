@@ -41,6 +41,9 @@ constexpr int kMaxTokens = 16;
 constexpr int64_t kSpanCols = 512;  // a multiple of 128 (FP8 scale blocks) and 64 (FP4 chunks)
 // Activations of one panel: 16 tokens x 512 columns of bf16 = 16 KB (L1).
 constexpr int64_t kPanelWords = kMaxTokens * kSpanCols;
+// One token's activations converted at once: 16384 columns (32 KB), a multiple of kSpanCols.
+constexpr int64_t kOneTokenCols = 16384;
+static_assert(kOneTokenCols % kSpanCols == 0, "one token's chunks end on a span boundary");
 // Software prefetch distance along a row (one token streams the weights; as one_token_matmul.cpp).
 constexpr int64_t kPrefetchBytes = 2048;
 
@@ -178,22 +181,49 @@ void SpanRows(int64_t rb, int64_t re, Span&& span) {
   for (; r < re; ++r) span(std::integral_constant<int, 1>{}, r);
 }
 
-// One token group of T: every span of W, its panel filled, then rows [rb, re).
+// Rows [rb, re) over the spans of [kb, ke), each span's activations at xp + (span start - kb).
+template <int T>
+void SpanRowsOf(const dsv4_matrix& w, int64_t rb, int64_t re, int64_t kb, int64_t ke, const uint16_t* xp, float* y,
+                int64_t ldy) {
+  constexpr int kRows = T == 1 ? 8 : 1;
+  const auto spans = [&](auto R, int64_t r) {
+    for (int64_t sb = kb; sb < ke; sb += kSpanCols) {
+      const int64_t se = std::min(ke, sb + kSpanCols);
+      const uint16_t* sp = xp + (sb - kb);
+      switch (w.type) {
+        case DSV4_WEIGHT_FP8_BLOCK: Fp8Span<R, T>(w, r, sb, se, sp, y, ldy); break;
+        case DSV4_WEIGHT_BF16: Bf16Span<R, T>(w, r, sb, se, sp, y, ldy); break;
+        default: Fp4Span<R, T>(w, r, sb, se, sp, y, ldy); break;
+      }
+    }
+  };
+  if (w.type == DSV4_WEIGHT_FP4_GROUP) {
+    SpanRows<1>(rb, re, spans);
+  } else {
+    SpanRows<kRows>(rb, re, spans);
+  }
+}
+
+// One token group of T. Several tokens: span by span, the span's panel filled and then every row
+// (the panel stays in L1). One token: its activations for up to kOneTokenCols columns at once and
+// each row tile through all their spans, so a row is streamed from memory in one run (span by span
+// over all rows measured 2-3x slower at batch 1: short runs per row defeat the prefetchers). The
+// sums are the same either way: each row's spans in column order.
 template <int T>
 void Group(const dsv4_matrix& w, int64_t rb, int64_t re, const float* x, int64_t ldx, float* y, int64_t ldy) {
-  alignas(64) uint16_t xp[kPanelWords];
-  constexpr int kRows = T == 1 ? 8 : 1;
-  for (int64_t kb = 0; kb < w.cols; kb += kSpanCols) {
-    const int64_t ke = std::min(w.cols, kb + kSpanCols);
-    FillPanel(w, x, ldx, T, kb, ke, xp);
-    switch (w.type) {
-      case DSV4_WEIGHT_FP8_BLOCK:
-        SpanRows<kRows>(rb, re, [&](auto R, int64_t r) { Fp8Span<R, T>(w, r, kb, ke, xp, y, ldy); });
-        break;
-      case DSV4_WEIGHT_BF16:
-        SpanRows<kRows>(rb, re, [&](auto R, int64_t r) { Bf16Span<R, T>(w, r, kb, ke, xp, y, ldy); });
-        break;
-      default: SpanRows<1>(rb, re, [&](auto R, int64_t r) { Fp4Span<R, T>(w, r, kb, ke, xp, y, ldy); }); break;
+  if constexpr (T == 1) {
+    alignas(64) uint16_t xp[kOneTokenCols];
+    for (int64_t kb = 0; kb < w.cols; kb += kOneTokenCols) {
+      const int64_t ke = std::min(w.cols, kb + kOneTokenCols);
+      FillPanel(w, x, ldx, 1, kb, ke, xp);
+      SpanRowsOf<1>(w, rb, re, kb, ke, xp, y, ldy);
+    }
+  } else {
+    alignas(64) uint16_t xp[kPanelWords];
+    for (int64_t kb = 0; kb < w.cols; kb += kSpanCols) {
+      const int64_t ke = std::min(w.cols, kb + kSpanCols);
+      FillPanel(w, x, ldx, T, kb, ke, xp);
+      SpanRowsOf<T>(w, rb, re, kb, ke, xp, y, ldy);
     }
   }
 }
