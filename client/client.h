@@ -4,6 +4,15 @@
 //
 // One Client is one ZeroMQ DEALER connection; several requests may be in flight on it at once.
 // Not thread-safe: use one Client per thread.
+//
+// A router that goes away (issue 16, item 5). The client watches its connection (a ZeroMQ socket
+// monitor; TCP keepalive notices a router host that vanished without closing it). When the
+// connection drops, every request and op still waiting for its answer ends at once with error
+// `unavailable`, "connection to the router lost": a router that restarts has no record of them,
+// so waiting for the local timeout would only waste it. Policy: the library ends them; resubmitting
+// is the caller's choice (generation may have been half done; nothing is sent twice behind its
+// back). Replies that still arrive for such a request later (a message that was in flight) are
+// dropped, so each request still sees exactly one terminal event.
 #pragma once
 
 #include <zmq.hpp>
@@ -12,7 +21,9 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <deque>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -86,14 +97,33 @@ class Client {
   // (a status, admin or error event).
   std::optional<Event> Call(const std::string& body, const std::string& id, std::chrono::milliseconds timeout);
 
-  // The DEALER socket's handle, for a caller that polls it together with other descriptors
-  // (the gateway's bridge thread); read it with Next(0ms) once it is readable.
+  // The DEALER socket's and the connection monitor's handles, for a caller that polls them
+  // together with other descriptors (the gateway's bridge thread); read with Next(0ms) once
+  // either is readable.
   void* SocketHandle() { return sock_.handle(); }
+  void* MonitorHandle() { return monitor_.handle(); }
 
  private:
+  // Reads one reply if one is waiting; nullopt otherwise.
+  std::optional<Event> Receive();
+  // Handles the monitor's events; on a lost connection, queues the error events of everything
+  // pending (after the replies that arrived before the loss).
+  void WatchConnection();
+  // Records the end of a request (terminal event); false for a reply to a request ended locally.
+  bool Track(const Event& e);
+
   zmq::context_t ctx_{1};
   zmq::socket_t sock_;
+  zmq::socket_t monitor_;
+  std::set<std::string> pending_;    // ids sent and not yet answered with a terminal event / reply
+  std::set<std::string> abandoned_;  // ids ended locally when the connection dropped
+  std::deque<Event> ready_;          // events to hand out before reading the socket again
+  bool connected_ = false;           // a handshake with the router succeeded since the last loss
 };
+
+// The message of the error a request ends with when the connection to the router drops.
+inline constexpr char kRouterLostMessage[] =
+    "connection to the router lost (it stopped or restarted and holds no record of this request); resubmit it";
 
 // A fresh request id unique within this process.
 std::string NewRequestId(const std::string& prefix = "req");

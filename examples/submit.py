@@ -10,6 +10,11 @@ switches (an `auto` answer moving from Flash to Pro), and exits with the termina
 The router admits only CurveZMQ peers on its allow-list: --key is this client's key pair and
 --router-key the router's public key, both made with `dsv4ctl keygen` (without them only an
 --insecure development router answers).
+
+A router that goes away ends the request at once (exit 1, "connection to the router lost"), as the
+C++ client library does (client/client.h): a socket monitor reports the dropped connection, and TCP
+keepalive notices a router host that vanished without closing it. The restarted router holds no
+record of the request; resubmitting is the caller's choice.
 """
 import argparse
 import os
@@ -18,6 +23,7 @@ import time
 
 import msgpack
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 PROTO = {"proto": "dsv4", "v": 1}
 
@@ -62,7 +68,18 @@ def main() -> int:
         sock.curve_publickey = own["public-key"]
         sock.curve_secretkey = own["secret-key"]
         sock.curve_serverkey = read_key_file(args.router_key)["public-key"]
+    # Watch the connection: one that drops after its handshake succeeded means the router is gone
+    # and our request with it (a key the router refuses is dropped at the handshake instead).
+    monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+    sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+    sock.setsockopt(zmq.TCP_KEEPALIVE_IDLE, 5)
+    sock.setsockopt(zmq.TCP_KEEPALIVE_INTVL, 1)
+    sock.setsockopt(zmq.TCP_KEEPALIVE_CNT, 3)
     sock.connect(args.router)
+    poller = zmq.Poller()
+    poller.register(sock, zmq.POLLIN)
+    poller.register(monitor, zmq.POLLIN)
+    connected = router_lost = False
     req_id = f"py-{os.getpid()}-{time.time_ns()}"
     request = dict(PROTO, op="generate", id=req_id, model=args.model,
                    tokens=[int(t) for t in args.tokens.split(",")], max_tokens=args.max_tokens,
@@ -72,7 +89,17 @@ def main() -> int:
     answer = []  # the tokens we hold, in order
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
-        if not sock.poll(timeout=1000):
+        ready = dict(poller.poll(timeout=1000))
+        if monitor in ready:
+            event = recv_monitor_message(monitor)["event"]
+            # Replies that arrived before the loss are still read below.
+            router_lost = router_lost or (connected and event == zmq.EVENT_DISCONNECTED)
+            connected = event == zmq.EVENT_HANDSHAKE_SUCCEEDED
+        if not sock.poll(timeout=0):
+            if router_lost:
+                print("\nerror unavailable: connection to the router lost (it stopped or restarted and holds no "
+                      "record of this request); resubmit it", file=sys.stderr)
+                return 1
             continue
         msg = msgpack.unpackb(sock.recv(), raw=False)
         if msg.get("id") != req_id:

@@ -96,10 +96,13 @@ void RouterBridge::ExpireOld() {
 void RouterBridge::Loop() {
   auto last_sweep = Clock::now();
   while (!stop_) {
-    zmq::pollitem_t items[2] = {{client_.SocketHandle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 2, std::chrono::milliseconds(100));
+    zmq::pollitem_t items[3] = {{client_.SocketHandle(), 0, ZMQ_POLLIN, 0},
+                                {nullptr, wake_fd_, ZMQ_POLLIN, 0},
+                                {client_.MonitorHandle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 3, std::chrono::milliseconds(100));
     if (items[1].revents & ZMQ_POLLIN) RunCommands();
-    if (items[0].revents & ZMQ_POLLIN) {
+    // A lost router connection ends the pending requests (client/client.h) like replies do.
+    if ((items[0].revents | items[2].revents) & ZMQ_POLLIN) {
       // Everything that has arrived, without blocking.
       while (auto e = client_.Next(std::chrono::milliseconds(0))) Dispatch(*e);
     }

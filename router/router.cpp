@@ -186,7 +186,8 @@ void Router::HandleClient(const std::string& client, zmq::message_t& body) {
       throw ProtocolError(ErrorCode::kBadRequest, "op '" + op + "' needs an admin key; this connection authenticated as " +
                                                       curve::RoleName(peer.role) + " '" + peer.name + "'");
     }
-    if (op == "generate") return AcceptGenerate(client, protocol::ParseGenerate(m));
+    // Limits and turns are per key; without keys every peer is "insecure", so per connection.
+    if (op == "generate") return AcceptGenerate(client, auth_->insecure() ? client : peer.name, protocol::ParseGenerate(m));
     if (op == "cancel") return HandleCancel(client, protocol::ParseCancel(m));
     if (op == "status" || op == "workers")
       return HandleStatus(client, protocol::ParseStatusRequest(m), peer.role == curve::Role::kAdmin);
@@ -200,7 +201,17 @@ void Router::HandleClient(const std::string& client, zmq::message_t& body) {
   }
 }
 
-void Router::AcceptGenerate(const std::string& client, protocol::GenerateRequest req) {
+namespace {
+// What a request may cost in tokens: its prompt (ids, or bytes of text: at least one per token)
+// and the answer it asks for.
+int64_t RequestCost(const protocol::GenerateRequest& req) {
+  int64_t n = static_cast<int64_t>(req.tokens.size() + req.prompt.size() + req.tools_json.size()) + req.max_tokens;
+  for (const auto& m : req.messages) n += static_cast<int64_t>(m.content.size() + m.reasoning_content.size());
+  return n;
+}
+}  // namespace
+
+void Router::AcceptGenerate(const std::string& client, const std::string& owner, protocol::GenerateRequest req) {
   const auto key = std::make_pair(client, req.id);
   if (by_client_id_.count(key)) {
     // Not under the request's id: that id belongs to the running request, whose one terminal
@@ -254,6 +265,28 @@ void Router::AcceptGenerate(const std::string& client, protocol::GenerateRequest
                    " waiting); retry later");
     return;
   }
+  ClientUse& use = client_use_[owner];
+  r.owner = owner;
+  r.cost = RequestCost(req);
+  std::string refusal;
+  if (use.in_flight >= cfg_.client_max_in_flight) {
+    metrics_->ClientLimitRefusals("in_flight").Increment();
+    refusal = "client '" + owner + "' has " + std::to_string(use.in_flight) + " requests in flight, the limit per client (--client-max-in-flight " +
+              std::to_string(cfg_.client_max_in_flight) + "); retry when some have ended";
+  } else if (use.tokens + r.cost > cfg_.client_max_tokens) {
+    metrics_->ClientLimitRefusals("tokens").Increment();
+    refusal = "client '" + owner + "' would have " + std::to_string(use.tokens + r.cost) +
+              " tokens requested in flight (prompt + max_tokens; this request " + std::to_string(r.cost) +
+              "), over the limit per client (--client-max-tokens " + std::to_string(cfg_.client_max_tokens) + "); retry when some have ended";
+  }
+  if (!refusal.empty()) {
+    if (use.in_flight == 0) client_use_.erase(owner);
+    metrics_->Requests(protocol::TierName(r.tier), "client_limit").Increment();
+    ReplyError(client, req.id, ErrorCode::kOverloaded, refusal);
+    return;
+  }
+  ++use.in_flight;
+  use.tokens += r.cost;
   r.req = std::move(req);
   by_client_id_[key] = r.rid;
   Request& stored = requests_.emplace(r.rid, std::move(r)).first->second;

@@ -29,6 +29,7 @@
 #include "base/log_limiter.h"
 #include "wire/metrics.h"
 #include "wire/protocol.h"
+#include "router/fair_queue.h"
 #include "router/peer_auth.h"
 #include "router/peer_sender.h"
 #include "router/router_metrics.h"
@@ -78,6 +79,11 @@ struct RouterConfig {
   int heartbeat_ms = 1000;         // both directions
   int heartbeat_liveness = 3;      // missed intervals before a worker is dead
   size_t queue_capacity = 256;     // waiting requests per tier; beyond: `overloaded`
+  // Per client (per key; per connection when --insecure), so that one client cannot fill a tier
+  // queue for everyone: accepted and unfinished requests, and the tokens they may cost (prompt
+  // length, in tokens or bytes of text, + max_tokens). Beyond either: `overloaded` naming it.
+  int64_t client_max_in_flight = 128;
+  int64_t client_max_tokens = int64_t{1} << 26;
   int max_attempts = 3;            // dispatches per request before `unavailable`
   int unavailable_after_ms = 5000; // a tier without live workers this long fails its queue
   // Messages libzmq queues per peer before the router holds them itself (PeerSender, where a
@@ -117,6 +123,8 @@ class Router {
   struct Request {
     uint64_t rid = 0;              // router-wide key (client ids are only unique per client)
     std::string client;            // routing id of the client
+    std::string owner;             // whose limits and turn it counts in (the client's key name)
+    int64_t cost = 0;              // tokens it counts for in the owner's limit
     protocol::GenerateRequest req;
     protocol::Tier tier = protocol::Tier::kFlash;  // tier it is queued for / running on
     bool auto_mode = false;
@@ -157,7 +165,7 @@ class Router {
 
   // -- client side (router.cpp)
   void HandleClient(const std::string& client, zmq::message_t& body);
-  void AcceptGenerate(const std::string& client, protocol::GenerateRequest req);
+  void AcceptGenerate(const std::string& client, const std::string& owner, protocol::GenerateRequest req);
   void HandleCancel(const std::string& client, const protocol::CancelRequest& c);
   void HandleStatus(const std::string& client, const protocol::StatusRequest& s, bool admin);
   void HandleDrain(const std::string& client, const protocol::DrainRequest& d);
@@ -225,7 +233,12 @@ class Router {
   std::map<std::string, Worker> workers_;                      // by identity
   std::unordered_map<uint64_t, Request> requests_;             // by rid
   std::map<std::pair<std::string, std::string>, uint64_t> by_client_id_;  // (client, id) -> rid
-  std::deque<uint64_t> queues_[2];                             // per tier, FIFO
+  FairQueue queues_[2];                                        // per tier, round robin over owners
+  struct ClientUse {
+    int64_t in_flight = 0;
+    int64_t tokens = 0;
+  };
+  std::unordered_map<std::string, ClientUse> client_use_;     // by owner, while it has requests
   Clock::time_point tier_last_alive_[2];
   std::map<std::string, PendingAdmin> admins_;                 // by client + id
   std::set<std::string> dead_clients_;                         // found unreachable while sending

@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
       "backlog-limit", po::value(&c.backlog_limit)->default_value(c.backlog_limit),
       "entries the router holds for one peer that reads nothing; past it the peer is dropped (a slow client's chunks merge, "
       "so only a peer that piles up replies reaches it)")(
+      "client-max-in-flight", po::value(&c.client_max_in_flight)->default_value(c.client_max_in_flight),
+      "accepted, unfinished requests per client key; beyond: `overloaded` naming the limit")(
+      "client-max-tokens", po::value(&c.client_max_tokens)->default_value(c.client_max_tokens),
+      "tokens per client key over its requests in flight (prompt length + max_tokens); beyond: `overloaded`")(
       "max-attempts", po::value(&c.max_attempts)->default_value(c.max_attempts), "dispatches per request before `unavailable`")(
       "unavailable-after-ms", po::value(&c.unavailable_after_ms)->default_value(c.unavailable_after_ms),
       "fail queued requests of a tier that had no live worker this long")(

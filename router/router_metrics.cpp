@@ -53,6 +53,10 @@ RouterMetrics::RouterMetrics(prometheus::Registry& reg) {
                          .Help("Messages the router holds for clients whose socket queue is full")
                          .Register(reg)
                          .Add({});
+  client_limit_refusals_ = &BuildCounter()
+                                .Name("dsv4_router_client_limit_refusals_total")
+                                .Help("Requests refused by a per-client limit (--client-max-in-flight, --client-max-tokens), by limit")
+                                .Register(reg);
   for (protocol::Tier t : {protocol::Tier::kFlash, protocol::Tier::kPro}) {
     const prometheus::Labels tier{{"tier", protocol::TierName(t)}};
     queue_depth_by_tier_[Index(t)] = &queue_depth_->Add(tier);
@@ -63,7 +67,7 @@ RouterMetrics::RouterMetrics(prometheus::Registry& reg) {
     tokens_by_tier_[Index(t)] = &tokens_->Add(tier);
   }
   // Every outcome a request can end with, on every tier (so a scrape shows zeros, not nothing).
-  std::vector<std::string> outcomes = {"done", "client_gone"};
+  std::vector<std::string> outcomes = {"done", "client_gone", "client_limit"};
   for (const auto& code : protocol::Names<protocol::ErrorCode>()) outcomes.emplace_back(code.name);
   for (const char* tier : {"flash", "pro", "none"}) {
     for (const std::string& outcome : outcomes) {

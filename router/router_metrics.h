@@ -41,6 +41,8 @@ class RouterMetrics {
   prometheus::Counter& ChunksMerged() { return *chunks_merged_; }
   // Messages waiting in the router for clients whose socket queue is full.
   prometheus::Gauge& ClientBacklog() { return *client_backlog_; }
+  // Requests refused by a per-client limit, by limit ("in_flight", "tokens").
+  prometheus::Counter& ClientLimitRefusals(const std::string& limit) { return client_limit_refusals_->Add({{"limit", limit}}); }
 
  private:
   template <typename T>
@@ -65,6 +67,7 @@ class RouterMetrics {
   prometheus::Gauge* in_flight_;
   prometheus::Counter* chunks_merged_;
   prometheus::Gauge* client_backlog_;
+  Fam<prometheus::Counter>* client_limit_refusals_;
   // Built in the constructor, indexed by Index(tier).
   prometheus::Gauge* queue_depth_by_tier_[2];
   prometheus::Gauge* workers_alive_by_tier_[2];

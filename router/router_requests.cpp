@@ -45,12 +45,7 @@ Router::Worker* Router::PickWorker(Tier tier) {
 void Router::Enqueue(Request& r, bool front) {
   r.state = State::kQueued;
   r.worker.clear();
-  auto& q = queues_[TierIndex(r.tier)];
-  if (front) {
-    q.push_front(r.rid);
-  } else {
-    q.push_back(r.rid);
-  }
+  queues_[TierIndex(r.tier)].Push(r.owner, r.rid, front);
 }
 
 void Router::Dispatch(Tier tier) {
@@ -58,8 +53,7 @@ void Router::Dispatch(Tier tier) {
   while (!q.empty()) {
     Worker* w = PickWorker(tier);
     if (!w) return;
-    const uint64_t rid = q.front();
-    q.pop_front();
+    const uint64_t rid = *q.Pop();
     auto it = requests_.find(rid);
     if (it == requests_.end()) continue;
     Request& r = it->second;
@@ -96,13 +90,7 @@ void Router::Detach(Request& r, bool cancel_on_worker) {
       if (cancel_on_worker) SendToWorker(w->first, protocol::EncodeCancelWork({r.rid}));
     }
   } else {
-    auto& q = queues_[TierIndex(r.tier)];
-    for (auto it = q.begin(); it != q.end(); ++it) {
-      if (*it == r.rid) {
-        q.erase(it);
-        break;
-      }
-    }
+    queues_[TierIndex(r.tier)].Remove(r.owner, r.rid);
   }
   r.state = State::kQueued;
   r.worker.clear();
@@ -112,6 +100,10 @@ void Router::Forget(uint64_t rid) {
   auto it = requests_.find(rid);
   if (it == requests_.end()) return;
   by_client_id_.erase({it->second.client, it->second.req.id});
+  if (auto use = client_use_.find(it->second.owner); use != client_use_.end()) {
+    use->second.tokens -= it->second.cost;
+    if (--use->second.in_flight <= 0) client_use_.erase(use);
+  }
   requests_.erase(it);
   UpdateGauges();  // before the terminal reply goes out (see Finish)
 }

@@ -1,11 +1,12 @@
 // dsv4-gateway over HTTP with real processes (router, workers, gateway) and curl as the client:
 // answers equal to the same request over ZeroMQ, byte-exact event-stream framing, API-shaped
 // errors for bad input (and the gateway keeps serving), API keys, a client disconnect cancelling
-// at the router, 64 concurrent streams.
+// at the router, 64 concurrent streams, a router killed under a waiting request.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <cctype>
+#include <csignal>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -315,6 +316,36 @@ TEST_F(Gateway, SixtyFourConcurrentStreamsAllCompleteUninterleaved) {
   }
   EXPECT_EQ(ids.size(), static_cast<size_t>(kClients));
   EXPECT_EQ(Metric(gw_->Curl("/metrics").body, "dsv4_gateway_open_streams"), 0);
+}
+
+// The gateway is a client of the router too (client/client.h): when the router dies, an HTTP
+// request waiting on it ends within seconds with 503, not after the gateway's request timeout.
+TEST(GatewayRouterLost, AWaitingRequestEndsWith503WhenTheRouterIsKilled) {
+  GatewayService gw;
+  HttpReply reply;
+  std::chrono::steady_clock::time_point answered;
+  std::thread waiting([&] {
+    // An echo answer of a million tokens, not streamed: nothing comes back until it ends.
+    reply = gw.Curl("/v1/chat/completions", ChatBody("deepseek-v4-pro", "go on", 1000000, false), {"--max-time", "120"});
+    answered = std::chrono::steady_clock::now();
+  });
+  double in_flight = 0;
+  for (int i = 0; i < 300 && in_flight < 1; ++i) {
+    std::this_thread::sleep_for(100ms);
+    in_flight = Metric(gw.svc.RouterMetrics(), "dsv4_router_requests_in_flight");
+  }
+  if (in_flight < 1) {
+    waiting.join();
+    FAIL() << "the request never reached the router: " << reply.status << " " << reply.body << gw.Logs();
+  }
+  gw.svc.router->Signal(SIGKILL);
+  const auto killed = std::chrono::steady_clock::now();
+  waiting.join();
+  const double seconds = std::chrono::duration<double>(answered - killed).count();
+  EXPECT_LT(seconds, 10.0);
+  EXPECT_EQ(reply.status, 503) << reply.body;
+  EXPECT_NE(reply.body.find("connection to the router lost"), std::string::npos) << reply.body;
+  std::cerr << "after kill -9 of the router, the gateway answered 503 in " << seconds << " s\n";
 }
 
 TEST(GatewayKeys, MissingOrWrongKeysAreRefusedInEachApisShape) {

@@ -25,8 +25,9 @@ constexpr int kRequests = 272;
 constexpr int64_t kMaxTokens = 4000;
 
 TEST(ServiceSlowClient, AClientThatReadsNothingForAWhileGetsEveryTerminalMessage) {
-  Service svc({"--send-hwm", "2000"});
-  // 272 run at once, as in the reproduction.
+  // 272 run at once, as in the reproduction: all from one key, so past the default
+  // per-client limit of 128 in flight (service_fairness_test checks that limit).
+  Service svc({"--send-hwm", "2000", "--client-max-in-flight", std::to_string(kRequests)});
   svc.AddWorker("flash", "echo", {"--capacity", "136"});
   svc.AddWorker("flash", "echo", {"--capacity", "136"});
   ASSERT_TRUE(svc.WaitForWorkers(2, 30s)) << svc.Logs();
