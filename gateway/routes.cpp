@@ -42,7 +42,11 @@ void Routes::Handle(const HttpRequest& req, std::shared_ptr<Responder> out) {
     if (req.method == "GET" && path.rfind("/v1/models/", 0) == 0) {
       return out->Reply(200, "application/json", OpenAiModel(ctx_.names, path.substr(11)));
     }
-    if (req.method == "POST" && IsApiRoute(path)) return Generation::Start(ParseApiRequest(path, req.body, ctx_), std::move(out), bridge_);
+    if (req.method == "POST" && IsApiRoute(path)) {
+      // Parsed before `out` is handed over: a refusal is answered on it below.
+      Job job = ParseApiRequest(path, req.body, ctx_);
+      return Generation::Start(std::move(job), std::move(out), bridge_);
+    }
     throw ApiError(ErrorKind::kNotFound, "unknown route: " + req.method + " " + path +
                                              " (served: POST /v1/chat/completions, POST /v1/completions, POST /v1/messages, "
                                              "GET /v1/models, GET /metrics)");
