@@ -1,41 +1,85 @@
 // Arbitrary bytes as what a client sends on one connection to dsv4-gateway: Beast's request
 // parser with the server's body limit, fed as http::async_read feeds it, each request turned into
 // the gateway's HttpRequest (gateway/http_request.h, what the server hands its routes), requests
-// after the first while the connection is kept alive; then what Routes does before any router is
-// involved: the API-key check, the model lookup of GET /v1/models/NAME, and the POST body read
-// by the API its path names. Only ApiError may come out of the route code.
+// after the first while the connection is kept alive. Each then goes through Routes::Handle, as in
+// dsv4-gateway, unless it is an API request that parses (that one would be submitted to the
+// router; ParseApiRequest alone is run for it): every request handled must be answered exactly
+// once, on the Responder it was given, with a status the APIs use.
 #include <boost/beast/http/error.hpp>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
 
 #include "fuzz/gateway_fuzz_context.h"
 #include "gateway/api_error.h"
 #include "gateway/api_keys.h"
+#include "gateway/gateway_metrics.h"
 #include "gateway/http_request.h"
 #include "gateway/http_server.h"
-#include "gateway/openai_api.h"
+#include "gateway/router_bridge.h"
 #include "gateway/routes.h"
 
 namespace {
 
 namespace http = boost::beast::http;
 using dsv4::gateway::ApiError;
+using dsv4::gateway::HttpRequest;
 
-void Route(const dsv4::gateway::HttpRequest& req) {
-  static const dsv4::gateway::ApiKeys keys;
-  keys.Check(req.Header("authorization"), req.Header("x-api-key"));
-  const std::string path = req.Path();
-  try {
-    if (req.method == "GET" && path.rfind("/v1/models/", 0) == 0) dsv4::gateway::OpenAiModel(dsv4::fuzz::GatewayContext().names, path.substr(11));
-    if (req.method == "POST" && dsv4::gateway::IsApiRoute(path) && !req.body_too_large)
-      dsv4::gateway::ParseApiRequest(path, req.body, dsv4::fuzz::GatewayContext());
-  } catch (const ApiError&) {
+[[noreturn]] void Fail(const std::string& what, const HttpRequest& req) {
+  std::fprintf(stderr, "gateway_http_fuzz: %s (%s %s)\n", what.c_str(), req.method.c_str(), req.target.c_str());
+  std::abort();
+}
+
+// What Routes::Handle did with its Responder. Handled requests never reach the router here, so
+// a stream is never started.
+class Recorder final : public dsv4::gateway::Responder {
+ public:
+  void SetRoute(std::string) override {}
+  void Reply(int status, std::string, std::string) override {
+    ++replies;
+    this->status = status;
   }
+  void StartStream() override { ++streams; }
+  void Write(std::string) override { ++streams; }
+  void End() override { ++streams; }
+  void OnGone(std::function<void()>) override {}
+  int replies = 0, streams = 0, status = 0;
+};
+
+// The gateway's routes as dsv4-gateway builds them; the bridge connects to an endpoint nobody
+// binds and is never given a request.
+struct Gateway {
+  dsv4::gateway::GatewayMetrics metrics;
+  dsv4::gateway::RouterBridge bridge{"inproc://gateway-http-fuzz-no-router", {}, std::chrono::seconds(1)};
+  dsv4::gateway::Routes routes{dsv4::fuzz::GatewayContext(), dsv4::gateway::ApiKeys(), bridge, metrics,
+                               dsv4::gateway::HttpServerConfig{}.max_body_bytes};
+};
+Gateway* gateway = nullptr;
+
+// True when Routes::Handle would submit `req` to the router (an API request that parses).
+bool WouldSubmit(const HttpRequest& req) {
+  if (req.method != "POST" || !dsv4::gateway::IsApiRoute(req.Path()) || req.body_too_large) return false;
+  try {
+    dsv4::gateway::ParseApiRequest(req.Path(), req.body, dsv4::fuzz::GatewayContext());
+    return true;
+  } catch (const ApiError&) {
+    return false;
+  }
+}
+
+void Route(const HttpRequest& req) {
+  if (WouldSubmit(req)) return;
+  auto out = std::make_shared<Recorder>();
+  gateway->routes.Handle(req, out);
+  if (out->replies != 1 || out->streams != 0) Fail("a request was not answered exactly once", req);
+  if (out->status != 200 && (out->status < 400 || out->status >= 500)) Fail("answered with status " + std::to_string(out->status), req);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  dsv4::fuzz::GatewayContext();
+  gateway = new Gateway;  // lives as long as the process (its bridge thread too)
   return 0;
 }
 
