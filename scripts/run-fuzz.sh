@@ -60,10 +60,11 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 echo "run-fuzz: ${seconds} s per target, $(nproc) at a time, on $cpu (ASan+UBSan, clang $(clang++-14 -dumpversion))"
 for t in "${targets[@]}"; do
   log=$out/logs/$t.log
+  # A target that failed early has none of these lines (grep finds nothing: not an error here).
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  corp=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
+  corp=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
   printf 'run-fuzz: %-24s %10s runs %7s/s  %5s edges  %5s inputs in corpus\n' "$t" "${runs:-?}" "${rate:-?}" "${cov:-?}" "${corp:-?}"
 done
 if ((${#failed[@]})); then
