@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/http_request.h"
+
 namespace dsv4::gateway {
 
 namespace {
@@ -118,12 +120,6 @@ class Exchange final : public Responder, public std::enable_shared_from_this<Exc
   std::string route_ = "other";
 };
 
-std::string Lower(boost::beast::string_view s) {
-  std::string out(s.data(), s.size());
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
 struct HttpServer::Impl {
@@ -211,23 +207,17 @@ asio::awaitable<void> HttpServer::Impl::Session(tcp::socket sock) {
   beast::flat_buffer buffer;
   try {
     for (;;) {
-      http::request_parser<http::string_body> parser;
+      RequestParser parser;
       parser.body_limit(cfg.max_body_bytes);
       stream.expires_after(kIdleTimeout);
       beast::error_code ec;
       co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
       const auto start = Clock::now();
-      HttpRequest req;
-      if (ec == http::error::body_limit) {  // raised as soon as Content-Length says so
-        req.body_too_large = true;  // answered with 413, then the connection is closed
-      } else if (ec) {
-        break;  // closed, idle too long, or not HTTP
-      }
-      auto& msg = parser.get();
-      req.method = std::string(msg.method_string());
-      req.target = std::string(msg.target());
-      for (const auto& field : msg) req.headers.emplace_back(Lower(field.name_string()), std::string(field.value()));
-      if (!req.body_too_large) req.body = std::move(msg.body());
+      // body_limit is raised as soon as Content-Length says so: answered with 413, then the
+      // connection is closed. Any other error: closed, idle too long, or not HTTP.
+      if (ec && ec != http::error::body_limit) break;
+      const HttpRequest req = ToHttpRequest(parser, ec == http::error::body_limit);
+      const auto& msg = parser.get();
       const bool keep_alive = msg.keep_alive() && !req.body_too_large && !stopping;
       stream.expires_never();
       auto ex = std::make_shared<Exchange>(stream.get_executor());

@@ -19,7 +19,7 @@ Json ParseBody(const std::string& body) {
   Json j;
   try {
     j = Json::parse(body);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number past double's range
     throw ApiError(ErrorKind::kInvalidRequest, std::string("the request body is not valid JSON: ") + e.what());
   }
   if (!j.is_object()) throw ApiError(ErrorKind::kInvalidRequest, std::string("the request body must be a JSON object, got ") + TypeName(j));

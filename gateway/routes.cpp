@@ -6,10 +6,26 @@
 
 namespace dsv4::gateway {
 
+namespace {
+constexpr char kAnthropicMessages[] = "/v1/messages";
+constexpr char kOpenAiChat[] = "/v1/chat/completions";
+constexpr char kOpenAiCompletions[] = "/v1/completions";
+}  // namespace
+
+bool IsApiRoute(const std::string& path) { return path == kOpenAiChat || path == kOpenAiCompletions || path == kAnthropicMessages; }
+
+Job ParseApiRequest(const std::string& path, const std::string& body, const ApiContext& ctx) {
+  const Json json = ParseBody(body);
+  if (path == kAnthropicMessages) return ParseAnthropicMessages(json, ctx);
+  if (path == kOpenAiChat) return ParseOpenAiChat(json, ctx);
+  if (path == kOpenAiCompletions) return ParseOpenAiCompletion(json, ctx);
+  throw ApiError(ErrorKind::kNotFound, "unknown API route: " + path);
+}
+
 void Routes::Handle(const HttpRequest& req, std::shared_ptr<Responder> out) {
   const std::string path = req.Path();
   out->SetRoute(RouteLabel(path));
-  const bool anthropic = path == "/v1/messages";
+  const bool anthropic = path == kAnthropicMessages;
   const auto fail = [&](const ApiError& e) {
     out->Reply(e.Status(), "application/json", anthropic ? AnthropicErrorBody(e) : OpenAiErrorBody(e));
   };
@@ -26,11 +42,9 @@ void Routes::Handle(const HttpRequest& req, std::shared_ptr<Responder> out) {
     if (req.method == "GET" && path.rfind("/v1/models/", 0) == 0) {
       return out->Reply(200, "application/json", OpenAiModel(ctx_.names, path.substr(11)));
     }
-    if (req.method == "POST" && (path == "/v1/chat/completions" || path == "/v1/completions" || anthropic)) {
-      const Json body = ParseBody(req.body);
-      Job job = anthropic                            ? ParseAnthropicMessages(body, ctx_)
-                : path == "/v1/chat/completions" ? ParseOpenAiChat(body, ctx_)
-                                                 : ParseOpenAiCompletion(body, ctx_);
+    if (req.method == "POST" && IsApiRoute(path)) {
+      // Parsed before `out` is handed over: a refusal is answered on it below.
+      Job job = ParseApiRequest(path, req.body, ctx_);
       return Generation::Start(std::move(job), std::move(out), bridge_);
     }
     throw ApiError(ErrorKind::kNotFound, "unknown route: " + req.method + " " + path +

@@ -15,6 +15,12 @@
 
 namespace dsv4::gateway {
 
+// The paths of the API requests (POST), which ParseApiRequest reads.
+bool IsApiRoute(const std::string& path);
+// The Job an API request asks for: its JSON body read by the API its path names. Throws
+// ApiError naming what is wrong. What Routes::Handle runs for every POST to an API route.
+Job ParseApiRequest(const std::string& path, const std::string& body, const ApiContext& ctx);
+
 class Routes {
  public:
   Routes(ApiContext ctx, ApiKeys keys, RouterBridge& bridge, GatewayMetrics& metrics, size_t max_body_bytes)

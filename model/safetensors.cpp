@@ -156,23 +156,26 @@ MappedFile::~MappedFile() {
 }
 
 std::vector<TensorView> ParseSafetensors(const MappedFile& file, const std::string& display_name) {
+  return ParseSafetensors(file.data(), file.size(), display_name);
+}
+
+std::vector<TensorView> ParseSafetensors(const uint8_t* data, size_t size, const std::string& display_name) {
   const std::string& fname = display_name;
-  if (file.size() < 8) throw Error(fname + ": truncated: " + std::to_string(file.size()) + " bytes, too short for a safetensors header");
+  if (size < 8) throw Error(fname + ": truncated: " + std::to_string(size) + " bytes, too short for a safetensors header");
   uint64_t header_len = 0;
-  std::memcpy(&header_len, file.data(), 8);
-  if (header_len > file.size() - 8)
+  std::memcpy(&header_len, data, 8);
+  if (header_len > size - 8)
     throw Error(fname + ": header length " + std::to_string(header_len) + " runs past the end of the file (" +
-                std::to_string(file.size()) + " bytes): truncated or not a safetensors file");
+                std::to_string(size) + " bytes): truncated or not a safetensors file");
   nlohmann::json h;
   try {
-    h = nlohmann::json::parse(reinterpret_cast<const char*>(file.data()) + 8,
-                              reinterpret_cast<const char*>(file.data()) + 8 + header_len);
+    h = nlohmann::json::parse(reinterpret_cast<const char*>(data) + 8, reinterpret_cast<const char*>(data) + 8 + header_len);
   } catch (const nlohmann::json::exception& e) {
     throw Error(fname + ": header is not valid JSON: " + e.what());
   }
   if (!h.is_object()) throw Error(fname + ": header is not a JSON object");
   const size_t data_start = 8 + header_len;
-  const size_t data_size = file.size() - data_start;
+  const size_t data_size = size - data_start;
   std::vector<TensorView> out;
   for (auto it = h.begin(); it != h.end(); ++it) {
     if (it.key() == "__metadata__") continue;
@@ -198,11 +201,20 @@ std::vector<TensorView> ParseSafetensors(const MappedFile& file, const std::stri
     if (end > data_size)
       throw Error(where + ": data_offsets " + off.dump() + " run past the end of the file (data section is " +
                   std::to_string(data_size) + " bytes): truncated shard?");
-    const uint64_t want = static_cast<uint64_t>(v.Numel()) * DtypeSize(v.dtype);
+    // The bytes the shape needs, checked against the data section as they are multiplied: a shape
+    // whose product overflows (or wraps to the stored size) must not pass for a small tensor.
+    uint64_t want = std::count(v.shape.begin(), v.shape.end(), 0) ? 0 : DtypeSize(v.dtype);
+    for (const int64_t d : v.shape) {
+      const auto dim = static_cast<uint64_t>(d);
+      if (want > 0 && want > data_size / dim)
+        throw Error(where + ": shape " + v.ShapeStr() + " of " + DtypeName(v.dtype) + " needs more bytes than the data section holds (" +
+                    std::to_string(data_size) + ")");
+      want *= dim;
+    }
     if (end - begin != want)
       throw Error(where + ": holds " + std::to_string(end - begin) + " bytes but shape " + v.ShapeStr() + " of " +
                   DtypeName(v.dtype) + " needs " + std::to_string(want));
-    v.data = file.data() + data_start + begin;
+    v.data = data + data_start + begin;
     v.nbytes = static_cast<size_t>(want);
     out.push_back(std::move(v));
   }

@@ -57,6 +57,8 @@ class MappedFile {
 
 // Parses and validates one shard's header. Throws dsv4::Error naming the file and tensor.
 std::vector<TensorView> ParseSafetensors(const MappedFile& file, const std::string& display_name);
+// The same over `size` bytes of a shard in memory; the views point into `data`.
+std::vector<TensorView> ParseSafetensors(const uint8_t* data, size_t size, const std::string& display_name);
 
 struct OpenOptions {
   // Tensors not to register; a shard of the index that holds only such tensors is not mapped.

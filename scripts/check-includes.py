@@ -31,6 +31,8 @@ RULES = {
     "router": ("worker registry, queues, tier policy, retries, admin commands, metrics", ["wire", "base"]),
     "client": ("C++ client library", ["wire", "base"]),
     "gateway": ("HTTP gateway (OpenAI / Anthropic APIs), a client of the router", ["wire", "chat", "text", "client", "base"]),
+    "fuzz": ("libFuzzer targets: the parsers of what peers and files hand the project",
+             ["gateway", "model", "chat", "text", "wire", "base"]),
 }
 # Parts whose files may include anything: each tool takes what it needs; tests and benchmarks
 # exercise everything.

@@ -6,7 +6,8 @@ PKGS=(cmake g++ make pkg-config curl
       libboost-dev libboost-program-options-dev libdw-dev
       libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
       python3 python3-zmq python3-msgpack
-      prometheus iproute2 python3-yaml)
+      prometheus iproute2 python3-yaml
+      clang-14 libclang-rt-14-dev)  # the fuzz targets: clang, libFuzzer and its sanitizer runtimes
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -6,7 +6,9 @@
 #      every test;
 #   2. ASan+UBSan build, every test not labelled no-asan (benchmark-sized cases);
 #   3. ThreadSanitizer build of the tests labelled hotswap only: the hot-swap stress test (forward
-#      passes on 4 threads while plugins are swapped under them) and the thread pool's.
+#      passes on 4 threads while plugins are swapped under them) and the thread pool's;
+#   4. the fuzz targets (clang, libFuzzer, ASan+UBSan): each parser of what peers and files hand the
+#      project, its fixed crashes replayed, then fuzzed for a bounded time (scripts/run-fuzz.sh).
 # After each ctest run, check-skips.py fails the run when a test counted as skipped had in fact a
 # failed SetUpTestSuite (ctest alone calls that green: the service did not start, the disk was full).
 set -euo pipefail
@@ -34,3 +36,5 @@ run_ctest build/asan -LE no-asan
 scripts/build.sh tsan hot_swap_test thread_pool_test
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 run_ctest build/tsan -L hotswap
+# 20 s per target, two at a time on CI's 2 cores: ~3 minutes with the clang build.
+scripts/run-fuzz.sh 20
