@@ -35,13 +35,22 @@ struct Scheduler::Sequence {
   bool has_deadline = false;
   std::chrono::steady_clock::time_point deadline;
   bool finished = false;
+  // Prefix cache: prompt tokens restored from it, and the key of prompt[0, fed) while fed sits
+  // on a block boundary (chained to the next boundary's).
+  int64_t cached_tokens = 0;
+  uint64_t prefix_key = 0;
 
   explicit Sequence(const SamplingParams& p) : sampler(p) {}
 };
 
 Scheduler::Scheduler(StepRunner& runner, const PromptEncoder& encoder, WorkerMetrics& metrics, const SchedulerConfig& cfg,
                      std::function<void(const std::string&)> send)
-    : runner_(runner), encoder_(encoder), m_(metrics), cfg_(cfg), send_(std::move(send)) {}
+    : runner_(runner),
+      encoder_(encoder),
+      m_(metrics),
+      cfg_(cfg),
+      send_(std::move(send)),
+      prefix_cache_(cfg.prefix_cache_bytes, cfg.prefix_block_tokens, cfg.model_identity) {}
 
 Scheduler::~Scheduler() = default;
 
@@ -134,11 +143,42 @@ void Scheduler::Admit(protocol::WorkRequest w) {
                                                                 std::to_string(seq.req.max_tokens) + ") exceeds the model's context of " +
                                                                 std::to_string(runner_.max_context()));
     seq.state = runner_.NewSequence();
+    RestorePrefix(seq);
   } catch (const protocol::ProtocolError& e) {
     FailSeq(seq, e.code(), e.what());
   } catch (const Error& e) {
     FailSeq(seq, ErrorCode::kBadRequest, e.what());  // the prompt encoder's refusal, naming the field
   }
+}
+
+void Scheduler::RestorePrefix(Sequence& s) {
+  s.prefix_key = prefix_cache_.RootKey();
+  const auto t0 = Clock::now();
+  // The last prompt token always runs: its logits (and a draft riding with it) start the answer.
+  auto hit = prefix_cache_.Lookup(s.prompt, static_cast<int64_t>(s.prompt.size()) - 1);
+  if (hit) {
+    s.state = std::move(hit->state);
+    s.fed = static_cast<size_t>(hit->tokens);
+    s.cached_tokens = hit->tokens;
+    s.prefix_key = hit->key;
+    m_.prefix_restore_seconds->Observe(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  m_.prefix_hit_tokens->Increment(static_cast<double>(s.cached_tokens));
+  m_.prefix_miss_tokens->Increment(static_cast<double>(static_cast<int64_t>(s.prompt.size()) - s.cached_tokens));
+}
+
+void Scheduler::KeepPrefix(Sequence& s) {
+  const int64_t block = prefix_cache_.block_tokens();
+  const int64_t fed = static_cast<int64_t>(s.fed);
+  if (!prefix_cache_.enabled() || s.draft_in_step || fed == 0 || fed % block != 0) return;
+  const int32_t* last_block = s.prompt.data() + (fed - block);
+  const uint64_t parent = s.prefix_key;
+  s.prefix_key = prefix_cache_.NextKey(parent, last_block);
+  prefix_cache_.Insert(parent, last_block, s.state);
+  m_.prefix_cache_bytes->Set(static_cast<double>(prefix_cache_.bytes()));
+  m_.prefix_snapshots->Set(static_cast<double>(prefix_cache_.snapshots()));
+  const double evicted = static_cast<double>(prefix_cache_.evictions()) - m_.prefix_evictions->Value();
+  if (evicted > 0) m_.prefix_evictions->Increment(evicted);
 }
 
 bool Scheduler::Stopped(const Sequence& s) const {
@@ -234,7 +274,12 @@ bool Scheduler::BuildStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>&
     s.step_prompt_n = 0;
     if (s.phase == Sequence::Phase::kPrefill) {
       if (prefill_budget <= 0) continue;  // waits for a later step; decodes keep flowing
-      const size_t n = std::min<size_t>(s.prompt.size() - s.fed, static_cast<size_t>(prefill_budget));
+      size_t n = std::min<size_t>(s.prompt.size() - s.fed, static_cast<size_t>(prefill_budget));
+      if (prefix_cache_.enabled()) {
+        // Cut at the next block boundary, where KeepPrefix leaves a snapshot.
+        const size_t block = static_cast<size_t>(prefix_cache_.block_tokens());
+        n = std::min(n, block - s.fed % block);
+      }
       prefill_budget -= static_cast<int64_t>(n);
       s.feed.assign(s.prompt.begin() + static_cast<std::ptrdiff_t>(s.fed), s.prompt.begin() + static_cast<std::ptrdiff_t>(s.fed + n));
       s.step_prompt_n = n;
@@ -259,6 +304,7 @@ bool Scheduler::BuildStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>&
 void Scheduler::AfterStep(Sequence& s) {
   if (s.phase == Sequence::Phase::kPrefill) {
     s.fed += s.step_prompt_n;
+    KeepPrefix(s);
     if (s.fed < s.prompt.size()) return;
     if (s.draft_in_step) return VerifyDraft(s, s.logits.data(), static_cast<int64_t>(s.step_prompt_n) - 1);
   }

@@ -12,6 +12,8 @@
 //    the longest prefix where its own sampler picks the same token. The state cannot be
 //    truncated, so it is copied before that pass, and if part of the draft is rejected it is
 //    restored and the kept prefix re-fed together with Pro's own next token.
+// Draft tokens never enter the prefix cache: snapshots are taken only after steps that carried
+// prompt tokens alone, at block boundaries of the prompt (prefill chunks are cut there).
 // In both cases the seeded sampler is advanced over every drafted position, so the answer is the
 // same one an uninterrupted run would have produced.
 #pragma once
@@ -31,6 +33,7 @@
 #include "wire/protocol.h"
 #include "model/sampler.h"
 #include "chat/prompt_encoder.h"
+#include "worker/prefix_cache.h"
 #include "worker/step_runner.h"
 #include "worker/worker_metrics.h"
 
@@ -44,6 +47,11 @@ struct SchedulerConfig {
   // generation_config.json; greedy without one).
   double default_temperature = 0.0;
   double default_top_p = 1.0;
+  // Prefix cache (worker/prefix_cache.h): RAM budget (0 = off), block size (a multiple of 128)
+  // and what the states belong to (model id + numerics).
+  size_t prefix_cache_bytes = 0;
+  int64_t prefix_block_tokens = 512;
+  std::string model_identity;
 };
 
 class Scheduler {
@@ -88,12 +96,17 @@ class Scheduler {
   void MarkFinished(Sequence& s, const char* outcome);
   void FailSeq(Sequence& s, protocol::ErrorCode code, const std::string& message);
   void Reap();
+  // Prefix cache: restore the longest cached prefix of the prompt at admission; leave a snapshot
+  // at each block boundary the prompt's prefill reaches.
+  void RestorePrefix(Sequence& s);
+  void KeepPrefix(Sequence& s);
 
   StepRunner& runner_;
   const PromptEncoder& encoder_;
   WorkerMetrics& m_;
   SchedulerConfig cfg_;
   std::function<void(const std::string&)> send_;
+  PrefixCache prefix_cache_;  // scheduler thread only
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
