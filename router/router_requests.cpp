@@ -193,6 +193,7 @@ void Router::Finish(uint64_t rid, const protocol::WorkerDone& wd) {
   d.usage.prompt_tokens = r.prompt_tokens;
   d.usage.completion_tokens = static_cast<int64_t>(r.answer.size());
   d.usage.reasoning_tokens = wd.reasoning_tokens;
+  d.usage.cached_tokens = wd.cached_prompt_tokens;
   d.tokens = r.answer;
   d.completion = wd.completion;
   const Confidence c = Summarize(r.logprobs);

@@ -348,6 +348,7 @@ std::string EncodeDone(const Done& d) {
                                 .Field("prompt_tokens", d.usage.prompt_tokens)
                                 .Field("completion_tokens", d.usage.completion_tokens)
                                 .Field("reasoning_tokens", d.usage.reasoning_tokens)
+                                .Field("cached_tokens", d.usage.cached_tokens)
                                 .Finish();
   const std::string timings =
       Writer().Field("queue_ms", d.queue_ms).Field("ttft_ms", d.ttft_ms).Field("total_ms", d.total_ms).Finish();
@@ -381,6 +382,7 @@ Done ParseDone(const Message& m) {
   d.usage.prompt_tokens = u.Int("prompt_tokens");
   d.usage.completion_tokens = u.Int("completion_tokens");
   d.usage.reasoning_tokens = u.IntOr("reasoning_tokens", 0);
+  d.usage.cached_tokens = u.IntOr("cached_tokens", 0);
   d.tokens = m.Tokens("tokens");
   if (m.Has("completion")) d.completion = ReadCompletion(m.Sub("completion"));
   d.mean_logprob = m.NumberOr("mean_logprob", 0.0);

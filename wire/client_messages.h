@@ -175,6 +175,9 @@ struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t reasoning_tokens = 0;  // of completion_tokens, those inside the thinking block
+  // Of prompt_tokens, those the worker restored from its prefix cache instead of prefilling
+  // (OpenAI's prompt_tokens_details.cached_tokens; DeepSeek's prompt cache hit tokens).
+  int64_t cached_tokens = 0;
   bool operator==(const Usage&) const = default;
 };
 

@@ -125,6 +125,7 @@ std::string EncodeWorkerDone(const WorkerDone& d) {
       .Field("prompt_tokens", d.prompt_tokens)
       .Field("answer_tokens", d.answer_tokens)
       .Field("reasoning_tokens", d.reasoning_tokens)
+      .Field("cached_prompt_tokens", d.cached_prompt_tokens)
       .Raw("completion", completion.Finish())
       .Finish();
 }
@@ -136,6 +137,7 @@ WorkerDone ParseWorkerDone(const Message& m) {
   d.prompt_tokens = m.Int("prompt_tokens");
   d.answer_tokens = m.Int("answer_tokens");
   d.reasoning_tokens = m.IntOr("reasoning_tokens", 0);
+  d.cached_prompt_tokens = m.IntOr("cached_prompt_tokens", 0);
   if (m.Has("completion")) d.completion = ReadCompletion(m.Sub("completion"));
   return d;
 }

@@ -102,6 +102,7 @@ struct WorkerDone {
   int64_t answer_tokens = 0;     // the whole answer, draft included: the router checks it holds as many
   int64_t reasoning_tokens = 0;
   Completion completion;
+  int64_t cached_prompt_tokens = 0;  // of prompt_tokens, those restored from the prefix cache
   bool operator==(const WorkerDone&) const = default;
 };
 std::string EncodeWorkerDone(const WorkerDone& d);

@@ -196,6 +196,7 @@ void Scheduler::Complete(Sequence& s) {
   d.finish_reason = eos ? protocol::FinishReason::kStop : protocol::FinishReason::kLength;
   d.prompt_tokens = static_cast<int64_t>(s.prompt.size());
   d.answer_tokens = static_cast<int64_t>(s.answer.size());
+  d.cached_prompt_tokens = s.cached_tokens;
   send_(protocol::EncodeWorkerDone(d));
 }
 

@@ -138,7 +138,7 @@ std::vector<MessageCase> AllMessages() {
   done.tier = Tier::kPro;
   done.escalated = true;
   done.escalation_reason = "low_confidence";
-  done.usage = Usage{4, 3, 1};
+  done.usage = Usage{4, 3, 1, 2};
   done.tokens = {1, 2, 3};
   done.completion = FullCompletion();
   done.mean_logprob = -0.5;
@@ -159,7 +159,7 @@ std::vector<MessageCase> AllMessages() {
   WorkerToken wtok;
   static_cast<TokenRun&>(wtok) = FullRun();
   wtok.rid = 9;
-  WorkerDone wdone{9, FinishReason::kStop, 12, 3, 1, FullCompletion()};
+  WorkerDone wdone{9, FinishReason::kStop, 12, 3, 1, FullCompletion(), 8};
 
   return {
       // tools, tool_choice_name and logprobs are required by the example's tool_choice and top_logprobs.
@@ -407,11 +407,13 @@ TEST(Protocol, DoneRoundTrips) {
   d.tokens = {1, 2, 3};
   d.usage.prompt_tokens = 4;
   d.usage.completion_tokens = 3;
+  d.usage.cached_tokens = 2;
   d.draft_accepted = 2;
   const std::string body = protocol::EncodeDone(d);
   const auto back = protocol::ParseDone(Message::Decode(body.data(), body.size(), "type"));
   EXPECT_EQ(back.tokens, d.tokens);
   EXPECT_EQ(back.usage.prompt_tokens, 4);
+  EXPECT_EQ(back.usage.cached_tokens, 2);
   EXPECT_EQ(back.draft_accepted, 2);
   EXPECT_TRUE(back.escalated);
 }

@@ -280,6 +280,8 @@ TEST(Scheduler, PrefixCacheRestoresASharedPrefixAndPrefillsOnlyTheTail) {
   EXPECT_EQ(run.metrics().prefix_hit_tokens->Value(), 256);
   EXPECT_EQ(run.metrics().prefill_tokens->Value() - prefilled, 281 - 256) << "only the tail is prefilled";
   EXPECT_EQ(run.Streamed(2), Count(901, 4));
+  EXPECT_EQ(protocol::ParseWorkerDone(run.MessagesOf(2).back().m).cached_prompt_tokens, 256);
+  EXPECT_EQ(protocol::ParseWorkerDone(run.MessagesOf(1).back().m).cached_prompt_tokens, 0);
   // A forced prefix (resume draft) on top of a restored prefix still continues where it should.
   protocol::WorkRequest resume = Work(3, first, 6);
   resume.draft = Count(310, 2);
