@@ -19,6 +19,7 @@ class NoTokenizer final : public PromptEncoder {
   explicit NoTokenizer(std::string model) : model_(std::move(model)) {}
   std::vector<int32_t> EncodeText(const std::string&) const override { Refuse("prompt"); }
   std::vector<int32_t> EncodeChat(const ChatPrompt&) const override { Refuse("messages"); }
+  const Tokenizer* tokenizer() const override { return nullptr; }
 
  private:
   [[noreturn]] void Refuse(const char* field) const {
@@ -44,9 +45,14 @@ ordered_json ToJson(const ChatPrompt& chat) {
     if (!t.tool_call_id.empty()) m["tool_call_id"] = t.tool_call_id;
     messages.push_back(std::move(m));
   }
-  if (!chat.tools_json.empty()) {
+  if (!chat.tools_json.empty() && chat.tool_choice != ToolChoiceMode::kNone) {
     ordered_json tools = ordered_json::parse(chat.tools_json, nullptr, /*allow_exceptions=*/false);
     if (!tools.is_array()) throw Error("'tools' is not a JSON array");
+    if (chat.tool_choice == ToolChoiceMode::kFunction) {
+      bool found = false;
+      for (const auto& t : tools) found = found || (t.contains("function") && t["function"].value("name", "") == chat.tool_name);
+      if (!found) throw Error("'tool_choice' names function '" + chat.tool_name + "', which is not in 'tools'");
+    }
     if (messages.empty() || messages[0]["role"] != "system") {
       messages.insert(messages.begin(), ordered_json{{"role", "system"}, {"content", ""}});
     }
@@ -76,11 +82,13 @@ class TokenizerEncoder final : public PromptEncoder {
     opt.effort = chat.effort;
     try {
       if (opt.mode == ThinkingMode::kThinking) opt.reasoning_effort_prompt = efforts_.prompt_for(opt.effort);
-      return tok_.encode(encode_chat(ToJson(chat), opt));
+      return tok_.encode(encode_chat(ToJson(chat), opt) + ForcedCompletionPrefix(chat));
     } catch (const Error& e) {
       throw Error(std::string("field 'messages': ") + e.what());
     }
   }
+
+  const Tokenizer* tokenizer() const override { return &tok_; }
 
  private:
   Tokenizer tok_;
@@ -89,9 +97,18 @@ class TokenizerEncoder final : public PromptEncoder {
 
 }  // namespace
 
-std::unique_ptr<PromptEncoder> MakePromptEncoder(const std::string& model_dir) {
-  const std::string path = model_dir + "/tokenizer.json";
-  if (!model_dir.empty() && std::filesystem::exists(path)) {
+std::string ForcedCompletionPrefix(const ChatPrompt& chat) {
+  namespace tok = chat_tokens;
+  if (chat.tool_choice != ToolChoiceMode::kRequired && chat.tool_choice != ToolChoiceMode::kFunction) return "";
+  std::string s = chat.mode == ThinkingMode::kThinking ? tok::kThinkEnd : "";
+  s += std::string("\n\n<") + tok::kDsml + "tool_calls>\n";
+  if (chat.tool_choice == ToolChoiceMode::kFunction) s += std::string("<") + tok::kDsml + "invoke name=\"" + chat.tool_name + "\">\n";
+  return s;
+}
+
+std::unique_ptr<PromptEncoder> MakePromptEncoder(const std::string& model_dir, const std::string& tokenizer_file) {
+  const std::string path = tokenizer_file.empty() ? model_dir + "/tokenizer.json" : tokenizer_file;
+  if (!tokenizer_file.empty() || (!model_dir.empty() && std::filesystem::exists(path))) {
     return std::make_unique<TokenizerEncoder>(Tokenizer::load(path), model_dir);
   }
   return std::make_unique<NoTokenizer>(model_dir.empty() ? "echo" : model_dir);

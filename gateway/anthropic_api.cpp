@@ -129,16 +129,15 @@ Json ToolInput(const std::string& arguments) {
 
 class MessagesFormat final : public ReplyFormat {
  public:
-  MessagesFormat(std::string model, int64_t input_tokens)
-      : id_(NewId("msg_")), model_(std::move(model)), input_tokens_(input_tokens) {}
+  explicit MessagesFormat(std::string model) : id_(NewId("msg_")), model_(std::move(model)) {}
 
-  std::string StreamStart() override {
+  std::string StreamStart(int64_t prompt_tokens) override {
     Json msg = Message(Json::array());
-    msg["usage"] = {{"input_tokens", input_tokens_}, {"output_tokens", 0}};
+    msg["usage"] = {{"input_tokens", prompt_tokens}, {"output_tokens", 0}};
     return SseEvent("message_start", {{"type", "message_start"}, {"message", msg}});
   }
 
-  std::string StreamParts(const std::vector<Part>& parts) override {
+  std::string StreamParts(const std::vector<Part>& parts, const std::vector<TokenLogprobs>&) override {
     std::string out;
     for (const Part& p : parts) {
       if (p.kind == Part::Kind::kToolCall) {
@@ -175,7 +174,7 @@ class MessagesFormat final : public ReplyFormat {
     Json content = Json::array();
     if (!o.reasoning.empty()) content.push_back({{"type", "thinking"}, {"thinking", o.reasoning}, {"signature", ""}});
     if (!o.content.empty() || o.tool_calls.empty()) content.push_back({{"type", "text"}, {"text", o.content}});
-    for (const ParsedToolCall& c : o.tool_calls) {
+    for (const protocol::ToolCall& c : o.tool_calls) {
       content.push_back({{"type", "tool_use"}, {"id", ToolId()}, {"name", c.name}, {"input", ToolInput(c.arguments)}});
     }
     Json msg = Message(content);
@@ -207,7 +206,6 @@ class MessagesFormat final : public ReplyFormat {
   }
 
   std::string id_, model_;
-  int64_t input_tokens_;
   std::string open_;  // kind of the open content block ("" none)
   int64_t index_ = 0;
   size_t tools_ = 0;
@@ -221,7 +219,6 @@ Job ParseAnthropicMessages(const Json& body, const ApiContext& ctx) {
   job.request.model = ResolveModel(f, ctx.names);
   job.request.max_tokens = f.Int("max_tokens", -1, 1, protocol::kMaxMaxTokens);
   if (job.request.max_tokens < 0) f.Fail("max_tokens", "is required");
-  if (f.Get("top_k")) f.Fail("top_k", "is not supported by this gateway yet");
   ChatPrompt prompt;
   if (const Json* system = f.Get("system")) prompt.messages.push_back({{"role", "system"}, {"content", TextOf(*system, "system")}});
   const Json& messages = f.RequiredArray("messages");
@@ -230,16 +227,10 @@ Job ParseAnthropicMessages(const Json& body, const ApiContext& ctx) {
   ReadTools(f, &prompt);
   ReadThinking(f, &prompt);
   ReadSampling(f, /*max_temperature=*/1.0, &job.request);  // Anthropic's range is 0..1
-  job.stops = ReadStops(f, "stop_sequences");
+  job.request.stop = ReadStops(f, "stop_sequences");
   job.stream = f.Bool("stream", false);
-  EncodedPrompt enc = EncodeChatPrompt(prompt, ctx.model);
-  job.request.prompt_kind = protocol::PromptKind::kTokens;
-  job.request.tokens = std::move(enc.tokens);
-  job.request.thinking = enc.thinking;
-  job.forced_prefix = enc.forced_prefix;
-  job.chat = true;
-  job.mode = prompt.mode;
-  job.format = std::make_unique<MessagesFormat>(f.Str("model", ""), static_cast<int64_t>(job.request.tokens.size()));
+  AskForChat(prompt, ctx.model, &job);
+  job.format = std::make_unique<MessagesFormat>(f.Str("model", ""));
   return job;
 }
 

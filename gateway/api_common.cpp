@@ -23,6 +23,7 @@ void ReadSampling(const Fields& f, double max_temperature, protocol::GenerateReq
     r->top_p = f.Number("top_p", 1.0, 0.0, 1.0);
     if (*r->top_p <= 0.0) f.Fail("top_p", "must be greater than 0");
   }
+  r->top_k = f.Int("top_k", 0, 0, INT64_MAX);
   r->seed = static_cast<uint64_t>(f.Int("seed", 0, INT64_MIN, INT64_MAX));
 }
 

@@ -24,7 +24,7 @@ struct ApiContext {
 protocol::ModelChoice ResolveModel(const Fields& f, const ModelNames& names);
 
 // temperature (0..max_temperature) and top_p (0..1] when the request names them (otherwise the
-// worker applies its checkpoint's generation_config.json), seed.
+// worker applies its checkpoint's generation_config.json), top_k (0 = off), seed.
 void ReadSampling(const Fields& f, double max_temperature, protocol::GenerateRequest* r);
 
 // A string or an array of at most 16 strings (`key` names it in errors).

@@ -2,13 +2,14 @@
 
 #include "base/error.h"
 #include "gateway/api_error.h"
+#include "gateway/generation.h"
+#include "gateway/sse.h"
 
 namespace dsv4::gateway {
 
 namespace {
 
 using nlohmann::ordered_json;
-namespace tok = chat_tokens;
 
 bool HasTool(const ordered_json& tools, const std::string& name) {
   for (const auto& t : tools) {
@@ -17,23 +18,30 @@ bool HasTool(const ordered_json& tools, const std::string& name) {
   return false;
 }
 
-// The messages with the tools placed in the system message.
-ordered_json WithTools(const ChatPrompt& p) {
-  ordered_json messages = p.messages;
-  if (p.tools.empty() || p.tool_choice == ToolChoice::kNone) return messages;
-  if (messages.empty() || messages[0].value("role", "") != "system") {
-    messages.insert(messages.begin(), ordered_json{{"role", "system"}, {"content", ""}});
+// An encoder message (validated by the API mapping) as a wire chat turn.
+protocol::ChatMessage ToWire(const ordered_json& m) {
+  protocol::ChatMessage out(m.value("role", ""), m.value("content", ""));
+  out.reasoning_content = m.value("reasoning_content", "");
+  out.tool_call_id = m.value("tool_call_id", "");
+  if (m.contains("tool_calls")) {
+    for (const auto& c : m["tool_calls"]) {
+      const ordered_json& fn = c.at("function");
+      const ordered_json* args = fn.contains("arguments") && !fn["arguments"].is_null() ? &fn["arguments"] : nullptr;
+      out.tool_calls.push_back({c.value("id", ""), fn.value("name", ""),
+                                !args ? "{}" : args->is_string() ? args->get<std::string>() : JsonText(*args)});
+    }
   }
-  messages[0]["tools"] = p.tools;
-  return messages;
+  return out;
 }
 
-std::string ForcedPrefix(const ChatPrompt& p) {
-  if (p.tool_choice != ToolChoice::kRequired && p.tool_choice != ToolChoice::kNamed) return "";
-  std::string s = p.mode == ThinkingMode::kThinking ? tok::kThinkEnd : "";
-  s += std::string("\n\n<") + tok::kDsml + "tool_calls>\n";
-  if (p.tool_choice == ToolChoice::kNamed) s += std::string("<") + tok::kDsml + "invoke name=\"" + p.tool_name + "\">\n";
-  return s;
+protocol::ToolChoice ToWire(ToolChoice c) {
+  switch (c) {
+    case ToolChoice::kAuto: break;
+    case ToolChoice::kNone: return protocol::ToolChoice::kNone;
+    case ToolChoice::kRequired: return protocol::ToolChoice::kRequired;
+    case ToolChoice::kNamed: return protocol::ToolChoice::kFunction;
+  }
+  return protocol::ToolChoice::kAuto;
 }
 
 }  // namespace
@@ -44,38 +52,38 @@ ReasoningEffort ParseReasoningEffort(const std::string& v, const std::string& pa
   throw ApiError(ErrorKind::kInvalidRequest, "'" + param + "' must be one of low, medium, high, xhigh, max; got '" + v + "'", param);
 }
 
-EncodedPrompt EncodeChatPrompt(const ChatPrompt& p, const TextModel& model) {
+void AskForChat(const ChatPrompt& p, const TextModel& model, Job* job) {
   if (p.messages.empty()) throw ApiError(ErrorKind::kInvalidRequest, "'messages' must not be empty", "messages");
-  if ((p.tool_choice == ToolChoice::kRequired || p.tool_choice == ToolChoice::kNamed) && p.tools.empty()) {
+  const bool forced = p.tool_choice == ToolChoice::kRequired || p.tool_choice == ToolChoice::kNamed;
+  if (forced && p.tools.empty()) {
     throw ApiError(ErrorKind::kInvalidRequest, "'tool_choice' asks for a tool call but 'tools' is empty", "tool_choice");
   }
   if (p.tool_choice == ToolChoice::kNamed && !HasTool(p.tools, p.tool_name)) {
     throw ApiError(ErrorKind::kInvalidRequest, "'tool_choice' names function '" + p.tool_name + "', which is not in 'tools'",
                    "tool_choice");
   }
-  ChatEncodingOptions opt;
-  opt.mode = p.mode;
-  opt.effort = p.mode == ThinkingMode::kThinking ? p.effort : ReasoningEffort::kNone;
-  // The worker's rule (chat/prompt_encoder): an effort the release's encoder defines gets its
-  // prompt; one that needs an encoder file the model directory lacks is refused, naming the file.
-  if (opt.mode == ThinkingMode::kThinking) {
+  const ReasoningEffort effort = p.mode == ThinkingMode::kThinking ? p.effort : ReasoningEffort::kNone;
+  // The worker's rule (chat/prompt_encoder), checked here to name the API field: an effort that
+  // needs an encoder file the model directory lacks, or one the release does not define, is refused.
+  if (p.mode == ThinkingMode::kThinking) {
     try {
-      opt.reasoning_effort_prompt = model.effort_prompts().prompt_for(opt.effort);
+      model.effort_prompts().prompt_for(effort);
     } catch (const Error& e) {
       throw ApiError(ErrorKind::kInvalidRequest, e.what(), "reasoning_effort");
     }
   }
-  EncodedPrompt out;
-  out.forced_prefix = ForcedPrefix(p);
-  out.thinking = p.mode == ThinkingMode::kChat               ? protocol::Thinking::kNone
-                 : opt.effort == ReasoningEffort::kMax ? protocol::Thinking::kMax
-                                                       : protocol::Thinking::kHigh;
-  try {
-    out.tokens = model.tokenizer().encode(encode_chat(WithTools(p), opt) + out.forced_prefix);
-  } catch (const Error& e) {
-    throw ApiError(ErrorKind::kInvalidRequest, std::string("messages: ") + e.what(), "messages");
-  }
-  return out;
+  protocol::GenerateRequest& r = job->request;
+  r.prompt_kind = protocol::PromptKind::kMessages;
+  for (const auto& m : p.messages) r.messages.push_back(ToWire(m));
+  if (!p.tools.empty()) r.tools_json = JsonText(p.tools);
+  r.tool_choice = ToWire(p.tool_choice);
+  r.tool_choice_name = p.tool_choice == ToolChoice::kNamed ? p.tool_name : "";
+  r.thinking = p.mode == ThinkingMode::kChat      ? protocol::Thinking::kNone
+               : effort == ReasoningEffort::kMax ? protocol::Thinking::kMax
+                                                 : protocol::Thinking::kHigh;
+  job->chat = true;
+  job->mode = p.mode;
+  job->opens_in_tool_call = forced;
 }
 
 }  // namespace dsv4::gateway

@@ -1,29 +1,23 @@
 // A conversation in the form both APIs are mapped to (DeepSeek's encoder input: OpenAI-style
-// messages with reasoning_content / tool_calls / tool messages), rendered into prompt token ids
-// with the V4 chat format. Tools and tool_choice are applied here, so the OpenAI and Anthropic
-// mappings share one meaning of them:
-//   - tools go into the system message (one is added at the front when there is none), as the
-//     V4 encoder expects them;
-//   - tool_choice "none" leaves the tools out of the prompt (the model cannot call them);
-//   - "required" and a named function force the opening of a V4 tool-call block after the
-//     prompt, so the model can only continue it (the forced text is part of the completion the
-//     gateway parses, not of what the worker generates; in thinking mode the reasoning is closed
-//     empty first).
+// messages with reasoning_content / tool_calls / tool messages), and the one step that turns it
+// into the router request: a `messages` request the worker renders with the V4 chat format and
+// whose completion it parses (chat/prompt_encoder, chat/completion_parser). Tools and
+// tool_choice keep one meaning for both APIs: "none" leaves the tools out of the prompt;
+// "required" and a named function make the worker force the opening of a V4 tool-call block.
 //
 // Thread-safe (pure functions over an immutable TextModel).
 #pragma once
 
-#include <cstdint>
 #include <string>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "chat/chat_encoding.h"
 #include "gateway/text_model.h"
-#include "wire/protocol.h"
 
 namespace dsv4::gateway {
+
+struct Job;
 
 enum class ToolChoice { kAuto, kNone, kRequired, kNamed };
 
@@ -36,15 +30,12 @@ struct ChatPrompt {
   ReasoningEffort effort = ReasoningEffort::kNone;
 };
 
-struct EncodedPrompt {
-  std::vector<int32_t> tokens;
-  std::string forced_prefix;  // text the completion starts with (a forced tool-call opening)
-  protocol::Thinking thinking = protocol::Thinking::kNone;  // for the router's policy
-};
-
-// Throws ApiError(kInvalidRequest) naming the problem (a named tool that is not in `tools`,
-// "max" effort without the model's encoder file, a message the V4 encoder refuses).
-EncodedPrompt EncodeChatPrompt(const ChatPrompt& prompt, const TextModel& model);
+// Puts the conversation into `job` (request messages, tools, tool_choice, thinking; job->chat,
+// mode and whether the answer opens inside a forced tool call). Throws ApiError(kInvalidRequest)
+// naming the API field for what the gateway can tell without the model: no messages, a
+// tool_choice without tools or naming a function not in them, effort "max" without the
+// encoder file.
+void AskForChat(const ChatPrompt& prompt, const TextModel& model, Job* job);
 
 // Reasoning-effort names of OpenAI's and DeepSeek's APIs onto V4's modes: low, medium, high ->
 // high; xhigh, max -> max. Throws ApiError naming `param` for anything else.

@@ -3,6 +3,7 @@
 #include "gateway/api_error.h"
 #include "gateway/chat_prompt.h"
 #include "gateway/sse.h"
+#include "text/utf8.h"
 
 namespace dsv4::gateway {
 
@@ -111,14 +112,62 @@ void ReadThinking(const Fields& f, ChatPrompt* p) {
   }
 }
 
-// Fields this gateway does not honour yet are refused, never silently ignored.
-void RefuseUnsupported(const Fields& f) {
+// OpenAI's options beyond sampling: n (1 only, refused otherwise rather than ignored), the
+// penalties, and logprobs. Chat completions take `logprobs: true` + `top_logprobs` (0..20);
+// the legacy completions take `logprobs` as the number of alternatives (0..5).
+void ReadOptions(const Fields& f, bool legacy_logprobs, protocol::GenerateRequest* r) {
   if (f.Int("n", 1, 1, 1) != 1) f.Fail("n", "must be 1");
-  if (f.Bool("logprobs", false)) f.Fail("logprobs", "is not supported by this gateway yet");
-  if (f.Get("top_logprobs")) f.Fail("top_logprobs", "is not supported by this gateway yet");
-  for (const char* k : {"presence_penalty", "frequency_penalty"}) {
-    if (f.Number(k, 0.0, -2.0, 2.0) != 0.0) f.Fail(k, "is not supported by this gateway yet (only 0)");
+  r->presence_penalty = f.Number("presence_penalty", 0.0, -2.0, 2.0);
+  r->frequency_penalty = f.Number("frequency_penalty", 0.0, -2.0, 2.0);
+  if (legacy_logprobs) {
+    if (f.Get("logprobs")) {
+      r->logprobs = true;
+      r->top_logprobs = f.Int("logprobs", 0, 0, 5);
+    }
+    return;
   }
+  r->logprobs = f.Bool("logprobs", false);
+  r->top_logprobs = f.Int("top_logprobs", 0, 0, protocol::kMaxTopLogprobs);
+  if (f.Get("top_logprobs") && !r->logprobs) f.Fail("top_logprobs", "needs 'logprobs': true");
+}
+
+// A token as OpenAI's logprobs show it: its text (a piece of a character shows as U+FFFD) and bytes.
+Json TokenText(const Tokenizer& tok, int32_t id) { return utf8::decode_lossy(tok.token_bytes(id)); }
+Json TokenBytes(const Tokenizer& tok, int32_t id) {
+  Json bytes = Json::array();
+  for (unsigned char c : tok.token_bytes(id)) bytes.push_back(c);
+  return bytes;
+}
+
+// Chat completions' `logprobs`: {"content": [{token, logprob, bytes, top_logprobs}]}.
+Json ChatLogprobs(const Tokenizer& tok, const std::vector<TokenLogprobs>& lps) {
+  Json content = Json::array();
+  for (const TokenLogprobs& t : lps) {
+    Json top = Json::array();
+    for (const protocol::TopLogprob& a : t.top) {
+      top.push_back({{"token", TokenText(tok, a.token)}, {"logprob", a.logprob}, {"bytes", TokenBytes(tok, a.token)}});
+    }
+    content.push_back(
+        {{"token", TokenText(tok, t.token)}, {"logprob", t.logprob}, {"bytes", TokenBytes(tok, t.token)}, {"top_logprobs", top}});
+  }
+  return {{"content", content}};
+}
+
+// Legacy completions' `logprobs`: parallel arrays, alternatives as {token text: logprob}, and
+// each token's offset in the text (`offset` is where `lps` starts).
+Json LegacyLogprobs(const Tokenizer& tok, const std::vector<TokenLogprobs>& lps, int64_t* offset) {
+  Json tokens = Json::array(), token_logprobs = Json::array(), top = Json::array(), offsets = Json::array();
+  for (const TokenLogprobs& t : lps) {
+    const std::string text = TokenText(tok, t.token);
+    tokens.push_back(text);
+    token_logprobs.push_back(t.logprob);
+    Json alts = Json::object();
+    for (const protocol::TopLogprob& a : t.top) alts[TokenText(tok, a.token).get<std::string>()] = a.logprob;
+    top.push_back(alts);
+    offsets.push_back(*offset);
+    *offset += static_cast<int64_t>(text.size());
+  }
+  return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top}, {"text_offset", offsets}};
 }
 
 // ---- answers --------------------------------------------------------------------------------
@@ -175,12 +224,15 @@ class OpenAiFormatBase : public ReplyFormat {
 
 class ChatFormat final : public OpenAiFormatBase {
  public:
-  ChatFormat(std::string model, bool include_usage)
-      : OpenAiFormatBase(NewId("chatcmpl-"), "chat.completion.chunk", std::move(model), include_usage) {}
+  // `tokenizer`: for the token texts of logprobs (null when the request asked for none).
+  ChatFormat(std::string model, bool include_usage, const Tokenizer* tokenizer)
+      : OpenAiFormatBase(NewId("chatcmpl-"), "chat.completion.chunk", std::move(model), include_usage), tokenizer_(tokenizer) {}
 
-  std::string StreamStart() override { return Chunk({{"role", "assistant"}, {"content", ""}}, nullptr); }
+  std::string StreamStart(int64_t) override { return Chunk({{"role", "assistant"}, {"content", ""}}, nullptr); }
 
-  std::string StreamParts(const std::vector<Part>& parts) override {
+  std::string StreamParts(const std::vector<Part>& parts, const std::vector<TokenLogprobs>& logprobs) override {
+    // A token's logprobs go with the first chunk after it (its text may have been held back).
+    held_.insert(held_.end(), logprobs.begin(), logprobs.end());
     std::string out;
     for (const Part& p : parts) {
       switch (p.kind) {
@@ -207,38 +259,50 @@ class ChatFormat final : public OpenAiFormatBase {
       for (size_t i = 0; i < o.tool_calls.size(); ++i) message["tool_calls"].push_back(ToolCall(o.tool_calls[i], i));
     }
     object_ = "chat.completion";
-    Json j = Envelope(Json::array({{{"index", 0}, {"message", message}, {"logprobs", nullptr}, {"finish_reason", FinishReason(o)}}}));
+    const Json logprobs = tokenizer_ ? ChatLogprobs(*tokenizer_, o.logprobs) : Json();
+    Json j = Envelope(Json::array({{{"index", 0}, {"message", message}, {"logprobs", logprobs}, {"finish_reason", FinishReason(o)}}}));
     j["usage"] = Usage(o);
     j["dsv4"] = TierInfo(o);
     return JsonText(j);
   }
 
  private:
-  Json ToolCall(const ParsedToolCall& c, size_t i) const {
+  Json ToolCall(const protocol::ToolCall& c, size_t i) const {
     return {{"id", "call_" + id_.substr(9) + "_" + std::to_string(i)},
             {"type", "function"},
             {"function", {{"name", c.name}, {"arguments", c.arguments}}}};
   }
-  std::string Chunk(Json delta, const char* finish) const {
+  // One chunk; it carries the logprobs of the tokens held so far.
+  std::string Chunk(Json delta, const char* finish) {
+    Json logprobs;
+    if (tokenizer_ && !held_.empty()) {
+      logprobs = ChatLogprobs(*tokenizer_, held_);
+      held_.clear();
+    }
     return SseData(Envelope(Json::array(
-        {{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", finish ? Json(finish) : Json()}}})));
+        {{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish ? Json(finish) : Json()}}})));
   }
+  const Tokenizer* tokenizer_;
+  std::vector<TokenLogprobs> held_;  // logprobs not yet sent with a chunk
   size_t calls_ = 0;
 };
 
 class CompletionFormat final : public OpenAiFormatBase {
  public:
-  CompletionFormat(std::string model, bool include_usage)
-      : OpenAiFormatBase(NewId("cmpl-"), "text_completion", std::move(model), include_usage) {}
+  // `tokenizer`: for the token texts of logprobs (null when the request asked for none).
+  CompletionFormat(std::string model, bool include_usage, const Tokenizer* tokenizer)
+      : OpenAiFormatBase(NewId("cmpl-"), "text_completion", std::move(model), include_usage), tokenizer_(tokenizer) {}
 
-  std::string StreamStart() override { return ""; }
-  std::string StreamParts(const std::vector<Part>& parts) override {
+  std::string StreamStart(int64_t) override { return ""; }
+  std::string StreamParts(const std::vector<Part>& parts, const std::vector<TokenLogprobs>& logprobs) override {
+    held_.insert(held_.end(), logprobs.begin(), logprobs.end());
     std::string out;
     for (const Part& p : parts) out += Chunk(p.text, nullptr);
     return out;
   }
   std::string StreamEnd(const Outcome& o) override { return Chunk("", FinishReason(o)) + UsageChunk(o) + kSseDone; }
   std::string Whole(const Outcome& o) override {
+    held_ = o.logprobs;
     Json j = Envelope(Json::array({Choice(o.content, FinishReason(o))}));
     j["usage"] = Usage(o);
     j["dsv4"] = TierInfo(o);
@@ -246,10 +310,19 @@ class CompletionFormat final : public OpenAiFormatBase {
   }
 
  private:
-  static Json Choice(const std::string& text, const char* finish) {
-    return {{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish ? Json(finish) : Json()}};
+  // A choice; it carries the logprobs of the tokens held so far.
+  Json Choice(const std::string& text, const char* finish) {
+    Json logprobs;
+    if (tokenizer_) {
+      logprobs = LegacyLogprobs(*tokenizer_, held_, &offset_);
+      held_.clear();
+    }
+    return {{"text", text}, {"index", 0}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish ? Json(finish) : Json()}};
   }
-  std::string Chunk(const std::string& text, const char* finish) const { return SseData(Envelope(Json::array({Choice(text, finish)}))); }
+  std::string Chunk(const std::string& text, const char* finish) { return SseData(Envelope(Json::array({Choice(text, finish)}))); }
+  const Tokenizer* tokenizer_;
+  std::vector<TokenLogprobs> held_;  // logprobs not yet sent with a choice
+  int64_t offset_ = 0;               // text offset of the next token
 };
 
 bool IncludeUsage(const Fields& f) {
@@ -263,7 +336,7 @@ Job ParseOpenAiChat(const Json& body, const ApiContext& ctx) {
   const Fields f(body, "");
   Job job;
   job.request.model = ResolveModel(f, ctx.names);
-  RefuseUnsupported(f);
+  ReadOptions(f, /*legacy_logprobs=*/false, &job.request);
   ChatPrompt prompt;
   prompt.messages = ReadMessages(f);
   ReadTools(f, &prompt);
@@ -271,16 +344,11 @@ Job ParseOpenAiChat(const Json& body, const ApiContext& ctx) {
   job.request.max_tokens = f.Int("max_completion_tokens", f.Int("max_tokens", ctx.default_max_tokens, 1, protocol::kMaxMaxTokens),
                                  1, protocol::kMaxMaxTokens);
   ReadSampling(f, /*max_temperature=*/2.0, &job.request);
-  job.stops = ReadStops(f, "stop");
+  job.request.stop = ReadStops(f, "stop");
   job.stream = f.Bool("stream", false);
-  EncodedPrompt enc = EncodeChatPrompt(prompt, ctx.model);
-  job.request.prompt_kind = protocol::PromptKind::kTokens;
-  job.request.tokens = std::move(enc.tokens);
-  job.request.thinking = enc.thinking;
-  job.forced_prefix = enc.forced_prefix;
-  job.chat = true;
-  job.mode = prompt.mode;
-  job.format = std::make_unique<ChatFormat>(f.Str("model", ""), IncludeUsage(f));
+  AskForChat(prompt, ctx.model, &job);
+  job.format =
+      std::make_unique<ChatFormat>(f.Str("model", ""), IncludeUsage(f), job.request.logprobs ? &ctx.model.tokenizer() : nullptr);
   return job;
 }
 
@@ -288,14 +356,17 @@ Job ParseOpenAiCompletion(const Json& body, const ApiContext& ctx) {
   const Fields f(body, "");
   Job job;
   job.request.model = ResolveModel(f, ctx.names);
-  RefuseUnsupported(f);
+  ReadOptions(f, /*legacy_logprobs=*/true, &job.request);
   if (f.Bool("echo", false)) f.Fail("echo", "is not supported by this gateway");
   if (!f.Str("suffix", "").empty()) f.Fail("suffix", "is not supported by this gateway");
   const Json* p = f.Get("prompt");
   if (!p) f.Fail("prompt", "is required");
   std::vector<int32_t> tokens;
   if (p->is_string() || (p->is_array() && p->size() == 1 && (*p)[0].is_string())) {
-    tokens = ctx.model.tokenizer().encode(p->is_string() ? p->get<std::string>() : (*p)[0].get<std::string>());
+    // Text: the worker tokenizes it.
+    job.request.prompt_kind = protocol::PromptKind::kText;
+    job.request.prompt = p->is_string() ? p->get<std::string>() : (*p)[0].get<std::string>();
+    if (job.request.prompt.empty()) f.Fail("prompt", "must not be empty");
   } else if (p->is_array() && !p->empty() && (*p)[0].is_number_integer()) {
     for (const Json& t : *p) {
       if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= static_cast<int64_t>(ctx.model.tokenizer().vocab_size())) {
@@ -306,15 +377,17 @@ Job ParseOpenAiCompletion(const Json& body, const ApiContext& ctx) {
   } else {
     f.Fail("prompt", "must be a string, an array of one string, or an array of token ids");
   }
-  if (tokens.empty()) f.Fail("prompt", "must not be empty");
+  if (!tokens.empty()) {
+    job.request.prompt_kind = protocol::PromptKind::kTokens;
+    job.request.tokens = std::move(tokens);
+  }
   job.request.max_tokens = f.Int("max_tokens", 16, 1, protocol::kMaxMaxTokens);  // OpenAI's default
   ReadSampling(f, /*max_temperature=*/2.0, &job.request);
-  job.request.prompt_kind = protocol::PromptKind::kTokens;
-  job.request.tokens = std::move(tokens);
-  job.stops = ReadStops(f, "stop");
+  job.request.stop = ReadStops(f, "stop");
   job.stream = f.Bool("stream", false);
   job.chat = false;
-  job.format = std::make_unique<CompletionFormat>(f.Str("model", ""), IncludeUsage(f));
+  job.format = std::make_unique<CompletionFormat>(f.Str("model", ""), IncludeUsage(f),
+                                                  job.request.logprobs ? &ctx.model.tokenizer() : nullptr);
   return job;
 }
 

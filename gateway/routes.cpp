@@ -31,7 +31,7 @@ void Routes::Handle(const HttpRequest& req, std::shared_ptr<Responder> out) {
       Job job = anthropic                            ? ParseAnthropicMessages(body, ctx_)
                 : path == "/v1/chat/completions" ? ParseOpenAiChat(body, ctx_)
                                                  : ParseOpenAiCompletion(body, ctx_);
-      return Generation::Start(std::move(job), ctx_.model, std::move(out), bridge_);
+      return Generation::Start(std::move(job), std::move(out), bridge_);
     }
     throw ApiError(ErrorKind::kNotFound, "unknown route: " + req.method + " " + path +
                                              " (served: POST /v1/chat/completions, POST /v1/completions, POST /v1/messages, "

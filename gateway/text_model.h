@@ -1,8 +1,8 @@
 // What the gateway reads from a checkpoint directory laid out like the Hugging Face repository
-// (never the weights): tokenizer.json, the reasoning-effort prompts of
-// encoding/encoding_dsv4.py. With these the
-// gateway renders chat prompts itself (tools, tool results, earlier reasoning, forced tool-call
-// openings) and turns streamed token ids back into text.
+// (never the weights): tokenizer.json, to show the tokens of logprobs as text, and the
+// reasoning-effort prompts of encoding/encoding_dsv4.py, to refuse an effort the release does not
+// define before a worker does. Prompts are rendered, and answers turned into text and parsed, by
+// the workers.
 //
 // Immutable after load: thread-safe.
 #pragma once

@@ -21,25 +21,58 @@ float log_prob_of(const float* logits, int64_t vocab, int32_t token) {
   return static_cast<float>(static_cast<double>(logits[token]) - log_normaliser(logits, vocab));
 }
 
-Sampled Sampler::sample(const float* logits, int64_t vocab) {
-  const float mx = *std::max_element(logits, logits + vocab);
+std::vector<TokenLogprob> top_log_probs(const float* logits, int64_t vocab, int64_t n) {
+  n = std::clamp<int64_t>(n, 0, vocab);
+  std::vector<int32_t> order(static_cast<size_t>(vocab));
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + n, order.end(),
+                    [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
   const double log_z = log_normaliser(logits, vocab);
-  auto logprob = [&](int32_t t) { return static_cast<float>(static_cast<double>(logits[t]) - log_z); };
+  std::vector<TokenLogprob> out;
+  for (int64_t i = 0; i < n; ++i) out.push_back({order[i], static_cast<float>(static_cast<double>(logits[order[i]]) - log_z)});
+  return out;
+}
+
+const float* Sampler::penalised(const float* logits, int64_t vocab) {
+  if (counts_.empty() || (params_.presence_penalty == 0.0f && params_.frequency_penalty == 0.0f)) return logits;
+  scratch_.assign(logits, logits + vocab);
+  for (const auto& [token, count] : counts_) {
+    if (token < 0 || token >= vocab) continue;
+    scratch_[token] -= params_.presence_penalty + params_.frequency_penalty * static_cast<float>(count);
+  }
+  return scratch_.data();
+}
+
+Sampled Sampler::sample(const float* raw_logits, int64_t vocab) {
+  // The choice is made on the penalised logits; the reported logprob is the model's own.
+  const float* logits = penalised(raw_logits, vocab);
+  auto logprob = [&](int32_t t) { return log_prob_of(raw_logits, vocab, t); };
 
   if (params_.temperature <= 0.0f) {
     const auto best = static_cast<int32_t>(std::max_element(logits, logits + vocab) - logits);
     return {best, logprob(best)};
   }
+  const float mx = *std::max_element(logits, logits + vocab);
   std::vector<double> p(static_cast<size_t>(vocab));
   double total = 0.0;
   for (int64_t i = 0; i < vocab; ++i) total += (p[i] = std::exp(static_cast<double>(logits[i] - mx) / params_.temperature));
   std::vector<int32_t> order(static_cast<size_t>(vocab));
   std::iota(order.begin(), order.end(), 0);
   int64_t keep = vocab;
+  const auto more_likely = [&](int32_t a, int32_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); };
+  if (params_.top_k > 0 && params_.top_k < vocab) {
+    // The k most likely, in order; top_p then cuts inside them (renormalised), as Hugging Face does.
+    keep = params_.top_k;
+    std::partial_sort(order.begin(), order.begin() + keep, order.end(), more_likely);
+    total = 0.0;
+    for (int64_t i = 0; i < keep; ++i) total += p[order[i]];
+  } else if (params_.top_p < 1.0f) {
+    std::sort(order.begin(), order.end(), more_likely);
+  }
   if (params_.top_p < 1.0f) {
-    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
     double acc = 0.0;
-    for (keep = 0; keep < vocab;) {
+    const int64_t candidates = keep;
+    for (keep = 0; keep < candidates;) {
       acc += p[order[keep++]] / total;
       if (acc >= params_.top_p) break;
     }

@@ -88,7 +88,9 @@ void PeerAuth::Serve() {
     if (!refusal.empty()) refused_->Add({{"socket", SocketName(domain)}, {"reason", refusal}}).Increment();
     std::vector<zmq::const_buffer> reply = {zmq::str_buffer("1.0"), zmq::buffer(req[1].data(), req[1].size()),
                                             zmq::buffer(std::string_view(refusal.empty() ? "200" : "400")),
-                                            zmq::buffer(std::string_view(refusal.empty() ? "OK" : refusal)),
+                                            // Both arms string_views: `cond ? "OK" : refusal` would make a
+                                            // temporary std::string that dies before the send.
+                                            zmq::buffer(refusal.empty() ? std::string_view("OK") : std::string_view(refusal)),
                                             zmq::buffer(std::string_view(user_id)), zmq::str_buffer("")};
     zmq::send_multipart(zap_, reply);
   }

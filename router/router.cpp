@@ -15,8 +15,15 @@ namespace {
 
 int TierIndex(Tier t) { return t == Tier::kFlash ? 0 : 1; }
 
-zmq::socket_t MakeRouterSocket(zmq::context_t& ctx, const std::string& endpoint, const PeerAuth& auth, const std::string& domain) {
+// Deadlines are added to a steady_clock time point (int64 nanoseconds, overflowing ~292 years
+// from its epoch): 2^40 ms (~34.8 years) leaves room for any uptime and is no real limit.
+constexpr int64_t kMaxDeadlineMs = int64_t{1} << 40;
+
+zmq::socket_t MakeRouterSocket(zmq::context_t& ctx, const std::string& endpoint, const PeerAuth& auth, const std::string& domain,
+                               int64_t max_message_bytes) {
   zmq::socket_t s(ctx, zmq::socket_type::router);
+  // libzmq drops the connection of a peer whose message is larger, before buffering it whole.
+  s.set(zmq::sockopt::maxmsgsize, max_message_bytes);
   s.set(zmq::sockopt::router_mandatory, 1);
   s.set(zmq::sockopt::linger, 0);
   // Token streams are many small messages; a deep queue rides out a slow reader, and a full one
@@ -61,8 +68,8 @@ Router::Router(const RouterConfig& cfg) : cfg_(cfg) {
   metrics_ = std::make_unique<RouterMetrics>(metrics_endpoint_->registry());
   economics_ = std::make_unique<TierEconomics>(metrics_endpoint_->registry(), cfg.prices);
   auth_ = std::make_unique<PeerAuth>(ctx_, LoadSecurity(cfg), metrics_endpoint_->registry());
-  clients_ = MakeRouterSocket(ctx_, cfg.client_endpoint, *auth_, kClientDomain);
-  workers_sock_ = MakeRouterSocket(ctx_, cfg.worker_endpoint, *auth_, kWorkerDomain);
+  clients_ = MakeRouterSocket(ctx_, cfg.client_endpoint, *auth_, kClientDomain, kMaxClientMessageBytes);
+  workers_sock_ = MakeRouterSocket(ctx_, cfg.worker_endpoint, *auth_, kWorkerDomain, kMaxWorkerMessageBytes);
   client_sender_ = std::make_unique<PeerSender>(clients_, cfg.backlog_limit);
   worker_sender_ = std::make_unique<PeerSender>(workers_sock_, cfg.backlog_limit);
   started_ = Clock::now();
@@ -180,8 +187,18 @@ void Router::HandleClient(const std::string& client, zmq::message_t& body) {
 
 void Router::AcceptGenerate(const std::string& client, protocol::GenerateRequest req) {
   const auto key = std::make_pair(client, req.id);
-  if (by_client_id_.count(key))
-    throw ProtocolError(ErrorCode::kBadRequest, "request id '" + req.id + "' is already in flight on this connection");
+  if (by_client_id_.count(key)) {
+    // Not under the request's id: that id belongs to the running request, whose one terminal
+    // message is still to come.
+    metrics_->Requests("none", "bad_request").Increment();
+    ReplyError(client, "", ErrorCode::kBadRequest,
+               "request id '" + req.id + "' is already in flight on this connection; the duplicate was refused and the running request "
+               "continues");
+    return;
+  }
+  if (req.deadline_ms > kMaxDeadlineMs)
+    throw ProtocolError(ErrorCode::kBadRequest, "field 'deadline_ms' = " + std::to_string(req.deadline_ms) + " is more than the limit " +
+                                                    std::to_string(kMaxDeadlineMs) + " (about 34 years); use 0 for no deadline");
 
   Request r;
   r.rid = next_rid_++;

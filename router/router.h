@@ -26,6 +26,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "base/log_limiter.h"
 #include "wire/metrics.h"
 #include "wire/protocol.h"
 #include "router/peer_auth.h"
@@ -43,6 +44,15 @@ using Clock = std::chrono::steady_clock;
 // round trip of the release; a worker finishes at most its capacity (tens) of requests in that
 // time, so 4096 never forgets one still in flight, and costs at most ~200 KB per worker.
 inline constexpr size_t kReleasedRemembered = 4096;
+
+// ZMQ_MAXMSGSIZE per socket (issue 16: no client can make the router buffer and decode hundreds
+// of megabytes; libzmq drops such a peer's connection without a reply). A valid client message is
+// at most a prompt of protocol::kMaxPromptBytes, or kMaxPromptTokens ids of up to 5 msgpack bytes
+// each (1.3 MB), plus small fields; up to 16 MiB an oversized one still gets an error reply naming
+// its size. A worker's largest message is `done` with the completion of up to kMaxMaxTokens
+// tokens, generously 128 bytes of text each: 128 MiB.
+inline constexpr int64_t kMaxClientMessageBytes = int64_t{16} << 20;
+inline constexpr int64_t kMaxWorkerMessageBytes = int64_t{128} << 20;
 
 struct RouterConfig {
   std::string client_endpoint = "tcp://127.0.0.1:5555";
@@ -203,6 +213,7 @@ class Router {
   std::map<std::string, PendingAdmin> admins_;                 // by client + id
   std::set<std::string> dead_clients_;                         // found unreachable while sending
   std::set<std::string> dead_workers_;
+  LogLimiter log_limit_;  // lines a peer can trigger at will
   uint64_t next_rid_ = 1;
   Clock::time_point next_heartbeat_;
   Clock::time_point started_;

@@ -187,6 +187,7 @@ void Router::Finish(uint64_t rid, const protocol::WorkerDone& wd) {
   protocol::Done d;
   d.id = r.req.id;
   d.finish_reason = wd.finish_reason;
+  d.stop_sequence = wd.stop_sequence;
   d.tier = r.tier;
   d.escalated = r.escalated;
   d.escalation_reason = r.escalation_reason;

@@ -25,7 +25,8 @@ void Router::HandleWorker(const std::string& identity, const zmq::message_t& bod
     m = Message::Decode(body.data(), body.size(), "type");
   } catch (const ProtocolError& e) {
     metrics_->BadWorkerMessages().Increment();
-    std::cerr << "E: dsv4-router: bad message from worker: " << e.what() << "\n";
+    if (log_limit_.Allow("bad worker message"))
+      std::cerr << "E: dsv4-router: bad message from worker: " << e.what() << log_limit_.suffix() << "\n";
     if (auto it = workers_.find(identity); it != workers_.end()) OnWorkerViolation(it->second, {"malformed_message", e.what()});
     return;
   }
@@ -55,7 +56,8 @@ void Router::HandleWorker(const std::string& identity, const zmq::message_t& bod
     throw ProtocolError(ErrorCode::kBadRequest, "unknown worker message type '" + type + "'");
   } catch (const ProtocolError& e) {
     metrics_->BadWorkerMessages().Increment();
-    std::cerr << "E: dsv4-router: bad '" << m.kind() << "' from worker: " << e.what() << "\n";
+    if (log_limit_.Allow("bad worker message"))
+      std::cerr << "E: dsv4-router: bad '" << m.kind() << "' from worker: " << e.what() << log_limit_.suffix() << "\n";
     // A registered worker that sends what the protocol does not allow is not trusted further.
     if (auto it = workers_.find(identity); it != workers_.end())
       OnWorkerViolation(it->second, {"malformed_message", "'" + m.kind() + "': " + e.what()});
@@ -148,6 +150,7 @@ void Router::OnWorkerToken(Worker& w, const protocol::WorkerToken& t) {
   if (skip == 0) {
     chunk.text = t.text;
     chunk.top_logprobs = t.top_logprobs;
+    chunk.prompt_tokens = t.prompt_tokens;
   }
   chunk.tier = r->tier;
   r->answer.insert(r->answer.end(), chunk.tokens.begin(), chunk.tokens.end());

@@ -1,6 +1,7 @@
-// `dsv4 submit`: send one generate request to a dsv4-router and stream the answer. Tokens go to
-// stderr as they arrive (with a note when the answer switches tier); then `tier: NAME`, usage and,
-// as the LAST line of stdout, the generated ids separated by spaces (as `dsv4 generate`).
+// `dsv4 submit`: send one generate request to a dsv4-router and stream the answer. The text goes
+// to stderr as it arrives (the ids where the worker has no tokenizer; with a note when the answer
+// switches tier); then `tier: NAME`, usage, `text: ` and the answer's text, and, as the LAST line
+// of stdout, the generated ids separated by spaces (as `dsv4 generate`).
 #include <iostream>
 #include <sstream>
 
@@ -29,6 +30,7 @@ int submit_command(int argc, char** argv) {
       "thinking", po::value(&thinking)->default_value(thinking), "none, high or max")(
       "deadline-ms", po::value(&r.deadline_ms)->default_value(0), "server-side deadline (0 = none)")(
       "timeout", po::value(&timeout_s)->default_value(timeout_s), "give up locally after this many seconds")(
+      "stop", po::value(&r.stop)->composing(), "a stop string (repeatable; the worker ends the answer before it)")(
       "ignore-eos", "keep generating after the EOS id")("no-stream", "ask for the whole answer at once");
   ClientKeyFlags keys;
   keys.Add(flags.Add());
@@ -57,10 +59,16 @@ int submit_command(int argc, char** argv) {
     r.stream = vm.count("no-stream") == 0;
     r.id = client::NewRequestId("submit");
     client::Client c(router, keys.Load());
+    bool has_text = false;  // once text came, a chunk without any is a character still incomplete
     const client::Result res = c.Generate(r, std::chrono::seconds(timeout_s), [&](const client::Event& e) {
       if (e.id != r.id) return;
       if (e.kind == client::Event::Kind::kToken) {
-        for (int32_t t : e.token.tokens) std::cerr << t << " ";
+        if (!e.token.text.empty()) {
+          std::cerr << e.token.text;
+        } else if (!has_text) {
+          for (int32_t t : e.token.tokens) std::cerr << t << " ";
+        }
+        has_text = has_text || !e.token.text.empty();
         std::cerr.flush();
       } else if (e.kind == client::Event::Kind::kSwitch) {
         std::cerr << "\n[switch " << protocol::TierName(e.tier_switch.from) << " -> " << protocol::TierName(e.tier_switch.to) << " (" << e.tier_switch.reason << "): keeping "
@@ -87,6 +95,7 @@ int submit_command(int argc, char** argv) {
     std::cout << "usage: prompt_tokens=" << d.usage.prompt_tokens << " completion_tokens=" << d.usage.completion_tokens
               << " finish_reason=" << protocol::NameOf(d.finish_reason) << " attempts=" << d.attempts << " ttft_ms=" << d.ttft_ms << " total_ms=" << d.total_ms
               << " mean_logprob=" << d.mean_logprob << " cached_tokens=" << d.usage.cached_tokens << "\n";
+    std::cout << "text: " << d.completion.text << "\n";
     std::ostringstream line;
     for (size_t i = 0; i < d.tokens.size(); ++i) line << (i ? " " : "") << d.tokens[i];
     std::cout << line.str() << std::endl;

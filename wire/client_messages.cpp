@@ -249,6 +249,7 @@ SwapPluginRequest ParseSwapPlugin(const Message& m) {
 
 void WriteTokenRun(Writer& w, const TokenRun& t) {
   w.Field("index", t.index).Field("tokens", t.tokens).Field("logprobs", t.logprobs).Field("text", t.text);
+  if (t.prompt_tokens != 0) w.Field("prompt_tokens", t.prompt_tokens);
   if (t.top_logprobs.empty()) return;
   // Per token an array of [id, logprob] pairs: compact, and read back with the same limits.
   auto pk = w.Value("top_logprobs");
@@ -269,6 +270,8 @@ void ReadTokenRun(const Message& m, TokenRun& t) {
   t.logprobs = m.Has("logprobs") ? m.Floats("logprobs") : std::vector<float>{};
   if (t.logprobs.size() > t.tokens.size()) Bad("field 'logprobs' has more entries than 'tokens'");
   t.text = m.StrOr("text", "");
+  t.prompt_tokens = m.IntOr("prompt_tokens", 0);
+  if (t.prompt_tokens < 0) Bad("field 'prompt_tokens' must be >= 0, got " + std::to_string(t.prompt_tokens));
   const msgpack::object* o = m.Find("top_logprobs");
   if (!o) return;
   const auto bad = [] { Bad("field 'top_logprobs' must be an array (per token) of arrays of [token id, logprob] pairs"); };
@@ -357,6 +360,7 @@ std::string EncodeDone(const Done& d) {
   return Writer("type", "done")
       .Field("id", d.id)
       .Enum("finish_reason", d.finish_reason)
+      .Field("stop_sequence", d.stop_sequence)
       .Enum("tier", d.tier)
       .Field("escalated", d.escalated)
       .Field("escalation_reason", d.escalation_reason)
@@ -375,6 +379,7 @@ Done ParseDone(const Message& m) {
   Done d;
   d.id = m.Str("id");
   d.finish_reason = m.Enum<FinishReason>("finish_reason");
+  d.stop_sequence = m.StrOr("stop_sequence", "");
   d.tier = m.Enum<Tier>("tier");
   d.escalated = m.BoolOr("escalated", false);
   d.escalation_reason = m.StrOr("escalation_reason", "");

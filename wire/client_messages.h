@@ -147,9 +147,14 @@ struct TokenRun {
   int64_t index = 0;
   std::vector<int32_t> tokens;
   std::vector<float> logprobs;
-  std::string text;  // the UTF-8 text these tokens complete (may be empty mid-character)
+  // The UTF-8 text these tokens add (whole characters; may be empty mid-character or while it
+  // could still start a stop string); the chunks of an answer concatenate to its whole text.
+  std::string text;
   // Per token, the most likely alternatives (only when the request asked for top_logprobs).
   std::vector<std::vector<TopLogprob>> top_logprobs;
+  // The prompt's length in tokens, on the chunk that starts the answer (0 on the others): a
+  // client that renders usage before the end (Anthropic's message_start) needs it.
+  int64_t prompt_tokens = 0;
   bool operator==(const TokenRun&) const = default;
 };
 
@@ -183,7 +188,7 @@ struct Usage {
 
 // The answer as text, parsed by the V4 rules (spec §8.4) when the request was `messages`.
 struct Completion {
-  std::string text;               // the whole answer's text
+  std::string text;               // the whole answer's text (what the token chunks' texts add up to)
   std::string reasoning_content;  // thinking modes
   std::string content;
   std::vector<ToolCall> tool_calls;
@@ -194,6 +199,7 @@ struct Completion {
 struct Done {
   std::string id;
   FinishReason finish_reason = FinishReason::kLength;
+  std::string stop_sequence;      // the stop string that ended the answer ("" for any other end)
   Tier tier = Tier::kFlash;       // the tier that produced the final answer
   bool escalated = false;
   std::string escalation_reason;

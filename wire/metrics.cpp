@@ -9,7 +9,12 @@ namespace dsv4::metrics {
 Endpoint::Endpoint(const std::string& address)
     : registry_(std::make_shared<prometheus::Registry>()), process_(std::make_shared<ProcessMemoryCollector>()) {
   try {
-    exposer_ = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
+    // civetweb gives each connection a thread until its request is read: with one thread and the
+    // default 30 s read timeout, one idle TCP connection blocked every scrape (issue 16). Four
+    // threads and a 2 s timeout keep a scrape answered behind a few idle connections; the
+    // endpoint binds loopback by default, so only local processes can open them.
+    exposer_ = std::make_unique<prometheus::Exposer>(
+        std::vector<std::string>{"listening_ports", address, "num_threads", "4", "request_timeout_ms", "2000"});
   } catch (const std::exception& e) {
     throw std::runtime_error("metrics endpoint " + address + ": cannot listen (" + e.what() + ")");
   }

@@ -122,6 +122,7 @@ std::string EncodeWorkerDone(const WorkerDone& d) {
   return Writer("type", "done")
       .Field("rid", d.rid)
       .Enum("finish_reason", d.finish_reason)
+      .Field("stop_sequence", d.stop_sequence)
       .Field("prompt_tokens", d.prompt_tokens)
       .Field("answer_tokens", d.answer_tokens)
       .Field("reasoning_tokens", d.reasoning_tokens)
@@ -134,6 +135,7 @@ WorkerDone ParseWorkerDone(const Message& m) {
   WorkerDone d;
   d.rid = Rid(m);
   d.finish_reason = m.Enum<FinishReason>("finish_reason");
+  d.stop_sequence = m.StrOr("stop_sequence", "");
   d.prompt_tokens = m.Int("prompt_tokens");
   d.answer_tokens = m.Int("answer_tokens");
   d.reasoning_tokens = m.IntOr("reasoning_tokens", 0);

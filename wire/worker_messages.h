@@ -98,6 +98,7 @@ Verified ParseVerified(const Message& m);
 struct WorkerDone {
   uint64_t rid = 0;
   FinishReason finish_reason = FinishReason::kLength;
+  std::string stop_sequence;     // the stop string that ended the answer ("" for any other end)
   int64_t prompt_tokens = 0;
   int64_t answer_tokens = 0;     // the whole answer, draft included: the router checks it holds as many
   int64_t reasoning_tokens = 0;

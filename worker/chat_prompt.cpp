@@ -15,6 +15,13 @@ ChatPrompt ChatPromptOf(const protocol::GenerateRequest& r) {
   p.effort = r.thinking == protocol::Thinking::kMax    ? ReasoningEffort::kMax
              : r.thinking == protocol::Thinking::kHigh ? ReasoningEffort::kHigh
                                                        : ReasoningEffort::kNone;
+  switch (r.tool_choice) {
+    case protocol::ToolChoice::kAuto: p.tool_choice = ToolChoiceMode::kAuto; break;
+    case protocol::ToolChoice::kNone: p.tool_choice = ToolChoiceMode::kNone; break;
+    case protocol::ToolChoice::kRequired: p.tool_choice = ToolChoiceMode::kRequired; break;
+    case protocol::ToolChoice::kFunction: p.tool_choice = ToolChoiceMode::kFunction; break;
+  }
+  p.tool_name = r.tool_choice_name;
   return p;
 }
 

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "worker/answer_text.h"
 #include "worker/chat_prompt.h"
 
 namespace dsv4::worker {
@@ -24,6 +25,7 @@ struct Scheduler::Sequence {
   size_t fed = 0;                   // prompt tokens consumed
   std::vector<int32_t> answer;      // the whole answer so far, draft tokens included
   std::vector<float> logprobs;
+  std::optional<AnswerText> text;   // set at admission
   int32_t next_token = -1;          // sampled and sent, not yet fed
   std::vector<int32_t> refeed;      // accepted prefix to feed again after a state restore
   // The current step.
@@ -115,9 +117,10 @@ void Scheduler::TakeInbox() {
 
 void Scheduler::Admit(protocol::WorkRequest w) {
   // Unset sampling fields take today's defaults: greedy, whole distribution.
-  auto s = std::make_unique<Sequence>(
-      SamplingParams{static_cast<float>(w.req.temperature.value_or(cfg_.default_temperature)),
-                     static_cast<float>(w.req.top_p.value_or(cfg_.default_top_p)), w.req.seed});
+  auto s = std::make_unique<Sequence>(SamplingParams{static_cast<float>(w.req.temperature.value_or(cfg_.default_temperature)),
+                                                     static_cast<float>(w.req.top_p.value_or(cfg_.default_top_p)), w.req.seed,
+                                                     w.req.top_k, static_cast<float>(w.req.presence_penalty),
+                                                     static_cast<float>(w.req.frequency_penalty)});
   s->rid = w.rid;
   s->req = std::move(w.req);
   s->draft = std::move(w.draft);
@@ -128,11 +131,23 @@ void Scheduler::Admit(protocol::WorkRequest w) {
   active_.push_back(std::move(s));
   m_.active_sequences->Increment();
   try {
+    AnswerTextOptions text;
+    text.stops = seq.req.stop;
     switch (seq.req.prompt_kind) {
       case protocol::PromptKind::kTokens: seq.prompt = seq.req.tokens; break;
       case protocol::PromptKind::kText: seq.prompt = encoder_.EncodeText(seq.req.prompt); break;
-      case protocol::PromptKind::kMessages: seq.prompt = encoder_.EncodeChat(ChatPromptOf(seq.req)); break;
+      case protocol::PromptKind::kMessages: {
+        const ChatPrompt chat = ChatPromptOf(seq.req);
+        seq.prompt = encoder_.EncodeChat(chat);
+        text.chat = true;
+        text.mode = chat.mode;
+        text.forced_prefix = ForcedCompletionPrefix(chat);
+        break;
+      }
     }
+    if (!seq.req.stop.empty() && !encoder_.tokenizer())
+      throw protocol::ProtocolError(ErrorCode::kBadRequest, "field 'stop' needs the model's tokenizer.json, which this worker has not got");
+    seq.text.emplace(encoder_.tokenizer(), std::move(text));
     // What only this worker can check: ids against its own vocabulary (the router checked
     // against what the tier announced, in the same words).
     protocol::CheckTokenIds(seq.prompt, runner_.vocab_size(), "tokens");
@@ -181,22 +196,30 @@ void Scheduler::KeepPrefix(Sequence& s) {
   if (evicted > 0) m_.prefix_evictions->Increment(evicted);
 }
 
+bool Scheduler::EndsAtEos(const Sequence& s) const {
+  return !s.req.ignore_eos && !s.answer.empty() && s.answer.back() == runner_.eos_token_id();
+}
+
 bool Scheduler::Stopped(const Sequence& s) const {
   if (s.answer.empty()) return false;
-  const bool eos = !s.req.ignore_eos && s.answer.back() == runner_.eos_token_id();
-  return eos || static_cast<int64_t>(s.answer.size()) >= s.req.max_tokens;
+  return EndsAtEos(s) || s.text->stopped() || static_cast<int64_t>(s.answer.size()) >= s.req.max_tokens;
 }
 
 void Scheduler::Complete(Sequence& s) {
   if (s.finished) return;
-  const bool eos = !s.req.ignore_eos && !s.answer.empty() && s.answer.back() == runner_.eos_token_id();
+  const bool eos = EndsAtEos(s);
   MarkFinished(s, "done");
+  s.text->Finish();
   protocol::WorkerDone d;
   d.rid = s.rid;
-  d.finish_reason = eos ? protocol::FinishReason::kStop : protocol::FinishReason::kLength;
+  d.finish_reason = eos || s.text->stopped() ? protocol::FinishReason::kStop : protocol::FinishReason::kLength;
+  d.stop_sequence = s.text->matched_stop();
   d.prompt_tokens = static_cast<int64_t>(s.prompt.size());
   d.answer_tokens = static_cast<int64_t>(s.answer.size());
   d.cached_prompt_tokens = s.cached_tokens;
+  d.reasoning_tokens = s.text->reasoning_tokens();
+  d.completion = s.text->Completion(/*cut_short=*/!eos);
+  if (!d.completion.tool_calls.empty() && eos) d.finish_reason = protocol::FinishReason::kToolCalls;
   send_(protocol::EncodeWorkerDone(d));
 }
 
@@ -206,15 +229,28 @@ void Scheduler::FailSeq(Sequence& s, ErrorCode code, const std::string& message)
   send_(protocol::EncodeWorkerError({s.rid, code, message}));
 }
 
-void Scheduler::Emit(Sequence& s, const Sampled& t) {
-  s.answer.push_back(t.token);
-  s.logprobs.push_back(t.logprob);
+void Scheduler::Keep(Sequence& s, int32_t token, float logprob) {
+  s.answer.push_back(token);
+  s.logprobs.push_back(logprob);
+  s.sampler.note(token);
+}
+
+void Scheduler::Emit(Sequence& s, const Sampled& t, const float* logits) {
+  Keep(s, t.token, t.logprob);
   m_.tokens_generated->Increment();
   protocol::WorkerToken out;
   out.rid = s.rid;
   out.index = static_cast<int64_t>(s.answer.size() - 1);
   out.tokens = {t.token};
   out.logprobs = {t.logprob};
+  if (out.index == 0) out.prompt_tokens = static_cast<int64_t>(s.prompt.size());
+  const bool eos = EndsAtEos(s);
+  out.text = s.text->Push(t.token, eos || static_cast<int64_t>(s.answer.size()) >= s.req.max_tokens, eos);
+  if (s.req.top_logprobs > 0) {
+    std::vector<protocol::TopLogprob> alts;
+    for (const TokenLogprob& a : top_log_probs(logits, runner_.vocab_size(), s.req.top_logprobs)) alts.push_back({a.token, a.logprob});
+    out.top_logprobs = {std::move(alts)};
+  }
   send_(protocol::EncodeWorkerToken(out));
   if (Stopped(s)) return Complete(s);
   s.next_token = t.token;
@@ -241,8 +277,9 @@ void Scheduler::VerifyDraft(Sequence& s, const float* rows, int64_t first_row) {
       own = t;
       break;
     }
-    s.answer.push_back(s.draft[i]);
-    s.logprobs.push_back(s.verify ? t.logprob : log_prob_of(row(i), vocab, s.draft[i]));
+    // The client holds this token and its text already.
+    Keep(s, s.draft[i], s.verify ? t.logprob : log_prob_of(row(i), vocab, s.draft[i]));
+    s.text->Prime(s.draft[i], EndsAtEos(s));
     ++kept;
     if (Stopped(s)) break;
   }
@@ -262,8 +299,8 @@ void Scheduler::VerifyDraft(Sequence& s, const float* rows, int64_t first_row) {
   }
   s.snapshot.reset();
   if (Stopped(s)) return Complete(s);
-  if (own) return Emit(s, *own);
-  Emit(s, s.sampler.sample(row(n), vocab));
+  if (own) return Emit(s, *own, row(kept));
+  Emit(s, s.sampler.sample(row(n), vocab), row(n));
 }
 
 bool Scheduler::BuildStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>& owners) {
@@ -310,7 +347,8 @@ void Scheduler::AfterStep(Sequence& s) {
     if (s.draft_in_step) return VerifyDraft(s, s.logits.data(), static_cast<int64_t>(s.step_prompt_n) - 1);
   }
   const int64_t vocab = runner_.vocab_size();
-  Emit(s, s.sampler.sample(s.logits.data() + s.logits.size() - static_cast<size_t>(vocab), vocab));
+  const float* last = s.logits.data() + s.logits.size() - static_cast<size_t>(vocab);
+  Emit(s, s.sampler.sample(last, vocab), last);
 }
 
 void Scheduler::RunStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>& owners) {

@@ -88,8 +88,13 @@ class Scheduler {
   void RunStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>& owners);
   void AfterStep(Sequence& s);
   void VerifyDraft(Sequence& s, const float* rows, int64_t first_row);
-  void Emit(Sequence& s, const Sampled& t);
+  // A token joins the answer (sampler penalties counted).
+  void Keep(Sequence& s, int32_t token, float logprob);
+  // A sampled token: kept and sent with its text (and alternatives from `logits`, its row).
+  void Emit(Sequence& s, const Sampled& t, const float* logits);
   void SendVerified(Sequence& s, int64_t accepted, const std::vector<float>& logprobs);
+  // The answer's last token is the end of sentence that ends it.
+  bool EndsAtEos(const Sequence& s) const;
   bool Stopped(const Sequence& s) const;
   void Complete(Sequence& s);
   // Ends a sequence once (counted by outcome); the terminal message is the caller's.

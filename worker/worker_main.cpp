@@ -36,8 +36,8 @@ int main(int argc, char** argv) {
   dsv4::worker::LinkConfig link;
   dsv4::worker::SchedulerConfig sched;
   std::string numerics = "fp32";
-  std::string model_dir, plugin, plugin_dir, ready_file, debug_crash, replay_file, metrics_host = "127.0.0.1", worker_id, key_file,
-      router_key_file;
+  std::string model_dir, tokenizer_file, plugin, plugin_dir, ready_file, debug_crash, replay_file, metrics_host = "127.0.0.1", worker_id,
+      key_file, router_key_file;
   int metrics_port = 9465, threads = 0;
   int64_t echo_vocab = 1024;
   bool resident = false, skip_draft = false, insecure = false;
@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
       "model", po::value(&model_dir), "checkpoint directory (config.json + safetensors)")(
       "echo", "no model: answer (previous token + 1) mod vocab, for router benchmarks")(
       "echo-vocab", po::value(&echo_vocab)->default_value(echo_vocab), "vocabulary size in echo mode")(
+      "tokenizer", po::value(&tokenizer_file),
+      "tokenizer.json for text (prompts, chats, the answers' text) instead of MODEL_DIR/tokenizer.json; lets an echo worker speak text")(
       "model-id", po::value(&link.info.model_id), "name reported to the router (default: the model directory)")(
       "worker-id", po::value(&worker_id), "stable name of this worker (default: tier-host-pid)")(
       "metrics-port", po::value(&metrics_port)->default_value(metrics_port), "Prometheus /metrics port (0 = any free port)")(
@@ -119,7 +121,7 @@ int main(int argc, char** argv) {
       sched.default_top_p = model->generation_defaults().top_p;
       runner = MakeEngineRunner(model, plugin, plugin_dir, threads, dsv4::parse_numerics(numerics));
     }
-    auto encoder = dsv4::MakePromptEncoder(model_dir);
+    auto encoder = dsv4::MakePromptEncoder(model_dir, tokenizer_file);
     if (!replay_file.empty()) {
       std::ifstream f(replay_file, std::ios::binary);
       if (!f) throw std::runtime_error("--replay-completion " + replay_file + ": cannot read the file");

@@ -9,23 +9,10 @@
 
 namespace dsv4::itest {
 
-namespace fs = std::filesystem;
 
 std::string TokenizerJson() { return std::string(DSV4_SHARED_DIR) + "/models/tokenizer.json"; }
 
-const std::string& TextModelDir() {
-  static ScratchDir* dir = new ScratchDir();  // lives until exit
-  static const std::string path = [] {
-    const std::string out = dir->path() + "/flash-text";
-    const std::string cmd = BinDir() + "/dsv4-mkmodel --out " + out + " --preset tiny --vocab 129280 --seed 1 > /dev/null 2>&1";
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("dsv4-mkmodel failed: " + cmd);
-    fs::copy_file(TokenizerJson(), out + "/tokenizer.json");
-    // The 0731 release's chat encoder: its effort prompts, as a download ships them.
-    fs::copy(std::string(DSV4_SHARED_DIR) + "/models/flash-0731/encoding", out + "/encoding", fs::copy_options::recursive);
-    return out;
-  }();
-  return path;
-}
+const std::string& TextModelDir() { return TestModel("flash-text"); }
 
 const Tokenizer& TestTokenizer() {
   static const Tokenizer t = Tokenizer::load(TokenizerJson());
@@ -35,7 +22,8 @@ const Tokenizer& TestTokenizer() {
 GatewayService::GatewayService(const std::vector<std::string>& gateway_flags, const std::string& pro_replay) {
   svc.AddWorker("flash", TextModelDir());
   if (pro_replay.empty()) {
-    svc.AddWorker("pro", "echo", {"--echo-vocab", "129280"});
+    // Text comes from the workers: the echo worker gets the tokenizer for prompts and answers.
+    svc.AddWorker("pro", "echo", {"--echo-vocab", "129280", "--tokenizer", TokenizerJson()});
   } else {
     svc.AddWorker("pro", TextModelDir(), {"--replay-completion", pro_replay});
   }

@@ -18,7 +18,8 @@ namespace dsv4::itest {
 // DeepSeek's tokenizer.json from shared/models.
 std::string TokenizerJson();
 
-// A tiny-preset checkpoint with the real vocabulary and tokenizer.json (made once per process).
+// The build's "flash-text" test model: tiny preset with the real vocabulary, tokenizer.json and the
+// V4-Flash-0731 release's encoding/ folder.
 const std::string& TextModelDir();
 
 struct HttpReply {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <cctype>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -84,6 +85,103 @@ TEST_F(Gateway, ChatAnswerEqualsTheSameRequestOverZeroMq) {
     if (!c["choices"].empty() && c["choices"][0]["delta"].contains("content")) streamed += c["choices"][0]["delta"]["content"];
   }
   EXPECT_EQ(streamed, want);
+}
+
+// Logprobs, stop strings, top_k and penalties are the workers' (issue 13): the gateway passes
+// them on and shows what comes back in each API's shape.
+TEST_F(Gateway, LogprobsInOpenAisShapeWholeAndStreamed) {
+  Json body = Json::parse(ChatBody("deepseek-v4-flash", "Hello, who are you?", 6, false));
+  body["logprobs"] = true;
+  body["top_logprobs"] = 2;
+  const HttpReply http = gw_->Curl("/v1/chat/completions", body.dump());
+  ASSERT_EQ(http.status, 200) << http.body << gw_->Logs();
+  const Json j = Json::parse(http.body);
+  const Json& content = j["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), j["usage"]["completion_tokens"].get<size_t>()) << http.body;
+  std::string text;
+  for (const Json& t : content) {
+    ASSERT_EQ(t["top_logprobs"].size(), 2u) << t;
+    // Greedy: the token taken is the most likely one, with the same log-probability.
+    EXPECT_EQ(t["top_logprobs"][0]["token"], t["token"]);
+    EXPECT_NEAR(t["top_logprobs"][0]["logprob"].get<double>(), t["logprob"].get<double>(), 1e-6);
+    EXPECT_LE(t["top_logprobs"][1]["logprob"].get<double>(), t["logprob"].get<double>());
+    EXPECT_LT(t["logprob"].get<double>(), 0.0);
+    for (const Json& b : t["bytes"]) text.push_back(static_cast<char>(b.get<int>()));
+  }
+  // The tokens' bytes are the answer (random weights ended neither early nor in a stop string).
+  EXPECT_EQ(text, j["choices"][0]["message"]["content"].get<std::string>());
+
+  body["stream"] = true;
+  const HttpReply s = gw_->Curl("/v1/chat/completions", body.dump());
+  ASSERT_EQ(s.status, 200) << s.body;
+  Json streamed = Json::array();
+  for (const std::string& d : DataLines(s.body)) {
+    if (d == "[DONE]") break;
+    const Json c = Json::parse(d);
+    if (!c["choices"].empty() && c["choices"][0]["logprobs"].is_object()) {
+      for (const Json& t : c["choices"][0]["logprobs"]["content"]) streamed.push_back(t);
+    }
+  }
+  EXPECT_EQ(streamed, content);
+  // Outside OpenAI's limits: refused naming the field.
+  body["top_logprobs"] = 21;
+  const HttpReply bad = gw_->Curl("/v1/chat/completions", body.dump());
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("top_logprobs"), std::string::npos) << bad.body;
+}
+
+TEST_F(Gateway, StopStringsEndTheAnswerInBothApis) {
+  const HttpReply first = gw_->Curl("/v1/chat/completions", ChatBody("deepseek-v4-flash", "Hello, who are you?", 16, false));
+  ASSERT_EQ(first.status, 200) << first.body;
+  const std::string whole = Json::parse(first.body)["choices"][0]["message"]["content"];
+  // A stop string from the middle of the greedy answer: two ASCII letters.
+  size_t at = std::string::npos;
+  for (size_t i = whole.size() / 3; i + 1 < whole.size() && at == std::string::npos; ++i) {
+    if (std::isalpha(static_cast<unsigned char>(whole[i])) && std::isalpha(static_cast<unsigned char>(whole[i + 1]))) at = i;
+  }
+  ASSERT_NE(at, std::string::npos) << whole;
+  const std::string stop = whole.substr(at, 2);
+  const std::string before = whole.substr(0, whole.find(stop));
+
+  Json body = Json::parse(ChatBody("deepseek-v4-flash", "Hello, who are you?", 16, false));
+  body["stop"] = stop;
+  const Json j = Json::parse(gw_->Curl("/v1/chat/completions", body.dump()).body);
+  EXPECT_EQ(j["choices"][0]["message"]["content"], before);
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "stop");
+
+  const Json a = Json{{"model", "deepseek-v4-flash"},
+                      {"max_tokens", 16},
+                      {"temperature", 0},
+                      {"stop_sequences", {stop}},
+                      {"messages", {{{"role", "user"}, {"content", "Hello, who are you?"}}}}};
+  const Json m = Json::parse(gw_->Curl("/v1/messages", a.dump()).body);
+  EXPECT_EQ(m["stop_reason"], "stop_sequence") << m;
+  EXPECT_EQ(m["stop_sequence"], stop);
+  EXPECT_EQ(m["content"][0]["text"], before);
+}
+
+TEST_F(Gateway, TopKAndPenaltiesAreAccepted) {
+  const std::string greedy =
+      Json::parse(gw_->Curl("/v1/chat/completions", ChatBody("deepseek-v4-flash", "tell me", 12, false)).body)["choices"][0]["message"]["content"];
+  Json body = Json::parse(ChatBody("deepseek-v4-flash", "tell me", 12, false));
+  body["temperature"] = 1.5;
+  body["seed"] = 3;
+  body["top_k"] = 1;  // one candidate: greedy at any temperature
+  body["presence_penalty"] = 0.0;
+  body["frequency_penalty"] = 0.0;
+  const HttpReply k1 = gw_->Curl("/v1/chat/completions", body.dump());
+  ASSERT_EQ(k1.status, 200) << k1.body;
+  EXPECT_EQ(Json::parse(k1.body)["choices"][0]["message"]["content"], greedy);
+  // The penalties' effect is the sampler's (service_answer_text_test); here their range.
+  body["presence_penalty"] = 2.5;
+  const HttpReply pen = gw_->Curl("/v1/chat/completions", body.dump());
+  EXPECT_EQ(pen.status, 400);
+  EXPECT_NE(pen.body.find("presence_penalty"), std::string::npos) << pen.body;
+  const Json a = Json{{"model", "deepseek-v4-flash"}, {"max_tokens", 12}, {"temperature", 1.0}, {"top_k", 1},
+                      {"messages", {{{"role", "user"}, {"content", "tell me"}}}}};
+  const HttpReply anthropic = gw_->Curl("/v1/messages", a.dump());
+  ASSERT_EQ(anthropic.status, 200) << anthropic.body;
+  EXPECT_EQ(Json::parse(anthropic.body)["content"][0]["text"], greedy);
 }
 
 TEST_F(Gateway, OpenAiStreamFramingIsByteExact) {

@@ -1,7 +1,8 @@
 // Two-tier routing: `auto` escalates to Pro when Flash's confidence is below the threshold (at
 // the end or mid-answer), when the request exceeds Flash's budget, or when Flash is saturated.
 // Pro verifies Flash's answer as a draft in ONE forward pass, the client is told explicitly how
-// much of what it holds stays, and the final answer is exactly Pro's own.
+// much of what it holds stays, and the final answer is exactly Pro's own; or, in `continue` mode
+// (the gateway's streams), Pro continues after everything already streamed.
 #include <gtest/gtest.h>
 
 #include "tests/integration/service_harness.h"
@@ -103,6 +104,50 @@ TEST(ServiceEscalation, MidAnswerEscalationHandsTheTokensSoFarToPro) {
                 Metric(pm, "dsv4_worker_draft_tokens_total", {{"tier", "pro"}, {"result", "rejected"}}),
             4);
   EXPECT_EQ(Metric(svc.RouterMetrics(), "dsv4_router_escalations_total", {{"reason", "low_confidence_midstream"}}), 1);
+}
+
+TEST(ServiceEscalation, ContinueModeNeverTakesBackWhatWasStreamed) {
+  // `escalation: continue` (what the HTTP gateway asks for its streams): Pro continues after
+  // every token the client already holds, as a forced prefix, with no verification pass.
+  Service svc({"--escalate-mean-logprob", "-1e30", "--midstream-mean-logprob", "0", "--midstream-min-tokens", "4"});
+  svc.AddWorker("flash", FlashModel());
+  auto& pro = svc.AddWorker("pro", ProModel());
+  ASSERT_TRUE(svc.WaitForWorkers(2, 20s)) << svc.Logs();
+  const std::vector<int32_t> prompt = {5, 17, 300};
+  auto r = Request("auto", prompt, 30);
+  r.escalation = protocol::EscalationMode::kContinue;
+  auto c = svc.NewClient();
+  Outcome run;
+  int64_t streamed = 0, held_at_switch = -1;  // tokens the client had when told of the switch
+  run.res = c->Generate(r, 60s, [&](const client::Event& e) {
+    if (e.kind == client::Event::Kind::kToken) streamed += static_cast<int64_t>(e.token.tokens.size());
+    if (e.kind != client::Event::Kind::kSwitch) return;
+    run.switches.push_back(e.tier_switch);
+    held_at_switch = streamed;
+  });
+  ASSERT_TRUE(run.res.ok) << run.res.error.message << svc.Logs();
+  EXPECT_EQ(run.res.done.escalation_reason, "low_confidence_midstream");
+  EXPECT_EQ(run.res.done.tier, protocol::Tier::kPro);
+  ASSERT_EQ(run.switches.size(), 1u);
+  const int64_t keep = run.switches[0].keep;
+  EXPECT_GE(keep, 4);
+  EXPECT_EQ(keep, held_at_switch);  // everything already streamed stays
+  EXPECT_EQ(run.res.answer.switches, 1);
+  EXPECT_EQ(run.res.answer.duplicates, 0);
+  // Flash's tokens stay as streamed; Pro's follow them as its greedy continuation of prompt + them.
+  const auto flash = GenerateLocally(FlashModel(), prompt, keep);
+  std::vector<int32_t> pro_prompt = prompt;
+  pro_prompt.insert(pro_prompt.end(), flash.begin(), flash.end());
+  std::vector<int32_t> want = flash;
+  const auto pro_tail = GenerateLocally(ProModel(), pro_prompt, 30 - keep);
+  want.insert(want.end(), pro_tail.begin(), pro_tail.end());
+  EXPECT_EQ(run.res.done.tokens, want);
+  EXPECT_EQ(run.res.answer.tokens, want);
+  EXPECT_EQ(run.res.done.draft_accepted, 0);
+  // No verification pass and no draft tokens judged on Pro.
+  const std::string pm = HttpGet(pro.metrics_port, "/metrics");
+  EXPECT_EQ(Metric(pm, "dsv4_worker_draft_verify_passes_total", {{"tier", "pro"}}), 0);
+  EXPECT_EQ(Metric(pm, "dsv4_worker_draft_tokens_total", {{"tier", "pro"}, {"result", "rejected"}}), 0);
 }
 
 TEST(ServiceEscalation, BudgetAndSaturationSendAutoToProAndCountTheReason) {

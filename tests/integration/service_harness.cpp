@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -95,53 +96,41 @@ bool Process::Running() {
   return true;
 }
 
-std::string Process::Log() const {
-  std::ifstream f(log_path_);
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
 }
 
-// ---- models -------------------------------------------------------------------------------
-
-namespace {
-
-std::string MakeModel(const std::string& name, int seed) {
-  // One directory per test process; removed at exit.
-  static ScratchDir* dir = new ScratchDir();
-  static bool registered = [] {
-    std::atexit([] { delete dir; });
-    return true;
-  }();
-  (void)registered;
-  const std::string out = dir->path() + "/" + name;
-  fs::create_directories(out);
-  const std::string cmd = BinDir() + "/dsv4-mkmodel --out " + out + " --preset tiny --seed " + std::to_string(seed) + " > /dev/null 2>&1";
-  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("dsv4-mkmodel failed: " + cmd);
-  return out;
-}
-
 }  // namespace
 
-const std::string& FlashModel() {
-  static const std::string dir = MakeModel("flash", 1);
-  return dir;
+std::string Process::Log() const { return ReadFile(log_path_); }
+
+// ---- models -------------------------------------------------------------------------------
+
+const std::string& TestModel(const std::string& name) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> paths;
+  std::lock_guard lock(mu);
+  auto [it, fresh] = paths.try_emplace(name, std::string(DSV4_TEST_MODELS_DIR) + "/" + name);
+  if (fresh && !fs::exists(it->second + "/config.json")) {
+    const std::string missing = it->second;
+    paths.erase(it);
+    throw std::runtime_error("test model " + missing + " is missing: build the target dsv4_test_models");
+  }
+  return it->second;
 }
 
-const std::string& ProModel() {
-  static const std::string dir = MakeModel("pro", 2);
-  return dir;
-}
+const std::string& FlashModel() { return TestModel("flash"); }
+const std::string& ProModel() { return TestModel("pro"); }
 
 std::string WaitForFile(const std::string& path, std::chrono::milliseconds timeout) {
   const auto end = Clock::now() + timeout;
   while (Clock::now() < end) {
-    std::ifstream f(path);
-    if (f) {
-      std::stringstream ss;
-      ss << f.rdbuf();
-      if (!ss.str().empty()) return ss.str();
-    }
+    if (std::string text = ReadFile(path); !text.empty()) return text;
     std::this_thread::sleep_for(10ms);
   }
   return "";
@@ -150,10 +139,12 @@ std::string WaitForFile(const std::string& path, std::chrono::milliseconds timeo
 void MakeKeys(const std::string& keys_dir) {
   fs::create_directories(keys_dir);
   const std::string keygen = BinDir() + "/dsv4ctl keygen --out " + keys_dir + "/";
-  const std::string allow = " --allow-list " + keys_dir + "/allow-list > /dev/null";
-  for (const std::string& cmd : {keygen + "router > /dev/null", keygen + "stranger > /dev/null", keygen + "client --role client" + allow,
-                                keygen + "worker --role worker" + allow, keygen + "admin --role admin" + allow}) {
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("key generation failed: " + cmd);
+  const std::string allow = " --allow-list " + keys_dir + "/allow-list";
+  const std::string errors = keys_dir + "/keygen.err";
+  for (const std::string& args : {keygen + "router", keygen + "stranger", keygen + "client --role client" + allow,
+                                 keygen + "worker --role worker" + allow, keygen + "admin --role admin" + allow}) {
+    const std::string cmd = args + " > /dev/null 2> " + errors;
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("key generation failed: " + args + ": " + ReadFile(errors));
   }
 }
 

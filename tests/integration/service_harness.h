@@ -54,8 +54,10 @@ class Process {
   std::string log_path_;
 };
 
-// Small tiny-preset checkpoints made once per test binary with dsv4-mkmodel: "flash" (seed 1)
-// and "pro" (seed 2), so the tiers really are different models.
+// The checkpoints the build made for the tests (tests/CMakeLists.txt, dsv4_test_models): "flash"
+// (seed 1) and "pro" (seed 2), so the tiers really are different models, and "flash-text" with V4's
+// vocabulary, tokenizer and chat encoder. Read-only: a test that changes a model copies it first.
+const std::string& TestModel(const std::string& name);
 const std::string& FlashModel();
 const std::string& ProModel();
 

@@ -126,6 +126,7 @@ TEST_F(ServiceMalformed, DuplicateIdInFlightIsRefusedAndTheFirstStillCompletes) 
     if (e->kind == client::Event::Kind::kError) {
       ++dup_errors;
       EXPECT_NE(e->error.message.find("already in flight"), std::string::npos) << e->error.message;
+      EXPECT_EQ(e->error.id, "") << "the refusal must not look like the running request's terminal message";
     }
   }
   EXPECT_EQ(done, 1);

@@ -32,8 +32,13 @@ def check(cond, message):
     return cond
 
 
-def run(argv):
-    return subprocess.run(argv, capture_output=True, text=True)
+def run(argv, may_fail=False):
+    """The command's result. A query that fails (apt's cache unreadable, a full disk) stops the check
+    with its own error instead of reading as "no packages", which would blame every library."""
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if r.returncode != 0 and not may_fail:
+        sys.exit(f"check_docker: {' '.join(argv[:3])} ... failed (exit {r.returncode}): {r.stderr.strip()[:2000]}")
+    return r
 
 
 def parse_dockerfile(path):
@@ -113,7 +118,7 @@ def required_packages():
 def libraries(binary):
     """Resolved paths of the shared libraries `binary` loads (ldd)."""
     out = []
-    for line in run(["ldd", binary]).stdout.splitlines():
+    for line in run(["ldd", binary], may_fail=True).stdout.splitlines():
         m = re.search(r"=>\s+(/\S+)", line) or re.match(r"\s*(/\S+)", line)
         if m:
             out.append(os.path.realpath(m.group(1)))
@@ -124,7 +129,7 @@ def owners(paths):
     """path -> package (dpkg -S, one call for all; usrmerge: a package may list /lib/... for /usr/lib/...)."""
     def query(ps):
         found = {}
-        for line in run(["dpkg", "-S"] + sorted(ps)).stdout.splitlines():
+        for line in run(["dpkg", "-S"] + sorted(ps), may_fail=True).stdout.splitlines():
             pkg, _, path = line.partition(": ")
             found[path] = pkg.split(":")[0]
         return found
@@ -222,7 +227,7 @@ def main(src, bindir):
             host = v.split(":")[0]
             if host.startswith("."):
                 check(os.path.exists(os.path.join(src, "docker", host)), f"compose {name}: mounts {host}, which does not exist")
-    r = run(["promtool", "check", "config", os.path.join(src, "docker", "prometheus", "prometheus.yml")])
+    r = run(["promtool", "check", "config", os.path.join(src, "docker", "prometheus", "prometheus.yml")], may_fail=True)
     check(r.returncode == 0, "promtool check config docker/prometheus/prometheus.yml failed:\n" + r.stdout + r.stderr)
     json.load(open(os.path.join(src, "docker", "grafana", "dashboards", "dsv4d.json")))
     ignore = open(os.path.join(src, "docker", "Dockerfile.dockerignore")).read().split()

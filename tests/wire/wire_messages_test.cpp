@@ -113,6 +113,7 @@ protocol::TokenRun FullRun() {
   t.logprobs = {-0.5f, -1.25f};
   t.text = "héllo";
   t.top_logprobs = {{{10, -0.5f}, {12, -2.0f}}, {{11, -1.25f}}};
+  t.prompt_tokens = 7;
   return t;
 }
 
@@ -135,6 +136,7 @@ std::vector<MessageCase> AllMessages() {
   Done done;
   done.id = "req-1";
   done.finish_reason = FinishReason::kToolCalls;
+  done.stop_sequence = "END";
   done.tier = Tier::kPro;
   done.escalated = true;
   done.escalation_reason = "low_confidence";
@@ -159,7 +161,7 @@ std::vector<MessageCase> AllMessages() {
   WorkerToken wtok;
   static_cast<TokenRun&>(wtok) = FullRun();
   wtok.rid = 9;
-  WorkerDone wdone{9, FinishReason::kStop, 12, 3, 1, FullCompletion(), 8};
+  WorkerDone wdone{9, FinishReason::kStop, "END", 12, 3, 1, FullCompletion(), 8};
 
   return {
       // tools, tool_choice_name and logprobs are required by the example's tool_choice and top_logprobs.
