@@ -34,11 +34,13 @@ void ForEachGrowing(const SequenceState& s, F&& f) {
 
 }  // namespace
 
-PrefixCache::PrefixCache(size_t budget_bytes, int64_t block_tokens, const std::string& identity)
+PrefixCache::PrefixCache(size_t budget_bytes, int64_t block_tokens, const std::string& identity, const std::string& disk_dir,
+                         size_t disk_budget_bytes)
     : budget_bytes_(budget_bytes), block_tokens_(block_tokens), root_(Mix(0)) {
   if (block_tokens <= 0 || block_tokens % 128 != 0)
     throw std::invalid_argument("prefix cache block size must be a positive multiple of 128, got " + std::to_string(block_tokens));
   for (unsigned char c : identity) root_ = Mix(root_ ^ c);
+  if (enabled() && !disk_dir.empty()) disk_ = std::make_unique<PrefixDisk>(disk_dir, disk_budget_bytes, block_tokens, identity);
 }
 
 uint64_t PrefixCache::NextKey(uint64_t key, const int32_t* block) const {
@@ -47,7 +49,7 @@ uint64_t PrefixCache::NextKey(uint64_t key, const int32_t* block) const {
   return h;
 }
 
-std::optional<PrefixCache::Hit> PrefixCache::Lookup(const std::vector<int32_t>& tokens, int64_t max_tokens) {
+std::optional<PrefixCache::Hit> PrefixCache::Lookup(const std::vector<int32_t>& tokens, int64_t max_tokens, const SequenceState& empty) {
   if (!enabled()) return std::nullopt;
   max_tokens = std::min<int64_t>(max_tokens, static_cast<int64_t>(tokens.size()));
   // Every block's key, keeping the deepest one cached: a shallower snapshot may have been
@@ -66,9 +68,27 @@ std::optional<PrefixCache::Hit> PrefixCache::Lookup(const std::vector<int32_t>& 
     best_key = key;
     best_tokens = end;
   }
-  if (best == entries_.end()) return std::nullopt;
-  lru_.splice(lru_.begin(), lru_, best->second.lru);
-  return Hit{best_tokens, best_key, best->second.state};
+  std::optional<Hit> hit;
+  if (best != entries_.end()) {
+    lru_.splice(lru_.begin(), lru_, best->second.lru);
+    hit = Hit{best_tokens, 0, best_key, best->second.state};
+  }
+  if (!disk_) return hit;
+  // The disk's files go on from there, one block each.
+  SequenceState state = hit ? hit->state : empty;
+  key = hit ? best_key : root_;
+  int64_t end = best_tokens + block_tokens_, from_disk = 0;
+  uint64_t parent = key;
+  for (; end <= max_tokens; end += block_tokens_) {
+    const uint64_t next = NextKey(key, tokens.data() + (end - block_tokens_));
+    if (!disk_->Extend(next, key, tokens.data(), state)) break;
+    parent = key;
+    key = next;
+    from_disk += block_tokens_;
+  }
+  if (from_disk == 0) return hit;
+  KeepInRam(parent, tokens.data() + (best_tokens + from_disk - block_tokens_), state);
+  return Hit{best_tokens + from_disk, from_disk, key, std::move(state)};
 }
 
 void PrefixCache::Account(const Entry& e, int sign) {
@@ -89,8 +109,14 @@ void PrefixCache::Account(const Entry& e, int sign) {
   bytes_ = sign > 0 ? bytes_ + e.fixed_bytes : bytes_ - e.fixed_bytes;
 }
 
-void PrefixCache::Insert(uint64_t parent, const int32_t* block, const SequenceState& state) {
+void PrefixCache::Insert(uint64_t parent, const int32_t* prefix, const SequenceState& state) {
   if (!enabled()) return;
+  const int32_t* block = prefix + (state.pos - block_tokens_);
+  KeepInRam(parent, block, state);
+  if (disk_) disk_->Write(NextKey(parent, block), parent, prefix, state);
+}
+
+void PrefixCache::KeepInRam(uint64_t parent, const int32_t* block, const SequenceState& state) {
   const uint64_t key = NextKey(parent, block);
   auto it = entries_.find(key);
   if (it != entries_.end()) {
@@ -120,6 +146,7 @@ void PrefixCache::EvictToBudget() {
 
 void PrefixCache::Clear() {
   while (!entries_.empty()) Erase(entries_.begin());
+  if (disk_) disk_->Clear();
 }
 
 }  // namespace dsv4::worker

@@ -14,20 +14,24 @@
 // on lookup, so a hash collision is a miss, never a wrong state.
 //
 // Goals: one walk per admission; a RAM budget in bytes with least-recently-used eviction,
-// counting shared pages once. Non-goals (yet): a disk tier, sharing a prefill among requests
-// that arrive together. Not thread-safe: the scheduler thread owns it.
+// counting shared pages once; optionally a disk tier (worker/prefix_disk.h) behind it, which
+// every snapshot is written to and which extends a RAM hit (or an empty state) block by block.
+// Non-goal (yet): sharing a prefill among requests that arrive together. Not thread-safe: the
+// scheduler thread owns it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "model/sequence_state.h"
+#include "worker/prefix_disk.h"
 
 namespace dsv4::worker {
 
@@ -35,7 +39,10 @@ class PrefixCache {
  public:
   // `budget_bytes` 0: disabled (nothing is kept, every lookup misses). `block_tokens`: a
   // positive multiple of 128. `identity`: the model and numerics the states belong to.
-  PrefixCache(size_t budget_bytes, int64_t block_tokens, const std::string& identity);
+  // `disk_dir` non-empty: also keep snapshots there, within `disk_budget_bytes` (throws
+  // std::runtime_error naming the directory when it is unusable).
+  PrefixCache(size_t budget_bytes, int64_t block_tokens, const std::string& identity, const std::string& disk_dir = "",
+              size_t disk_budget_bytes = 0);
 
   bool enabled() const { return budget_bytes_ > 0; }
   int64_t block_tokens() const { return block_tokens_; }
@@ -45,25 +52,29 @@ class PrefixCache {
   uint64_t NextKey(uint64_t key, const int32_t* block) const;
 
   struct Hit {
-    int64_t tokens = 0;     // prefix length restored (a multiple of the block size)
-    uint64_t key = 0;       // its key, to chain the following blocks from
-    SequenceState state;    // a copy the caller owns (compressed arrays shared)
+    int64_t tokens = 0;       // prefix length restored (a multiple of the block size)
+    int64_t disk_tokens = 0;  // of those, read from disk files
+    uint64_t key = 0;         // its key, to chain the following blocks from
+    SequenceState state;      // a copy the caller owns (compressed arrays shared)
   };
-  // The longest cached prefix of tokens[0, max_tokens), if any; marks it recently used.
-  std::optional<Hit> Lookup(const std::vector<int32_t>& tokens, int64_t max_tokens);
+  // The longest cached prefix of tokens[0, max_tokens), if any: the deepest RAM snapshot,
+  // extended by the disk tier's files (from `empty`, a new sequence's state, when RAM has none);
+  // marks it recently used. What came from disk is kept in RAM too.
+  std::optional<Hit> Lookup(const std::vector<int32_t>& tokens, int64_t max_tokens, const SequenceState& empty);
 
-  // Keeps `state` (at position state.pos, a multiple of the block size) as the snapshot of the
-  // prefix whose last block is `block` and whose key is NextKey(parent, block). Already cached:
-  // only marks it recently used. Evicts the least recently used snapshots beyond the budget
-  // (possibly this one, if it alone exceeds it).
-  void Insert(uint64_t parent, const int32_t* block, const SequenceState& state);
+  // Keeps `state` (at position state.pos, a multiple of the block size) as the snapshot of
+  // prefix[0, state.pos), whose key is NextKey(parent, its last block). Already cached: only
+  // marks it recently used. Evicts the least recently used snapshots beyond the budget
+  // (possibly this one, if it alone exceeds it). Writes it to the disk tier, if any.
+  void Insert(uint64_t parent, const int32_t* prefix, const SequenceState& state);
 
-  // Drops every snapshot.
+  // Drops every snapshot, in RAM and on disk.
   void Clear();
 
   size_t bytes() const { return bytes_; }           // held now, shared pages counted once
   size_t snapshots() const { return entries_.size(); }
   uint64_t evictions() const { return evictions_; }
+  const PrefixDisk* disk() const { return disk_.get(); }  // null without a disk tier
 
  private:
   struct Entry {
@@ -74,6 +85,7 @@ class PrefixCache {
     std::list<uint64_t>::iterator lru;
   };
   void Account(const Entry& e, int sign);
+  void KeepInRam(uint64_t parent, const int32_t* block, const SequenceState& state);
   void EvictToBudget();
   void Erase(std::unordered_map<uint64_t, Entry>::iterator it);
 
@@ -88,6 +100,7 @@ class PrefixCache {
   size_t fixed_bytes_ = 0;
   size_t bytes_ = 0;
   uint64_t evictions_ = 0;
+  std::unique_ptr<PrefixDisk> disk_;
 };
 
 }  // namespace dsv4::worker

@@ -52,7 +52,9 @@ Scheduler::Scheduler(StepRunner& runner, const PromptEncoder& encoder, WorkerMet
       m_(metrics),
       cfg_(cfg),
       send_(std::move(send)),
-      prefix_cache_(cfg.prefix_cache_bytes, cfg.prefix_block_tokens, cfg.model_identity) {}
+      prefix_cache_(cfg.prefix_cache_bytes, cfg.prefix_block_tokens, cfg.model_identity, cfg.prefix_cache_dir, cfg.prefix_disk_bytes) {
+  ReportPrefixCache();  // what the disk tier already holds
+}
 
 Scheduler::~Scheduler() = default;
 
@@ -170,14 +172,16 @@ void Scheduler::RestorePrefix(Sequence& s) {
   s.prefix_key = prefix_cache_.RootKey();
   const auto t0 = Clock::now();
   // The last prompt token always runs: its logits (and a draft riding with it) start the answer.
-  auto hit = prefix_cache_.Lookup(s.prompt, static_cast<int64_t>(s.prompt.size()) - 1);
+  auto hit = prefix_cache_.Lookup(s.prompt, static_cast<int64_t>(s.prompt.size()) - 1, s.state);
   if (hit) {
     s.state = std::move(hit->state);
     s.fed = static_cast<size_t>(hit->tokens);
     s.cached_tokens = hit->tokens;
     s.prefix_key = hit->key;
     m_.prefix_restore_seconds->Observe(std::chrono::duration<double>(Clock::now() - t0).count());
+    m_.prefix_disk_hit_tokens->Increment(static_cast<double>(hit->disk_tokens));
   }
+  ReportPrefixCache();
   m_.prefix_hit_tokens->Increment(static_cast<double>(s.cached_tokens));
   m_.prefix_miss_tokens->Increment(static_cast<double>(static_cast<int64_t>(s.prompt.size()) - s.cached_tokens));
 }
@@ -186,14 +190,27 @@ void Scheduler::KeepPrefix(Sequence& s) {
   const int64_t block = prefix_cache_.block_tokens();
   const int64_t fed = static_cast<int64_t>(s.fed);
   if (!prefix_cache_.enabled() || s.draft_in_step || fed == 0 || fed % block != 0) return;
-  const int32_t* last_block = s.prompt.data() + (fed - block);
   const uint64_t parent = s.prefix_key;
-  s.prefix_key = prefix_cache_.NextKey(parent, last_block);
-  prefix_cache_.Insert(parent, last_block, s.state);
+  s.prefix_key = prefix_cache_.NextKey(parent, s.prompt.data() + (fed - block));
+  prefix_cache_.Insert(parent, s.prompt.data(), s.state);
+  ReportPrefixCache();
+}
+
+void Scheduler::ReportPrefixCache() {
+  // The cache counts its evictions; the counters catch up with it.
+  auto catch_up = [](prometheus::Counter* c, uint64_t total) {
+    const double behind = static_cast<double>(total) - c->Value();
+    if (behind > 0) c->Increment(behind);
+  };
   m_.prefix_cache_bytes->Set(static_cast<double>(prefix_cache_.bytes()));
   m_.prefix_snapshots->Set(static_cast<double>(prefix_cache_.snapshots()));
-  const double evicted = static_cast<double>(prefix_cache_.evictions()) - m_.prefix_evictions->Value();
-  if (evicted > 0) m_.prefix_evictions->Increment(evicted);
+  catch_up(m_.prefix_evictions, prefix_cache_.evictions());
+  if (const PrefixDisk* disk = prefix_cache_.disk()) {
+    m_.prefix_disk_bytes->Set(static_cast<double>(disk->bytes()));
+    m_.prefix_disk_files->Set(static_cast<double>(disk->files()));
+    catch_up(m_.prefix_disk_evictions, disk->evictions());
+    catch_up(m_.prefix_disk_rejected, disk->rejected());
+  }
 }
 
 bool Scheduler::EndsAtEos(const Sequence& s) const {

@@ -47,11 +47,14 @@ struct SchedulerConfig {
   // generation_config.json; greedy without one).
   double default_temperature = 0.0;
   double default_top_p = 1.0;
-  // Prefix cache (worker/prefix_cache.h): RAM budget (0 = off), block size (a multiple of 128)
-  // and what the states belong to (model id + numerics).
+  // Prefix cache (worker/prefix_cache.h): RAM budget (0 = off), block size (a multiple of 128),
+  // what the states belong to (model id, numerics, weights fingerprint), and the optional disk
+  // tier's directory ("" = none) and budget.
   size_t prefix_cache_bytes = 0;
   int64_t prefix_block_tokens = 512;
   std::string model_identity;
+  std::string prefix_cache_dir;
+  size_t prefix_disk_bytes = 0;
 };
 
 class Scheduler {
@@ -105,6 +108,7 @@ class Scheduler {
   // at each block boundary the prompt's prefill reaches.
   void RestorePrefix(Sequence& s);
   void KeepPrefix(Sequence& s);
+  void ReportPrefixCache();  // its gauges and eviction counters, after it changed
 
   StepRunner& runner_;
   const PromptEncoder& encoder_;

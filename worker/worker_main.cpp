@@ -12,6 +12,7 @@
 #include "worker/crash_handler.h"
 #include "chat/prompt_encoder.h"
 #include "worker/load_progress.h"
+#include "worker/model_fingerprint.h"
 #include "worker/replay_runner.h"
 #include "worker/router_link.h"
 #include "worker/scheduler.h"
@@ -76,6 +77,10 @@ int main(int argc, char** argv) {
       "RAM for snapshots of prompt prefixes' states (least recently used dropped first); 0 = no prefix cache")(
       "prefix-cache-block", po::value(&sched.prefix_block_tokens)->default_value(sched.prefix_block_tokens),
       "prompt tokens between prefix-cache snapshots (a multiple of 128)")(
+      "prefix-cache-dir", po::value(&sched.prefix_cache_dir),
+      "also keep every prefix-cache snapshot as a file here (survives restarts; workers of one model on a host may share it)")(
+      "prefix-cache-disk-bytes", po::value(&sched.prefix_disk_bytes)->default_value(sched.prefix_disk_bytes),
+      "disk budget of --prefix-cache-dir, for every worker's files in it (least recently used chain ends removed first)")(
       "heartbeat-ms", po::value(&link.heartbeat_ms)->default_value(link.heartbeat_ms), "heartbeat interval")(
       "heartbeat-liveness", po::value(&link.heartbeat_liveness)->default_value(link.heartbeat_liveness),
       "missed router heartbeats before reconnecting")(
@@ -92,6 +97,8 @@ int main(int argc, char** argv) {
           throw po::error("give --key and --router-key (a worker key on the router's allow-list), or --insecure for a development router");
         if (sched.prefix_block_tokens < 128 || sched.prefix_block_tokens % 128 != 0)
           throw po::error("--prefix-cache-block must be a positive multiple of 128, got " + std::to_string(sched.prefix_block_tokens));
+        if (!sched.prefix_cache_dir.empty() && (sched.prefix_cache_bytes == 0 || sched.prefix_disk_bytes == 0))
+          throw po::error("--prefix-cache-dir needs --prefix-cache-bytes (RAM, in front of the disk) and --prefix-cache-disk-bytes, both > 0");
       }))
     return *rc;
   const po::variables_map& vm = flags.values();
@@ -142,8 +149,9 @@ int main(int argc, char** argv) {
     link.info.vocab_size = runner->vocab_size();
     link.info.max_context = runner->max_context();
     link.info.echo = vm.count("echo") > 0;
-    // Prefix-cache keys start from what the states belong to: another model or arithmetic never matches.
-    sched.model_identity = link.info.model_id + "\n" + runner->numerics_name();
+    // Prefix-cache keys start from what the states belong to: another model, arithmetic or set of
+    // weights (a directory re-downloaded at another revision) never matches.
+    sched.model_identity = link.info.model_id + "\n" + runner->numerics_name() + "\n" + ModelFingerprint(model_dir);
 
     zmq::context_t ctx(1);
     // The scheduler thread's messages reach the link over an inproc pair (sockets are not

@@ -46,6 +46,12 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& reg, const std::string& tier,
                                 .Help("Time to find and restore a cached prefix's state at admission (hits only)")
                                 .Register(reg)
                                 .Add(t, metrics::LatencyBuckets());
+  prefix_disk_hit_tokens = counter("dsv4_worker_prefix_cache_disk_hit_tokens_total", "Of the prefix cache's hit tokens, those read from its disk files");
+  prefix_disk_bytes = gauge("dsv4_worker_prefix_cache_disk_bytes", "Bytes of the prefix cache's disk files (every worker's in its directory)");
+  prefix_disk_files = gauge("dsv4_worker_prefix_cache_disk_files", "Snapshot files in the prefix cache's directory");
+  prefix_disk_evictions = counter("dsv4_worker_prefix_cache_disk_evictions_total", "Snapshot files removed to keep the directory within its budget");
+  prefix_disk_rejected = counter("dsv4_worker_prefix_cache_disk_rejected_total",
+                                 "Snapshot files removed for failing a check (truncated, corrupt, another model's or numerics')");
   requests = &BuildCounter().Name("dsv4_worker_requests_total").Help("Requests ended on this worker, by outcome").Register(reg);
   numerics_info = &BuildGauge()
                        .Name("dsv4_worker_numerics_info")

@@ -1,10 +1,15 @@
 // The worker's prefix cache (issue 15) between real processes: a request whose prompt starts
 // with one the worker already ran restores the state at the last shared block boundary and
 // prefills only the rest, with the cold run's greedy tokens and log-probabilities; the worker's
-// /metrics and the `done` usage say how much came from the cache.
+// /metrics and the `done` usage say how much came from the cache. The disk tier: a hit after a
+// worker restart, and files damaged or swapped for another model's on disk.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
 
 #include "tests/integration/service_harness.h"
 
@@ -108,6 +113,132 @@ TEST(ServicePrefixCache, TheSecondOfTwoRequestsSharingA2000TokenPrefixPrefillsOn
   std::printf("2040-token prompt: cold ttft %.3f s, warm (1920 cached) ttft %.3f s; cache %.1f MiB in %g snapshots\n",
               ra.time_to_first_token.count(), rb.time_to_first_token.count(),
               Metric(m2, "dsv4_worker_prefix_cache_bytes", kFlash) / 1048576.0, Metric(m2, "dsv4_worker_prefix_cache_snapshots", kFlash));
+}
+
+// The flags of a worker with a disk tier in `dir` beside its RAM tier.
+std::vector<std::string> DiskFlags(const std::string& dir) {
+  return {"--prefix-cache-bytes", "268435456", "--prefix-cache-block", "128", "--prefix-cache-dir", dir, "--prefix-cache-disk-bytes", "1073741824"};
+}
+
+// Stops `w` (SIGTERM: it drains and leaves) and starts a new flash worker on the same directory.
+Service::Worker* Restart(Service& svc, Service::Worker* w, const std::string& dir) {
+  w->proc->Signal(SIGTERM);
+  EXPECT_TRUE(w->proc->Wait(30s).has_value()) << "the worker did not exit";
+  Service::Worker* fresh = &svc.AddWorker("flash", FlashModel(), DiskFlags(dir));
+  EXPECT_TRUE(svc.WaitForWorkers(1, 30s, "flash")) << svc.Logs();
+  return fresh;
+}
+
+std::vector<std::string> SnapshotFiles(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".snap") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+TEST(ServicePrefixCache, AHitFromDiskAfterAWorkerRestartGivesTheColdRunsTokens) {
+  ScratchDir disk;
+  Service svc;
+  Service::Worker* w = &svc.AddWorker("flash", FlashModel(), DiskFlags(disk.path()));
+  svc.AddWorker("pro", FlashModel());  // same weights, no cache: the cold reference
+  ASSERT_TRUE(svc.WaitForWorkers(2, 30s)) << svc.Logs();
+  auto c = svc.NewClient();
+  const std::vector<int32_t> base = Tokens(600, 5);
+  const auto first = c->Generate(Request("flash", base, 4), 120s);
+  ASSERT_TRUE(first.ok) << first.error.message << svc.Logs();
+  EXPECT_EQ(SnapshotFiles(disk.path()).size(), 4u) << "one file per block boundary: 128, 256, 384, 512";
+
+  w = Restart(svc, w, disk.path());
+  const std::vector<int32_t> prompt = Concat(std::vector<int32_t>(base.begin(), base.begin() + 300), Tokens(50, 6));
+  const auto warm = c->Generate(Request("flash", prompt, 8), 120s);
+  const auto cold = c->Generate(Request("pro", prompt, 8), 120s);
+  ASSERT_TRUE(warm.ok && cold.ok) << warm.error.message << cold.error.message << svc.Logs();
+  EXPECT_EQ(warm.done.usage.cached_tokens, 256);
+  EXPECT_EQ(warm.answer.tokens, cold.answer.tokens);
+  ASSERT_EQ(warm.answer.logprobs.size(), cold.answer.logprobs.size());
+  for (size_t i = 0; i < warm.answer.logprobs.size(); ++i) EXPECT_NEAR(warm.answer.logprobs[i], cold.answer.logprobs[i], 2e-4) << "token " << i;
+  const std::string m = HttpGet(w->metrics_port, "/metrics");
+  EXPECT_EQ(Metric(m, "dsv4_worker_prefix_cache_disk_hit_tokens_total", kFlash), 256);
+  EXPECT_EQ(Metric(m, "dsv4_worker_prefix_cache_hit_tokens_total", kFlash), 256);
+  EXPECT_EQ(Metric(m, "dsv4_worker_prefix_cache_disk_rejected_total", kFlash), 0);
+  EXPECT_GT(Metric(m, "dsv4_worker_prefix_cache_disk_bytes", kFlash), 0);
+}
+
+// Three prompts' chains: the first file of one is corrupted (a flipped byte), of another cut in
+// half, of the third replaced by another model's snapshot of the same tokens carrying this
+// model's key. After a restart each prompt is a miss with the cold run's tokens, the bad files
+// are removed and written again, and a second restart hits all three.
+TEST(ServicePrefixCache, CorruptTruncatedAndForeignFilesAreIgnoredAndReplaced) {
+  ScratchDir disk, foreign_disk;
+  Service svc;
+  Service::Worker* w = &svc.AddWorker("flash", FlashModel(), DiskFlags(disk.path()));
+  svc.AddWorker("pro", ProModel(), {"--prefix-cache-bytes", "268435456", "--prefix-cache-block", "128", "--prefix-cache-dir",
+                                    foreign_disk.path(), "--prefix-cache-disk-bytes", "1073741824"});
+  ASSERT_TRUE(svc.WaitForWorkers(2, 30s)) << svc.Logs();
+  auto c = svc.NewClient();
+  const std::vector<std::vector<int32_t>> prompts{Tokens(200, 7), Tokens(200, 8), Tokens(200, 9)};
+  std::vector<std::vector<int32_t>> cold;
+  for (const auto& p : prompts) {
+    const auto r = c->Generate(Request("flash", p, 6), 120s);
+    ASSERT_TRUE(r.ok) << r.error.message << svc.Logs();
+    cold.push_back(r.answer.tokens);
+  }
+  ASSERT_TRUE(c->Generate(Request("pro", prompts[2], 1), 120s).ok);
+  // One file per prompt (the boundary at 128); the other model's one file.
+  const std::vector<std::string> files = SnapshotFiles(disk.path());
+  ASSERT_EQ(files.size(), 3u);
+  const std::vector<std::string> foreign = SnapshotFiles(foreign_disk.path());
+  ASSERT_EQ(foreign.size(), 1u);
+  // Which file is which prompt's: the hash chain is the worker's, so ask the files' ids.
+  auto file_of = [&](const std::vector<int32_t>& p) {
+    for (const std::string& f : files) {
+      std::ifstream in(f, std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::string ids(reinterpret_cast<const char*>(p.data()), 128 * sizeof(int32_t));
+      if (bytes.find(ids) != std::string::npos) return f;
+    }
+    return std::string();
+  };
+  const std::string corrupt = file_of(prompts[0]), truncated = file_of(prompts[1]), replaced = file_of(prompts[2]);
+  ASSERT_FALSE(corrupt.empty() || truncated.empty() || replaced.empty());
+  auto read = [](const std::string& f) {
+    std::ifstream in(f, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  auto write = [](const std::string& f, const std::string& bytes) { std::ofstream(f, std::ios::binary | std::ios::trunc) << bytes; };
+  std::string bytes = read(corrupt);
+  bytes[bytes.size() / 2] ^= 0x01;
+  write(corrupt, bytes);
+  const std::string corrupted = bytes;
+  bytes = read(truncated);
+  write(truncated, bytes.substr(0, bytes.size() / 2));
+  // The other model's file, with this model's key and parent in its header (bytes 8..23).
+  const std::string own = read(replaced);
+  bytes = read(foreign[0]);
+  bytes.replace(8, 16, own.substr(8, 16));
+  write(replaced, bytes);
+
+  w = Restart(svc, w, disk.path());
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto r = c->Generate(Request("flash", prompts[i], 6), 120s);
+    ASSERT_TRUE(r.ok) << r.error.message << svc.Logs();
+    EXPECT_EQ(r.done.usage.cached_tokens, 0) << "prompt " << i;
+    EXPECT_EQ(r.answer.tokens, cold[i]) << "prompt " << i;
+  }
+  EXPECT_EQ(Metric(HttpGet(w->metrics_port, "/metrics"), "dsv4_worker_prefix_cache_disk_rejected_total", kFlash), 3);
+  EXPECT_EQ(SnapshotFiles(disk.path()).size(), 3u) << "written again";
+  EXPECT_NE(read(corrupt), corrupted);
+  EXPECT_GT(read(truncated).size(), read(corrupt).size() / 2 + 16);
+
+  w = Restart(svc, w, disk.path());
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto r = c->Generate(Request("flash", prompts[i], 6), 120s);
+    ASSERT_TRUE(r.ok) << r.error.message << svc.Logs();
+    EXPECT_EQ(r.done.usage.cached_tokens, 128) << "prompt " << i;
+    EXPECT_EQ(r.answer.tokens, cold[i]) << "prompt " << i;
+  }
+  EXPECT_EQ(Metric(HttpGet(w->metrics_port, "/metrics"), "dsv4_worker_prefix_cache_disk_rejected_total", kFlash), 0);
 }
 
 }  // namespace

@@ -35,32 +35,31 @@ std::vector<int32_t> Tokens(int32_t seed, int64_t n) {
 void Prefill(PrefixCache& cache, const std::vector<int32_t>& tokens, int64_t upto) {
   uint64_t key = cache.RootKey();
   for (int64_t end = kBlock; end <= upto; end += kBlock) {
-    const int32_t* block = tokens.data() + (end - kBlock);
-    cache.Insert(key, block, StateAt(end));
-    key = cache.NextKey(key, block);
+    cache.Insert(key, tokens.data(), StateAt(end));
+    key = cache.NextKey(key, tokens.data() + (end - kBlock));
   }
 }
 
 TEST(PrefixCache, LookupRestoresTheLongestCachedPrefixBelowTheLimit) {
   PrefixCache cache(1 << 30, kBlock, "tiny\nfp32");
   const std::vector<int32_t> prompt = Tokens(1, 600);
-  EXPECT_FALSE(cache.Lookup(prompt, 599)) << "empty cache";
+  EXPECT_FALSE(cache.Lookup(prompt, 599, SequenceState())) << "empty cache";
   Prefill(cache, prompt, 512);
   EXPECT_EQ(cache.snapshots(), 4u);
 
-  auto hit = cache.Lookup(prompt, 599);
+  auto hit = cache.Lookup(prompt, 599, SequenceState());
   ASSERT_TRUE(hit);
   EXPECT_EQ(hit->tokens, 512);
   EXPECT_EQ(hit->state.pos, 512);
   EXPECT_EQ(hit->state.layers[0].entries[127 * 8], 127.0f);
   // The limit (the last prompt token always runs) is respected: 512 tokens with limit 511 -> 384.
-  hit = cache.Lookup(std::vector<int32_t>(prompt.begin(), prompt.begin() + 512), 511);
+  hit = cache.Lookup(std::vector<int32_t>(prompt.begin(), prompt.begin() + 512), 511, SequenceState());
   ASSERT_TRUE(hit);
   EXPECT_EQ(hit->tokens, 384);
   // A prompt that differs inside block 2 restores blocks 0-1 only.
   std::vector<int32_t> other = prompt;
   other[300] += 1;
-  hit = cache.Lookup(other, 599);
+  hit = cache.Lookup(other, 599, SequenceState());
   ASSERT_TRUE(hit);
   EXPECT_EQ(hit->tokens, 256);
   // Chaining on from the hit's key reaches the same keys a fresh prefill computes.
@@ -79,7 +78,7 @@ TEST(PrefixCache, DisabledKeepsNothing) {
   const std::vector<int32_t> prompt = Tokens(3, 300);
   Prefill(cache, prompt, 256);
   EXPECT_EQ(cache.snapshots(), 0u);
-  EXPECT_FALSE(cache.Lookup(prompt, 299));
+  EXPECT_FALSE(cache.Lookup(prompt, 299, SequenceState()));
 }
 
 TEST(PrefixCache, SnapshotsAlongOneSequenceCountTheirSharedEntriesOnce) {
@@ -91,7 +90,7 @@ TEST(PrefixCache, SnapshotsAlongOneSequenceCountTheirSharedEntriesOnce) {
   for (int64_t end = kBlock; end <= 2048; end += kBlock) {
     live.pos = end;
     live.layers[0].entries.resize(static_cast<size_t>(end / 4 * 8));
-    cache.Insert(key, prompt.data() + (end - kBlock), live);
+    cache.Insert(key, prompt.data(), live);
     key = cache.NextKey(key, prompt.data() + (end - kBlock));
   }
   EXPECT_EQ(cache.snapshots(), 16u);
@@ -116,10 +115,10 @@ TEST(PrefixCache, EvictionKeepsTheBytesWithinBudgetUnderAThousandDistinctPrefixe
   EXPECT_GT(cache.evictions(), 0u);
   EXPECT_GT(cache.snapshots(), 0u);
   // The most recent prefix survives; the oldest is gone.
-  auto hit = cache.Lookup(last, 255);
+  auto hit = cache.Lookup(last, 255, SequenceState());
   ASSERT_TRUE(hit);
   EXPECT_EQ(hit->tokens, 128);
-  EXPECT_FALSE(cache.Lookup(Tokens(10, 256), 255));
+  EXPECT_FALSE(cache.Lookup(Tokens(10, 256), 255, SequenceState()));
   cache.Clear();
   EXPECT_EQ(cache.bytes(), 0u);
   EXPECT_EQ(cache.snapshots(), 0u);
