@@ -71,6 +71,10 @@ struct RouterConfig {
   int max_attempts = 3;            // dispatches per request before `unavailable`
   int unavailable_after_ms = 5000; // a tier without live workers this long fails its queue
   size_t backlog_limit = 10000;    // messages held for a peer whose queue is full
+  // Cache-aware routing (router/prefix_affinity.h): a request goes to the worker its leading
+  // part hashes to unless that one's load exceeds the least loaded's by more than this share of
+  // capacity; negative: least loaded always.
+  double affinity_margin = 0.25;
   TierPolicyConfig policy;
   TierPrices prices;
 };
@@ -173,7 +177,7 @@ class Router {
   // -- requests (router_requests.cpp)
   void Enqueue(Request& r, bool front);
   void Dispatch(protocol::Tier tier);
-  Worker* PickWorker(protocol::Tier tier);
+  Worker* PickWorker(protocol::Tier tier, uint64_t affinity);
   void Retry(uint64_t rid, const std::string& reason);
   // Hands the answer to Pro; false (and counted) when Pro cannot take it.
   bool Escalate(Request& r, const std::string& reason);

@@ -2,6 +2,7 @@
 // failed attempt, escalation to Pro, and the single terminal message.
 #include <iostream>
 
+#include "router/prefix_affinity.h"
 #include "router/router.h"
 
 namespace dsv4::router {
@@ -27,19 +28,18 @@ bool Router::TierHasRoom(Tier tier) const {
   return false;
 }
 
-Router::Worker* Router::PickWorker(Tier tier) {
-  // Least loaded by fraction of capacity in use; ties go to the first in identity order.
-  Worker* best = nullptr;
-  double best_load = 2.0;
+Router::Worker* Router::PickWorker(Tier tier, uint64_t affinity) {
+  // Among the workers with room, the one the request's leading part hashes to, unless it is
+  // busier than the least loaded (by fraction of capacity in use) by more than the margin.
+  std::vector<Worker*> open;
+  std::vector<AffinityCandidate> candidates;
   for (auto& [ident, w] : workers_) {
     if (w.info.tier != tier || w.draining || static_cast<int64_t>(w.active.size()) >= w.info.capacity) continue;
-    const double load = static_cast<double>(w.active.size()) / static_cast<double>(w.info.capacity);
-    if (load < best_load) {
-      best_load = load;
-      best = &w;
-    }
+    open.push_back(&w);
+    candidates.push_back({w.info.worker_id, static_cast<double>(w.active.size()) / static_cast<double>(w.info.capacity)});
   }
-  return best;
+  if (open.empty()) return nullptr;
+  return open[PickByAffinity(candidates, affinity, cfg_.affinity_margin)];
 }
 
 void Router::Enqueue(Request& r, bool front) {
@@ -56,13 +56,16 @@ void Router::Enqueue(Request& r, bool front) {
 void Router::Dispatch(Tier tier) {
   auto& q = queues_[TierIndex(tier)];
   while (!q.empty()) {
-    Worker* w = PickWorker(tier);
-    if (!w) return;
     const uint64_t rid = q.front();
-    q.pop_front();
     auto it = requests_.find(rid);
-    if (it == requests_.end()) continue;
+    if (it == requests_.end()) {
+      q.pop_front();
+      continue;
+    }
     Request& r = it->second;
+    Worker* w = PickWorker(tier, PrefixAffinity(r.req));
+    if (!w) return;
+    q.pop_front();
     r.state = State::kRunning;
     r.worker = w->identity;
     ++r.attempts;

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "tests/integration/service_harness.h"
 
@@ -239,6 +240,57 @@ TEST(ServicePrefixCache, CorruptTruncatedAndForeignFilesAreIgnoredAndReplaced) {
     EXPECT_EQ(r.answer.tokens, cold[i]) << "prompt " << i;
   }
   EXPECT_EQ(Metric(HttpGet(w->metrics_port, "/metrics"), "dsv4_worker_prefix_cache_disk_rejected_total", kFlash), 0);
+}
+
+// Cache-aware routing (router/prefix_affinity.h): with two Flash workers, each with its own
+// prefix cache, every turn of a conversation (the history resent with a new turn at the end)
+// lands on the worker that ran the turns before: each later turn restores the blocks the earlier
+// prompt left there. Four conversations send each turn together, in the opposite order every
+// other turn, so that least-loaded dispatch alone would move them between the workers.
+// (--affinity-margin 1: load never overrides here; router/prefix_affinity_test covers it.)
+std::string TurnId(int conv, int turn) {
+  std::string id = "c";  // appended piecewise: GCC 12 sees a false -Wrestrict in a + chain here
+  id += std::to_string(conv);
+  id += 't';
+  id += std::to_string(turn);
+  return id;
+}
+
+TEST(ServicePrefixCache, AConversationsTurnsLandOnTheSameWorker) {
+  Service svc({"--affinity-margin", "1"});
+  const std::vector<std::string> cache{"--prefix-cache-bytes", "268435456", "--prefix-cache-block", "128"};
+  svc.AddWorker("flash", FlashModel(), cache);
+  svc.AddWorker("flash", FlashModel(), cache);
+  ASSERT_TRUE(svc.WaitForWorkers(2, 30s)) << svc.Logs();
+  auto c = svc.NewClient();
+  constexpr int kConversations = 4;
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<int64_t> cached_before(kConversations, 0);  // blocks each one's previous prompt left
+  for (int conv = 0; conv < kConversations; ++conv) prompts.push_back(Tokens(200, 20 + conv));
+  for (int turn = 0; turn < 3; ++turn) {
+    for (int k = 0; k < kConversations; ++k) {
+      const int conv = turn % 2 ? kConversations - 1 - k : k;
+      auto r = Request("flash", prompts[static_cast<size_t>(conv)], 4, TurnId(conv, turn));
+      r.ignore_eos = true;
+      c->Send(r);
+    }
+    std::map<std::string, protocol::Done> done;
+    while (done.size() < kConversations) {
+      const auto e = c->Next(120s);
+      ASSERT_TRUE(e.has_value()) << svc.Logs();
+      ASSERT_NE(e->kind, client::Event::Kind::kError) << e->error.message;
+      if (e->kind == client::Event::Kind::kDone) done[e->id] = e->done;
+    }
+    for (int conv = 0; conv < kConversations; ++conv) {
+      auto& prompt = prompts[static_cast<size_t>(conv)];
+      const protocol::Done& d = done[TurnId(conv, turn)];
+      const int64_t n = static_cast<int64_t>(prompt.size());
+      EXPECT_EQ(d.usage.cached_tokens, std::min(cached_before[static_cast<size_t>(conv)], (n - 1) / 128 * 128))
+          << "conversation " << conv << ", turn " << turn;
+      cached_before[static_cast<size_t>(conv)] = n / 128 * 128;
+      prompt = Concat(Concat(prompt, d.tokens), Tokens(40, 100 * conv + turn));
+    }
+  }
 }
 
 }  // namespace
