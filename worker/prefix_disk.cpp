@@ -55,7 +55,7 @@ class Out {
   void Put(T v) { bytes.append(reinterpret_cast<const char*>(&v), sizeof v); }
   void Floats(const float* p, size_t n) {
     Put<uint64_t>(n);
-    bytes.append(reinterpret_cast<const char*>(p), n * sizeof(float));
+    if (n) bytes.append(reinterpret_cast<const char*>(p), n * sizeof(float));  // p may be null when n is 0
   }
   void Buffer(const CompressorBuffer& b) {
     Put<int64_t>(b.base_pos);
@@ -112,7 +112,7 @@ struct FloatsView {
   uint64_t n = 0;
   void CopyTo(std::vector<float>& v) const {
     v.resize(n);
-    std::memcpy(v.data(), data, n * sizeof(float));
+    if (n) std::memcpy(v.data(), data, n * sizeof(float));  // an empty vector's data() may be null
   }
 };
 
