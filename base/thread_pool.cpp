@@ -9,7 +9,7 @@ namespace dsv4 {
 
 namespace {
 
-inline void cpu_relax() {
+inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
@@ -24,7 +24,7 @@ constexpr auto kSpin = std::chrono::microseconds(50);
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
-  for (int i = 1; i < std::max(threads, 1); ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < std::max(threads, 1); ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -36,7 +36,7 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_pieces(uint32_t gen, int index) {
+void ThreadPool::RunPieces(uint32_t gen, int index) {
   const RangeFn* fn = job_.load(std::memory_order_acquire);
   const int64_t pieces = job_pieces_.load(std::memory_order_acquire);
   uint64_t v = claim_.load(std::memory_order_acquire);
@@ -52,7 +52,7 @@ void ThreadPool::run_pieces(uint32_t gen, int index) {
   }
 }
 
-void ThreadPool::parallel_for(int64_t n, int64_t grain, const RangeFn& fn) {
+void ThreadPool::ParallelFor(int64_t n, int64_t grain, const RangeFn& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   const int64_t pieces_wanted = std::min<int64_t>(size() * kPiecesPerThread, (n + grain - 1) / grain);
@@ -82,17 +82,17 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const RangeFn& fn) {
     std::lock_guard<std::mutex> lock(mu_);
     start_cv_.notify_all();
   }
-  run_pieces(gen, 0);
+  RunPieces(gen, 0);
   // Every piece is claimed; wait for the ones other threads still run (at most one each).
   for (int spins = 0; done_.load(std::memory_order_acquire) < pieces; ++spins) {
-    if (spins < 4096) cpu_relax();
+    if (spins < 4096) CpuRelax();
     else std::this_thread::yield();
   }
   // Close the generation (piece index past any count) before the next call rewrites the fields.
   claim_.store((static_cast<uint64_t>(gen) << 32) | 0xFFFFFFFFu, std::memory_order_seq_cst);
 }
 
-void ThreadPool::worker_loop(int index) {
+void ThreadPool::WorkerLoop(int index) {
   uint32_t seen = 0;
   for (;;) {
     uint32_t gen = static_cast<uint32_t>(claim_.load(std::memory_order_acquire) >> 32);
@@ -102,7 +102,7 @@ void ThreadPool::worker_loop(int index) {
         if (stop_.load(std::memory_order_relaxed)) return;
         gen = static_cast<uint32_t>(claim_.load(std::memory_order_acquire) >> 32);
         if (gen != seen) break;
-        cpu_relax();
+        CpuRelax();
         if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) {
           std::unique_lock<std::mutex> lock(mu_);
           sleepers_.fetch_add(1, std::memory_order_seq_cst);
@@ -117,11 +117,11 @@ void ThreadPool::worker_loop(int index) {
       }
     }
     seen = gen;
-    run_pieces(gen, index);
+    RunPieces(gen, index);
   }
 }
 
-int default_thread_count() {
+int DefaultThreadCount() {
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));

@@ -36,15 +36,15 @@ class ThreadPool {
   // Splits [0, n) into contiguous pieces of `grain` items or a multiple of it (the last one may
   // be shorter), at most kMaxPieces of them, runs them on the pool and the calling thread, and
   // returns when all are done. A thread may run several pieces.
-  void parallel_for(int64_t n, int64_t grain, const RangeFn& fn);
+  void ParallelFor(int64_t n, int64_t grain, const RangeFn& fn);
 
   static constexpr int64_t kPiecesPerThread = 8;
   static constexpr int kMaxPieces = 64;
 
  private:
-  void worker_loop(int index);
+  void WorkerLoop(int index);
   // Claims and runs pieces of generation `gen` until none are left.
-  void run_pieces(uint32_t gen, int index);
+  void RunPieces(uint32_t gen, int index);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
@@ -62,6 +62,6 @@ class ThreadPool {
 };
 
 // Threads to use when the operator does not say: the cores this process may run on.
-int default_thread_count();
+int DefaultThreadCount();
 
 }  // namespace dsv4

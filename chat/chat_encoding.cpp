@@ -35,33 +35,33 @@ struct Message {
   std::vector<ContentBlock> blocks;
   bool drop_reasoning = false;
 
-  const ordered_json& field(const char* key) const {
+  const ordered_json& Field(const char* key) const {
     if (!src) return kNull;
     auto it = src->find(key);
     return it == src->end() ? kNull : *it;
   }
-  bool has_task() const { return !field("task").is_null(); }
-  bool has_tools() const {  // a folded user message keeps only its text and task
+  bool HasTask() const { return !Field("task").is_null(); }
+  bool HasTools() const {  // a folded user message keeps only its text and task
     if (role == "user") return false;
-    const auto& t = field("tools");
+    const auto& t = Field("tools");
     return !t.is_null() && !t.empty();
   }
 };
 
-[[noreturn]] void fail(size_t index, const std::string& what) {
+[[noreturn]] void Fail(size_t index, const std::string& what) {
   throw Error("chat: message " + std::to_string(index) + ": " + what);
 }
 
 // A content field: a string, or null/absent for "".
-std::string text_of(const ordered_json& v, size_t index, const char* field) {
+std::string TextOf(const ordered_json& v, size_t index, const char* field) {
   if (v.is_null()) return "";
-  if (!v.is_string()) fail(index, std::string("\"") + field + "\" must be a string");
+  if (!v.is_string()) Fail(index, std::string("\"") + field + "\" must be a string");
   return v.get<std::string>();
 }
 
 // A tool message's content: a string, or a list of blocks of which only text is rendered.
-std::string tool_result_text(const ordered_json& v, size_t index) {
-  if (!v.is_array()) return text_of(v, index, "content");
+std::string ToolResultText(const ordered_json& v, size_t index) {
+  if (!v.is_array()) return TextOf(v, index, "content");
   std::string out;
   for (size_t i = 0; i < v.size(); ++i) {
     if (i) out += "\n\n";
@@ -73,23 +73,23 @@ std::string tool_result_text(const ordered_json& v, size_t index) {
 
 // Tool messages become tool_result blocks of a user message; consecutive tool results and a
 // following user text share one user message (as the reference's merge_tool_messages does).
-std::vector<Message> fold_tool_messages(const ordered_json& messages) {
+std::vector<Message> FoldToolMessages(const ordered_json& messages) {
   static const char* const kRoles[] = {"system", "user", "assistant", "tool", "developer",
                                        "latest_reminder"};
   std::vector<Message> out;
   for (size_t i = 0; i < messages.size(); ++i) {
     const ordered_json& m = messages[i];
-    if (!m.is_object()) fail(i, "not an object");
+    if (!m.is_object()) Fail(i, "not an object");
     const auto role_it = m.find("role");
-    if (role_it == m.end() || !role_it->is_string()) fail(i, "no \"role\" string");
+    if (role_it == m.end() || !role_it->is_string()) Fail(i, "no \"role\" string");
     const std::string role = role_it->get<std::string>();
     if (std::find(std::begin(kRoles), std::end(kRoles), role) == std::end(kRoles)) {
-      fail(i, "unknown role \"" + role + "\" (expected system, user, assistant, tool, "
+      Fail(i, "unknown role \"" + role + "\" (expected system, user, assistant, tool, "
               "developer or latest_reminder)");
     }
     const bool after_user = !out.empty() && out.back().role == "user";
     if (role == "tool") {
-      ContentBlock b{true, tool_result_text(m.value("content", ordered_json()), i),
+      ContentBlock b{true, ToolResultText(m.value("content", ordered_json()), i),
                      m.value("tool_call_id", ordered_json()).is_string()
                          ? m["tool_call_id"].get<std::string>()
                          : ""};
@@ -99,8 +99,8 @@ std::vector<Message> fold_tool_messages(const ordered_json& messages) {
         out.push_back({"user", nullptr, i, {std::move(b)}});
       }
     } else if (role == "user") {
-      ContentBlock b{false, text_of(m.value("content", ordered_json()), i, "content"), ""};
-      if (after_user && !out.back().has_task()) {
+      ContentBlock b{false, TextOf(m.value("content", ordered_json()), i, "content"), ""};
+      if (after_user && !out.back().HasTask()) {
         out.back().blocks.push_back(std::move(b));
       } else {
         out.push_back({"user", &m, i, {std::move(b)}});
@@ -112,7 +112,7 @@ std::vector<Message> fold_tool_messages(const ordered_json& messages) {
   return out;
 }
 
-std::string tool_call_id(const ordered_json& call) {
+std::string ToolCallId(const ordered_json& call) {
   if (call.contains("id") && call["id"].is_string()) return call["id"].get<std::string>();
   if (call.contains("function") && call["function"].contains("id") &&
       call["function"]["id"].is_string()) {
@@ -122,14 +122,14 @@ std::string tool_call_id(const ordered_json& call) {
 }
 
 // Tool results follow the order of the calls of the latest assistant message with calls.
-void order_tool_results(std::vector<Message>* messages) {
+void OrderToolResults(std::vector<Message>* messages) {
   std::unordered_map<std::string, size_t> call_order;
   for (Message& m : *messages) {
-    const auto& calls = m.field("tool_calls");
+    const auto& calls = m.Field("tool_calls");
     if (m.role == "assistant" && calls.is_array() && !calls.empty()) {
       call_order.clear();
       for (size_t i = 0; i < calls.size(); ++i) {
-        const std::string id = tool_call_id(calls[i]);
+        const std::string id = ToolCallId(calls[i]);
         if (!id.empty()) call_order[id] = i;
       }
     } else if (m.role == "user" && !call_order.empty()) {
@@ -152,7 +152,7 @@ void order_tool_results(std::vector<Message>* messages) {
   }
 }
 
-int last_user_index(const std::vector<Message>& messages) {
+int LastUserIndex(const std::vector<Message>& messages) {
   for (size_t i = messages.size(); i-- > 0;) {
     if (messages[i].role == "user" || messages[i].role == "developer") return static_cast<int>(i);
   }
@@ -161,8 +161,8 @@ int last_user_index(const std::vector<Message>& messages) {
 
 // Before the last user/developer message: assistants lose their reasoning, developer messages
 // are removed (the reference's _drop_thinking_messages).
-std::vector<Message> drop_old_thinking(std::vector<Message> messages) {
-  const int last_user = last_user_index(messages);
+std::vector<Message> DropOldThinking(std::vector<Message> messages) {
+  const int last_user = LastUserIndex(messages);
   std::vector<Message> out;
   for (size_t i = 0; i < messages.size(); ++i) {
     Message& m = messages[i];
@@ -177,31 +177,31 @@ std::vector<Message> drop_old_thinking(std::vector<Message> messages) {
   return out;
 }
 
-std::string render_tools(const ordered_json& tools, size_t index) {
+std::string RenderTools(const ordered_json& tools, size_t index) {
   std::string out = chat_template::kToolsBlockHead;
   for (size_t i = 0; i < tools.size(); ++i) {
-    if (!tools[i].contains("function")) fail(index, "a tool has no \"function\" object");
+    if (!tools[i].contains("function")) Fail(index, "a tool has no \"function\" object");
     if (i) out += '\n';
-    out += python_json_dumps(tools[i]["function"]);
+    out += PythonJsonDumps(tools[i]["function"]);
   }
   out += chat_template::kToolsBlockTail;
   return out;
 }
 
 // tools and response_format, appended to a system or developer message.
-std::string render_extras(const Message& m) {
+std::string RenderExtras(const Message& m) {
   std::string out;
-  if (m.has_tools()) out += "\n\n" + render_tools(m.field("tools"), m.index);
-  const auto& format = m.field("response_format");
+  if (m.HasTools()) out += "\n\n" + RenderTools(m.Field("tools"), m.index);
+  const auto& format = m.Field("response_format");
   if (!format.is_null() && !format.empty()) {
     out += "\n\n## Response Format:\n\nYou MUST strictly adhere to the following schema to reply:\n";
-    out += python_json_dumps(format);
+    out += PythonJsonDumps(format);
   }
   return out;
 }
 
 // One tool call's parameters: strings raw with string="true", anything else as JSON.
-std::string render_parameters(const ordered_json& arguments, size_t index) {
+std::string RenderParameters(const ordered_json& arguments, size_t index) {
   ordered_json args;
   if (arguments.is_string()) {
     args = ordered_json::parse(arguments.get<std::string>(), nullptr, /*allow_exceptions=*/false);
@@ -210,7 +210,7 @@ std::string render_parameters(const ordered_json& arguments, size_t index) {
   } else {
     args = arguments;  // already an object (the reference expects a JSON string here)
   }
-  if (!args.is_object()) fail(index, "tool call arguments are not a JSON object");
+  if (!args.is_object()) Fail(index, "tool call arguments are not a JSON object");
   std::string out;
   bool first = true;
   for (const auto& [key, value] : args.items()) {
@@ -219,37 +219,37 @@ std::string render_parameters(const ordered_json& arguments, size_t index) {
     const bool is_string = value.is_string();
     out += std::string("<") + tok::kDsml + "parameter name=\"" + key + "\" string=\"" +
            (is_string ? "true" : "false") + "\">";
-    out += is_string ? value.get<std::string>() : python_json_dumps(value);
+    out += is_string ? value.get<std::string>() : PythonJsonDumps(value);
     out += std::string("</") + tok::kDsml + "parameter>";
   }
   return out;
 }
 
-std::string render_tool_calls(const ordered_json& calls, size_t index) {
+std::string RenderToolCalls(const ordered_json& calls, size_t index) {
   std::string out = std::string("\n\n<") + tok::kDsml + "tool_calls>\n";
   for (size_t i = 0; i < calls.size(); ++i) {
     const auto& fn = calls[i].contains("function") ? calls[i]["function"] : kNull;
     if (!fn.is_object() || !fn.contains("name") || !fn["name"].is_string()) {
-      fail(index, "tool call " + std::to_string(i) + " has no function name");
+      Fail(index, "tool call " + std::to_string(i) + " has no function name");
     }
     if (i) out += '\n';
     out += std::string("<") + tok::kDsml + "invoke name=\"" + fn["name"].get<std::string>() +
            "\">\n";
-    out += render_parameters(fn.value("arguments", ordered_json("{}")), index);
+    out += RenderParameters(fn.value("arguments", ordered_json("{}")), index);
     out += std::string("\n</") + tok::kDsml + "invoke>";
   }
   out += std::string("\n</") + tok::kDsml + "tool_calls>";
   return out;
 }
 
-std::string task_token(const std::string& task, size_t index) {
+std::string TaskToken(const std::string& task, size_t index) {
   static const std::pair<const char*, const char*> kTasks[] = {
       {"action", "<｜action｜>"}, {"query", "<｜query｜>"},   {"authority", "<｜authority｜>"},
       {"domain", "<｜domain｜>"}, {"title", "<｜title｜>"}, {"read_url", "<｜read_url｜>"}};
   for (const auto& [name, token] : kTasks) {
     if (task == name) return token;
   }
-  fail(index, "unknown task \"" + task +
+  Fail(index, "unknown task \"" + task +
                   "\" (expected action, query, authority, domain, title or read_url)");
 }
 
@@ -261,18 +261,18 @@ class Renderer {
         opt_(options),
         thinking_(options.mode == ThinkingMode::kThinking),
         drop_thinking_(drop_thinking),
-        last_user_(last_user_index(messages)) {}
+        last_user_(LastUserIndex(messages)) {}
 
-  std::string render(size_t i) const {
+  std::string Render(size_t i) const {
     std::string out;
     const Message& m = msgs_[i];
     if (i == 0 && thinking_) out += opt_.reasoning_effort_prompt;
     if (m.role == "system") {
-      out += text_of(m.field("content"), m.index, "content") + render_extras(m);
+      out += TextOf(m.Field("content"), m.index, "content") + RenderExtras(m);
     } else if (m.role == "developer") {
-      const std::string content = text_of(m.field("content"), m.index, "content");
-      if (content.empty()) fail(m.index, "a developer message needs content");
-      out += tok::kUser + content + render_extras(m);
+      const std::string content = TextOf(m.Field("content"), m.index, "content");
+      if (content.empty()) Fail(m.index, "a developer message needs content");
+      out += tok::kUser + content + RenderExtras(m);
     } else if (m.role == "user") {
       out += tok::kUser;
       for (size_t b = 0; b < m.blocks.size(); ++b) {
@@ -281,44 +281,44 @@ class Renderer {
         out += block.tool_result ? "<tool_result>" + block.text + "</tool_result>" : block.text;
       }
     } else if (m.role == "latest_reminder") {
-      out += tok::kLatestReminder + text_of(m.field("content"), m.index, "content");
+      out += tok::kLatestReminder + TextOf(m.Field("content"), m.index, "content");
     } else {
-      out += render_assistant(i);
+      out += RenderAssistant(i);
     }
-    out += transition(i);
+    out += Transition(i);
     return out;
   }
 
  private:
-  std::string render_assistant(size_t i) const {
+  std::string RenderAssistant(size_t i) const {
     const Message& m = msgs_[i];
     std::string out;
-    const bool after_task = i > 0 && msgs_[i - 1].has_task();
+    const bool after_task = i > 0 && msgs_[i - 1].HasTask();
     if (thinking_ && !after_task && (!drop_thinking_ || static_cast<int>(i) > last_user_)) {
       if (!m.drop_reasoning) {
-        out += text_of(m.field("reasoning_content"), m.index, "reasoning_content");
+        out += TextOf(m.Field("reasoning_content"), m.index, "reasoning_content");
       }
       out += tok::kThinkEnd;
     }
-    out += text_of(m.field("content"), m.index, "content");
-    const auto& calls = m.field("tool_calls");
-    if (calls.is_array() && !calls.empty()) out += render_tool_calls(calls, m.index);
-    if (!m.field("wo_eos").is_boolean() || !m.field("wo_eos").get<bool>()) out += tok::kEos;
+    out += TextOf(m.Field("content"), m.index, "content");
+    const auto& calls = m.Field("tool_calls");
+    if (calls.is_array() && !calls.empty()) out += RenderToolCalls(calls, m.index);
+    if (!m.Field("wo_eos").is_boolean() || !m.Field("wo_eos").get<bool>()) out += tok::kEos;
     return out;
   }
 
   // What follows message i when the next message is an assistant turn, a latest_reminder or
   // the end of the conversation: a task token, or the assistant marker with the think state.
-  std::string transition(size_t i) const {
+  std::string Transition(size_t i) const {
     if (i + 1 < msgs_.size() && msgs_[i + 1].role != "assistant" &&
         msgs_[i + 1].role != "latest_reminder") {
       return "";
     }
     const Message& m = msgs_[i];
-    if (m.has_task()) {
-      const auto& task = m.field("task");
-      if (!task.is_string()) fail(m.index, "\"task\" must be a string");
-      const std::string token = task_token(task.get<std::string>(), m.index);
+    if (m.HasTask()) {
+      const auto& task = m.Field("task");
+      if (!task.is_string()) Fail(m.index, "\"task\" must be a string");
+      const std::string token = TaskToken(task.get<std::string>(), m.index);
       if (task.get<std::string>() != "action") return token;
       return std::string(tok::kAssistant) + (thinking_ ? tok::kThinkStart : tok::kThinkEnd) +
              token;
@@ -338,7 +338,7 @@ class Renderer {
 
 }  // namespace
 
-std::string encode_chat(const ordered_json& messages, const ChatEncodingOptions& options) {
+std::string EncodeChat(const ordered_json& messages, const ChatEncodingOptions& options) {
   if (!messages.is_array()) throw Error("chat: messages must be a JSON array");
   if (options.mode == ThinkingMode::kThinking && options.effort == ReasoningEffort::kMax &&
       options.reasoning_effort_prompt.empty()) {
@@ -347,17 +347,17 @@ std::string encode_chat(const ordered_json& messages, const ChatEncodingOptions&
                 "was given");
   }
   try {
-    std::vector<Message> msgs = fold_tool_messages(messages);
-    order_tool_results(&msgs);
+    std::vector<Message> msgs = FoldToolMessages(messages);
+    OrderToolResults(&msgs);
     const bool any_tools =
-        std::any_of(msgs.begin(), msgs.end(), [](const Message& m) { return m.has_tools(); });
+        std::any_of(msgs.begin(), msgs.end(), [](const Message& m) { return m.HasTools(); });
     const bool drop_thinking = options.drop_thinking && !any_tools;
     if (options.mode == ThinkingMode::kThinking && drop_thinking) {
-      msgs = drop_old_thinking(std::move(msgs));
+      msgs = DropOldThinking(std::move(msgs));
     }
     std::string prompt = options.add_bos ? tok::kBos : "";
     const Renderer renderer(msgs, options, drop_thinking);
-    for (size_t i = 0; i < msgs.size(); ++i) prompt += renderer.render(i);
+    for (size_t i = 0; i < msgs.size(); ++i) prompt += renderer.Render(i);
     return prompt;
   } catch (const nlohmann::json::exception& e) {
     // A field of an unexpected JSON type somewhere the checks above do not look.

@@ -23,7 +23,7 @@ struct ChatEncodingOptions {
   // The effort asked for. What it adds is reasoning_effort_prompt; kMax with no prompt is an error.
   ReasoningEffort effort = ReasoningEffort::kNone;
   // The text the release's encoder puts before the first message in thinking mode for `effort`
-  // (ReasoningEffortPrompts::prompt_for in chat/reasoning_effort_prefix.h, read from the model
+  // (ReasoningEffortPrompts::PromptFor in chat/reasoning_effort_prefix.h, read from the model
   // repository's encoding/encoding_dsv4.py). We do not ship its wording. Empty: nothing added.
   std::string reasoning_effort_prompt;
   bool add_bos = true;  // start with <｜begin▁of▁sentence｜>
@@ -36,7 +36,7 @@ struct ChatEncodingOptions {
 // latest_reminder, and the fields the reference reads: content, reasoning_content, tools,
 // tool_calls, tool_call_id, response_format, task, wo_eos. Throws dsv4::Error naming the message
 // index and the problem (unknown role, missing developer content, bad task, ...).
-std::string encode_chat(const nlohmann::ordered_json& messages, const ChatEncodingOptions& options);
+std::string EncodeChat(const nlohmann::ordered_json& messages, const ChatEncodingOptions& options);
 
 // The literal markers of the format.
 namespace chat_tokens {

@@ -24,7 +24,7 @@ class Reader {
 
   // Reads up to the earliest of `stops`; returns the text before it and which stop was found
   // (npos when none: everything left was read).
-  std::string_view until(std::initializer_list<std::string_view> stops, size_t* which) {
+  std::string_view Until(std::initializer_list<std::string_view> stops, size_t* which) {
     size_t best = std::string_view::npos;
     *which = std::string_view::npos;
     size_t k = 0;
@@ -45,7 +45,7 @@ class Reader {
     return text_.substr(start, best - start);
   }
 
-  bool at_end() const { return pos_ == text_.size(); }
+  bool AtEnd() const { return pos_ == text_.size(); }
 
  private:
   std::string_view text_;
@@ -59,24 +59,24 @@ const std::string kParameterEnd = std::string("/") + tok::kDsml + "parameter";
 const std::string kCallsStart = std::string("\n\n<") + tok::kDsml + "tool_calls";
 const std::string kCallsEnd = std::string("</") + tok::kDsml + "tool_calls>";
 
-void expect(std::string_view got, std::string_view want, const char* where) {
+void Expect(std::string_view got, std::string_view want, const char* where) {
   if (got != want) {
     throw Malformed{std::string("expected '") + std::string(want) + "' " + where + ", got '" +
                     std::string(got.substr(0, 80)) + "'"};
   }
 }
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-bool ends_with(std::string_view s, std::string_view p) {
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool EndsWith(std::string_view s, std::string_view p) {
   return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
 }
 
 // ` name="NAME">\n` (leading whitespace allowed) -> NAME.
-std::string invoke_name(std::string_view s) {
+std::string InvokeName(std::string_view s) {
   size_t i = 0;
   while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r')) ++i;
   s.remove_prefix(i);
-  if (!starts_with(s, "name=\"") || !ends_with(s, "\">\n") || s.size() < 9) {
+  if (!StartsWith(s, "name=\"") || !EndsWith(s, "\">\n") || s.size() < 9) {
     throw Malformed{"bad invoke header '" + std::string(s.substr(0, 80)) + "'"};
   }
   return std::string(s.substr(6, s.size() - 9));
@@ -84,8 +84,8 @@ std::string invoke_name(std::string_view s) {
 
 // ` name="KEY" string="true|false">VALUE<` -> key, is_string, value. The key ends at the
 // first '" string="true">' or '" string="false">' (the reference's lazy match).
-void parameter_fields(std::string_view s, std::string* key, bool* is_string, std::string* value) {
-  if (!starts_with(s, " name=\"") || !ends_with(s, "<")) {
+void ParameterFields(std::string_view s, std::string* key, bool* is_string, std::string* value) {
+  if (!StartsWith(s, " name=\"") || !EndsWith(s, "<")) {
     throw Malformed{"bad parameter '" + std::string(s.substr(0, 80)) + "'"};
   }
   s.remove_prefix(7);
@@ -100,31 +100,31 @@ void parameter_fields(std::string_view s, std::string* key, bool* is_string, std
   *value = std::string(s.substr(at + (*is_string ? 16 : 17)));
 }
 
-std::vector<ParsedToolCall> parse_tool_calls(Reader* r) {
+std::vector<ParsedToolCall> ParseToolCalls(Reader* r) {
   std::vector<ParsedToolCall> calls;
   size_t stop;
   for (;;) {
-    expect(r->until({kInvoke, kCallsEnd}, &stop), ">\n", "before an invoke");
+    Expect(r->Until({kInvoke, kCallsEnd}, &stop), ">\n", "before an invoke");
     if (stop == 1) break;
     if (stop == std::string_view::npos) throw Malformed{"tool calls block is not closed"};
     ParsedToolCall call;
-    call.name = invoke_name(r->until({kParameter, kInvokeEnd}, &stop));
+    call.name = InvokeName(r->Until({kParameter, kInvokeEnd}, &stop));
     std::set<std::string> seen;
     call.arguments.push_back('{');
     while (stop == 0) {
       std::string key, value;
       bool is_string;
-      parameter_fields(r->until({kParameterEnd}, &stop), &key, &is_string, &value);
+      ParameterFields(r->Until({kParameterEnd}, &stop), &key, &is_string, &value);
       if (!seen.insert(key).second) throw Malformed{"duplicate parameter '" + key + "'"};
       if (seen.size() > 1) call.arguments += ", ";
-      append_python_json_string(&call.arguments, key);
+      AppendPythonJsonString(&call.arguments, key);
       call.arguments += ": ";
       if (is_string) {
-        append_python_json_string(&call.arguments, value);
+        AppendPythonJsonString(&call.arguments, value);
       } else {
         call.arguments += value;
       }
-      expect(r->until({kParameter, kInvokeEnd}, &stop), ">\n", "after a parameter");
+      Expect(r->Until({kParameter, kInvokeEnd}, &stop), ">\n", "after a parameter");
     }
     if (stop == std::string_view::npos) throw Malformed{"invoke is not closed"};
     call.arguments += "}";
@@ -133,21 +133,21 @@ std::vector<ParsedToolCall> parse_tool_calls(Reader* r) {
   return calls;
 }
 
-ParsedCompletion parse_strict(std::string_view text, ThinkingMode mode) {
+ParsedCompletion ParseStrict(std::string_view text, ThinkingMode mode) {
   ParsedCompletion out;
   Reader r(text);
   size_t stop;
   if (mode == ThinkingMode::kThinking) {
-    out.reasoning_content = std::string(r.until({tok::kThinkEnd, kCallsStart}, &stop));
+    out.reasoning_content = std::string(r.Until({tok::kThinkEnd, kCallsStart}, &stop));
     if (stop != 0) throw Malformed{"no </think> after the reasoning"};
   }
-  out.content = std::string(r.until({tok::kEos, kCallsStart}, &stop));
+  out.content = std::string(r.Until({tok::kEos, kCallsStart}, &stop));
   if (stop == 1) {
-    out.tool_calls = parse_tool_calls(&r);
-    const std::string_view rest = r.until({tok::kEos}, &stop);
+    out.tool_calls = ParseToolCalls(&r);
+    const std::string_view rest = r.Until({tok::kEos}, &stop);
     if (!rest.empty()) throw Malformed{"text after the tool calls"};
   }
-  if (!r.at_end()) throw Malformed{"text after the end-of-sentence token"};
+  if (!r.AtEnd()) throw Malformed{"text after the end-of-sentence token"};
   for (const char* special : {tok::kBos, tok::kEos, tok::kThinkStart, tok::kThinkEnd, tok::kDsml}) {
     if (out.content.find(special) != std::string::npos ||
         out.reasoning_content.find(special) != std::string::npos) {
@@ -160,9 +160,9 @@ ParsedCompletion parse_strict(std::string_view text, ThinkingMode mode) {
 
 }  // namespace
 
-ParsedCompletion parse_completion(std::string_view text, ThinkingMode mode) {
+ParsedCompletion ParseCompletion(std::string_view text, ThinkingMode mode) {
   try {
-    return parse_strict(text, mode);
+    return ParseStrict(text, mode);
   } catch (const Malformed& m) {
     ParsedCompletion raw;
     raw.ok = false;

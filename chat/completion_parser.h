@@ -32,6 +32,6 @@ struct ParsedCompletion {
 // `text`: what the model generated after the prompt (which ends in "<think>" or "</think>"),
 // normally ending with <｜end▁of▁sentence｜>. The final EOS may be missing (a server that
 // stops on the EOS id may not detokenize it); a tool-call block must still be complete.
-ParsedCompletion parse_completion(std::string_view text, ThinkingMode mode);
+ParsedCompletion ParseCompletion(std::string_view text, ThinkingMode mode);
 
 }  // namespace dsv4

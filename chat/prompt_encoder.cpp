@@ -66,11 +66,11 @@ class TokenizerEncoder final : public PromptEncoder {
  public:
   // The effort prompts are read from the model's encoder once, here, not per request.
   TokenizerEncoder(Tokenizer tok, const std::string& model_dir)
-      : tok_(std::move(tok)), efforts_(load_reasoning_effort_prompts(model_dir)) {}
+      : tok_(std::move(tok)), efforts_(LoadReasoningEffortPrompts(model_dir)) {}
 
   std::vector<int32_t> EncodeText(const std::string& text) const override {
     try {
-      return tok_.encode(text);
+      return tok_.Encode(text);
     } catch (const Error& e) {
       throw Error(std::string("field 'prompt': ") + e.what());
     }
@@ -81,8 +81,8 @@ class TokenizerEncoder final : public PromptEncoder {
     opt.mode = chat.mode;
     opt.effort = chat.effort;
     try {
-      if (opt.mode == ThinkingMode::kThinking) opt.reasoning_effort_prompt = efforts_.prompt_for(opt.effort);
-      return tok_.encode(encode_chat(ToJson(chat), opt) + ForcedCompletionPrefix(chat));
+      if (opt.mode == ThinkingMode::kThinking) opt.reasoning_effort_prompt = efforts_.PromptFor(opt.effort);
+      return tok_.Encode(dsv4::EncodeChat(ToJson(chat), opt) + ForcedCompletionPrefix(chat));
     } catch (const Error& e) {
       throw Error(std::string("field 'messages': ") + e.what());
     }
@@ -109,7 +109,7 @@ std::string ForcedCompletionPrefix(const ChatPrompt& chat) {
 std::unique_ptr<PromptEncoder> MakePromptEncoder(const std::string& model_dir, const std::string& tokenizer_file) {
   const std::string path = tokenizer_file.empty() ? model_dir + "/tokenizer.json" : tokenizer_file;
   if (!tokenizer_file.empty() || (!model_dir.empty() && std::filesystem::exists(path))) {
-    return std::make_unique<TokenizerEncoder>(Tokenizer::load(path), model_dir);
+    return std::make_unique<TokenizerEncoder>(Tokenizer::Load(path), model_dir);
   }
   return std::make_unique<NoTokenizer>(model_dir.empty() ? "echo" : model_dir);
 }

@@ -10,7 +10,7 @@ namespace {
 
 // Python's float repr: the shortest digits that round-trip, in positional notation when the
 // decimal exponent is in [-4, 16), otherwise d[.ddd]e±XX; a positional integer keeps ".0".
-void append_float(std::string* out, double v) {
+void AppendFloat(std::string* out, double v) {
   if (std::isnan(v)) {
     out->append("NaN");
     return;
@@ -59,22 +59,22 @@ void append_float(std::string* out, double v) {
   out->append(ebuf);
 }
 
-void append_value(std::string* out, const nlohmann::ordered_json& v) {
+void AppendValue(std::string* out, const nlohmann::ordered_json& v) {
   using T = nlohmann::ordered_json::value_t;
   switch (v.type()) {
     case T::null: out->append("null"); return;
     case T::boolean: out->append(v.get<bool>() ? "true" : "false"); return;
     case T::number_integer: out->append(std::to_string(v.get<int64_t>())); return;
     case T::number_unsigned: out->append(std::to_string(v.get<uint64_t>())); return;
-    case T::number_float: append_float(out, v.get<double>()); return;
-    case T::string: append_python_json_string(out, v.get_ref<const std::string&>()); return;
+    case T::number_float: AppendFloat(out, v.get<double>()); return;
+    case T::string: AppendPythonJsonString(out, v.get_ref<const std::string&>()); return;
     case T::array: {
       out->push_back('[');
       bool first = true;
       for (const auto& item : v) {
         if (!first) out->append(", ");
         first = false;
-        append_value(out, item);
+        AppendValue(out, item);
       }
       out->push_back(']');
       return;
@@ -85,9 +85,9 @@ void append_value(std::string* out, const nlohmann::ordered_json& v) {
       for (const auto& [key, item] : v.items()) {
         if (!first) out->append(", ");
         first = false;
-        append_python_json_string(out, key);
+        AppendPythonJsonString(out, key);
         out->append(": ");
-        append_value(out, item);
+        AppendValue(out, item);
       }
       out->push_back('}');
       return;
@@ -98,7 +98,7 @@ void append_value(std::string* out, const nlohmann::ordered_json& v) {
 
 }  // namespace
 
-void append_python_json_string(std::string* out, const std::string& s) {
+void AppendPythonJsonString(std::string* out, const std::string& s) {
   out->push_back('"');
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
@@ -123,9 +123,9 @@ void append_python_json_string(std::string* out, const std::string& s) {
   out->push_back('"');
 }
 
-std::string python_json_dumps(const nlohmann::ordered_json& value) {
+std::string PythonJsonDumps(const nlohmann::ordered_json& value) {
   std::string out;
-  append_value(&out, value);
+  AppendValue(&out, value);
   return out;
 }
 

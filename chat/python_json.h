@@ -9,9 +9,9 @@
 
 namespace dsv4 {
 
-std::string python_json_dumps(const nlohmann::ordered_json& value);
+std::string PythonJsonDumps(const nlohmann::ordered_json& value);
 
 // Appends the JSON string literal for UTF-8 `s` (quotes included).
-void append_python_json_string(std::string* out, const std::string& s);
+void AppendPythonJsonString(std::string* out, const std::string& s);
 
 }  // namespace dsv4

@@ -23,56 +23,56 @@ class PyLiteralReader {
       : s_(src), pos_(pos), origin_(origin) {}
 
   // Reads `( "a" "b" )` or `"a" "b"` up to the end of the statement.
-  std::string read_concatenation() {
-    skip_space(false);
-    const bool paren = peek() == '(';
+  std::string ReadConcatenation() {
+    SkipSpace(false);
+    const bool paren = Peek() == '(';
     if (paren) ++pos_;
     std::string out;
     int literals = 0;
     for (;;) {
-      skip_space(paren);
-      if (paren && peek() == ')') {
+      SkipSpace(paren);
+      if (paren && Peek() == ')') {
         ++pos_;
         break;
       }
-      if (!paren && (pos_ >= s_.size() || peek() == '\n' || peek() == '#')) break;
-      out += read_literal();
+      if (!paren && (pos_ >= s_.size() || Peek() == '\n' || Peek() == '#')) break;
+      out += ReadLiteral();
       ++literals;
     }
-    if (literals == 0) fail("no string literal");
+    if (literals == 0) Fail("no string literal");
     return out;
   }
 
   // Reads `{"key": <literals>, ...}` (string keys and values only; a trailing comma allowed).
-  std::vector<std::pair<std::string, std::string>> read_dict() {
-    skip_space(false);
-    if (peek() != '{') fail("expected a dict literal");
+  std::vector<std::pair<std::string, std::string>> ReadDict() {
+    SkipSpace(false);
+    if (Peek() != '{') Fail("expected a dict literal");
     ++pos_;
     std::vector<std::pair<std::string, std::string>> out;
     for (;;) {
-      skip_space(true);
-      if (peek() == '}') return out;
-      std::string key = read_literal();
-      skip_space(true);
-      if (peek() != ':') fail("expected ':' after a dict key");
+      SkipSpace(true);
+      if (Peek() == '}') return out;
+      std::string key = ReadLiteral();
+      SkipSpace(true);
+      if (Peek() != ':') Fail("expected ':' after a dict key");
       ++pos_;
-      skip_space(true);
-      std::string value = peek() == '(' ? read_concatenation() : read_literals_until(",}");
+      SkipSpace(true);
+      std::string value = Peek() == '(' ? ReadConcatenation() : ReadLiteralsUntil(",}");
       out.emplace_back(std::move(key), std::move(value));
-      skip_space(true);
-      if (peek() == ',') ++pos_;
-      else if (peek() != '}') fail("expected ',' or '}' in a dict literal");
+      SkipSpace(true);
+      if (Peek() == ',') ++pos_;
+      else if (Peek() != '}') Fail("expected ',' or '}' in a dict literal");
     }
   }
 
  private:
-  [[noreturn]] void fail(const std::string& what) const {
+  [[noreturn]] void Fail(const std::string& what) const {
     throw Error("'" + origin_ + "': reading a Python string at byte " + std::to_string(pos_) +
                 ": " + what);
   }
-  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  char Peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
 
-  void skip_space(bool newlines) {
+  void SkipSpace(bool newlines) {
     while (pos_ < s_.size()) {
       const char c = s_[pos_];
       if (c == ' ' || c == '\t' || (newlines && (c == '\n' || c == '\r'))) {
@@ -88,41 +88,41 @@ class PyLiteralReader {
   }
 
   // Implicitly concatenated literals up to one of `stops` (inside brackets: newlines allowed).
-  std::string read_literals_until(const char* stops) {
+  std::string ReadLiteralsUntil(const char* stops) {
     std::string out;
     int literals = 0;
-    for (skip_space(true); pos_ < s_.size() && !std::strchr(stops, peek()); skip_space(true)) {
-      out += read_literal();
+    for (SkipSpace(true); pos_ < s_.size() && !std::strchr(stops, Peek()); SkipSpace(true)) {
+      out += ReadLiteral();
       ++literals;
     }
-    if (literals == 0) fail("no string literal");
+    if (literals == 0) Fail("no string literal");
     return out;
   }
 
-  std::string read_literal() {
+  std::string ReadLiteral() {
     bool raw = false;
-    while (peek() == 'r' || peek() == 'R' || peek() == 'u' || peek() == 'U') {
-      raw |= peek() == 'r' || peek() == 'R';
+    while (Peek() == 'r' || Peek() == 'R' || Peek() == 'u' || Peek() == 'U') {
+      raw |= Peek() == 'r' || Peek() == 'R';
       ++pos_;
     }
-    if (peek() == 'f' || peek() == 'F' || peek() == 'b' || peek() == 'B') {
-      fail("f-strings and bytes literals are not supported");
+    if (Peek() == 'f' || Peek() == 'F' || Peek() == 'b' || Peek() == 'B') {
+      Fail("f-strings and bytes literals are not supported");
     }
-    const char q = peek();
-    if (q != '"' && q != '\'') fail("expected a string literal");
+    const char q = Peek();
+    if (q != '"' && q != '\'') Fail("expected a string literal");
     const bool triple = s_.compare(pos_, 3, std::string(3, q)) == 0;
     pos_ += triple ? 3 : 1;
     std::string out;
     for (;;) {
-      if (pos_ >= s_.size()) fail("unterminated string literal");
+      if (pos_ >= s_.size()) Fail("unterminated string literal");
       const char c = s_[pos_];
       if (c == q && (!triple || s_.compare(pos_, 3, std::string(3, q)) == 0)) {
         pos_ += triple ? 3 : 1;
         return out;
       }
-      if (c == '\n' && !triple) fail("newline in a single-quoted literal");
+      if (c == '\n' && !triple) Fail("newline in a single-quoted literal");
       if (c == '\\' && !raw) {
-        read_escape(&out);
+        ReadEscape(&out);
         continue;
       }
       out.push_back(c);
@@ -130,9 +130,9 @@ class PyLiteralReader {
     }
   }
 
-  void read_escape(std::string* out) {
+  void ReadEscape(std::string* out) {
     ++pos_;
-    const char e = peek();
+    const char e = Peek();
     ++pos_;
     switch (e) {
       case '\n': return;  // line continuation inside the literal
@@ -142,17 +142,17 @@ class PyLiteralReader {
       case '\\': out->push_back('\\'); return;
       case '\'': out->push_back('\''); return;
       case '"': out->push_back('"'); return;
-      case 'x': utf8::append(out, hex(2)); return;
-      case 'u': utf8::append(out, hex(4)); return;
-      case 'U': utf8::append(out, hex(8)); return;
-      default: --pos_; fail(std::string("unsupported escape '\\") + e + "'");
+      case 'x': utf8::Append(out, Hex(2)); return;
+      case 'u': utf8::Append(out, Hex(4)); return;
+      case 'U': utf8::Append(out, Hex(8)); return;
+      default: --pos_; Fail(std::string("unsupported escape '\\") + e + "'");
     }
   }
 
-  char32_t hex(int n) {
+  char32_t Hex(int n) {
     char32_t v = 0;
     for (int i = 0; i < n; ++i) {
-      const char c = peek();
+      const char c = Peek();
       ++pos_;
       if (c >= '0' && c <= '9') {
         v = v * 16 + (c - '0');
@@ -161,7 +161,7 @@ class PyLiteralReader {
       } else if (c >= 'A' && c <= 'F') {
         v = v * 16 + (c - 'A' + 10);
       } else {
-        fail("bad hex escape");
+        Fail("bad hex escape");
       }
     }
     return v;
@@ -172,7 +172,7 @@ class PyLiteralReader {
   const std::string& origin_;
 };
 
-bool ends_with(const std::string& s, const std::string& suffix) {
+bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
@@ -182,7 +182,7 @@ namespace {
 
 // The position just after `NAME =` (an optional annotation allowed) at the start of a line, or
 // npos.
-size_t find_assignment(const std::string& source, const std::string& name) {
+size_t FindAssignment(const std::string& source, const std::string& name) {
   for (size_t at = 0;; at += name.size()) {
     at = source.find(name, at);
     if (at == std::string::npos) return at;
@@ -196,7 +196,7 @@ size_t find_assignment(const std::string& source, const std::string& name) {
   }
 }
 
-std::string read_text(const std::string& path, const char* what) {
+std::string ReadText(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(std::string(what) + ": cannot open '" + path + "': " + std::strerror(errno));
   std::ostringstream ss;
@@ -206,48 +206,48 @@ std::string read_text(const std::string& path, const char* what) {
 
 }  // namespace
 
-std::string extract_python_string_constant(const std::string& source, const std::string& name,
+std::string ExtractPythonStringConstant(const std::string& source, const std::string& name,
                                            const std::string& origin) {
-  const size_t at = find_assignment(source, name);
+  const size_t at = FindAssignment(source, name);
   if (at == std::string::npos) throw Error("'" + origin + "': no assignment to " + name + " found");
-  return PyLiteralReader(source, at, origin).read_concatenation();
+  return PyLiteralReader(source, at, origin).ReadConcatenation();
 }
 
-std::string load_reasoning_effort_max_prefix(const std::string& path) {
-  std::string text = read_text(path, "reasoning effort prefix");
-  if (!ends_with(path, ".py")) return text;
-  return extract_python_string_constant(text, "REASONING_EFFORT_MAX", path);
+std::string LoadReasoningEffortMaxPrefix(const std::string& path) {
+  std::string text = ReadText(path, "reasoning effort prefix");
+  if (!EndsWith(path, ".py")) return text;
+  return ExtractPythonStringConstant(text, "REASONING_EFFORT_MAX", path);
 }
 
-std::optional<std::string> find_reasoning_effort_max_prefix(const std::string& model_dir) {
+std::optional<std::string> FindReasoningEffortMaxPrefix(const std::string& model_dir) {
   const std::filesystem::path path =
       std::filesystem::path(model_dir) / "encoding" / "encoding_dsv4.py";
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return std::nullopt;
-  return load_reasoning_effort_max_prefix(path.string());
+  return LoadReasoningEffortMaxPrefix(path.string());
 }
 
-ReasoningEffortPrompts parse_reasoning_effort_prompts(const std::string& source, const std::string& origin) {
+ReasoningEffortPrompts ParseReasoningEffortPrompts(const std::string& source, const std::string& origin) {
   ReasoningEffortPrompts p;
   p.source = origin;
-  const size_t table = find_assignment(source, "REASONING_EFFORT_PROMPTS");
+  const size_t table = FindAssignment(source, "REASONING_EFFORT_PROMPTS");
   if (table != std::string::npos) {
-    for (auto& [effort, text] : PyLiteralReader(source, table, origin).read_dict()) p.by_effort[effort] = std::move(text);
-    p.default_effort = extract_python_string_constant(source, "DEFAULT_REASONING_EFFORT", origin);
+    for (auto& [effort, text] : PyLiteralReader(source, table, origin).ReadDict()) p.by_effort[effort] = std::move(text);
+    p.default_effort = ExtractPythonStringConstant(source, "DEFAULT_REASONING_EFFORT", origin);
     if (!p.by_effort.count(p.default_effort))
       throw Error("'" + origin + "': DEFAULT_REASONING_EFFORT is \"" + p.default_effort +
                   "\", which REASONING_EFFORT_PROMPTS does not define");
     return p;
   }
-  if (find_assignment(source, "REASONING_EFFORT_MAX") == std::string::npos)
+  if (FindAssignment(source, "REASONING_EFFORT_MAX") == std::string::npos)
     throw Error("'" + origin + "': neither REASONING_EFFORT_PROMPTS nor REASONING_EFFORT_MAX is assigned");
   // The preview's encoder: effort "max" adds this text; "high" and none add nothing.
-  p.by_effort["max"] = extract_python_string_constant(source, "REASONING_EFFORT_MAX", origin);
+  p.by_effort["max"] = ExtractPythonStringConstant(source, "REASONING_EFFORT_MAX", origin);
   p.by_effort["high"] = "";
   return p;
 }
 
-ReasoningEffortPrompts load_reasoning_effort_prompts(const std::string& model_dir) {
+ReasoningEffortPrompts LoadReasoningEffortPrompts(const std::string& model_dir) {
   const std::string path = (std::filesystem::path(model_dir) / "encoding" / "encoding_dsv4.py").string();
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
@@ -256,10 +256,10 @@ ReasoningEffortPrompts load_reasoning_effort_prompts(const std::string& model_di
     absent.missing = true;
     return absent;
   }
-  return parse_reasoning_effort_prompts(read_text(path, "reasoning effort prompts"), path);
+  return ParseReasoningEffortPrompts(ReadText(path, "reasoning effort prompts"), path);
 }
 
-const std::string& ReasoningEffortPrompts::prompt_for(ReasoningEffort effort) const {
+const std::string& ReasoningEffortPrompts::PromptFor(ReasoningEffort effort) const {
   static const std::string kNothing;
   const char* name = effort == ReasoningEffort::kMax ? "max" : effort == ReasoningEffort::kHigh ? "high" : nullptr;
   if (!name && default_effort.empty()) return kNothing;  // the preview: no effort, no text

@@ -16,15 +16,15 @@ namespace dsv4 {
 // REASONING_EFFORT_MAX constant (a Python string literal or a parenthesized concatenation of
 // literals) is extracted, or any other file, whose bytes are the text verbatim.
 // Throws dsv4::Error naming the file when it cannot be read or the constant is not found.
-std::string load_reasoning_effort_max_prefix(const std::string& path);
+std::string LoadReasoningEffortMaxPrefix(const std::string& path);
 
 // The same from a model directory laid out like the Hugging Face repository: reads
 // MODEL_DIR/encoding/encoding_dsv4.py when it exists, nullopt when it does not (effort "max"
 // is then unavailable); throws dsv4::Error when the file exists but cannot be read.
-std::optional<std::string> find_reasoning_effort_max_prefix(const std::string& model_dir);
+std::optional<std::string> FindReasoningEffortMaxPrefix(const std::string& model_dir);
 
 // The extraction step alone, on the text of a Python source; `origin` names it in errors.
-std::string extract_python_string_constant(const std::string& source, const std::string& name,
+std::string ExtractPythonStringConstant(const std::string& source, const std::string& name,
                                            const std::string& origin);
 
 // The effort prompts a release defines. The previews' encoder has one constant,
@@ -40,15 +40,15 @@ struct ReasoningEffortPrompts {
   // The text before the first message in thinking mode for none/high/max: none takes the
   // release's default effort. Throws dsv4::Error naming the file when the release does not
   // define the effort or the file is absent.
-  const std::string& prompt_for(ReasoningEffort effort) const;
+  const std::string& PromptFor(ReasoningEffort effort) const;
 };
 
 // From the text of an encoder file; `origin` names it in errors.
-ReasoningEffortPrompts parse_reasoning_effort_prompts(const std::string& source, const std::string& origin);
+ReasoningEffortPrompts ParseReasoningEffortPrompts(const std::string& source, const std::string& origin);
 
 // MODEL_DIR/encoding/encoding_dsv4.py, or `missing` set when there is none. Throws dsv4::Error
 // when the file exists but cannot be read or holds neither form.
-ReasoningEffortPrompts load_reasoning_effort_prompts(const std::string& model_dir);
+ReasoningEffortPrompts LoadReasoningEffortPrompts(const std::string& model_dir);
 
 }  // namespace dsv4
 

@@ -107,7 +107,7 @@ Result Client::Generate(const protocol::GenerateRequest& r, std::chrono::millise
       res.time_to_first_token = Clock::now() - start;
     }
     res.answer.Apply(*ev);
-    if (ev->terminal()) {
+    if (ev->Terminal()) {
       ++res.terminal_messages;
       res.ok = ev->kind == Event::Kind::kDone;
       if (res.ok) {

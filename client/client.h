@@ -33,7 +33,7 @@ struct Event {
   protocol::StatusReply status;
   protocol::AdminReply admin;
   std::optional<protocol::Message> raw;  // every reply as decoded, for replies of a newer router
-  bool terminal() const { return kind == Kind::kDone || kind == Kind::kError; }
+  bool Terminal() const { return kind == Kind::kDone || kind == Kind::kError; }
 };
 
 // The answer of one request as the client holds it.
@@ -88,7 +88,7 @@ class Client {
 
   // The DEALER socket's handle, for a caller that polls it together with other descriptors
   // (the gateway's bridge thread); read it with Next(0ms) once it is readable.
-  void* socket_handle() { return sock_.handle(); }
+  void* SocketHandle() { return sock_.handle(); }
 
  private:
   zmq::context_t ctx_{1};

@@ -31,7 +31,7 @@ KindInfo Info(ErrorKind k) {
 
 }  // namespace
 
-int ApiError::status() const { return Info(kind_).status; }
+int ApiError::Status() const { return Info(kind_).status; }
 
 ApiError FromRouterError(const protocol::ErrorReply& e) {
   using protocol::ErrorCode;

@@ -30,7 +30,7 @@ class ApiError : public std::runtime_error {
   ErrorKind kind() const { return kind_; }
   // The request field at fault ("messages[2].role"), or "".
   const std::string& param() const { return param_; }
-  int status() const;
+  int Status() const;
 
  private:
   ErrorKind kind_;

@@ -67,7 +67,7 @@ void AskForChat(const ChatPrompt& p, const TextModel& model, Job* job) {
   // needs an encoder file the model directory lacks, or one the release does not define, is refused.
   if (p.mode == ThinkingMode::kThinking) {
     try {
-      model.effort_prompts().prompt_for(effort);
+      model.effort_prompts().PromptFor(effort);
     } catch (const Error& e) {
       throw ApiError(ErrorKind::kInvalidRequest, e.what(), "reasoning_effort");
     }

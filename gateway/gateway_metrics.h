@@ -22,7 +22,7 @@ class GatewayMetrics {
   GatewayMetrics();
   void Response(const std::string& route, int status);
   void FirstByte(const std::string& route, double seconds);
-  prometheus::Gauge& open_streams() { return *open_streams_; }
+  prometheus::Gauge& OpenStreams() { return *open_streams_; }
   // Prometheus text format of every metric.
   std::string Text() const;
 

@@ -132,7 +132,7 @@ void Generation::Fail(const ApiError& e) {
     out_->Write(job_.format->StreamError(e));
     out_->End();
   } else {
-    out_->Reply(e.status(), "application/json", job_.format->ErrorBody(e));
+    out_->Reply(e.Status(), "application/json", job_.format->ErrorBody(e));
   }
 }
 

@@ -94,7 +94,7 @@ class Exchange final : public Responder, public std::enable_shared_from_this<Exc
     complete_ = true;
     on_gone_ = nullptr;
   }
-  std::string route() const {
+  std::string Route() const {
     std::lock_guard lock(mu_);
     return route_;
   }
@@ -260,13 +260,13 @@ asio::awaitable<bool> HttpServer::Impl::Pump(beast::tcp_stream& stream, Exchange
                                              Clock::time_point start) {
   bool streaming = false;
   const auto first_byte = [&](int status) {
-    const std::string route = ex.route();
+    const std::string route = ex.Route();
     metrics.Response(route, status);
     metrics.FirstByte(route, std::chrono::duration<double>(Clock::now() - start).count());
   };
   const auto gone = [&] {
     ex.MarkGone();
-    if (streaming) metrics.open_streams().Decrement();
+    if (streaming) metrics.OpenStreams().Decrement();
     return false;
   };
   for (;;) {
@@ -304,7 +304,7 @@ asio::awaitable<bool> HttpServer::Impl::Pump(beast::tcp_stream& stream, Exchange
           res.chunked(true);
           http::response_serializer<http::empty_body> sr{res};
           streaming = true;
-          metrics.open_streams().Increment();
+          metrics.OpenStreams().Increment();
           first_byte(200);
           co_await http::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
           break;
@@ -320,7 +320,7 @@ asio::awaitable<bool> HttpServer::Impl::Pump(beast::tcp_stream& stream, Exchange
         }
         case Exchange::Op::Kind::kEnd: {
           ex.MarkComplete();
-          if (streaming) metrics.open_streams().Decrement();
+          if (streaming) metrics.OpenStreams().Decrement();
           streaming = false;
           co_await asio::async_write(stream, http::make_chunk_last(), asio::redirect_error(use_awaitable, ec));
           co_return !ec;

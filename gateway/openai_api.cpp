@@ -132,10 +132,10 @@ void ReadOptions(const Fields& f, bool legacy_logprobs, protocol::GenerateReques
 }
 
 // A token as OpenAI's logprobs show it: its text (a piece of a character shows as U+FFFD) and bytes.
-Json TokenText(const Tokenizer& tok, int32_t id) { return utf8::decode_lossy(tok.token_bytes(id)); }
+Json TokenText(const Tokenizer& tok, int32_t id) { return utf8::DecodeLossy(tok.TokenBytes(id)); }
 Json TokenBytes(const Tokenizer& tok, int32_t id) {
   Json bytes = Json::array();
-  for (unsigned char c : tok.token_bytes(id)) bytes.push_back(c);
+  for (unsigned char c : tok.TokenBytes(id)) bytes.push_back(c);
   return bytes;
 }
 
@@ -374,8 +374,8 @@ Job ParseOpenAiCompletion(const Json& body, const ApiContext& ctx) {
     if (job.request.prompt.empty()) f.Fail("prompt", "must not be empty");
   } else if (p->is_array() && !p->empty() && (*p)[0].is_number_integer()) {
     for (const Json& t : *p) {
-      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= static_cast<int64_t>(ctx.model.tokenizer().vocab_size())) {
-        f.Fail("prompt", "token ids must be integers in [0, " + std::to_string(ctx.model.tokenizer().vocab_size()) + ")");
+      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= static_cast<int64_t>(ctx.model.tokenizer().VocabSize())) {
+        f.Fail("prompt", "token ids must be integers in [0, " + std::to_string(ctx.model.tokenizer().VocabSize()) + ")");
       }
       tokens.push_back(t.get<int32_t>());
     }

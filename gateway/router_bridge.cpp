@@ -65,7 +65,7 @@ void RouterBridge::RunCommands() {
 void RouterBridge::Dispatch(const client::Event& e) {
   auto it = pending_.find(e.id);
   if (it == pending_.end()) return;  // cancelled, timed out, or not ours
-  if (e.terminal()) {
+  if (e.Terminal()) {
     const EventFn fn = std::move(it->second.on_event);
     pending_.erase(it);
     fn(e);
@@ -96,7 +96,7 @@ void RouterBridge::ExpireOld() {
 void RouterBridge::Loop() {
   auto last_sweep = Clock::now();
   while (!stop_) {
-    zmq::pollitem_t items[2] = {{client_.socket_handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[2] = {{client_.SocketHandle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
     zmq::poll(items, 2, std::chrono::milliseconds(100));
     if (items[1].revents & ZMQ_POLLIN) RunCommands();
     if (items[0].revents & ZMQ_POLLIN) {

@@ -11,7 +11,7 @@ void Routes::Handle(const HttpRequest& req, std::shared_ptr<Responder> out) {
   out->SetRoute(RouteLabel(path));
   const bool anthropic = path == "/v1/messages";
   const auto fail = [&](const ApiError& e) {
-    out->Reply(e.status(), "application/json", anthropic ? AnthropicErrorBody(e) : OpenAiErrorBody(e));
+    out->Reply(e.Status(), "application/json", anthropic ? AnthropicErrorBody(e) : OpenAiErrorBody(e));
   };
   try {
     if (req.method == "GET" && path == "/health") return out->Reply(200, "text/plain", "ok\n");

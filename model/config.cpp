@@ -18,50 +18,50 @@ class FieldReader {
  public:
   FieldReader(const json& j, std::string source) : j_(j), source_(std::move(source)) {}
 
-  [[noreturn]] void fail(const std::string& field, const std::string& what) const {
+  [[noreturn]] void Fail(const std::string& field, const std::string& what) const {
     throw Error(source_ + ": field '" + field + "' " + what);
   }
 
-  int64_t integer(const char* name) const {
+  int64_t Integer(const char* name) const {
     const json& v = get(name);
-    if (!v.is_number_integer()) fail(name, "is " + v.dump() + "; expected an integer");
+    if (!v.is_number_integer()) Fail(name, "is " + v.dump() + "; expected an integer");
     return v.get<int64_t>();
   }
-  int64_t integer(const char* name, int64_t dflt) const { return has(name) ? integer(name) : dflt; }
+  int64_t Integer(const char* name, int64_t dflt) const { return Has(name) ? Integer(name) : dflt; }
 
-  double number(const char* name) const {
+  double Number(const char* name) const {
     const json& v = get(name);
-    if (!v.is_number()) fail(name, "is " + v.dump() + "; expected a number");
+    if (!v.is_number()) Fail(name, "is " + v.dump() + "; expected a number");
     return v.get<double>();
   }
-  double number(const char* name, double dflt) const { return has(name) ? number(name) : dflt; }
+  double Number(const char* name, double dflt) const { return Has(name) ? Number(name) : dflt; }
 
-  std::string string(const char* name, const std::string& dflt) const {
-    if (!has(name)) return dflt;
+  std::string String(const char* name, const std::string& dflt) const {
+    if (!Has(name)) return dflt;
     const json& v = get(name);
-    if (!v.is_string()) fail(name, "is " + v.dump() + "; expected a string");
+    if (!v.is_string()) Fail(name, "is " + v.dump() + "; expected a string");
     return v.get<std::string>();
   }
-  bool boolean(const char* name, bool dflt) const {
-    if (!has(name)) return dflt;
+  bool Boolean(const char* name, bool dflt) const {
+    if (!Has(name)) return dflt;
     const json& v = get(name);
-    if (!v.is_boolean()) fail(name, "is " + v.dump() + "; expected true or false");
+    if (!v.is_boolean()) Fail(name, "is " + v.dump() + "; expected true or false");
     return v.get<bool>();
   }
-  std::vector<int64_t> integer_list(const char* name) const {
+  std::vector<int64_t> IntegerList(const char* name) const {
     const json& r = get(name);
-    if (!r.is_array()) fail(name, "is " + r.dump() + "; expected a list of integers");
+    if (!r.is_array()) Fail(name, "is " + r.dump() + "; expected a list of integers");
     std::vector<int64_t> out;
     for (size_t i = 0; i < r.size(); ++i) {
       if (!r[i].is_number_integer())
-        fail(std::string(name) + "[" + std::to_string(i) + "]", "is " + r[i].dump() + "; expected an integer");
+        Fail(std::string(name) + "[" + std::to_string(i) + "]", "is " + r[i].dump() + "; expected an integer");
       out.push_back(r[i].get<int64_t>());
     }
     return out;
   }
-  bool has(const char* name) const { return j_.contains(name) && !j_.at(name).is_null(); }
+  bool Has(const char* name) const { return j_.contains(name) && !j_.at(name).is_null(); }
   const json& get(const char* name) const {
-    if (!j_.contains(name)) fail(name, "is missing");
+    if (!j_.contains(name)) Fail(name, "is missing");
     return j_.at(name);
   }
 
@@ -89,7 +89,7 @@ struct ConfigField {
   Rule rule = Rule::kAny;
 };
 
-const std::vector<ConfigField>& config_fields() {
+const std::vector<ConfigField>& ConfigFields() {
   using C = ModelConfig;
   static const std::vector<ConfigField> fields = {
       {"model_type", &C::model_type, Presence::kDefault},
@@ -140,28 +140,28 @@ const std::vector<ConfigField>& config_fields() {
   return fields;
 }
 
-void read_field(const FieldReader& f, const ConfigField& field, ModelConfig* c) {
-  if (field.presence != Presence::kRequired && !f.has(field.name)) return;  // keeps the default
+void ReadField(const FieldReader& f, const ConfigField& field, ModelConfig* c) {
+  if (field.presence != Presence::kRequired && !f.Has(field.name)) return;  // keeps the default
   std::visit(
       [&](auto member) {
         using T = std::remove_reference_t<decltype(c->*member)>;
         if constexpr (std::is_same_v<T, int64_t>) {
-          c->*member = f.integer(field.name);
+          c->*member = f.Integer(field.name);
         } else if constexpr (std::is_same_v<T, double>) {
-          c->*member = f.number(field.name);
+          c->*member = f.Number(field.name);
         } else if constexpr (std::is_same_v<T, std::string>) {
-          if (!f.has(field.name)) f.fail(field.name, "is missing");
-          c->*member = f.string(field.name, "");
+          if (!f.Has(field.name)) f.Fail(field.name, "is missing");
+          c->*member = f.String(field.name, "");
         } else if constexpr (std::is_same_v<T, bool>) {
-          c->*member = f.boolean(field.name, false);
+          c->*member = f.Boolean(field.name, false);
         } else {
-          c->*member = f.integer_list(field.name);
+          c->*member = f.IntegerList(field.name);
         }
       },
       field.member);
 }
 
-void write_field(const ModelConfig& c, const ConfigField& field, json* j) {
+void WriteField(const ModelConfig& c, const ConfigField& field, json* j) {
   static const ModelConfig unset;
   std::visit(
       [&](auto member) {
@@ -173,7 +173,7 @@ void write_field(const ModelConfig& c, const ConfigField& field, json* j) {
 
 }  // namespace
 
-const char* draft_kind_name(DraftKind k) {
+const char* DraftKindName(DraftKind k) {
   switch (k) {
     case DraftKind::kNone: return "none";
     case DraftKind::kMtp: return "MTP block";
@@ -182,7 +182,7 @@ const char* draft_kind_name(DraftKind k) {
   return "?";
 }
 
-ModelConfig parse_config(const std::string& json_text, const std::string& source) {
+ModelConfig ParseConfig(const std::string& json_text, const std::string& source) {
   json j;
   try {
     j = json::parse(json_text);
@@ -192,29 +192,29 @@ ModelConfig parse_config(const std::string& json_text, const std::string& source
   if (!j.is_object()) throw Error(source + ": expected a JSON object at the top level");
   FieldReader f(j, source);
   ModelConfig c;
-  for (const ConfigField& field : config_fields()) read_field(f, field, &c);
-  if (f.has("rope_scaling")) {
+  for (const ConfigField& field : ConfigFields()) ReadField(f, field, &c);
+  if (f.Has("rope_scaling")) {
     const json& rs = f.get("rope_scaling");
-    if (!rs.is_object()) f.fail("rope_scaling", "is " + rs.dump() + "; expected an object");
+    if (!rs.is_object()) f.Fail("rope_scaling", "is " + rs.dump() + "; expected an object");
     FieldReader r(rs, source + " rope_scaling");
     c.has_rope_scaling = true;
-    c.rope_scaling.type = r.has("type") ? r.string("type", "") : r.string("rope_type", "");
-    c.rope_scaling.factor = r.number("factor");
-    c.rope_scaling.original_max_position_embeddings = r.integer("original_max_position_embeddings");
-    c.rope_scaling.beta_fast = r.number("beta_fast", 32.0);
-    c.rope_scaling.beta_slow = r.number("beta_slow", 1.0);
+    c.rope_scaling.type = r.Has("type") ? r.String("type", "") : r.String("rope_type", "");
+    c.rope_scaling.factor = r.Number("factor");
+    c.rope_scaling.original_max_position_embeddings = r.Integer("original_max_position_embeddings");
+    c.rope_scaling.beta_fast = r.Number("beta_fast", 32.0);
+    c.rope_scaling.beta_slow = r.Number("beta_slow", 1.0);
   }
-  validate_config(c, source);
+  ValidateConfig(c, source);
   return c;
 }
 
-ModelConfig load_config(const std::string& model_dir) {
+ModelConfig LoadConfig(const std::string& model_dir) {
   const std::string path = model_dir + "/config.json";
   std::ifstream in(path);
   if (!in) throw Error(path + ": cannot open (is --model a V4 checkpoint directory?)");
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+  return ParseConfig(ss.str(), path);
 }
 
 namespace {
@@ -223,10 +223,10 @@ namespace {
 // 0731/0813 releases carry DSpark drafter stages, one compress_ratios entry each (all 0), while
 // their num_nextn_predict_layers stays 1, so the dspark_* keys decide which reading applies.
 template <typename Bad>
-void validate_extra_blocks(const ModelConfig& c, const Bad& bad) {
+void ValidateExtraBlocks(const ModelConfig& c, const Bad& bad) {
   const int64_t L = c.num_hidden_layers, n = static_cast<int64_t>(c.compress_ratios.size());
   const std::string entries = "a list of " + std::to_string(n) + " entries";
-  if (!c.has_dspark()) {
+  if (!c.HasDspark()) {
     if (n != L && n != L + c.num_nextn_predict_layers)
       bad("compress_ratios", entries,
           std::to_string(L) + " (num_hidden_layers) or " + std::to_string(L + c.num_nextn_predict_layers) +
@@ -265,14 +265,14 @@ void validate_extra_blocks(const ModelConfig& c, const Bad& bad) {
 
 }  // namespace
 
-void validate_config(const ModelConfig& c, const std::string& source) {
+void ValidateConfig(const ModelConfig& c, const std::string& source) {
   auto bad = [&](const std::string& field, const std::string& value, const std::string& expected) {
     throw Error(source + ": field '" + field + "' is " + value + "; expected " + expected);
   };
   auto positive = [&](const char* name, int64_t v) {
     if (v <= 0) bad(name, std::to_string(v), "a positive integer");
   };
-  for (const ConfigField& field : config_fields()) {
+  for (const ConfigField& field : ConfigFields()) {
     if (field.rule != Rule::kPositive) continue;
     positive(field.name, c.*std::get<int64_t ModelConfig::*>(field.member));
   }
@@ -288,7 +288,7 @@ void validate_config(const ModelConfig& c, const std::string& source) {
     bad("hidden_size", std::to_string(c.hidden_size), "a multiple of 32 (FP4 expert scale groups)");
   if (c.moe_intermediate_size % 32 != 0)
     bad("moe_intermediate_size", std::to_string(c.moe_intermediate_size), "a multiple of 32 (FP4 expert scale groups)");
-  validate_extra_blocks(c, bad);
+  ValidateExtraBlocks(c, bad);
   const auto L = static_cast<size_t>(c.num_hidden_layers);
   bool any_csa = false;
   for (size_t i = 0; i < c.compress_ratios.size(); ++i) {
@@ -331,10 +331,10 @@ void validate_config(const ModelConfig& c, const std::string& source) {
     bad("expert_dtype", "\"" + c.expert_dtype + "\"", "\"fp4\", \"fp8\" or \"bf16\" (or absent)");
 }
 
-std::string config_to_json(const ModelConfig& c) {
+std::string ConfigToJson(const ModelConfig& c) {
   json j;
   j["architectures"] = {"DeepseekV4ForCausalLM"};
-  for (const ConfigField& field : config_fields()) write_field(c, field, &j);
+  for (const ConfigField& field : ConfigFields()) WriteField(c, field, &j);
   if (j["model_type"] == "") j["model_type"] = "deepseek_v4";
   if (j["torch_dtype"] == "") j["torch_dtype"] = "bfloat16";
   if (c.has_rope_scaling) {

@@ -13,7 +13,7 @@ enum class AttnKind { kSliding = 0, kCsa = 4, kHca = 128 };
 // What the blocks after the main ones (the `mtp.N.` tensors) are: nothing, the preview's
 // multi-token-prediction block, or the 0731/0813 releases' DSpark drafter stages.
 enum class DraftKind { kNone, kMtp, kDspark };
-const char* draft_kind_name(DraftKind k);
+const char* DraftKindName(DraftKind k);
 
 struct RopeScaling {
   std::string type = "yarn";
@@ -75,35 +75,35 @@ struct ModelConfig {
   std::vector<int64_t> dspark_target_layer_ids;  // main blocks whose outputs feed the drafter
   int64_t dspark_markov_rank = 0;                // rank of the drafter's bigram (Markov) head
 
-  bool has_dspark() const {
+  bool HasDspark() const {
     return dspark_block_size != 0 || dspark_noise_token_id != -1 || !dspark_target_layer_ids.empty() ||
            dspark_markov_rank != 0;
   }
   // Extra blocks after the main ones (mtp.0 .. mtp.N-1): the compress_ratios entries past L.
-  int64_t draft_stages() const { return static_cast<int64_t>(compress_ratios.size()) - num_hidden_layers; }
+  int64_t DraftStages() const { return static_cast<int64_t>(compress_ratios.size()) - num_hidden_layers; }
   DraftKind draft_kind() const {
-    return draft_stages() <= 0 ? DraftKind::kNone : has_dspark() ? DraftKind::kDspark : DraftKind::kMtp;
+    return DraftStages() <= 0 ? DraftKind::kNone : HasDspark() ? DraftKind::kDspark : DraftKind::kMtp;
   }
 
-  AttnKind attn_kind(int64_t layer) const {
+  AttnKind LayerAttnKind(int64_t layer) const {
     return static_cast<AttnKind>(compress_ratios[static_cast<size_t>(layer)]);
   }
-  int64_t compress_ratio(int64_t layer) const { return compress_ratios[static_cast<size_t>(layer)]; }
-  int64_t nope_dim() const { return head_dim - qk_rope_head_dim; }
+  int64_t CompressRatio(int64_t layer) const { return compress_ratios[static_cast<size_t>(layer)]; }
+  int64_t NopeDim() const { return head_dim - qk_rope_head_dim; }
 };
 
 // Parses and validates config.json text. `source` names the file in error messages.
 // Throws dsv4::Error naming the field, the value and what was expected.
-ModelConfig parse_config(const std::string& json_text, const std::string& source);
+ModelConfig ParseConfig(const std::string& json_text, const std::string& source);
 
 // Reads DIR/config.json.
-ModelConfig load_config(const std::string& model_dir);
+ModelConfig LoadConfig(const std::string& model_dir);
 
 // Checks cross-field consistency (also called by parse_config). Throws dsv4::Error.
-void validate_config(const ModelConfig& c, const std::string& source);
+void ValidateConfig(const ModelConfig& c, const std::string& source);
 
 // Serialises back to HF config.json form (used by dsv4-mkmodel). Fields are written from the same
 // table parse_config reads them with.
-std::string config_to_json(const ModelConfig& c);
+std::string ConfigToJson(const ModelConfig& c);
 
 }  // namespace dsv4

@@ -21,7 +21,7 @@ using Clock = std::chrono::steady_clock;
 
 // The reason one chunk cannot run, or "", checked in this order: tokens at all, a sequence
 // already in the step (chunks[0, ci)), a state of this model, the position limit, the token ids.
-std::string chunk_problem(const ModelConfig& c, const std::vector<SeqChunk>& chunks, size_t ci) {
+std::string ChunkProblem(const ModelConfig& c, const std::vector<SeqChunk>& chunks, size_t ci) {
   const SeqChunk& ch = chunks[ci];
   if (!ch.state || ch.n <= 0 || !ch.tokens) return "a step needs at least one token per sequence";
   // Quadratic in the chunks, which are a batch (tens), so checking a step allocates nothing.
@@ -45,7 +45,7 @@ std::string chunk_problem(const ModelConfig& c, const std::vector<SeqChunk>& chu
 Engine::Engine(std::shared_ptr<const Model> model, KernelSource kernels, int threads, Numerics numerics)
     : model_(std::move(model)),
       kernels_(std::move(kernels)),
-      pool_(threads > 0 ? threads : default_thread_count()),
+      pool_(threads > 0 ? threads : DefaultThreadCount()),
       numerics_(numerics),
       impl_(std::make_unique<Impl>(model_->config(), model_->weights(), numerics)),
       buffers_(std::make_unique<StepBuffers>()) {
@@ -54,7 +54,7 @@ Engine::Engine(std::shared_ptr<const Model> model, KernelSource kernels, int thr
 
 Engine::~Engine() = default;
 
-SequenceState Engine::new_sequence() const {
+SequenceState Engine::NewSequence() const {
   const ModelConfig& c = config();
   SequenceState s;
   s.layers.resize(static_cast<size_t>(c.num_hidden_layers));
@@ -62,7 +62,7 @@ SequenceState Engine::new_sequence() const {
   return s;
 }
 
-void add_matmul_timing(std::vector<MatmulTiming>& list, const MatmulTiming& t) {
+void AddMatmulTiming(std::vector<MatmulTiming>& list, const MatmulTiming& t) {
   auto it = std::find_if(list.begin(), list.end(),
                          [&](const MatmulTiming& e) { return e.type == t.type && e.rows == t.rows && e.cols == t.cols; });
   if (it == list.end()) {
@@ -74,20 +74,20 @@ void add_matmul_timing(std::vector<MatmulTiming>& list, const MatmulTiming& t) {
   it->seconds += t.seconds;
 }
 
-std::vector<StepProblem> Engine::check(const std::vector<SeqChunk>& chunks) const {
+std::vector<StepProblem> Engine::Check(const std::vector<SeqChunk>& chunks) const {
   std::vector<StepProblem> problems;
   for (size_t ci = 0; ci < chunks.size(); ++ci) {
-    std::string why = chunk_problem(config(), chunks, ci);
+    std::string why = ChunkProblem(config(), chunks, ci);
     if (!why.empty()) problems.push_back({ci, std::move(why)});
   }
   return problems;
 }
 
-StepStats Engine::forward(const std::vector<SeqChunk>& chunks) {
+StepStats Engine::Forward(const std::vector<SeqChunk>& chunks) {
   const auto t_start = Clock::now();
   const ModelConfig& c = config();
   const ModelWeights& w = model_->weights();
-  const std::vector<StepProblem> problems = check(chunks);
+  const std::vector<StepProblem> problems = Check(chunks);
   if (!problems.empty()) throw Error("sequence " + std::to_string(problems[0].chunk) + ": " + problems[0].reason);
   int64_t n = 0;
   for (const SeqChunk& ch : chunks) n += ch.n;
@@ -100,20 +100,20 @@ StepStats Engine::forward(const std::vector<SeqChunk>& chunks) {
   s.stats.experts_per_layer = c.n_routed_experts;
   s.stats.expert_selections.assign(static_cast<size_t>(c.num_hidden_layers * c.n_routed_experts), 0);
 
-  impl_->lay_out_tokens(s);
-  impl_->embed(s);  // §4.1
+  impl_->LayOutTokens(s);
+  impl_->Embed(s);  // §4.1
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const LayerWeights& L = w.layers[static_cast<size_t>(l)];
     if (layer_input) layer_input(l, s.b.streams.data(), n);
-    impl_->hc_pre(s, L.hc_attn_fn, L.hc_attn_scale, L.hc_attn_base);  // §4.2
-    impl_->attention(s, l);                                            // §4.3-4.7
-    impl_->hc_post(s);
-    impl_->hc_pre(s, L.hc_ffn_fn, L.hc_ffn_scale, L.hc_ffn_base);
-    impl_->moe(s, l);  // §4.8
-    impl_->hc_post(s);
+    impl_->HcPre(s, L.hc_attn_fn, L.hc_attn_scale, L.hc_attn_base);  // §4.2
+    impl_->Attention(s, l);                                            // §4.3-4.7
+    impl_->HcPost(s);
+    impl_->HcPre(s, L.hc_ffn_fn, L.hc_ffn_scale, L.hc_ffn_base);
+    impl_->Moe(s, l);  // §4.8
+    impl_->HcPost(s);
     if (layer_observer) layer_observer(l, s.b.streams.data(), n);
   }
-  impl_->gather_logits(s);  // §4.9
+  impl_->GatherLogits(s);  // §4.9
   for (const SeqChunk& ch : chunks) ch.state->pos += ch.n;
   s.stats.tokens = n;
   s.stats.seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
@@ -121,17 +121,17 @@ StepStats Engine::forward(const std::vector<SeqChunk>& chunks) {
 }
 
 // Tokens in chunk order, each with its position, its chunk and its RoPE angles for both layer kinds.
-void Engine::Impl::lay_out_tokens(StepContext& s) const {
-  const int64_t n = s.n, half = half_rope();
+void Engine::Impl::LayOutTokens(StepContext& s) const {
+  const int64_t n = s.n, half = HalfRope();
   StepBuffers& b = s.b;
-  int32_t* ids = grown(b.ids, n);
-  int64_t* pos = grown(b.pos, n);
-  int32_t* seq = grown(b.seq, n);
-  int64_t* first_row = grown(b.first_row, static_cast<int64_t>(s.chunks.size()));
-  float* cos_swa = grown(b.cos_swa, n * half);
-  float* sin_swa = grown(b.sin_swa, n * half);
-  float* cos_cmp = grown(b.cos_cmp, n * half);
-  float* sin_cmp = grown(b.sin_cmp, n * half);
+  int32_t* ids = Grown(b.ids, n);
+  int64_t* pos = Grown(b.pos, n);
+  int32_t* seq = Grown(b.seq, n);
+  int64_t* first_row = Grown(b.first_row, static_cast<int64_t>(s.chunks.size()));
+  float* cos_swa = Grown(b.cos_swa, n * half);
+  float* sin_swa = Grown(b.sin_swa, n * half);
+  float* cos_cmp = Grown(b.cos_cmp, n * half);
+  float* sin_cmp = Grown(b.sin_cmp, n * half);
   int64_t t = 0;
   for (size_t ci = 0; ci < s.chunks.size(); ++ci) {
     first_row[ci] = t;
@@ -139,25 +139,25 @@ void Engine::Impl::lay_out_tokens(StepContext& s) const {
       ids[t] = s.chunks[ci].tokens[i];
       pos[t] = s.chunks[ci].state->pos + i;
       seq[t] = static_cast<int32_t>(ci);
-      rope_at(false, pos[t], cos_swa + t * half, sin_swa + t * half);
-      rope_at(true, pos[t], cos_cmp + t * half, sin_cmp + t * half);
+      RopeAt(false, pos[t], cos_swa + t * half, sin_swa + t * half);
+      RopeAt(true, pos[t], cos_cmp + t * half, sin_cmp + t * half);
     }
   }
 }
 
 // Each token's embedding row, copied into every residual stream.
-void Engine::Impl::embed(StepContext& s) const {
+void Engine::Impl::Embed(StepContext& s) const {
   const int64_t n = s.n, N = c.hc_mult, D = c.hidden_size;
-  float* X = grown(s.b.streams, n * N * D);
+  float* X = Grown(s.b.streams, n * N * D);
   for (int64_t t = 0; t < n; ++t) {
-    decode_row(w.embed, s.b.ids[t], X + t * N * D);
+    DecodeRow(w.embed, s.b.ids[t], X + t * N * D);
     for (int64_t k = 1; k < N; ++k) std::copy_n(X + t * N * D, D, X + t * N * D + k * D);
   }
   s.stats.weight_bytes += static_cast<double>(n * D) * (w.embed.type == DSV4_WEIGHT_F32 ? 4 : 2);
 }
 
 // Logits for the positions each sequence asked for (every new one, or its last), through the head.
-void Engine::Impl::gather_logits(StepContext& s) const {
+void Engine::Impl::GatherLogits(StepContext& s) const {
   StepBuffers& b = s.b;
   b.head_rows.clear();
   for (size_t ci = 0; ci < s.chunks.size(); ++ci) {
@@ -166,7 +166,7 @@ void Engine::Impl::gather_logits(StepContext& s) const {
     for (int64_t i = ch.all_logits ? 0 : ch.n - 1; i < ch.n; ++i) b.head_rows.push_back(b.first_row[ci] + i);
   }
   if (b.head_rows.empty()) return;
-  head(s);
+  Head(s);
   const int64_t V = c.vocab_size;
   const float* next = b.logits.data();
   for (const SeqChunk& ch : s.chunks) {

@@ -56,7 +56,7 @@ struct StepProblem {
 };
 
 // Adds t into the entry of `list` with t's shape (type, rows, cols), appending one if none has it.
-void add_matmul_timing(std::vector<MatmulTiming>& list, const MatmulTiming& t);
+void AddMatmulTiming(std::vector<MatmulTiming>& list, const MatmulTiming& t);
 
 // What one step did, for throughput and roofline figures.
 struct StepStats {
@@ -81,22 +81,22 @@ class Engine {
 
   const Model& model() const { return *model_; }
   const ModelConfig& config() const { return model_->config(); }
-  int threads() const { return pool_.size(); }
+  int Threads() const { return pool_.size(); }
   Numerics numerics() const { return numerics_; }
 
   // A fresh sequence at position 0.
-  SequenceState new_sequence() const;
+  SequenceState NewSequence() const;
 
   // What is wrong with each chunk of a step, without touching any state: a token id outside the
   // vocabulary, an empty chunk, the same sequence twice (the later one is named), a state not
   // made by this engine's model, or a position past max_position_embeddings. Empty: the step
   // can run. A caller (the worker's scheduler) can fail the named chunks and run the others.
-  std::vector<StepProblem> check(const std::vector<SeqChunk>& chunks) const;
+  std::vector<StepProblem> Check(const std::vector<SeqChunk>& chunks) const;
 
   // Runs one step. Throws dsv4::Error "sequence <i>: <reason>" for the first problem check()
   // finds, before touching any state. One step at a time per Engine (not thread-safe): the
   // step's buffers are the engine's, kept from step to step.
-  StepStats forward(const std::vector<SeqChunk>& chunks);
+  StepStats Forward(const std::vector<SeqChunk>& chunks);
 
   // Called after every transformer block with the residual streams [n_tokens, hc_mult, hidden]
   // of all tokens of the step (tests compare them with the golden hidden states).

@@ -14,7 +14,7 @@ namespace {
 
 // Appends count rows of projections (value, and score + ape at the row's position) to an
 // open-window buffer.
-void buffer_rows(const CompressorWeights& cw, CompressorBuffer& buf, const float* value, const float* score, int64_t ld,
+void BufferRows(const CompressorWeights& cw, CompressorBuffer& buf, const float* value, const float* score, int64_t ld,
                  int64_t p0, int64_t count) {
   const int64_t width = cw.width;
   if (buf.rows == 0) buf.base_pos = p0;
@@ -29,7 +29,7 @@ void buffer_rows(const CompressorWeights& cw, CompressorBuffer& buf, const float
 }
 
 // Drops the buffered rows no entry after the first `w_end` needs.
-void drop_used_rows(const CompressorWeights& cw, CompressorBuffer& buf, int64_t w_end) {
+void DropUsedRows(const CompressorWeights& cw, CompressorBuffer& buf, int64_t w_end) {
   const int64_t keep_from = cw.ratio == 4 ? 4 * std::max<int64_t>(w_end - 1, 0) : cw.ratio * w_end;
   const int64_t drop = std::clamp<int64_t>(keep_from - buf.base_pos, 0, buf.rows);
   if (drop <= 0) return;
@@ -41,18 +41,18 @@ void drop_used_rows(const CompressorWeights& cw, CompressorBuffer& buf, int64_t 
 
 }  // namespace
 
-void Engine::Impl::compress(StepContext& s, const CompressorWeights& cw, QuantPoint point, CompressorBuffer& buf,
+void Engine::Impl::Compress(StepContext& s, const CompressorWeights& cw, QuantPoint point, CompressorBuffer& buf,
                             GrowableFloats& entries, int64_t entries_before, const float* value, const float* score,
                             int64_t ld, int64_t p0, int64_t count) const {
-  const int64_t width = cw.width, d = cw.dim, ratio = cw.ratio, half = half_rope();
-  buffer_rows(cw, buf, value, score, ld, p0, count);
+  const int64_t width = cw.width, d = cw.dim, ratio = cw.ratio, half = HalfRope();
+  BufferRows(cw, buf, value, score, ld, p0, count);
   const int64_t w_begin = entries_before, w_end = (p0 + count) / ratio;
   if (w_end > w_begin) {
     entries.resize(static_cast<size_t>(w_end * d));
     float* out0 = entries.data() + w_begin * d;
-    s.pool.parallel_for(w_end - w_begin, 1, [&](int64_t kb, int64_t ke, int th) {
+    s.pool.ParallelFor(w_end - w_begin, 1, [&](int64_t kb, int64_t ke, int th) {
       // Per thread: 8 slots of values and scores (ratio 4), then the entry's RoPE angles.
-      float* sv = s.b.thread_floats(th, 16 * d + 2 * half);
+      float* sv = s.b.ThreadFloats(th, 16 * d + 2 * half);
       float* ss = sv + 8 * d;
       float* cs = ss + 8 * d;
       float* sn = cs + half;
@@ -77,15 +77,15 @@ void Engine::Impl::compress(StepContext& s, const CompressorWeights& cw, QuantPo
           s.K.softmax_pool(buf.value.data() + row * width, buf.score.data() + row * width, ratio, width, d, out);
         }
         s.K.rmsnorm(out, d, 1, d, cw.norm.data(), static_cast<float>(c.rms_norm_eps), out, d);
-        rope_at(true, ratio * wi, cs, sn);
+        RopeAt(true, ratio * wi, cs, sn);
         s.K.rope(out + d - c.qk_rope_head_dim, 1, d, half, cs, sn, 0);
         // deepseek numerics: KV entries FP8/64 on the non-RoPE dims (#6), indexer keys rotated
         // and FP4/32 on all dims (#5), as stored and as attended.
-        if (deepseek) quantize_in_place(point, out, point == QuantPoint::kKv ? d - c.qk_rope_head_dim : d);
+        if (deepseek) QuantizeInPlace(point, out, point == QuantPoint::kKv ? d - c.qk_rope_head_dim : d);
       }
     });
   }
-  drop_used_rows(cw, buf, w_end);
+  DropUsedRows(cw, buf, w_end);
 }
 
 }  // namespace dsv4

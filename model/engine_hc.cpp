@@ -9,10 +9,10 @@ namespace dsv4 {
 
 namespace {
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 // 1 / RMS of one token's N*D stream values (accumulated in double, as the oracle).
-float inverse_rms(const float* x, int64_t count, double eps) {
+float InverseRms(const float* x, int64_t count, double eps) {
   double ss = 0.0;
   for (int64_t i = 0; i < count; ++i) ss += static_cast<double>(x[i]) * x[i];
   return static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(count) + eps));
@@ -20,29 +20,29 @@ float inverse_rms(const float* x, int64_t count, double eps) {
 
 }  // namespace
 
-void Engine::Impl::hc_pre(StepContext& s, const dsv4_matrix& fn, const FloatTensor& scale, const FloatTensor& base) const {
+void Engine::Impl::HcPre(StepContext& s, const dsv4_matrix& fn, const FloatTensor& scale, const FloatTensor& base) const {
   const int64_t N = c.hc_mult, D = c.hidden_size, n = s.n, M = (2 + N) * N;
   StepBuffers& b = s.b;
   const float* X = b.streams.data();
-  float* mu = grown(b.hc_mu, n * M);  // [n, (2+N)N] mixing logits
-  matmul(s, fn, X, N * D, n, mu, M);
-  float* pre_all = grown(b.hc_pre, n * N);
-  float* post_all = grown(b.hc_post, n * N);
-  float* comb_all = grown(b.hc_comb, n * N * N);
-  float* u = grown(b.block_in, n * D);
+  float* mu = Grown(b.hc_mu, n * M);  // [n, (2+N)N] mixing logits
+  Matmul(s, fn, X, N * D, n, mu, M);
+  float* pre_all = Grown(b.hc_pre, n * N);
+  float* post_all = Grown(b.hc_post, n * N);
+  float* comb_all = Grown(b.hc_comb, n * N * N);
+  float* u = Grown(b.block_in, n * D);
   std::fill_n(u, n * D, 0.0f);
   const float eps = static_cast<float>(c.hc_eps);
-  s.pool.parallel_for(n, 1, [&](int64_t tb, int64_t te, int) {
+  s.pool.ParallelFor(n, 1, [&](int64_t tb, int64_t te, int) {
     for (int64_t t = tb; t < te; ++t) {
       const float* xt = X + t * N * D;
-      const float r = inverse_rms(xt, N * D, c.rms_norm_eps);
+      const float r = InverseRms(xt, N * D, c.rms_norm_eps);
       const float* m = mu + t * M;
       float* pre = pre_all + t * N;
       float* post = post_all + t * N;
       float* comb = comb_all + t * N * N;
       for (int64_t k = 0; k < N; ++k) {
-        pre[k] = sigmoid(m[k] * r * scale[0] + base[k]) + eps;
-        post[k] = 2.0f * sigmoid(m[N + k] * r * scale[1] + base[N + k]);
+        pre[k] = Sigmoid(m[k] * r * scale[0] + base[k]) + eps;
+        post[k] = 2.0f * Sigmoid(m[N + k] * r * scale[1] + base[N + k]);
       }
       for (int64_t i = 0; i < N * N; ++i) comb[i] = m[2 * N + i] * r * scale[2] + base[2 * N + i];
       s.K.sinkhorn(comb, N, static_cast<int32_t>(c.hc_sinkhorn_iters), eps);
@@ -53,11 +53,11 @@ void Engine::Impl::hc_pre(StepContext& s, const dsv4_matrix& fn, const FloatTens
   });
 }
 
-void Engine::Impl::hc_post(StepContext& s) const {
+void Engine::Impl::HcPost(StepContext& s) const {
   const int64_t N = c.hc_mult, D = c.hidden_size;
   StepBuffers& b = s.b;
-  s.pool.parallel_for(s.n, 1, [&](int64_t tb, int64_t te, int th) {
-    float* old = s.b.thread_floats(th, N * D);  // the token's streams before this update
+  s.pool.ParallelFor(s.n, 1, [&](int64_t tb, int64_t te, int th) {
+    float* old = s.b.ThreadFloats(th, N * D);  // the token's streams before this update
     for (int64_t t = tb; t < te; ++t) {
       float* xt = b.streams.data() + t * N * D;
       std::copy(xt, xt + N * D, old);
@@ -77,26 +77,26 @@ void Engine::Impl::hc_post(StepContext& s) const {
   });
 }
 
-void Engine::Impl::head(StepContext& s) const {
+void Engine::Impl::Head(StepContext& s) const {
   const int64_t N = c.hc_mult, D = c.hidden_size, V = c.vocab_size;
   StepBuffers& b = s.b;
   const int64_t m = static_cast<int64_t>(b.head_rows.size());
-  float* xs = grown(b.head_x, m * N * D);  // [m, N*D] the streams of the rows that want logits
+  float* xs = Grown(b.head_x, m * N * D);  // [m, N*D] the streams of the rows that want logits
   for (int64_t i = 0; i < m; ++i) std::copy_n(b.streams.data() + b.head_rows[i] * N * D, N * D, xs + i * N * D);
-  float* mu = grown(b.head_mu, m * N);
-  float* hcol = grown(b.head_col, m * D);  // [m, D] the collapsed stream
+  float* mu = Grown(b.head_mu, m * N);
+  float* hcol = Grown(b.head_col, m * D);  // [m, D] the collapsed stream
   std::fill_n(hcol, m * D, 0.0f);
-  matmul(s, w.hc_head_fn, xs, N * D, m, mu, N);
+  Matmul(s, w.hc_head_fn, xs, N * D, m, mu, N);
   for (int64_t i = 0; i < m; ++i) {
     const float* xt = xs + i * N * D;
-    const float r = inverse_rms(xt, N * D, c.rms_norm_eps);
+    const float r = InverseRms(xt, N * D, c.rms_norm_eps);
     for (int64_t k = 0; k < N; ++k) {
-      const float pre = sigmoid(mu[i * N + k] * r * w.hc_head_scale[0] + w.hc_head_base[k]) + static_cast<float>(c.hc_eps);
+      const float pre = Sigmoid(mu[i * N + k] * r * w.hc_head_scale[0] + w.hc_head_base[k]) + static_cast<float>(c.hc_eps);
       for (int64_t j = 0; j < D; ++j) hcol[i * D + j] += pre * xt[k * D + j];
     }
   }
-  rmsnorm(s, hcol, D, m, D, &w.norm, hcol, D);
-  matmul(s, w.head, hcol, D, m, grown(b.logits, m * V), V);
+  Rmsnorm(s, hcol, D, m, D, &w.norm, hcol, D);
+  Matmul(s, w.head, hcol, D, m, Grown(b.logits, m * V), V);
 }
 
 }  // namespace dsv4

@@ -9,29 +9,29 @@ namespace dsv4 {
 
 // Scales the head weights and rotates the queries (the indexer's projections from
 // project_from_input / project_queries), then selects per token into s.b.selected.
-void Engine::Impl::select_csa(StepContext& s, const LayerWeights& L, int64_t layer) const {
+void Engine::Impl::SelectCsa(StepContext& s, const LayerWeights& L, int64_t layer) const {
   const int64_t n = s.n, Hi = c.index_n_heads, Di = c.index_head_dim;
   StepBuffers& b = s.b;
   const float wscale = 1.0f / std::sqrt(static_cast<float>(Di)) / std::sqrt(static_cast<float>(Hi));
   float* hw = b.idx_weights.data();
   for (int64_t i = 0; i < n * Hi; ++i) hw[i] *= wscale;
   for (int64_t t = 0; t < n; ++t)
-    s.K.rope(b.idx_q.data() + t * Hi * Di + Di - c.qk_rope_head_dim, Hi, Di, half_rope(), cos_of(s, true, t), sin_of(s, true, t), 0);
+    s.K.rope(b.idx_q.data() + t * Hi * Di + Di - c.qk_rope_head_dim, Hi, Di, HalfRope(), CosOf(s, true, t), SinOf(s, true, t), 0);
   // deepseek numerics: each head's query rotated and FP4/32 (#4), as the keys were (#5). (In fp32
   // numerics the orthonormal rotation of both sides leaves every score unchanged: not computed.)
-  quantize(s, QuantPoint::kIndexer, b.idx_q.data(), n * Hi, Di, Di);
-  grown(b.selected, n * c.index_topk);
-  grown(b.selected_n, n);
+  Quantize(s, QuantPoint::kIndexer, b.idx_q.data(), n * Hi, Di, Di);
+  Grown(b.selected, n * c.index_topk);
+  Grown(b.selected_n, n);
   for (int64_t t = 0; t < n; ++t) {
     const int64_t visible = (b.pos[t] + 1) / L.ratio;
     s.stats.kv_bytes += static_cast<double>(visible * Di) * sizeof(float);
     s.stats.flops += 2.0 * static_cast<double>(visible * Di * Hi);
   }
   if (n == 1) {
-    select_for_token(s, L, layer, 0, -1);
+    SelectForToken(s, L, layer, 0, -1);
   } else {
-    s.pool.parallel_for(n, 1, [&](int64_t tb, int64_t te, int th) {
-      for (int64_t t = tb; t < te; ++t) select_for_token(s, L, layer, t, th);
+    s.pool.ParallelFor(n, 1, [&](int64_t tb, int64_t te, int th) {
+      for (int64_t t = tb; t < te; ++t) SelectForToken(s, L, layer, t, th);
     });
   }
 }
@@ -39,10 +39,10 @@ void Engine::Impl::select_csa(StepContext& s, const LayerWeights& L, int64_t lay
 // One token's selection: every visible entry while there are at most top-k of them, else the
 // top-k scores. A lone decode token (thread < 0) splits its keys across the pool; in a larger
 // step each token is one work item of pool thread `thread` and scores into that thread's scratch.
-void Engine::Impl::select_for_token(StepContext& s, const LayerWeights& L, int64_t layer, int64_t t, int thread) const {
+void Engine::Impl::SelectForToken(StepContext& s, const LayerWeights& L, int64_t layer, int64_t t, int thread) const {
   const int64_t Hi = c.index_n_heads, Di = c.index_head_dim, topk = c.index_topk;
   StepBuffers& b = s.b;
-  const LayerState& ls = s.layer_state(s.chunk_of(t), layer);
+  const LayerState& ls = s.LayerStateOf(s.ChunkOf(t), layer);
   const int64_t visible = (b.pos[t] + 1) / L.ratio;
   int32_t* sel = b.selected.data() + t * topk;
   if (visible <= topk) {
@@ -54,12 +54,12 @@ void Engine::Impl::select_for_token(StepContext& s, const LayerWeights& L, int64
   const float* h = b.idx_weights.data() + t * Hi;
   float* scores = nullptr;
   if (thread < 0) {
-    scores = grown(b.index_scores, visible);
-    s.pool.parallel_for(visible, 256, [&](int64_t kb, int64_t ke, int) {
+    scores = Grown(b.index_scores, visible);
+    s.pool.ParallelFor(visible, 256, [&](int64_t kb, int64_t ke, int) {
       s.K.index_scores(q, h, Hi, Di, ls.index_keys.data(), kb, ke, scores);
     });
   } else {
-    scores = b.thread_floats(thread, visible);
+    scores = b.ThreadFloats(thread, visible);
     s.K.index_scores(q, h, Hi, Di, ls.index_keys.data(), 0, visible, scores);
   }
   s.K.topk(scores, visible, topk, sel);

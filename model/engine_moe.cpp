@@ -9,35 +9,35 @@ namespace dsv4 {
 
 namespace {
 
-inline float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
+inline float Softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
 
 }  // namespace
 
-void Engine::Impl::moe(StepContext& s, int64_t layer) const {
+void Engine::Impl::Moe(StepContext& s, int64_t layer) const {
   const LayerWeights& L = w.layers[static_cast<size_t>(layer)];
   const int64_t n = s.n, D = c.hidden_size;
-  rmsnorm(s, s.b.block_in.data(), D, n, D, &L.ffn_norm, grown(s.b.ffn_x, n * D), D);  // §4.8 ffn norm
-  route(s, L, layer);           // experts and routing weights per token
-  group_by_expert(s);           // each expert's rows, tokens in order
-  expert_products(s, L);        // gate/up, SwiGLU × weight, down for routed and shared experts
-  combine_experts(s);           // per token: Σ routed (by expert index), then shared
+  Rmsnorm(s, s.b.block_in.data(), D, n, D, &L.ffn_norm, Grown(s.b.ffn_x, n * D), D);  // §4.8 ffn norm
+  Route(s, L, layer);           // experts and routing weights per token
+  GroupByExpert(s);           // each expert's rows, tokens in order
+  ExpertProducts(s, L);        // gate/up, SwiGLU × weight, down for routed and shared experts
+  CombineExperts(s);           // per token: Σ routed (by expert index), then shared
 }
 
 // Router: sqrt(softplus(logit)); hash layers take the experts from tid2eid, others the top-k of
 // score + bias. Weights are the un-biased scores, normalised, times the scaling factor.
-void Engine::Impl::route(StepContext& s, const LayerWeights& L, int64_t layer) const {
+void Engine::Impl::Route(StepContext& s, const LayerWeights& L, int64_t layer) const {
   const int64_t n = s.n, D = c.hidden_size, E = c.n_routed_experts, Kx = c.num_experts_per_tok;
   StepBuffers& b = s.b;
-  float* logits = grown(b.gate_logits, n * E);
-  matmul(s, L.gate, b.ffn_x.data(), D, n, logits, E);
-  float* sigma = grown(b.sigma, E);
-  float* biased = grown(b.biased, E);
-  int32_t* picks = grown(b.picks, n * Kx);
-  float* weights = grown(b.pick_weights, n * Kx);
+  float* logits = Grown(b.gate_logits, n * E);
+  Matmul(s, L.gate, b.ffn_x.data(), D, n, logits, E);
+  float* sigma = Grown(b.sigma, E);
+  float* biased = Grown(b.biased, E);
+  int32_t* picks = Grown(b.picks, n * Kx);
+  float* weights = Grown(b.pick_weights, n * Kx);
   int32_t* counts = s.stats.expert_selections.data() + layer * E;
   for (int64_t t = 0; t < n; ++t) {
     int32_t* pick = picks + t * Kx;
-    for (int64_t e = 0; e < E; ++e) sigma[e] = std::sqrt(softplus(logits[t * E + e]));
+    for (int64_t e = 0; e < E; ++e) sigma[e] = std::sqrt(Softplus(logits[t * E + e]));
     if (!L.tid2eid.empty()) {
       std::copy_n(L.tid2eid.data() + static_cast<int64_t>(b.ids[t]) * Kx, Kx, pick);
     } else {
@@ -55,15 +55,15 @@ void Engine::Impl::route(StepContext& s, const LayerWeights& L, int64_t layer) c
 }
 
 // Counting sort of the (token, expert) choices by expert, tokens ascending within an expert.
-void Engine::Impl::group_by_expert(StepContext& s) const {
+void Engine::Impl::GroupByExpert(StepContext& s) const {
   const int64_t n = s.n, E = c.n_routed_experts, Kx = c.num_experts_per_tok;
   StepBuffers& b = s.b;
-  int64_t* begin = grown(b.expert_begin, E + 1);
+  int64_t* begin = Grown(b.expert_begin, E + 1);
   std::fill_n(begin, E + 1, 0);
   for (int64_t i = 0; i < n * Kx; ++i) ++begin[b.picks[i] + 1];
   for (int64_t e = 0; e < E; ++e) begin[e + 1] += begin[e];
-  int64_t* token = grown(b.route_token, n * Kx);
-  float* weight = grown(b.route_weight, n * Kx);
+  int64_t* token = Grown(b.route_token, n * Kx);
+  float* weight = Grown(b.route_weight, n * Kx);
   for (int64_t t = 0; t < n; ++t) {  // begin[e] serves as expert e's fill cursor
     for (int64_t k = 0; k < Kx; ++k) {
       const int64_t row = begin[b.picks[t * Kx + k]]++;
@@ -79,17 +79,17 @@ void Engine::Impl::group_by_expert(StepContext& s) const {
 // The shared expert and every routed expert with tokens: gate and up projections in one pass
 // over the pool, SwiGLU (times the routing weight; 1 for the shared expert), then the down
 // projections in another. Rows [0, n*Kx) are the routed rows, [n*Kx, n*Kx + n) the shared ones.
-void Engine::Impl::expert_products(StepContext& s, const LayerWeights& L) const {
+void Engine::Impl::ExpertProducts(StepContext& s, const LayerWeights& L) const {
   const int64_t n = s.n, D = c.hidden_size, E = c.n_routed_experts, F = c.moe_intermediate_size;
   const int64_t routed = n * c.num_experts_per_tok, rows = routed + n;
   StepBuffers& b = s.b;
-  const float* in = gemm_input(s, b.ffn_x.data(), b.ffn_xq);  // #8: FP8 into every expert, not the router
-  float* x = grown(b.expert_x, routed * D);
+  const float* in = GemmInput(s, b.ffn_x.data(), b.ffn_xq);  // #8: FP8 into every expert, not the router
+  float* x = Grown(b.expert_x, routed * D);
   for (int64_t r = 0; r < routed; ++r) std::copy_n(in + b.route_token[r] * D, D, x + r * D);
-  float* g = grown(b.expert_g, rows * F);
-  float* up = grown(b.expert_up, rows * F);
-  float* h = grown(b.expert_h, rows * F);
-  float* o = grown(b.expert_o, rows * D);
+  float* g = Grown(b.expert_g, rows * F);
+  float* up = Grown(b.expert_up, rows * F);
+  float* h = Grown(b.expert_h, rows * F);
+  float* o = Grown(b.expert_o, rows * D);
   b.jobs.clear();
   b.down_jobs.clear();
   const auto add = [&](const ExpertWeights& ew, const float* in, int64_t r0, int64_t m) {
@@ -102,21 +102,21 @@ void Engine::Impl::expert_products(StepContext& s, const LayerWeights& L) const 
     if (m > 0) add(L.experts[static_cast<size_t>(e)], x + r0 * D, r0, m);
   }
   add(L.shared, in, routed, n);
-  matmuls(s, b.jobs);
+  Matmuls(s, b.jobs);
   const float limit = static_cast<float>(c.swiglu_limit);
   for (int64_t r = 0; r < rows; ++r) {
     const float weight = r < routed ? b.route_weight[r] : 1.0f;
     s.K.swiglu(g + r * F, up + r * F, F, limit, weight, h + r * F);
   }
-  quantize(s, QuantPoint::kGemmInput, h, rows, F, F);  // #9: after the routing weight
-  matmuls(s, b.down_jobs);
+  Quantize(s, QuantPoint::kGemmInput, h, rows, F, F);  // #9: after the routing weight
+  Matmuls(s, b.down_jobs);
 }
 
 // Summed in the order the products used to run: routed experts by index, then the shared one.
-void Engine::Impl::combine_experts(StepContext& s) const {
+void Engine::Impl::CombineExperts(StepContext& s) const {
   const int64_t n = s.n, D = c.hidden_size, routed = n * c.num_experts_per_tok;
   StepBuffers& b = s.b;
-  float* out = grown(b.block_out, n * D);
+  float* out = Grown(b.block_out, n * D);
   std::fill_n(out, n * D, 0.0f);
   for (int64_t r = 0; r < routed + n; ++r) {
     float* dst = out + (r < routed ? b.route_token[r] : r - routed) * D;

@@ -15,14 +15,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Weight bytes a job streams (its share of the matrix's rows); 0 for an empty job.
-double job_bytes(const MatmulJob& j) {
+double JobBytes(const MatmulJob& j) {
   const int64_t r1 = j.r1 < 0 ? j.m->rows : j.r1;
   if (j.n <= 0 || r1 <= j.r0) return 0.0;
-  return static_cast<double>(matrix_bytes(*j.m)) * static_cast<double>(r1 - j.r0) / static_cast<double>(j.m->rows);
+  return static_cast<double>(MatrixBytes(*j.m)) * static_cast<double>(r1 - j.r0) / static_cast<double>(j.m->rows);
 }
 
 // The widths each quantiser blocks (NUMERICS.md §2) must be whole blocks, as in DeepSeek's kernels.
-void check_quantiser_widths(const ModelConfig& c) {
+void CheckQuantiserWidths(const ModelConfig& c) {
   const auto need = [](int64_t width, int64_t block, const char* what) {
     if (width <= 0 || width % block != 0)
       throw Error(std::string("deepseek numerics: ") + what + " (" + std::to_string(width) + ") is not a multiple of " +
@@ -44,43 +44,43 @@ void check_quantiser_widths(const ModelConfig& c) {
 Engine::Impl::Impl(const ModelConfig& cfg, const ModelWeights& weights, Numerics numerics)
     : c(cfg),
       w(weights),
-      freq_swa(rope_frequencies(cfg, false)),
-      freq_cmp(rope_frequencies(cfg, true)),
+      freq_swa(RopeFrequencies(cfg, false)),
+      freq_cmp(RopeFrequencies(cfg, true)),
       deepseek(numerics == Numerics::kDeepSeek) {
   if (!deepseek) return;
-  check_quantiser_widths(cfg);
-  freq32_swa = rope_frequencies_f32(cfg, false);
-  freq32_cmp = rope_frequencies_f32(cfg, true);
+  CheckQuantiserWidths(cfg);
+  freq32_swa = RopeFrequenciesF32(cfg, false);
+  freq32_cmp = RopeFrequenciesF32(cfg, true);
 }
 
-void Engine::Impl::rope_at(bool compressed, int64_t pos, float* cos_out, float* sin_out) const {
+void Engine::Impl::RopeAt(bool compressed, int64_t pos, float* cos_out, float* sin_out) const {
   if (deepseek) {
-    rope_angles_f32(compressed ? freq32_cmp : freq32_swa, pos, cos_out, sin_out);
+    RopeAnglesF32(compressed ? freq32_cmp : freq32_swa, pos, cos_out, sin_out);
   } else {
-    rope_angles(compressed ? freq_cmp : freq_swa, pos, cos_out, sin_out);
+    RopeAngles(compressed ? freq_cmp : freq_swa, pos, cos_out, sin_out);
   }
 }
 
-const float* Engine::Impl::cos_of(const StepContext& s, bool compressed, int64_t t) const {
-  return (compressed ? s.b.cos_cmp : s.b.cos_swa).data() + t * half_rope();
+const float* Engine::Impl::CosOf(const StepContext& s, bool compressed, int64_t t) const {
+  return (compressed ? s.b.cos_cmp : s.b.cos_swa).data() + t * HalfRope();
 }
 
-const float* Engine::Impl::sin_of(const StepContext& s, bool compressed, int64_t t) const {
-  return (compressed ? s.b.sin_cmp : s.b.sin_swa).data() + t * half_rope();
+const float* Engine::Impl::SinOf(const StepContext& s, bool compressed, int64_t t) const {
+  return (compressed ? s.b.sin_cmp : s.b.sin_swa).data() + t * HalfRope();
 }
 
-void Engine::Impl::matmul(StepContext& s, const dsv4_matrix& m, const float* x, int64_t ldx, int64_t n, float* y,
+void Engine::Impl::Matmul(StepContext& s, const dsv4_matrix& m, const float* x, int64_t ldx, int64_t n, float* y,
                           int64_t ldy) const {
   s.b.jobs.clear();
   s.b.jobs.push_back(MatmulJob{&m, x, ldx, n, y, ldy, 0, -1});
-  matmuls(s, s.b.jobs);
+  Matmuls(s, s.b.jobs);
 }
 
 // With profiling on, the pass's time is shared among its shapes in proportion to their bytes.
-void Engine::Impl::matmuls(StepContext& s, const std::vector<MatmulJob>& jobs) const {
+void Engine::Impl::Matmuls(StepContext& s, const std::vector<MatmulJob>& jobs) const {
   double total = 0.0;
   for (const MatmulJob& j : jobs) {
-    const double bytes = job_bytes(j);
+    const double bytes = JobBytes(j);
     if (bytes == 0.0) continue;
     total += bytes;
     const int64_t r1 = j.r1 < 0 ? j.m->rows : j.r1;
@@ -88,40 +88,40 @@ void Engine::Impl::matmuls(StepContext& s, const std::vector<MatmulJob>& jobs) c
   }
   s.stats.weight_bytes += total;
   if (!s.profile) {
-    parallel_matmuls(s.K, s.pool, s.b.packed, jobs);
+    ParallelMatmuls(s.K, s.pool, s.b.packed, jobs);
     return;
   }
   const auto t0 = Clock::now();
-  parallel_matmuls(s.K, s.pool, s.b.packed, jobs);
+  ParallelMatmuls(s.K, s.pool, s.b.packed, jobs);
   const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
   for (const MatmulJob& j : jobs) {
-    const double bytes = job_bytes(j);
+    const double bytes = JobBytes(j);
     if (bytes == 0.0) continue;
-    add_matmul_timing(s.stats.matmuls, MatmulTiming{j.m->type, j.m->rows, j.m->cols, 1, bytes, dt * bytes / total});
+    AddMatmulTiming(s.stats.matmuls, MatmulTiming{j.m->type, j.m->rows, j.m->cols, 1, bytes, dt * bytes / total});
   }
 }
 
-void Engine::Impl::rmsnorm(StepContext& s, const float* x, int64_t ld, int64_t rows, int64_t dim, const FloatTensor* weight,
+void Engine::Impl::Rmsnorm(StepContext& s, const float* x, int64_t ld, int64_t rows, int64_t dim, const FloatTensor* weight,
                            float* y, int64_t ldy) const {
   const auto& K = s.K;
   const float eps = static_cast<float>(c.rms_norm_eps);
   const float* wp = weight ? weight->data() : nullptr;
-  s.pool.parallel_for(rows, 64, [&](int64_t b, int64_t e, int) { K.rmsnorm(x + b * ld, ld, e - b, dim, wp, eps, y + b * ldy, ldy); });
+  s.pool.ParallelFor(rows, 64, [&](int64_t b, int64_t e, int) { K.rmsnorm(x + b * ld, ld, e - b, dim, wp, eps, y + b * ldy, ldy); });
 }
 
-void Engine::Impl::quantize(StepContext& s, QuantPoint point, float* x, int64_t rows, int64_t ld, int64_t cols) const {
+void Engine::Impl::Quantize(StepContext& s, QuantPoint point, float* x, int64_t rows, int64_t ld, int64_t cols) const {
   if (!deepseek) return;
-  s.pool.parallel_for(rows, 16, [&](int64_t b, int64_t e, int) {
-    for (int64_t r = b; r < e; ++r) quantize_in_place(point, x + r * ld, cols);
+  s.pool.ParallelFor(rows, 16, [&](int64_t b, int64_t e, int) {
+    for (int64_t r = b; r < e; ++r) QuantizeInPlace(point, x + r * ld, cols);
   });
 }
 
-const float* Engine::Impl::gemm_input(StepContext& s, const float* x, std::vector<float>& copy) const {
+const float* Engine::Impl::GemmInput(StepContext& s, const float* x, std::vector<float>& copy) const {
   if (!deepseek) return x;
   const int64_t n = s.n, D = c.hidden_size;
-  float* q = grown(copy, n * D);
+  float* q = Grown(copy, n * D);
   std::copy_n(x, n * D, q);
-  quantize(s, QuantPoint::kGemmInput, q, n, D, D);
+  Quantize(s, QuantPoint::kGemmInput, q, n, D, D);
   return q;
 }
 

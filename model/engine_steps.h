@@ -25,8 +25,8 @@ struct StepContext {
   int64_t n = 0;         // tokens in the step
   StepStats stats;
 
-  const SeqChunk& chunk_of(int64_t t) const { return chunks[static_cast<size_t>(b.seq[static_cast<size_t>(t)])]; }
-  LayerState& layer_state(const SeqChunk& ch, int64_t layer) const { return ch.state->layers[static_cast<size_t>(layer)]; }
+  const SeqChunk& ChunkOf(int64_t t) const { return chunks[static_cast<size_t>(b.seq[static_cast<size_t>(t)])]; }
+  LayerState& LayerStateOf(const SeqChunk& ch, int64_t layer) const { return ch.state->layers[static_cast<size_t>(layer)]; }
 };
 
 struct Engine::Impl {
@@ -38,69 +38,69 @@ struct Engine::Impl {
 
   Impl(const ModelConfig& cfg, const ModelWeights& weights, Numerics numerics);
 
-  int64_t half_rope() const { return c.qk_rope_head_dim / 2; }
+  int64_t HalfRope() const { return c.qk_rope_head_dim / 2; }
   // cos/sin [Dr/2] at `pos` for one layer kind: in double (fp32 numerics), or step by step in
   // fp32 as the reference computes them (deepseek numerics, whose roundings would flip on the
   // difference).
-  void rope_at(bool compressed, int64_t pos, float* cos_out, float* sin_out) const;
-  const float* cos_of(const StepContext& s, bool compressed, int64_t t) const;
-  const float* sin_of(const StepContext& s, bool compressed, int64_t t) const;
+  void RopeAt(bool compressed, int64_t pos, float* cos_out, float* sin_out) const;
+  const float* CosOf(const StepContext& s, bool compressed, int64_t t) const;
+  const float* SinOf(const StepContext& s, bool compressed, int64_t t) const;
 
   // ---- kernel call helpers (engine_products.cpp) ----
   // y[t, r] = W[r, :] · x[t, :] for rows [r0, r1), split across the pool.
-  void matmul(StepContext& s, const dsv4_matrix& m, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy) const;
+  void Matmul(StepContext& s, const dsv4_matrix& m, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy) const;
   // The independent products of s.b.jobs (or `jobs`) in one pass over the pool (parallel_matmul.h).
-  void matmuls(StepContext& s, const std::vector<MatmulJob>& jobs) const;
-  void rmsnorm(StepContext& s, const float* x, int64_t ld, int64_t rows, int64_t dim, const FloatTensor* weight, float* y,
+  void Matmuls(StepContext& s, const std::vector<MatmulJob>& jobs) const;
+  void Rmsnorm(StepContext& s, const float* x, int64_t ld, int64_t rows, int64_t dim, const FloatTensor* weight, float* y,
                int64_t ldy) const;
   // In deepseek mode, quantises `cols` values of each of `rows` rows (stride ld) in place at
   // `point`, split across the pool; in fp32 mode does nothing.
-  void quantize(StepContext& s, QuantPoint point, float* x, int64_t rows, int64_t ld, int64_t cols) const;
+  void Quantize(StepContext& s, QuantPoint point, float* x, int64_t rows, int64_t ld, int64_t cols) const;
   // The normed input x [n, D] as the FP8 GEMM input (#1, #8): a quantised copy in `copy` in
   // deepseek mode, x itself in fp32 mode.
-  const float* gemm_input(StepContext& s, const float* x, std::vector<float>& copy) const;
+  const float* GemmInput(StepContext& s, const float* x, std::vector<float>& copy) const;
 
   // ---- step layout and embedding (engine.cpp) ----
-  void lay_out_tokens(StepContext& s) const;  // ids, positions, chunk of each token, RoPE angles
-  void embed(StepContext& s) const;           // streams[t, k] = embed[ids[t]] for every k
-  void gather_logits(StepContext& s) const;   // the head's logits into each chunk's output
+  void LayOutTokens(StepContext& s) const;  // ids, positions, chunk of each token, RoPE angles
+  void Embed(StepContext& s) const;           // streams[t, k] = embed[ids[t]] for every k
+  void GatherLogits(StepContext& s) const;   // the head's logits into each chunk's output
 
   // ---- mHC (spec §4.2, engine_hc.cpp) ----
   // pre/post/comb of every token from the streams, and block_in = Σ_k pre_k X[k].
-  void hc_pre(StepContext& s, const dsv4_matrix& fn, const FloatTensor& scale, const FloatTensor& base) const;
+  void HcPre(StepContext& s, const dsv4_matrix& fn, const FloatTensor& scale, const FloatTensor& base) const;
   // X[k] ← post_k · block_out + Σ_j comb[j][k] · X_old[j]
-  void hc_post(StepContext& s) const;
+  void HcPost(StepContext& s) const;
 
   // ---- attention (spec §4.3-4.7, engine_attention.cpp) ----
-  void attention(StepContext& s, int64_t layer) const;
-  void project_from_input(StepContext& s, const LayerWeights& L) const;   // every product of the normed input
-  void project_queries(StepContext& s, const LayerWeights& L) const;      // q and indexer q from c_q
-  void rotate_query_and_latent(StepContext& s, const LayerWeights& L) const;
-  void extend_compressors(StepContext& s, const LayerWeights& L, int64_t layer) const;
-  void gather_candidates(StepContext& s, const LayerWeights& L, int64_t layer) const;
-  void attend(StepContext& s, const LayerWeights& L) const;
-  void write_window(StepContext& s, int64_t layer) const;
-  void grouped_output(StepContext& s, const LayerWeights& L) const;
+  void Attention(StepContext& s, int64_t layer) const;
+  void ProjectFromInput(StepContext& s, const LayerWeights& L) const;   // every product of the normed input
+  void ProjectQueries(StepContext& s, const LayerWeights& L) const;      // q and indexer q from c_q
+  void RotateQueryAndLatent(StepContext& s, const LayerWeights& L) const;
+  void ExtendCompressors(StepContext& s, const LayerWeights& L, int64_t layer) const;
+  void GatherCandidates(StepContext& s, const LayerWeights& L, int64_t layer) const;
+  void Attend(StepContext& s, const LayerWeights& L) const;
+  void WriteWindow(StepContext& s, int64_t layer) const;
+  void GroupedOutput(StepContext& s, const LayerWeights& L) const;
 
   // ---- compressors (spec §4.5, engine_compressor.cpp) ----
   // Entries are rounded at `point` in deepseek mode: kKv (main, non-RoPE dims) or kIndexer.
-  void compress(StepContext& s, const CompressorWeights& cw, QuantPoint point, CompressorBuffer& buf,
+  void Compress(StepContext& s, const CompressorWeights& cw, QuantPoint point, CompressorBuffer& buf,
                 GrowableFloats& entries, int64_t entries_before, const float* value, const float* score, int64_t ld,
                 int64_t p0, int64_t count) const;
 
   // ---- lightning indexer (spec §4.6, engine_indexer.cpp) ----
-  void select_csa(StepContext& s, const LayerWeights& L, int64_t layer) const;
-  void select_for_token(StepContext& s, const LayerWeights& L, int64_t layer, int64_t t, int thread) const;
+  void SelectCsa(StepContext& s, const LayerWeights& L, int64_t layer) const;
+  void SelectForToken(StepContext& s, const LayerWeights& L, int64_t layer, int64_t t, int thread) const;
 
   // ---- MoE (spec §4.8, engine_moe.cpp) ----
-  void moe(StepContext& s, int64_t layer) const;
-  void route(StepContext& s, const LayerWeights& L, int64_t layer) const;
-  void group_by_expert(StepContext& s) const;
-  void expert_products(StepContext& s, const LayerWeights& L) const;
-  void combine_experts(StepContext& s) const;
+  void Moe(StepContext& s, int64_t layer) const;
+  void Route(StepContext& s, const LayerWeights& L, int64_t layer) const;
+  void GroupByExpert(StepContext& s) const;
+  void ExpertProducts(StepContext& s, const LayerWeights& L) const;
+  void CombineExperts(StepContext& s) const;
 
   // ---- final head (spec §4.9, engine_hc.cpp) ----
-  void head(StepContext& s) const;  // logits of s.b.head_rows into s.b.logits
+  void Head(StepContext& s) const;  // logits of s.b.head_rows into s.b.logits
 };
 
 }  // namespace dsv4

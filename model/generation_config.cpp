@@ -9,7 +9,7 @@
 
 namespace dsv4 {
 
-GenerationDefaults parse_generation_defaults(const std::string& json_text, const std::string& source) {
+GenerationDefaults ParseGenerationDefaults(const std::string& json_text, const std::string& source) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(json_text);
@@ -41,7 +41,7 @@ GenerationDefaults parse_generation_defaults(const std::string& json_text, const
   return g;
 }
 
-GenerationDefaults load_generation_defaults(const std::string& model_dir) {
+GenerationDefaults LoadGenerationDefaults(const std::string& model_dir) {
   const std::string path = model_dir + "/generation_config.json";
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return {};
@@ -49,7 +49,7 @@ GenerationDefaults load_generation_defaults(const std::string& model_dir) {
   if (!in) throw Error(path + ": cannot open");
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_generation_defaults(ss.str(), path);
+  return ParseGenerationDefaults(ss.str(), path);
 }
 
 }  // namespace dsv4

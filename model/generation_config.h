@@ -15,9 +15,9 @@ struct GenerationDefaults {
 
 // MODEL_DIR/generation_config.json, or greedy defaults when there is none. Throws dsv4::Error
 // naming the file and field for a value out of range or of the wrong type.
-GenerationDefaults load_generation_defaults(const std::string& model_dir);
+GenerationDefaults LoadGenerationDefaults(const std::string& model_dir);
 
 // From the text of a generation_config.json; `source` names it in errors.
-GenerationDefaults parse_generation_defaults(const std::string& json_text, const std::string& source);
+GenerationDefaults ParseGenerationDefaults(const std::string& json_text, const std::string& source);
 
 }  // namespace dsv4

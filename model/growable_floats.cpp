@@ -12,13 +12,13 @@ namespace dsv4 {
 
 namespace {
 
-size_t page_floats() {
+size_t PageFloats() {
   static const size_t n = static_cast<size_t>(sysconf(_SC_PAGESIZE)) / sizeof(float);
   return n;
 }
 
-size_t whole_pages(size_t floats) {
-  const size_t page = page_floats();
+size_t WholePages(size_t floats) {
+  const size_t page = PageFloats();
   return (floats + page - 1) / page * page;
 }
 
@@ -28,9 +28,9 @@ GrowableFloats::Pages::~Pages() {
   if (data) munmap(data, capacity * sizeof(float));
 }
 
-std::shared_ptr<GrowableFloats::Pages> GrowableFloats::allocate(size_t min_capacity) {
+std::shared_ptr<GrowableFloats::Pages> GrowableFloats::Allocate(size_t min_capacity) {
   auto p = std::make_shared<Pages>();
-  p->capacity = whole_pages(min_capacity);
+  p->capacity = WholePages(min_capacity);
   void* m = mmap(nullptr, p->capacity * sizeof(float), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) throw std::bad_alloc();
   p->data = static_cast<float*>(m);
@@ -58,7 +58,7 @@ void GrowableFloats::resize(size_t n) {
     // Shrinking: a sole holder reuses its pages; a shared one must not write into rows another
     // holder reads, so it copies the rows it keeps.
     if (buf_.use_count() > 1) {
-      auto own = allocate(n);
+      auto own = Allocate(n);
       std::memcpy(own->data, buf_->data, n * sizeof(float));
       buf_ = std::move(own);
     }
@@ -70,14 +70,14 @@ void GrowableFloats::resize(size_t n) {
   const bool shared = buf_ && buf_.use_count() > 1;
   const bool at_tip = buf_ && buf_->tip == size_;
   if (!buf_) {
-    buf_ = allocate(std::max(n, static_cast<size_t>(0)));
+    buf_ = Allocate(std::max(n, static_cast<size_t>(0)));
   } else if (shared && (!at_tip || n > capacity)) {
     // Another holder reads these pages: take a private copy of the rows this array sees.
-    auto own = allocate(std::max(n, capacity + capacity / 2));
+    auto own = Allocate(std::max(n, capacity + capacity / 2));
     std::memcpy(own->data, buf_->data, size_ * sizeof(float));
     buf_ = std::move(own);
   } else if (n > capacity) {
-    const size_t want = whole_pages(std::max(n, capacity + capacity / 2));
+    const size_t want = WholePages(std::max(n, capacity + capacity / 2));
     void* p = mremap(buf_->data, capacity * sizeof(float), want * sizeof(float), MREMAP_MAYMOVE);
     if (p == MAP_FAILED) throw std::bad_alloc();
     buf_->data = static_cast<float*>(p);

@@ -59,7 +59,7 @@ class GrowableFloats {
     size_t tip = 0;       // furthest length any holder has written
     ~Pages();
   };
-  static std::shared_ptr<Pages> allocate(size_t min_capacity);
+  static std::shared_ptr<Pages> Allocate(size_t min_capacity);
 
   std::shared_ptr<Pages> buf_;
   size_t size_ = 0;  // in floats

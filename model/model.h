@@ -17,7 +17,7 @@ namespace dsv4 {
 struct LoadOptions {
   // Touch every page after mapping so the first request does not pay for page faults.
   bool prefault = false;
-  // Copy the weights into anonymous 2 MB pages (Checkpoint::make_resident) instead of serving
+  // Copy the weights into anonymous 2 MB pages (Checkpoint::MakeResident) instead of serving
   // them from the page cache: reclaim cannot evict them, and decode streams them faster.
   // Implies the reading of prefault.
   bool resident = false;
@@ -33,7 +33,7 @@ class Model {
  public:
   // Reads DIR/config.json and the safetensors shards; validates every tensor against the
   // config. Throws dsv4::Error naming the file, tensor or field at fault.
-  static std::shared_ptr<const Model> load(const std::string& dir, const LoadOptions& opts = {});
+  static std::shared_ptr<const Model> Load(const std::string& dir, const LoadOptions& opts = {});
 
   const ModelConfig& config() const { return config_; }
   // Sampling for a request that names none: the checkpoint's generation_config.json, or greedy.

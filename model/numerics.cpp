@@ -4,9 +4,9 @@
 
 namespace dsv4 {
 
-const char* numerics_name(Numerics n) { return n == Numerics::kDeepSeek ? "deepseek" : "fp32"; }
+const char* NumericsName(Numerics n) { return n == Numerics::kDeepSeek ? "deepseek" : "fp32"; }
 
-Numerics parse_numerics(const std::string& name) {
+Numerics ParseNumerics(const std::string& name) {
   if (name == "fp32") return Numerics::kFp32;
   if (name == "deepseek") return Numerics::kDeepSeek;
   throw Error("unknown numerics '" + name + "' (expected fp32 or deepseek)");

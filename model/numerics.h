@@ -13,9 +13,9 @@ namespace dsv4 {
 enum class Numerics { kFp32, kDeepSeek };
 
 // "fp32" / "deepseek".
-const char* numerics_name(Numerics n);
+const char* NumericsName(Numerics n);
 
 // The mode named `name`; throws dsv4::Error naming the accepted names otherwise.
-Numerics parse_numerics(const std::string& name);
+Numerics ParseNumerics(const std::string& name);
 
 }  // namespace dsv4

@@ -28,10 +28,10 @@ struct Placed {
   int64_t block_rows = kBlockRows, first_unit = 0, blocks = 0, block_units = 1;
 };
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Every job has n <= kMaxPackedTokens when the plugin packs.
-void run_group(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scratch, const std::vector<MatmulJob>& jobs) {
+void RunGroup(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scratch, const std::vector<MatmulJob>& jobs) {
   std::vector<Placed> placed;
   placed.reserve(jobs.size());
   int64_t units = 0, tokens = 0;
@@ -52,9 +52,9 @@ void run_group(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scra
     } else if (r1 - j.r0 < 4 * kBlockRows * pool.size()) {
       p.block_rows = kShortBlockRows;
     }
-    const double row_bytes = static_cast<double>(matrix_bytes(*j.m)) / static_cast<double>(j.m->rows);
+    const double row_bytes = static_cast<double>(MatrixBytes(*j.m)) / static_cast<double>(j.m->rows);
     p.block_units = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(p.block_rows) * row_bytes / kUnitBytes + 0.5));
-    p.blocks = ceil_div(r1 - j.r0, p.block_rows);
+    p.blocks = CeilDiv(r1 - j.r0, p.block_rows);
     p.first_unit = units;
     units += p.blocks * p.block_units;
     placed.push_back(p);
@@ -63,7 +63,7 @@ void run_group(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scra
 
   uint8_t* packed = scratch_bytes > 0 ? static_cast<uint8_t*>(scratch.get(scratch_bytes)) : nullptr;
   if (tokens > 0) {
-    pool.parallel_for(tokens, 4, [&](int64_t b, int64_t e, int) {
+    pool.ParallelFor(tokens, 4, [&](int64_t b, int64_t e, int) {
       for (const Placed& p : placed) {
         if (p.packed_bytes == 0) continue;
         const int64_t tb = std::max(b, p.first_token) - p.first_token, te = std::min(e, p.first_token + p.job.n) - p.first_token;
@@ -72,12 +72,12 @@ void run_group(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scra
     });
   }
   // A block belongs to the piece that holds its first unit.
-  pool.parallel_for(units, 1, [&](int64_t b, int64_t e, int) {
+  pool.ParallelFor(units, 1, [&](int64_t b, int64_t e, int) {
     for (const Placed& p : placed) {
       const int64_t end_unit = p.first_unit + p.blocks * p.block_units;
       if (e <= p.first_unit || b >= end_unit) continue;
-      const int64_t kb = ceil_div(std::max(b, p.first_unit) - p.first_unit, p.block_units);
-      const int64_t ke = ceil_div(std::min(e, end_unit) - p.first_unit, p.block_units);
+      const int64_t kb = CeilDiv(std::max(b, p.first_unit) - p.first_unit, p.block_units);
+      const int64_t ke = CeilDiv(std::min(e, end_unit) - p.first_unit, p.block_units);
       const MatmulJob& j = p.job;
       const int64_t rb = j.r0 + kb * p.block_rows, re = std::min(j.r1, j.r0 + ke * p.block_rows);
       if (rb >= re) continue;
@@ -98,12 +98,12 @@ void* PackedScratch::get(size_t bytes) {
   return buf_.data() + ((64 - addr % 64) % 64);
 }
 
-void parallel_matmuls(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scratch,
+void ParallelMatmuls(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scratch,
                       const std::vector<MatmulJob>& jobs) {
   int64_t max_n = 0;
   for (const MatmulJob& j : jobs) max_n = std::max(max_n, j.n);
   if (!K.packed_x_bytes || max_n <= kMaxPackedTokens) {
-    run_group(K, pool, scratch, jobs);
+    RunGroup(K, pool, scratch, jobs);
     return;
   }
   std::vector<MatmulJob> part;
@@ -117,13 +117,13 @@ void parallel_matmuls(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratc
       p.n = std::min(kMaxPackedTokens, j.n - t0);
       part.push_back(p);
     }
-    run_group(K, pool, scratch, part);
+    RunGroup(K, pool, scratch, part);
   }
 }
 
-void parallel_matmul(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scratch, const dsv4_matrix& m,
+void ParallelMatmul(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scratch, const dsv4_matrix& m,
                      const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1) {
-  parallel_matmuls(K, pool, scratch, {MatmulJob{&m, x, ldx, n, y, ldy, r0, r1}});
+  ParallelMatmuls(K, pool, scratch, {MatmulJob{&m, x, ldx, n, y, ldy, r0, r1}});
 }
 
 }  // namespace dsv4

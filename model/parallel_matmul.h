@@ -38,11 +38,11 @@ struct MatmulJob {
 
 // Runs every job; jobs must not write what another job reads. Work is handed out in blocks of
 // rows sized by their weight bytes, so an FP8 row counts twice an FP4 row of the same width.
-void parallel_matmuls(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scratch,
+void ParallelMatmuls(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scratch,
                       const std::vector<MatmulJob>& jobs);
 
 // One product: parallel_matmuls with a single job.
-void parallel_matmul(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scratch, const dsv4_matrix& m,
+void ParallelMatmul(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scratch, const dsv4_matrix& m,
                      const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1);
 
 }  // namespace dsv4

@@ -18,7 +18,7 @@ const float kFp4AmaxFloor = std::ldexp(6.0f, -126);
 // binade, which is exact, and rounded to an integer with rint (ties to even in the default
 // rounding mode); the integer's parity is the code's last mantissa bit.
 // A zero of either sign gives +0, as the oracle's quantisers do (its unit vectors' zero blocks).
-float round_to_minifloat(float x, int mantissa_bits, int min_exp) {
+float RoundToMinifloat(float x, int mantissa_bits, int min_exp) {
   if (x == 0.0f) return 0.0f;
   if (!std::isfinite(x)) return x;
   int exp = 0;
@@ -27,18 +27,18 @@ float round_to_minifloat(float x, int mantissa_bits, int min_exp) {
   return std::ldexp(std::rint(std::ldexp(x, -spacing_exp)), spacing_exp);
 }
 
-float block_amax(const float* x, int64_t n) {
+float BlockAmax(const float* x, int64_t n) {
   float amax = 0.0f;
   for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
   return amax;
 }
 
 template <class Round>
-void quantize_row(float* x, int64_t cols, int64_t block, float* scales, float qmax, float amax_floor, Round round) {
+void QuantizeRow(float* x, int64_t cols, int64_t block, float* scales, float qmax, float amax_floor, Round round) {
   const float inv_qmax = 1.0f / qmax;  // fp32(1/448), fp32(1/6), as the kernel's constant
   for (int64_t b = 0; b * block < cols; ++b) {
     float* xb = x + b * block;
-    const float s = power_of_two_scale(block_amax(xb, block), amax_floor, inv_qmax);
+    const float s = PowerOfTwoScale(BlockAmax(xb, block), amax_floor, inv_qmax);
     const float inv_s = 1.0f / s;  // exact: s is a power of two
     for (int64_t i = 0; i < block; ++i) xb[i] = round(std::clamp(xb[i] * inv_s, -qmax, qmax)) * s;
     if (scales) scales[b] = s;
@@ -47,11 +47,11 @@ void quantize_row(float* x, int64_t cols, int64_t block, float* scales, float qm
 
 }  // namespace
 
-float round_to_e4m3(float x) { return round_to_minifloat(x, 3, -6); }
+float RoundToE4m3(float x) { return RoundToMinifloat(x, 3, -6); }
 
-float round_to_e2m1(float x) { return round_to_minifloat(x, 1, 0); }
+float RoundToE2m1(float x) { return RoundToMinifloat(x, 1, 0); }
 
-float power_of_two_scale(float amax, float floor, float inv_qmax) {
+float PowerOfTwoScale(float amax, float floor, float inv_qmax) {
   const float p = std::max(amax, floor) * inv_qmax;
   uint32_t bits = 0;
   std::memcpy(&bits, &p, sizeof bits);
@@ -62,15 +62,15 @@ float power_of_two_scale(float amax, float floor, float inv_qmax) {
   return s;
 }
 
-void fp8_quantize_row(float* x, int64_t cols, int64_t block, float* scales) {
-  quantize_row(x, cols, block, scales, kFp8Max, kFp8AmaxFloor, round_to_e4m3);
+void Fp8QuantizeRow(float* x, int64_t cols, int64_t block, float* scales) {
+  QuantizeRow(x, cols, block, scales, kFp8Max, kFp8AmaxFloor, RoundToE4m3);
 }
 
-void fp4_quantize_row(float* x, int64_t cols, float* scales) {
-  quantize_row(x, cols, kIndexerBlock, scales, kFp4Max, kFp4AmaxFloor, round_to_e2m1);
+void Fp4QuantizeRow(float* x, int64_t cols, float* scales) {
+  QuantizeRow(x, cols, kIndexerBlock, scales, kFp4Max, kFp4AmaxFloor, RoundToE2m1);
 }
 
-void hadamard_rotate(float* x, int64_t n) {
+void HadamardRotate(float* x, int64_t n) {
   for (int64_t h = 1; h < n; h *= 2) {
     for (int64_t i = 0; i < n; i += 2 * h) {
       for (int64_t j = i; j < i + h; ++j) {
@@ -84,13 +84,13 @@ void hadamard_rotate(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= scale;
 }
 
-void quantize_in_place(QuantPoint point, float* x, int64_t cols) {
+void QuantizeInPlace(QuantPoint point, float* x, int64_t cols) {
   switch (point) {
-    case QuantPoint::kGemmInput: return fp8_quantize_row(x, cols, kGemmInputBlock, nullptr);
-    case QuantPoint::kKv: return fp8_quantize_row(x, cols, kKvBlock, nullptr);
+    case QuantPoint::kGemmInput: return Fp8QuantizeRow(x, cols, kGemmInputBlock, nullptr);
+    case QuantPoint::kKv: return Fp8QuantizeRow(x, cols, kKvBlock, nullptr);
     case QuantPoint::kIndexer:
-      hadamard_rotate(x, cols);
-      return fp4_quantize_row(x, cols, nullptr);
+      HadamardRotate(x, cols);
+      return Fp4QuantizeRow(x, cols, nullptr);
   }
 }
 

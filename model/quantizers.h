@@ -15,19 +15,19 @@
 namespace dsv4 {
 
 // Nearest e4m3fn value of x (|x| <= 448), ties to even (subnormals spaced 2^-9 below 2^-6).
-float round_to_e4m3(float x);
+float RoundToE4m3(float x);
 
 // Nearest e2m1 value of x (|x| <= 6): {0, .5, 1, 1.5, 2, 3, 4, 6}, ties to the even code.
-float round_to_e2m1(float x);
+float RoundToE2m1(float x);
 
 // 2^ceil(log2(max(amax, floor) × inv_qmax)), the product one fp32 multiply, the ceil taken from
 // its IEEE bits (exponent, plus one when any mantissa bit is set) as DeepSeek's kernel does.
-float power_of_two_scale(float amax, float floor, float inv_qmax);
+float PowerOfTwoScale(float amax, float floor, float inv_qmax);
 
 // One row of `cols` values, quantised and dequantised in place in blocks of `block` (cols a
 // multiple of it). scales (optional): [cols / block] the scale of each block.
-void fp8_quantize_row(float* x, int64_t cols, int64_t block, float* scales);
-void fp4_quantize_row(float* x, int64_t cols, float* scales);
+void Fp8QuantizeRow(float* x, int64_t cols, int64_t block, float* scales);
+void Fp4QuantizeRow(float* x, int64_t cols, float* scales);
 
 // The block sizes of NUMERICS.md §1.
 inline constexpr int64_t kGemmInputBlock = 128;
@@ -36,7 +36,7 @@ inline constexpr int64_t kIndexerBlock = 32;
 
 // x ← H x / sqrt(n) with H the Sylvester Hadamard matrix in natural order (n a power of two), by
 // the butterfly: equal to the matrix product up to summation order (NUMERICS.md §5).
-void hadamard_rotate(float* x, int64_t n);
+void HadamardRotate(float* x, int64_t n);
 
 // The three quantisation points of a forward pass (NUMERICS.md §2), each on one row of `cols`
 // values (a multiple of the point's block):
@@ -44,6 +44,6 @@ void hadamard_rotate(float* x, int64_t n);
 //   kKv         FP8/64 (#3, #6; the caller passes only the non-RoPE dims)
 //   kIndexer    Hadamard rotation, then FP4/32 (#4 per head, #5)
 enum class QuantPoint { kGemmInput, kKv, kIndexer };
-void quantize_in_place(QuantPoint point, float* x, int64_t cols);
+void QuantizeInPlace(QuantPoint point, float* x, int64_t cols);
 
 }  // namespace dsv4

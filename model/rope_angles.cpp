@@ -5,7 +5,7 @@
 
 namespace dsv4 {
 
-std::vector<double> rope_frequencies(const ModelConfig& c, bool compressed) {
+std::vector<double> RopeFrequencies(const ModelConfig& c, bool compressed) {
   const int64_t dr = c.qk_rope_head_dim;
   const double base = compressed ? c.compress_rope_theta : c.rope_theta;
   std::vector<double> f(static_cast<size_t>(dr / 2));
@@ -25,7 +25,7 @@ std::vector<double> rope_frequencies(const ModelConfig& c, bool compressed) {
   return f;
 }
 
-std::vector<float> rope_frequencies_f32(const ModelConfig& c, bool compressed) {
+std::vector<float> RopeFrequenciesF32(const ModelConfig& c, bool compressed) {
   const int64_t dr = c.qk_rope_head_dim;
   const float base = static_cast<float>(compressed ? c.compress_rope_theta : c.rope_theta);
   std::vector<float> f(static_cast<size_t>(dr / 2));
@@ -51,7 +51,7 @@ std::vector<float> rope_frequencies_f32(const ModelConfig& c, bool compressed) {
   return f;
 }
 
-void rope_angles_f32(const std::vector<float>& freqs, int64_t pos, float* cos_out, float* sin_out) {
+void RopeAnglesF32(const std::vector<float>& freqs, int64_t pos, float* cos_out, float* sin_out) {
   for (size_t p = 0; p < freqs.size(); ++p) {
     const float a = static_cast<float>(pos) * freqs[p];
     cos_out[p] = static_cast<float>(std::cos(static_cast<double>(a)));
@@ -59,7 +59,7 @@ void rope_angles_f32(const std::vector<float>& freqs, int64_t pos, float* cos_ou
   }
 }
 
-void rope_angles(const std::vector<double>& freqs, int64_t pos, float* cos_out, float* sin_out) {
+void RopeAngles(const std::vector<double>& freqs, int64_t pos, float* cos_out, float* sin_out) {
   for (size_t p = 0; p < freqs.size(); ++p) {
     const double a = static_cast<double>(pos) * freqs[p];
     cos_out[p] = static_cast<float>(std::cos(a));

@@ -11,17 +11,17 @@
 namespace dsv4 {
 
 // base^(-2p/Dr) for p in [0, Dr/2), blended by YaRN in compressed layers only.
-std::vector<double> rope_frequencies(const ModelConfig& c, bool compressed);
+std::vector<double> RopeFrequencies(const ModelConfig& c, bool compressed);
 
 // cos/sin of pos * freqs[p] into cos_out[p], sin_out[p] (each freqs.size() long).
-void rope_angles(const std::vector<double>& freqs, int64_t pos, float* cos_out, float* sin_out);
+void RopeAngles(const std::vector<double>& freqs, int64_t pos, float* cos_out, float* sin_out);
 
 // The same in fp32 arithmetic step by step, as DeepSeek's precompute_freqs_cis does it in torch
 // (freqs = 1 / base^(2p/Dr) in fp32, the YaRN blend through smooth = 1 - ramp, angle = pos * freq
 // as one fp32 multiply, then cos/sin of that fp32 angle). The angles differ from the double
 // computation above by up to an ulp of pos * freq, which the deepseek numerics' FP8/FP4
 // roundings would turn into flips.
-std::vector<float> rope_frequencies_f32(const ModelConfig& c, bool compressed);
-void rope_angles_f32(const std::vector<float>& freqs, int64_t pos, float* cos_out, float* sin_out);
+std::vector<float> RopeFrequenciesF32(const ModelConfig& c, bool compressed);
+void RopeAnglesF32(const std::vector<float>& freqs, int64_t pos, float* cos_out, float* sin_out);
 
 }  // namespace dsv4

@@ -32,7 +32,7 @@ constexpr DTypeInfo kDTypes[] = {
 };
 }  // namespace
 
-bool parse_dtype(const std::string& s, DType* out) {
+bool ParseDtype(const std::string& s, DType* out) {
   for (const auto& i : kDTypes)
     if (s == i.name) {
       *out = i.d;
@@ -40,24 +40,24 @@ bool parse_dtype(const std::string& s, DType* out) {
     }
   return false;
 }
-const char* dtype_name(DType d) {
+const char* DtypeName(DType d) {
   for (const auto& i : kDTypes)
     if (i.d == d) return i.name;
   return "?";
 }
-size_t dtype_size(DType d) {
+size_t DtypeSize(DType d) {
   for (const auto& i : kDTypes)
     if (i.d == d) return i.size;
   return 0;
 }
 
-int64_t TensorView::numel() const {
+int64_t TensorView::Numel() const {
   int64_t n = 1;
   for (int64_t s : shape) n *= s;
   return n;
 }
 
-std::string TensorView::shape_str() const {
+std::string TensorView::ShapeStr() const {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
@@ -67,13 +67,13 @@ namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
 
-uint8_t* align_up(uint8_t* p) {
+uint8_t* AlignUp(uint8_t* p) {
   const auto a = reinterpret_cast<uintptr_t>(p);
   return reinterpret_cast<uint8_t*>((a + kHugePage - 1) / kHugePage * kHugePage);
 }
 
 // Unmaps the parts of a size + 2 MB reservation outside [aligned, aligned + size) (page-rounded).
-void trim_reservation(uint8_t* reserved, uint8_t* aligned, size_t size) {
+void TrimReservation(uint8_t* reserved, uint8_t* aligned, size_t size) {
   if (aligned > reserved) munmap(reserved, static_cast<size_t>(aligned - reserved));
   uint8_t* end = reserved + size + kHugePage;
   const auto tail = reinterpret_cast<uintptr_t>(aligned + size);
@@ -101,12 +101,12 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     void* reserved = mmap(nullptr, size_ + kHugePage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     void* p = MAP_FAILED;
     if (reserved != MAP_FAILED) {
-      uint8_t* aligned = align_up(static_cast<uint8_t*>(reserved));
+      uint8_t* aligned = AlignUp(static_cast<uint8_t*>(reserved));
       p = mmap(aligned, size_, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
       if (p == MAP_FAILED) {
         munmap(reserved, size_ + kHugePage);
       } else {
-        trim_reservation(static_cast<uint8_t*>(reserved), aligned, size_);
+        TrimReservation(static_cast<uint8_t*>(reserved), aligned, size_);
       }
     }
     if (p == MAP_FAILED) {
@@ -122,12 +122,12 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   ::close(fd);
 }
 
-void MappedFile::make_resident(const std::function<void(size_t, size_t)>& progress) {
+void MappedFile::MakeResident(const std::function<void(size_t, size_t)>& progress) {
   if (size_ == 0) return;
   void* reserved = mmap(nullptr, size_ + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (reserved == MAP_FAILED) throw Error(path_ + ": cannot allocate " + std::to_string(size_) + " bytes for a resident copy: " + std::strerror(errno));
-  uint8_t* copy = align_up(static_cast<uint8_t*>(reserved));
-  trim_reservation(static_cast<uint8_t*>(reserved), copy, size_);
+  uint8_t* copy = AlignUp(static_cast<uint8_t*>(reserved));
+  TrimReservation(static_cast<uint8_t*>(reserved), copy, size_);
   madvise(copy, size_, MADV_HUGEPAGE);
   constexpr size_t kChunk = size_t{64} << 20;
   for (size_t off = 0; off < size_; off += kChunk) {
@@ -155,7 +155,7 @@ MappedFile::~MappedFile() {
   if (data_) munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-std::vector<TensorView> parse_safetensors(const MappedFile& file, const std::string& display_name) {
+std::vector<TensorView> ParseSafetensors(const MappedFile& file, const std::string& display_name) {
   const std::string& fname = display_name;
   if (file.size() < 8) throw Error(fname + ": truncated: " + std::to_string(file.size()) + " bytes, too short for a safetensors header");
   uint64_t header_len = 0;
@@ -183,7 +183,7 @@ std::vector<TensorView> parse_safetensors(const MappedFile& file, const std::str
     TensorView v;
     v.name = it.key();
     v.file = fname;
-    if (!t["dtype"].is_string() || !parse_dtype(t["dtype"].get<std::string>(), &v.dtype))
+    if (!t["dtype"].is_string() || !ParseDtype(t["dtype"].get<std::string>(), &v.dtype))
       throw Error(where + ": unknown dtype " + t["dtype"].dump());
     if (!t["shape"].is_array()) throw Error(where + ": shape is not a list");
     for (const auto& d : t["shape"]) {
@@ -198,10 +198,10 @@ std::vector<TensorView> parse_safetensors(const MappedFile& file, const std::str
     if (end > data_size)
       throw Error(where + ": data_offsets " + off.dump() + " run past the end of the file (data section is " +
                   std::to_string(data_size) + " bytes): truncated shard?");
-    const uint64_t want = static_cast<uint64_t>(v.numel()) * dtype_size(v.dtype);
+    const uint64_t want = static_cast<uint64_t>(v.Numel()) * DtypeSize(v.dtype);
     if (end - begin != want)
-      throw Error(where + ": holds " + std::to_string(end - begin) + " bytes but shape " + v.shape_str() + " of " +
-                  dtype_name(v.dtype) + " needs " + std::to_string(want));
+      throw Error(where + ": holds " + std::to_string(end - begin) + " bytes but shape " + v.ShapeStr() + " of " +
+                  DtypeName(v.dtype) + " needs " + std::to_string(want));
     v.data = file.data() + data_start + begin;
     v.nbytes = static_cast<size_t>(want);
     out.push_back(std::move(v));
@@ -219,19 +219,19 @@ std::vector<TensorView> parse_safetensors(const MappedFile& file, const std::str
 }
 
 namespace {
-bool file_exists(const std::string& p) {
+bool FileExists(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 }  // namespace
 
-std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir, const OpenOptions& opts) {
+std::unique_ptr<Checkpoint> Checkpoint::Open(const std::string& dir, const OpenOptions& opts) {
   auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
   ck->dir_ = dir;
   const std::string index_path = dir + "/model.safetensors.index.json";
   std::vector<std::string> shard_names;
   std::map<std::string, std::string> weight_map;  // tensor -> shard (from the index)
-  if (file_exists(index_path)) {
+  if (FileExists(index_path)) {
     std::ifstream in(index_path);
     std::stringstream ss;
     ss << in.rdbuf();
@@ -253,7 +253,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir, const OpenO
       weight_map[it.key()] = shard;
       if (seen.insert(shard).second) shard_names.push_back(shard);
     }
-  } else if (file_exists(dir + "/model.safetensors")) {
+  } else if (FileExists(dir + "/model.safetensors")) {
     shard_names.push_back("model.safetensors");
   } else {
     DIR* d = opendir(dir.c_str());
@@ -271,16 +271,16 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir, const OpenO
   for (const std::string& shard : shard_names) {
     if (opts.progress) opts.progress(ck->files_.size(), shard_names.size(), ck->file_bytes_);
     const std::string path = dir + "/" + shard;
-    if (!file_exists(path)) throw Error(path + ": shard named by the index is missing");
+    if (!FileExists(path)) throw Error(path + ": shard named by the index is missing");
     auto mf = std::make_unique<MappedFile>(path);
     ck->file_bytes_ += mf->size();
-    for (TensorView& v : parse_safetensors(*mf, path)) {
+    for (TensorView& v : ParseSafetensors(*mf, path)) {
       if (opts.skip && opts.skip(v.name)) continue;
       if (!weight_map.empty()) {
         auto w = weight_map.find(v.name);
         if (w == weight_map.end() || w->second != shard) continue;  // the index is authoritative
       }
-      const size_t align = std::min<size_t>(dtype_size(v.dtype), 8);
+      const size_t align = std::min<size_t>(DtypeSize(v.dtype), 8);
       if (reinterpret_cast<uintptr_t>(v.data) % align != 0) {
         // Misaligned element storage (allowed by the format, never seen in real checkpoints):
         // keep an aligned copy rather than read through misaligned pointers.
@@ -306,7 +306,7 @@ const TensorView* Checkpoint::find(const std::string& name) const {
   return it == tensors_.end() ? nullptr : &it->second;
 }
 
-void Checkpoint::prefault(const std::function<void(size_t, size_t)>& progress) const {
+void Checkpoint::Prefault(const std::function<void(size_t, size_t)>& progress) const {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   size_t done = 0;
   volatile uint8_t sink = 0;
@@ -326,34 +326,34 @@ void Checkpoint::prefault(const std::function<void(size_t, size_t)>& progress) c
   (void)sink;
 }
 
-void Checkpoint::make_resident(const std::function<void(size_t, size_t)>& progress) {
+void Checkpoint::MakeResident(const std::function<void(size_t, size_t)>& progress) {
   size_t done = 0;
   for (const auto& f : files_) {
-    f->make_resident([&](size_t d, size_t) {
+    f->MakeResident([&](size_t d, size_t) {
       if (progress) progress(done + d, file_bytes_);
     });
     done += f->size();
   }
 }
 
-void SafetensorsWriter::declare(const std::string& name, DType dtype, std::vector<int64_t> shape) {
+void SafetensorsWriter::Declare(const std::string& name, DType dtype, std::vector<int64_t> shape) {
   int64_t n = 1;
   for (int64_t s : shape) n *= s;
-  const size_t bytes = static_cast<size_t>(n) * dtype_size(dtype);
+  const size_t bytes = static_cast<size_t>(n) * DtypeSize(dtype);
   entries_.push_back({name, dtype, std::move(shape), offset_, offset_ + bytes});
   offset_ += bytes;
 }
 
-std::string SafetensorsWriter::header_text(bool metadata) const {
+std::string SafetensorsWriter::HeaderText(bool metadata) const {
   nlohmann::ordered_json h = nlohmann::ordered_json::object();
   if (metadata) h["__metadata__"] = {{"format", "pt"}};
   for (const auto& e : entries_) {
-    h[e.name] = {{"dtype", dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {e.begin, e.end}}};
+    h[e.name] = {{"dtype", DtypeName(e.dtype)}, {"shape", e.shape}, {"data_offsets", {e.begin, e.end}}};
   }
   return h.dump();
 }
 
-void SafetensorsWriter::put_header(const std::string& text) {
+void SafetensorsWriter::PutHeader(const std::string& text) {
   out_.reset(std::fopen(path_.c_str(), "wb"));
   if (!out_) throw Error(path_ + ": cannot create: " + std::strerror(errno));
   const uint64_t len = text.size();
@@ -361,14 +361,14 @@ void SafetensorsWriter::put_header(const std::string& text) {
     throw Error(path_ + ": write failed: " + std::strerror(errno));
 }
 
-void SafetensorsWriter::write_header() {
-  std::string text = header_text(true);
+void SafetensorsWriter::WriteHeader() {
+  std::string text = HeaderText(true);
   while ((8 + text.size()) % 8 != 0) text += ' ';
-  put_header(text);
+  PutHeader(text);
 }
 
-void SafetensorsWriter::write_header_only(uint64_t file_size) {
-  std::string text = header_text(false);
+void SafetensorsWriter::WriteHeaderOnly(uint64_t file_size) {
+  std::string text = HeaderText(false);
   if (file_size != 0) {
     if (8 + text.size() + offset_ > file_size)
       throw Error(path_ + ": " + std::to_string(offset_) + " data bytes and a " + std::to_string(text.size()) +
@@ -376,13 +376,13 @@ void SafetensorsWriter::write_header_only(uint64_t file_size) {
     text.resize(file_size - 8 - offset_, ' ');
   }
   while ((8 + text.size()) % 8 != 0) text += ' ';
-  put_header(text);
+  PutHeader(text);
   if (std::fflush(out_.get()) != 0 || ::ftruncate(::fileno(out_.get()), static_cast<off_t>(8 + text.size() + offset_)) != 0)
     throw Error(path_ + ": cannot extend to its data size: " + std::strerror(errno));
   out_.reset();
 }
 
-void SafetensorsWriter::write(const std::string& name, const void* data, size_t nbytes) {
+void SafetensorsWriter::Write(const std::string& name, const void* data, size_t nbytes) {
   if (next_ >= entries_.size() || entries_[next_].name != name)
     throw Error(path_ + ": tensor '" + name + "' written out of declaration order");
   const Entry& e = entries_[next_++];
@@ -393,7 +393,7 @@ void SafetensorsWriter::write(const std::string& name, const void* data, size_t 
     throw Error(path_ + ": write failed: " + std::strerror(errno));
 }
 
-void SafetensorsWriter::finish() {
+void SafetensorsWriter::Finish() {
   if (next_ != entries_.size())
     throw Error(path_ + ": only " + std::to_string(next_) + " of " + std::to_string(entries_.size()) + " tensors written");
   if (std::fflush(out_.get()) != 0) throw Error(path_ + ": flush failed: " + std::strerror(errno));

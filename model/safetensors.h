@@ -16,9 +16,9 @@ namespace dsv4 {
 enum class DType { kF32, kF16, kBF16, kF8E4M3, kF8E8M0, kI8, kU8, kI16, kI32, kI64, kF64, kBool };
 
 // "BF16" -> kBF16 etc. Returns false for an unknown string.
-bool parse_dtype(const std::string& s, DType* out);
-const char* dtype_name(DType d);
-size_t dtype_size(DType d);
+bool ParseDtype(const std::string& s, DType* out);
+const char* DtypeName(DType d);
+size_t DtypeSize(DType d);
 
 struct TensorView {
   std::string name;
@@ -28,8 +28,8 @@ struct TensorView {
   size_t nbytes = 0;
   std::string file;               // shard file name, for messages
 
-  int64_t numel() const;
-  std::string shape_str() const;  // "[512, 256]"
+  int64_t Numel() const;
+  std::string ShapeStr() const;  // "[512, 256]"
 };
 
 // A read-only file mapping, at a 2 MB-aligned address. Thread-safe to read.
@@ -47,7 +47,7 @@ class MappedFile {
   // 2 MB pages, and drops the file from the page cache: every pointer into data() stays valid.
   // Reads the whole file (progress(done, total) now and then). Throws dsv4::Error if memory
   // cannot be had; the file mapping is then left as it was.
-  void make_resident(const std::function<void(size_t, size_t)>& progress);
+  void MakeResident(const std::function<void(size_t, size_t)>& progress);
 
  private:
   std::string path_;
@@ -56,7 +56,7 @@ class MappedFile {
 };
 
 // Parses and validates one shard's header. Throws dsv4::Error naming the file and tensor.
-std::vector<TensorView> parse_safetensors(const MappedFile& file, const std::string& display_name);
+std::vector<TensorView> ParseSafetensors(const MappedFile& file, const std::string& display_name);
 
 struct OpenOptions {
   // Tensors not to register; a shard of the index that holds only such tensors is not mapped.
@@ -69,22 +69,22 @@ class Checkpoint {
  public:
   // Opens DIR/model.safetensors.index.json if present, else DIR/model.safetensors, else the
   // only *.safetensors file in DIR. Throws dsv4::Error.
-  static std::unique_ptr<Checkpoint> open(const std::string& dir, const OpenOptions& opts = {});
+  static std::unique_ptr<Checkpoint> Open(const std::string& dir, const OpenOptions& opts = {});
 
   const TensorView* find(const std::string& name) const;
   const std::map<std::string, TensorView>& tensors() const { return tensors_; }
   // Sum of the mapped shard files' sizes.
   size_t file_bytes() const { return file_bytes_; }
   // Shards mapped.
-  size_t shard_count() const { return files_.size(); }
+  size_t ShardCount() const { return files_.size(); }
   const std::string& dir() const { return dir_; }
   // Touches every page so the first forward pass does not stall on page faults. Calls
   // progress(done_bytes, total_bytes) now and then.
-  void prefault(const std::function<void(size_t, size_t)>& progress) const;
-  // MappedFile::make_resident for every shard (instead of prefault): the weights live in
+  void Prefault(const std::function<void(size_t, size_t)>& progress) const;
+  // MappedFile::MakeResident for every shard (instead of prefault): the weights live in
   // anonymous 2 MB pages that page-cache reclaim cannot evict, and stream faster (see
   // docs/PERFORMANCE.md).
-  void make_resident(const std::function<void(size_t, size_t)>& progress);
+  void MakeResident(const std::function<void(size_t, size_t)>& progress);
 
  private:
   std::string dir_;
@@ -100,15 +100,15 @@ class Checkpoint {
 class SafetensorsWriter {
  public:
   explicit SafetensorsWriter(std::string path) : path_(std::move(path)) {}
-  void declare(const std::string& name, DType dtype, std::vector<int64_t> shape);
-  void write_header();                                    // after every declare()
-  void write(const std::string& name, const void* data, size_t nbytes);  // in declared order
-  void finish();                                          // checks every tensor was written
+  void Declare(const std::string& name, DType dtype, std::vector<int64_t> shape);
+  void WriteHeader();                                    // after every declare()
+  void Write(const std::string& name, const void* data, size_t nbytes);  // in declared order
+  void Finish();                                          // checks every tensor was written
   // Instead of write_header/write/finish: the header as the releases write it (no __metadata__),
   // padded with spaces so that the file is file_size bytes (0: as short as it can be), and the
   // data section left as a file hole (reads as zeros, takes no disk). Throws when it cannot fit.
-  void write_header_only(uint64_t file_size);
-  size_t data_bytes() const { return offset_; }
+  void WriteHeaderOnly(uint64_t file_size);
+  size_t DataBytes() const { return offset_; }
 
  private:
   struct Entry {
@@ -117,8 +117,8 @@ class SafetensorsWriter {
     std::vector<int64_t> shape;
     size_t begin, end;
   };
-  std::string header_text(bool metadata) const;
-  void put_header(const std::string& text);
+  std::string HeaderText(bool metadata) const;
+  void PutHeader(const std::string& text);
   std::string path_;
   std::vector<Entry> entries_;
   size_t next_ = 0, offset_ = 0;

@@ -9,7 +9,7 @@ namespace dsv4 {
 
 namespace {
 // log sum exp(logits), the log-softmax normaliser, shifted by the maximum so exp cannot overflow.
-double log_normaliser(const float* logits, int64_t vocab) {
+double LogNormaliser(const float* logits, int64_t vocab) {
   const float mx = *std::max_element(logits, logits + vocab);
   double z = 0.0;
   for (int64_t i = 0; i < vocab; ++i) z += std::exp(static_cast<double>(logits[i] - mx));
@@ -17,23 +17,23 @@ double log_normaliser(const float* logits, int64_t vocab) {
 }
 }  // namespace
 
-float log_prob_of(const float* logits, int64_t vocab, int32_t token) {
-  return static_cast<float>(static_cast<double>(logits[token]) - log_normaliser(logits, vocab));
+float LogProbOf(const float* logits, int64_t vocab, int32_t token) {
+  return static_cast<float>(static_cast<double>(logits[token]) - LogNormaliser(logits, vocab));
 }
 
-std::vector<TokenLogprob> top_log_probs(const float* logits, int64_t vocab, int64_t n) {
+std::vector<TokenLogprob> TopLogProbs(const float* logits, int64_t vocab, int64_t n) {
   n = std::clamp<int64_t>(n, 0, vocab);
   std::vector<int32_t> order(static_cast<size_t>(vocab));
   std::iota(order.begin(), order.end(), 0);
   std::partial_sort(order.begin(), order.begin() + n, order.end(),
                     [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
-  const double log_z = log_normaliser(logits, vocab);
+  const double log_z = LogNormaliser(logits, vocab);
   std::vector<TokenLogprob> out;
   for (int64_t i = 0; i < n; ++i) out.push_back({order[i], static_cast<float>(static_cast<double>(logits[order[i]]) - log_z)});
   return out;
 }
 
-const float* Sampler::penalised(const float* logits, int64_t vocab) {
+const float* Sampler::Penalised(const float* logits, int64_t vocab) {
   if (counts_.empty() || (params_.presence_penalty == 0.0f && params_.frequency_penalty == 0.0f)) return logits;
   scratch_.assign(logits, logits + vocab);
   for (const auto& [token, count] : counts_) {
@@ -43,10 +43,10 @@ const float* Sampler::penalised(const float* logits, int64_t vocab) {
   return scratch_.data();
 }
 
-Sampled Sampler::sample(const float* raw_logits, int64_t vocab) {
+Sampled Sampler::Sample(const float* raw_logits, int64_t vocab) {
   // The choice is made on the penalised logits; the reported logprob is the model's own.
-  const float* logits = penalised(raw_logits, vocab);
-  auto logprob = [&](int32_t t) { return log_prob_of(raw_logits, vocab, t); };
+  const float* logits = Penalised(raw_logits, vocab);
+  auto logprob = [&](int32_t t) { return LogProbOf(raw_logits, vocab, t); };
 
   if (params_.temperature <= 0.0f) {
     const auto best = static_cast<int32_t>(std::max_element(logits, logits + vocab) - logits);

@@ -22,7 +22,7 @@ struct SamplingParams {
 
 // log softmax(logits)[token] at temperature 1: the confidence signal the router uses. The one
 // definition behind Sampled::logprob and the worker's scores for draft tokens it takes as given.
-float log_prob_of(const float* logits, int64_t vocab, int32_t token);
+float LogProbOf(const float* logits, int64_t vocab, int32_t token);
 
 struct TokenLogprob {
   int32_t token = 0;
@@ -31,7 +31,7 @@ struct TokenLogprob {
 
 // The `n` most likely tokens under softmax(logits) (temperature 1, no penalties: the model's own
 // distribution, as log_prob_of), most likely first, lower id first on ties.
-std::vector<TokenLogprob> top_log_probs(const float* logits, int64_t vocab, int64_t n);
+std::vector<TokenLogprob> TopLogProbs(const float* logits, int64_t vocab, int64_t n);
 
 struct Sampled {
   int32_t token = 0;
@@ -42,13 +42,13 @@ struct Sampled {
 class Sampler {
  public:
   explicit Sampler(const SamplingParams& p) : params_(p), rng_(p.seed) {}
-  Sampled sample(const float* logits, int64_t vocab);
+  Sampled Sample(const float* logits, int64_t vocab);
   // `token` is now part of the answer (counts for the penalties).
-  void note(int32_t token) { ++counts_[token]; }
+  void Note(int32_t token) { ++counts_[token]; }
 
  private:
   // The logits the choice is made on: `logits`, or a penalised copy in scratch_.
-  const float* penalised(const float* logits, int64_t vocab);
+  const float* Penalised(const float* logits, int64_t vocab);
 
   SamplingParams params_;
   std::mt19937_64 rng_;

@@ -2,7 +2,7 @@
 
 namespace dsv4 {
 
-size_t SequenceState::bytes() const {
+size_t SequenceState::Bytes() const {
   size_t b = 0;
   for (const LayerState& l : layers) {
     b += l.window.capacity() + l.entries.capacity() + l.index_keys.capacity();

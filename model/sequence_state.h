@@ -32,7 +32,7 @@ struct SequenceState {
   std::vector<LayerState> layers;
 
   // Bytes held now (window rings, open compressor windows, compressed entries, indexer keys).
-  size_t bytes() const;
+  size_t Bytes() const;
 };
 
 }  // namespace dsv4

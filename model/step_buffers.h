@@ -16,7 +16,7 @@ namespace dsv4 {
 
 // The first n elements of v, growing v when it holds fewer (contents beyond the old size are 0).
 template <class T>
-T* grown(std::vector<T>& v, int64_t n) {
+T* Grown(std::vector<T>& v, int64_t n) {
   if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
   return v.data();
 }
@@ -81,7 +81,7 @@ struct StepBuffers {
 
   // Scratch of each pool thread (softmax scores, compressor slots, a stream copy, indexer scores).
   std::vector<std::vector<float>> per_thread;
-  float* thread_floats(int thread, int64_t n) { return grown(per_thread[static_cast<size_t>(thread)], n); }
+  float* ThreadFloats(int thread, int64_t n) { return Grown(per_thread[static_cast<size_t>(thread)], n); }
 };
 
 }  // namespace dsv4

@@ -25,7 +25,7 @@ enum class Storage {
   kVector,     // BF16 or F32, read as float
   kHashTable,  // I64 or I32 expert ids [vocab_size, num_experts_per_tok]
 };
-const char* storage_name(Storage s);
+const char* StorageName(Storage s);
 
 // What one decoded token reads of a tensor at batch 1 (the drafter is never counted).
 enum class PerToken {
@@ -58,7 +58,7 @@ struct TensorRole {
 // Every tensor a checkpoint of this config holds: the main model, then (with_draft) the extra
 // blocks config.draft_kind() declares. With bind_into, sizes its layers, experts and draft stages
 // and points each role at the member it fills.
-std::vector<TensorRole> tensor_roles(const ModelConfig& c, bool with_draft, ModelWeights* bind_into = nullptr);
+std::vector<TensorRole> TensorRoles(const ModelConfig& c, bool with_draft, ModelWeights* bind_into = nullptr);
 
 // One stored tensor of a role as released: the weight, or its scale. The data bytes.
 struct StoredTensor {
@@ -68,10 +68,10 @@ struct StoredTensor {
   std::string owner;  // for a scale: the weight it scales
 };
 // How the releases store a role (dequantized: FP8/FP4 linears as BF16, like community copies).
-std::vector<StoredTensor> stored_tensors(const TensorRole& r, bool dequantized);
-size_t stored_bytes(const StoredTensor& t);
+std::vector<StoredTensor> StoredTensors(const TensorRole& r, bool dequantized);
+size_t StoredBytes(const StoredTensor& t);
 
 // True for the names of the extra blocks (`mtp.N.`).
-bool is_draft_tensor(const std::string& name);
+bool IsDraftTensor(const std::string& name);
 
 }  // namespace dsv4

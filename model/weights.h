@@ -22,8 +22,8 @@ class FloatTensor {
   const float* data() const { return ptr_; }
   int64_t size() const { return size_; }
   float operator[](int64_t i) const { return ptr_[i]; }
-  static FloatTensor view(const float* p, int64_t n);
-  static FloatTensor owned(std::vector<float> v);
+  static FloatTensor View(const float* p, int64_t n);
+  static FloatTensor Owned(std::vector<float> v);
 
  private:
   std::shared_ptr<std::vector<float>> owned_;
@@ -116,15 +116,15 @@ struct ModelWeights {
 // Binds every tensor of the role table (model/tensor_roles.h): the main model, and the draft
 // blocks unless skip_draft. Throws dsv4::Error naming the tensor, what was found and what its
 // role expects, or naming a checkpoint tensor no role binds.
-ModelWeights bind_weights(const Checkpoint& ck, const ModelConfig& c, bool skip_draft = false);
+ModelWeights BindWeights(const Checkpoint& ck, const ModelConfig& c, bool skip_draft = false);
 
 // Bytes of stored weight data one matrix occupies (data + scales).
-size_t matrix_bytes(const dsv4_matrix& m);
+size_t MatrixBytes(const dsv4_matrix& m);
 
 // "f32", "bf16", "fp8" or "fp4" (for logs and profiles).
-const char* weight_type_name(int type);
+const char* WeightTypeName(int type);
 
 // Decodes row `row` of a matrix into floats (used for the embedding lookup).
-void decode_row(const dsv4_matrix& m, int64_t row, float* out);
+void DecodeRow(const dsv4_matrix& m, int64_t row, float* out);
 
 }  // namespace dsv4

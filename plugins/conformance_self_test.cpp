@@ -17,21 +17,21 @@ namespace {
 // Small deterministic generator (no <random>: the sequence must not depend on the library).
 struct Lcg {
   uint64_t s;
-  uint32_t next() {
+  uint32_t Next() {
     s = s * 6364136223846793005ull + 1442695040888963407ull;
     return static_cast<uint32_t>(s >> 33);
   }
-  float uniform() { return static_cast<float>(next()) / 2147483648.0f - 1.0f; }  // [-1, 1)
+  float Uniform() { return static_cast<float>(Next()) / 2147483648.0f - 1.0f; }  // [-1, 1)
 };
 
-std::vector<float> random_floats(Lcg& g, size_t n) {
+std::vector<float> RandomFloats(Lcg& g, size_t n) {
   std::vector<float> v(n);
-  for (float& x : v) x = g.uniform();
+  for (float& x : v) x = g.Uniform();
   return v;
 }
 
 // Max |a-b| relative to max |b| (plus a floor so all-zero outputs compare exactly).
-bool close(const std::vector<float>& a, const std::vector<float>& b, float rel) {
+bool Close(const std::vector<float>& a, const std::vector<float>& b, float rel) {
   float scale = 1e-6f, diff = 0.0f;
   for (size_t i = 0; i < a.size(); ++i) {
     scale = std::fmax(scale, std::fabs(b[i]));
@@ -43,7 +43,7 @@ bool close(const std::vector<float>& a, const std::vector<float>& b, float rel) 
 
 constexpr float kTol = 2e-2f;
 
-std::string check_matmul(const dsv4_kernel_table& c, const dsv4_kernel_table& r, int type, Lcg& g) {
+std::string CheckMatmul(const dsv4_kernel_table& c, const dsv4_kernel_table& r, int type, Lcg& g) {
   const int64_t rows = 131, cols = 320, n_list[] = {1, 5};
   std::vector<uint8_t> data, scale;
   dsv4_matrix w{type, 0, rows, cols, nullptr, nullptr};
@@ -51,7 +51,7 @@ std::string check_matmul(const dsv4_kernel_table& c, const dsv4_kernel_table& r,
     const size_t es = type == DSV4_WEIGHT_F32 ? 4 : 2;
     data.resize(static_cast<size_t>(rows * cols) * es);
     for (size_t i = 0; i < data.size(); i += es) {
-      const float f = g.uniform();
+      const float f = g.Uniform();
       uint32_t bits;
       std::memcpy(&bits, &f, 4);
       if (es == 4) std::memcpy(&data[i], &bits, 4);
@@ -59,30 +59,30 @@ std::string check_matmul(const dsv4_kernel_table& c, const dsv4_kernel_table& r,
     }
   } else if (type == DSV4_WEIGHT_FP8_BLOCK) {
     data.resize(static_cast<size_t>(rows * cols));
-    for (auto& b : data) { b = static_cast<uint8_t>(g.next()); if ((b & 0x7f) == 0x7f) b = 0x30; }
+    for (auto& b : data) { b = static_cast<uint8_t>(g.Next()); if ((b & 0x7f) == 0x7f) b = 0x30; }
     scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp8_scale_grid(rows, cols))));
-    for (auto& s : scale) s = static_cast<uint8_t>(118 + g.next() % 8);
+    for (auto& s : scale) s = static_cast<uint8_t>(118 + g.Next() % 8);
   } else {
     data.resize(static_cast<size_t>(rows * cols / 2));
-    for (auto& b : data) b = static_cast<uint8_t>(g.next());
+    for (auto& b : data) b = static_cast<uint8_t>(g.Next());
     scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp4_scale_grid(rows, cols))));
-    for (auto& s : scale) s = static_cast<uint8_t>(118 + g.next() % 8);
+    for (auto& s : scale) s = static_cast<uint8_t>(118 + g.Next() % 8);
   }
   w.data = data.data();
   w.scale = scale.empty() ? nullptr : scale.data();
   for (int64_t n : n_list) {
-    const auto x = random_floats(g, static_cast<size_t>(n * cols));
+    const auto x = RandomFloats(g, static_cast<size_t>(n * cols));
     std::vector<float> yc(static_cast<size_t>(n * rows)), yr(yc.size());
     c.matmul(&w, 0, 67, x.data(), cols, n, yc.data(), rows);
     c.matmul(&w, 67, rows, x.data(), cols, n, yc.data(), rows);
     r.matmul(&w, 0, rows, x.data(), cols, n, yr.data(), rows);
-    if (!close(yc, yr, kTol)) return "matmul (weight type " + std::to_string(type) + ", n=" + std::to_string(n) + ")";
+    if (!Close(yc, yr, kTol)) return "matmul (weight type " + std::to_string(type) + ", n=" + std::to_string(n) + ")";
   }
   if (c.packed_x_bytes) {  // the packed path, for token counts on both sides of any tile width
     for (int64_t n : {1, 2, 5, 6, 17}) {
       const size_t bytes = c.packed_x_bytes(&w, n);
       if (bytes == 0) continue;
-      const auto x = random_floats(g, static_cast<size_t>(n * cols));
+      const auto x = RandomFloats(g, static_cast<size_t>(n * cols));
       std::vector<float> yc(static_cast<size_t>(n * rows)), yr(yc.size());
       std::vector<uint8_t> raw(bytes + 64);
       void* packed = raw.data() + (64 - reinterpret_cast<uintptr_t>(raw.data()) % 64) % 64;
@@ -90,33 +90,33 @@ std::string check_matmul(const dsv4_kernel_table& c, const dsv4_kernel_table& r,
       c.matmul_packed(&w, 0, 67, packed, n, yc.data(), rows);
       c.matmul_packed(&w, 67, rows, packed, n, yc.data(), rows);
       r.matmul(&w, 0, rows, x.data(), cols, n, yr.data(), rows);
-      if (!close(yc, yr, kTol))
+      if (!Close(yc, yr, kTol))
         return "matmul_packed (weight type " + std::to_string(type) + ", n=" + std::to_string(n) + ")";
     }
   }
   return "";
 }
 
-std::string check_small_kernels(const dsv4_kernel_table& c, const dsv4_kernel_table& r, Lcg& g) {
+std::string CheckSmallKernels(const dsv4_kernel_table& c, const dsv4_kernel_table& r, Lcg& g) {
   {  // rmsnorm
     const int64_t rows = 3, dim = 200;
-    const auto x = random_floats(g, rows * dim), w = random_floats(g, dim);
+    const auto x = RandomFloats(g, rows * dim), w = RandomFloats(g, dim);
     std::vector<float> a(x.size()), b(x.size());
     c.rmsnorm(x.data(), dim, rows, dim, w.data(), 1e-6f, a.data(), dim);
     r.rmsnorm(x.data(), dim, rows, dim, w.data(), 1e-6f, b.data(), dim);
-    if (!close(a, b, kTol)) return "rmsnorm";
+    if (!Close(a, b, kTol)) return "rmsnorm";
   }
   {  // rope
     const int64_t pairs = 32, vecs = 3, stride = 100;
-    auto a = random_floats(g, vecs * stride), b = a;
-    auto cs = random_floats(g, pairs), sn = random_floats(g, pairs);
+    auto a = RandomFloats(g, vecs * stride), b = a;
+    auto cs = RandomFloats(g, pairs), sn = RandomFloats(g, pairs);
     c.rope(a.data() + 36, vecs, stride, pairs, cs.data(), sn.data(), 1);
     r.rope(b.data() + 36, vecs, stride, pairs, cs.data(), sn.data(), 1);
-    if (!close(a, b, kTol)) return "rope";
+    if (!Close(a, b, kTol)) return "rope";
   }
   {  // attention
     const int64_t heads = 3, dim = 96, n_kv = 21;
-    const auto q = random_floats(g, heads * dim), kv = random_floats(g, n_kv * dim), sink = random_floats(g, heads);
+    const auto q = RandomFloats(g, heads * dim), kv = RandomFloats(g, n_kv * dim), sink = RandomFloats(g, heads);
     std::vector<const float*> rows;
     for (int64_t j = 0; j < n_kv; ++j) rows.push_back(kv.data() + j * dim);
     std::vector<float> a(heads * dim), b(heads * dim), scratch(n_kv);
@@ -124,15 +124,15 @@ std::string check_small_kernels(const dsv4_kernel_table& c, const dsv4_kernel_ta
     c.attention(&args);
     args.out = b.data();
     r.attention(&args);
-    if (!close(a, b, kTol)) return "attention";
+    if (!Close(a, b, kTol)) return "attention";
   }
   {  // index_scores
     const int64_t heads = 4, dim = 64, n = 37;
-    const auto q = random_floats(g, heads * dim), hw = random_floats(g, heads), keys = random_floats(g, n * dim);
+    const auto q = RandomFloats(g, heads * dim), hw = RandomFloats(g, heads), keys = RandomFloats(g, n * dim);
     std::vector<float> a(n), b(n);
     c.index_scores(q.data(), hw.data(), heads, dim, keys.data(), 0, n, a.data());
     r.index_scores(q.data(), hw.data(), heads, dim, keys.data(), 0, n, b.data());
-    if (!close(a, b, kTol)) return "index_scores";
+    if (!Close(a, b, kTol)) return "index_scores";
   }
   {  // topk (well-separated values: must agree exactly)
     const int64_t n = 300, k = 17;
@@ -145,41 +145,41 @@ std::string check_small_kernels(const dsv4_kernel_table& c, const dsv4_kernel_ta
   }
   {  // swiglu
     const int64_t n = 77;
-    auto gate = random_floats(g, n), up = random_floats(g, n);
+    auto gate = RandomFloats(g, n), up = RandomFloats(g, n);
     for (auto& x : gate) x *= 20.0f;
     for (auto& x : up) x *= 20.0f;
     std::vector<float> a(n), b(n);
     c.swiglu(gate.data(), up.data(), n, 10.0f, 0.7f, a.data());
     r.swiglu(gate.data(), up.data(), n, 10.0f, 0.7f, b.data());
-    if (!close(a, b, kTol)) return "swiglu";
+    if (!Close(a, b, kTol)) return "swiglu";
   }
   {  // softmax_pool
     const int64_t slots = 8, dim = 40;
-    auto v = random_floats(g, slots * dim), s = random_floats(g, slots * dim);
+    auto v = RandomFloats(g, slots * dim), s = RandomFloats(g, slots * dim);
     for (int64_t i = 0; i < dim; ++i) s[i] = -INFINITY;
     std::vector<float> a(dim), b(dim);
     c.softmax_pool(v.data(), s.data(), slots, dim, dim, a.data());
     r.softmax_pool(v.data(), s.data(), slots, dim, dim, b.data());
-    if (!close(a, b, kTol)) return "softmax_pool";
+    if (!Close(a, b, kTol)) return "softmax_pool";
   }
   {  // sinkhorn
-    auto a = random_floats(g, 16), b = a;
+    auto a = RandomFloats(g, 16), b = a;
     c.sinkhorn(a.data(), 4, 20, 1e-6f);
     r.sinkhorn(b.data(), 4, 20, 1e-6f);
-    if (!close(a, b, kTol)) return "sinkhorn";
+    if (!Close(a, b, kTol)) return "sinkhorn";
   }
   return "";
 }
 
 }  // namespace
 
-std::string conformance_self_test(const dsv4_kernel_table& candidate, const dsv4_kernel_table& reference) {
+std::string ConformanceSelfTest(const dsv4_kernel_table& candidate, const dsv4_kernel_table& reference) {
   Lcg g{12345};
   for (int type : {DSV4_WEIGHT_F32, DSV4_WEIGHT_BF16, DSV4_WEIGHT_FP8_BLOCK, DSV4_WEIGHT_FP4_GROUP}) {
-    const std::string failed = check_matmul(candidate, reference, type, g);
+    const std::string failed = CheckMatmul(candidate, reference, type, g);
     if (!failed.empty()) return failed + " disagrees with the reference";
   }
-  const std::string failed = check_small_kernels(candidate, reference, g);
+  const std::string failed = CheckSmallKernels(candidate, reference, g);
   return failed.empty() ? "" : failed + " disagrees with the reference";
 }
 

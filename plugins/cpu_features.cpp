@@ -13,7 +13,7 @@
 namespace dsv4 {
 namespace {
 
-uint64_t read_xcr0() {
+uint64_t ReadXcr0() {
   uint32_t eax = 0, edx = 0;
   __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
   return (static_cast<uint64_t>(edx) << 32) | eax;
@@ -37,7 +37,7 @@ constexpr FeatureName kNames[] = {
 // Linux hands out the 8 KB AMX tile-data state only to processes that ask for it (until then a
 // tile instruction raises SIGILL). Asking is process-wide and idempotent, so detection asks, and
 // reports AMX only if the kernel agreed.
-bool os_grants_tile_data() {
+bool OsGrantsTileData() {
 #if defined(__linux__) && defined(SYS_arch_prctl)
   constexpr int kArchReqXcompPerm = 0x1023;
   constexpr int kXfeatureXtiledata = 18;
@@ -49,12 +49,12 @@ bool os_grants_tile_data() {
 
 }  // namespace
 
-uint64_t detect_cpu_features() {
+uint64_t DetectCpuFeatures() {
   uint64_t bits = 0;
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
   const bool osxsave = c & (1u << 27);
-  const uint64_t xcr0 = osxsave ? read_xcr0() : 0;
+  const uint64_t xcr0 = osxsave ? ReadXcr0() : 0;
   const bool ymm_os = (xcr0 & 0x6) == 0x6;            // SSE + AVX state
   const bool zmm_os = ymm_os && (xcr0 & 0xe0) == 0xe0;  // opmask + ZMM_Hi256 + Hi16_ZMM
   if (c & (1u << 20)) bits |= DSV4_CPU_SSE42;
@@ -72,7 +72,7 @@ uint64_t detect_cpu_features() {
       if (c & (1u << 1)) bits |= DSV4_CPU_AVX512_VBMI;
     }
     const bool tile_os = (xcr0 & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA
-    if (tile_os && (d & (1u << 24)) && os_grants_tile_data()) {
+    if (tile_os && (d & (1u << 24)) && OsGrantsTileData()) {
       bits |= DSV4_CPU_AMX_TILE;
       if (d & (1u << 22)) bits |= DSV4_CPU_AMX_BF16;
     }
@@ -87,7 +87,7 @@ uint64_t detect_cpu_features() {
   return bits;
 }
 
-std::string describe_cpu_features(uint64_t bits) {
+std::string DescribeCpuFeatures(uint64_t bits) {
   std::string out;
   for (const auto& f : kNames) {
     if (!(bits & f.bit)) continue;

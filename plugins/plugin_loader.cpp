@@ -23,7 +23,7 @@ KernelPlugin::~KernelPlugin() {
 
 namespace {
 
-const char* missing_slot(const dsv4_kernel_table& t) {
+const char* MissingSlot(const dsv4_kernel_table& t) {
   if (!t.name) return "name";
   if (!t.score) return "score";
   if (!t.matmul) return "matmul";
@@ -43,7 +43,7 @@ const char* missing_slot(const dsv4_kernel_table& t) {
 
 // "" when neither the file nor its directory is writable by users other than the owner's group;
 // else the refusal.
-std::string writable_by_others(const std::string& path) {
+std::string WritableByOthers(const std::string& path) {
   const auto slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   struct stat st {};
@@ -54,20 +54,20 @@ std::string writable_by_others(const std::string& path) {
   return "";
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
+bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
 
-PluginPtr open_plugin(const std::string& path, uint64_t cpu_features, std::string* error) {
+PluginPtr OpenPlugin(const std::string& path, uint64_t cpu_features, std::string* error) {
   auto refuse = [&](const std::string& why) -> PluginPtr {
     *error = "plugin " + path + ": " + why;
     return nullptr;
   };
   if (access(path.c_str(), R_OK) != 0) return refuse("no such readable file");
   // Whoever can write the file or replace it in its directory can run code in this process.
-  if (const std::string why = writable_by_others(path); !why.empty()) return refuse(why);
+  if (const std::string why = WritableByOthers(path); !why.empty()) return refuse(why);
   // RTLD_LOCAL keeps two copies of the same plugin from sharing symbols.
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
@@ -90,18 +90,18 @@ PluginPtr open_plugin(const std::string& path, uint64_t cpu_features, std::strin
     return close_and_refuse("kernel table is " + std::to_string(t->table_size) +
                             " bytes, this engine needs " + std::to_string(sizeof(dsv4_kernel_table)));
   }
-  if (const char* slot = missing_slot(*t)) {
+  if (const char* slot = MissingSlot(*t)) {
     return close_and_refuse(std::string("required kernel slot '") + slot + "' is NULL");
   }
   const uint64_t missing = t->required_features & ~cpu_features;
   if (missing) {
-    return close_and_refuse("needs CPU features this machine lacks: " + describe_cpu_features(missing));
+    return close_and_refuse("needs CPU features this machine lacks: " + DescribeCpuFeatures(missing));
   }
   if (t->score(cpu_features) <= 0) return close_and_refuse("scores 0 (cannot run on this CPU)");
   return std::make_shared<KernelPlugin>(handle, t, path);
 }
 
-std::string default_plugin_dir() {
+std::string DefaultPluginDir() {
   if (const char* env = std::getenv("DSV4_PLUGIN_DIR"); env && *env) return env;
   char buf[PATH_MAX];
   const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -111,42 +111,42 @@ std::string default_plugin_dir() {
   return slash == std::string::npos ? "." : exe.substr(0, slash);
 }
 
-std::string plugin_file_name(const std::string& name) { return "libdsv4_kernels_" + name + ".so"; }
+std::string PluginFileName(const std::string& name) { return "libdsv4_kernels_" + name + ".so"; }
 
-bool is_plugin_name(const std::string& name) {
+bool IsPluginName(const std::string& name) {
   return !name.empty() && name.size() <= 64 &&
          name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == std::string::npos;
 }
 
-std::vector<std::string> find_plugin_files(const std::string& dir) {
+std::vector<std::string> FindPluginFiles(const std::string& dir) {
   std::vector<std::string> out;
   DIR* d = opendir(dir.c_str());
   if (!d) return out;
   while (dirent* e = readdir(d)) {
     const std::string name = e->d_name;
-    if (name.rfind("libdsv4_kernels_", 0) == 0 && ends_with(name, ".so")) out.push_back(dir + "/" + name);
+    if (name.rfind("libdsv4_kernels_", 0) == 0 && EndsWith(name, ".so")) out.push_back(dir + "/" + name);
   }
   closedir(d);
   std::sort(out.begin(), out.end());
   return out;
 }
 
-PluginPtr select_plugin(const PluginSelection& sel, const PluginLog& log) {
-  const std::string dir = sel.dir.empty() ? default_plugin_dir() : sel.dir;
-  const uint64_t cpu = sel.cpu_features_set ? sel.cpu_features : detect_cpu_features();
+PluginPtr SelectPlugin(const PluginSelection& sel, const PluginLog& log) {
+  const std::string dir = sel.dir.empty() ? DefaultPluginDir() : sel.dir;
+  const uint64_t cpu = sel.cpu_features_set ? sel.cpu_features : DetectCpuFeatures();
   std::string error;
-  PluginPtr reference = open_plugin(dir + "/" + plugin_file_name("reference"), cpu, &error);
+  PluginPtr reference = OpenPlugin(dir + "/" + PluginFileName("reference"), cpu, &error);
   if (!reference) throw std::runtime_error("the reference kernel plugin is required: " + error);
 
   std::string why;  // the last refusal
   auto validate = [&](const std::string& path) -> PluginPtr {
-    PluginPtr p = open_plugin(path, cpu, &why);
+    PluginPtr p = OpenPlugin(path, cpu, &why);
     if (!p) {
       log("refused " + why);
       return nullptr;
     }
     if (p.get() != reference.get() && std::string(p->name()) != "reference") {
-      const std::string failure = conformance_self_test(p->table(), reference->table());
+      const std::string failure = ConformanceSelfTest(p->Table(), reference->Table());
       if (!failure.empty()) {
         why = "plugin " + path + ": conformance self-test failed: " + failure;
         log("refused " + why);
@@ -157,8 +157,8 @@ PluginPtr select_plugin(const PluginSelection& sel, const PluginLog& log) {
   };
 
   if (!sel.requested.empty()) {
-    const bool is_path = sel.requested.find('/') != std::string::npos || ends_with(sel.requested, ".so");
-    const std::string path = is_path ? sel.requested : dir + "/" + plugin_file_name(sel.requested);
+    const bool is_path = sel.requested.find('/') != std::string::npos || EndsWith(sel.requested, ".so");
+    const std::string path = is_path ? sel.requested : dir + "/" + PluginFileName(sel.requested);
     if (!is_path && sel.requested == "reference") return reference;
     PluginPtr p = validate(path);
     if (!p) throw std::runtime_error("requested kernel plugin '" + sel.requested + "' is not usable: " + why);
@@ -166,19 +166,19 @@ PluginPtr select_plugin(const PluginSelection& sel, const PluginLog& log) {
   }
 
   PluginPtr best = reference;
-  int32_t best_score = reference->table().score(cpu);
-  for (const std::string& path : find_plugin_files(dir)) {
+  int32_t best_score = reference->Table().score(cpu);
+  for (const std::string& path : FindPluginFiles(dir)) {
     if (path == reference->path()) continue;
     PluginPtr p = validate(path);
     if (!p) continue;
-    const int32_t s = p->table().score(cpu);
+    const int32_t s = p->Table().score(cpu);
     if (s > best_score) {
       best = p;
       best_score = s;
     }
   }
   log("using kernel plugin '" + std::string(best->name()) + "' (" + best->path() + ", cpu: " +
-      describe_cpu_features(cpu) + ")");
+      DescribeCpuFeatures(cpu) + ")");
   return best;
 }
 

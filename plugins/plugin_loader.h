@@ -22,7 +22,7 @@ class KernelPlugin {
   KernelPlugin(const KernelPlugin&) = delete;
   KernelPlugin& operator=(const KernelPlugin&) = delete;
 
-  const dsv4_kernel_table& table() const { return *table_; }
+  const dsv4_kernel_table& Table() const { return *table_; }
   const char* name() const { return table_->name; }
   const std::string& path() const { return path_; }
 
@@ -38,37 +38,37 @@ using PluginLog = std::function<void(const std::string& line)>;
 // Opens one file and checks that neither it nor its directory is writable by others, then the
 // entry symbol, ABI version, table size, required CPU features,
 // required slots and score. Returns null and sets *error (naming the file) on refusal.
-PluginPtr open_plugin(const std::string& path, uint64_t cpu_features, std::string* error);
+PluginPtr OpenPlugin(const std::string& path, uint64_t cpu_features, std::string* error);
 
 // Compares `candidate` with `reference` on small deterministic cases of every kernel.
 // Returns "" when they agree, else a sentence naming the first kernel that did not.
-std::string conformance_self_test(const dsv4_kernel_table& candidate,
+std::string ConformanceSelfTest(const dsv4_kernel_table& candidate,
                                   const dsv4_kernel_table& reference);
 
 struct PluginSelection {
-  std::string dir;        // where to look; empty = default_plugin_dir()
+  std::string dir;        // where to look; empty = DefaultPluginDir()
   std::string requested;  // a plugin name ("avx2") or a path to a .so; empty = best score
   uint64_t cpu_features = 0;
-  bool cpu_features_set = false;  // false: detect_cpu_features()
+  bool cpu_features_set = false;  // false: DetectCpuFeatures()
 };
 
 // Directory of the plugins: $DSV4_PLUGIN_DIR if set, else the directory of this executable.
-std::string default_plugin_dir();
+std::string DefaultPluginDir();
 
 // The plugin file name for a plugin name: libdsv4_kernels_NAME.so.
-std::string plugin_file_name(const std::string& name);
+std::string PluginFileName(const std::string& name);
 
 // True for a bare plugin name (letters, digits, '_', '-'; at most 64): what a request over the
 // network may name. Paths never come from a request (DESIGN.md "Trust").
-bool is_plugin_name(const std::string& name);
+bool IsPluginName(const std::string& name);
 
 // Every libdsv4_kernels_*.so in dir, sorted by name.
-std::vector<std::string> find_plugin_files(const std::string& dir);
+std::vector<std::string> FindPluginFiles(const std::string& dir);
 
 // Loads the reference plugin (the conformance baseline) and then either the requested plugin or
 // the best-scoring one that passes every check, falling back to the next best. Throws
 // std::runtime_error if nothing usable is found (a requested plugin that fails is an error, not a
 // silent fallback).
-PluginPtr select_plugin(const PluginSelection& sel, const PluginLog& log);
+PluginPtr SelectPlugin(const PluginSelection& sel, const PluginLog& log);
 
 }  // namespace dsv4

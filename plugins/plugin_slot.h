@@ -23,19 +23,19 @@ class PluginSlot {
 
   // The current kernel table, keeping its plugin loaded while the lease lives (the engine's
   // KernelSource).
-  std::shared_ptr<const dsv4_kernel_table> lease() const {
+  std::shared_ptr<const dsv4_kernel_table> Lease() const {
     PluginPtr p = get();
-    const dsv4_kernel_table* table = &p->table();
+    const dsv4_kernel_table* table = &p->Table();
     return {std::move(p), table};
   }
 
-  void publish(PluginPtr p) {
+  void Publish(PluginPtr p) {
     std::lock_guard<std::mutex> lock(mu_);
     current_ = std::move(p);
     ++swaps_;
   }
 
-  uint64_t swaps() const {
+  uint64_t Swaps() const {
     std::lock_guard<std::mutex> lock(mu_);
     return swaps_;
   }
@@ -47,13 +47,13 @@ class PluginSlot {
 };
 
 // The engine's KernelSource for a slot: every step leases the slot's current plugin.
-inline std::function<std::shared_ptr<const dsv4_kernel_table>()> kernels_from(std::shared_ptr<const PluginSlot> slot) {
-  return [slot = std::move(slot)] { return slot->lease(); };
+inline std::function<std::shared_ptr<const dsv4_kernel_table>()> KernelsFrom(std::shared_ptr<const PluginSlot> slot) {
+  return [slot = std::move(slot)] { return slot->Lease(); };
 }
 
 // The same for one fixed plugin (tools and tests that never swap).
-inline std::function<std::shared_ptr<const dsv4_kernel_table>()> kernels_from(PluginPtr plugin) {
-  return kernels_from(std::make_shared<const PluginSlot>(std::move(plugin)));
+inline std::function<std::shared_ptr<const dsv4_kernel_table>()> KernelsFrom(PluginPtr plugin) {
+  return KernelsFrom(std::make_shared<const PluginSlot>(std::move(plugin)));
 }
 
 }  // namespace dsv4

@@ -65,9 +65,9 @@ PeerSecurity LoadSecurity(const RouterConfig& cfg) {
 
 Router::Router(const RouterConfig& cfg) : cfg_(cfg) {
   metrics_endpoint_ = std::make_unique<metrics::Endpoint>(cfg.metrics_address);
-  metrics_ = std::make_unique<RouterMetrics>(metrics_endpoint_->registry());
-  economics_ = std::make_unique<TierEconomics>(metrics_endpoint_->registry(), cfg.prices);
-  auth_ = std::make_unique<PeerAuth>(ctx_, LoadSecurity(cfg), metrics_endpoint_->registry());
+  metrics_ = std::make_unique<RouterMetrics>(metrics_endpoint_->Registry());
+  economics_ = std::make_unique<TierEconomics>(metrics_endpoint_->Registry(), cfg.prices);
+  auth_ = std::make_unique<PeerAuth>(ctx_, LoadSecurity(cfg), metrics_endpoint_->Registry());
   clients_ = MakeRouterSocket(ctx_, cfg.client_endpoint, *auth_, kClientDomain, kMaxClientMessageBytes);
   workers_sock_ = MakeRouterSocket(ctx_, cfg.worker_endpoint, *auth_, kWorkerDomain, kMaxWorkerMessageBytes);
   client_sender_ = std::make_unique<PeerSender>(clients_, cfg.backlog_limit);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes core/chat_tools_template.cpp: the fixed text of the V4 prompt's tools block (spec §8.3).
+"""Writes chat/chat_tools_template.cpp: the fixed text of the V4 prompt's tools block (spec §8.3).
 
 The block's exact bytes are data of DeepSeek's encoder (encoding/encoding_dsv4.py), not part of
 our spec. They are recovered here from the encoder's own rendered test vector,
@@ -9,7 +9,7 @@ one per line); what surrounds the schemas up to the next <｜User｜>/<｜Assist
 tail. output_3.txt (different tools, a developer message) is checked to hold the same head and
 tail around its own schemas.
 
-Usage: python3 scripts/gen-chat-templates.py /work/shared/golden/chat > core/chat_tools_template.cpp
+Usage: python3 scripts/gen-chat-templates.py /work/shared/golden/chat > chat/chat_tools_template.cpp
 """
 import json
 import sys
@@ -59,7 +59,7 @@ def main():
     o.write("// (DeepSeek's rendered V4 test vector; checked against output_3.txt). Do not edit.\n")
     o.write("// The tools block is kToolsBlockHead + one JSON line per tool schema (joined by \"\\n\")\n")
     o.write("// + kToolsBlockTail.\n")
-    o.write('#include "core/chat_tools_template.h"\n\nnamespace dsv4::chat_template {\n\n')
+    o.write('#include "chat/chat_tools_template.h"\n\nnamespace dsv4::chat_template {\n\n')
     o.write("const char kToolsBlockHead[] =\n%s;\n\n" % c_literal(head))
     o.write("const char kToolsBlockTail[] =\n%s;\n\n" % c_literal(tail))
     o.write("}  // namespace dsv4::chat_template\n")

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Writes core/unicode_tables.cpp: the Unicode general category of every code point, as runs.
+"""Writes text/unicode_tables.cpp: the Unicode general category of every code point, as runs.
 
 The tokenizer's pre-tokenizer regexes use \\p{L}, \\p{N}, \\p{M}, \\p{P}, \\p{S} and \\s. We match them
-by hand (core/split_pattern.cpp), so we need the category of a code point; this script dumps
+by hand (text/split_pattern.cpp), so we need the category of a code point; this script dumps
 Python's `unicodedata` as a sorted list of runs [first, next_first) sharing one category.
 
 White_Space (what \\s means in Oniguruma, the regex engine of Hugging Face tokenizers) is not a
@@ -10,12 +10,12 @@ general category and Python does not expose the property; str.isspace() is White
 U+001C..U+001F (Python counts the information separators as whitespace through their bidi class),
 so we take isspace() minus those four.
 
-Usage: python3 scripts/gen-unicode-tables.py > core/unicode_tables.cpp
+Usage: python3 scripts/gen-unicode-tables.py > text/unicode_tables.cpp
 """
 import sys
 import unicodedata
 
-# Order must match dsv4::UnicodeCategory in core/unicode_tables.h.
+# Order must match dsv4::unicode::Category in text/unicode_tables.h.
 CATEGORIES = ["Cn", "Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No",
               "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So",
               "Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co"]
@@ -53,7 +53,7 @@ def main():
             "(Unicode %s).\n" % (sys.version.split()[0], unicodedata.unidata_version))
     o.write("// Do not edit: rerun the script. Runs of code points sharing one general category,\n")
     o.write("// and the White_Space ranges (isspace() minus U+001C..U+001F).\n")
-    o.write('#include "core/unicode_tables.h"\n\nnamespace dsv4::unicode {\n\n')
+    o.write('#include "text/unicode_tables.h"\n\nnamespace dsv4::unicode {\n\n')
     o.write('const char kUnicodeVersion[] = "%s";\n\n' % unicodedata.unidata_version)
     o.write("const CategoryRun kCategoryRuns[] = {\n")
     for i in range(0, len(r), 6):

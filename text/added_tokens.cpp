@@ -12,7 +12,7 @@ AddedTokenMatcher::AddedTokenMatcher(const std::vector<Token>& tokens) : nodes_(
     int32_t node = 0;
     for (char ch : t.content) {
       const auto b = static_cast<uint8_t>(ch);
-      int32_t next = child(node, b);
+      int32_t next = Child(node, b);
       if (next < 0) {
         next = static_cast<int32_t>(nodes_.size());
         nodes_.emplace_back();
@@ -26,13 +26,13 @@ AddedTokenMatcher::AddedTokenMatcher(const std::vector<Token>& tokens) : nodes_(
   }
 }
 
-int32_t AddedTokenMatcher::child(int32_t node, uint8_t b) const {
+int32_t AddedTokenMatcher::Child(int32_t node, uint8_t b) const {
   const auto& edges = nodes_[node].edges;
   auto it = std::lower_bound(edges.begin(), edges.end(), std::make_pair(b, int32_t{0}));
   return it != edges.end() && it->first == b ? it->second : -1;
 }
 
-void AddedTokenMatcher::find_all(std::string_view text, size_t begin, size_t end,
+void AddedTokenMatcher::FindAll(std::string_view text, size_t begin, size_t end,
                                  std::vector<Match>* out) const {
   size_t pos = begin;
   while (pos < end) {
@@ -44,7 +44,7 @@ void AddedTokenMatcher::find_all(std::string_view text, size_t begin, size_t end
     int32_t node = 0, best_id = -1;
     size_t best_end = pos;
     for (size_t i = pos; i < end; ++i) {
-      node = child(node, static_cast<uint8_t>(text[i]));
+      node = Child(node, static_cast<uint8_t>(text[i]));
       if (node < 0) break;
       if (nodes_[node].token_id >= 0) {
         best_id = nodes_[node].token_id;

@@ -25,7 +25,7 @@ class AddedTokenMatcher {
     int32_t id;
   };
   // Appends the non-overlapping matches inside text[begin, end), left to right.
-  void find_all(std::string_view text, size_t begin, size_t end, std::vector<Match>* out) const;
+  void FindAll(std::string_view text, size_t begin, size_t end, std::vector<Match>* out) const;
 
   bool empty() const { return nodes_.size() <= 1; }
 
@@ -36,7 +36,7 @@ class AddedTokenMatcher {
     std::vector<std::pair<uint8_t, int32_t>> edges;  // byte -> node index, sorted
     int32_t token_id = -1;
   };
-  int32_t child(int32_t node, uint8_t b) const;
+  int32_t Child(int32_t node, uint8_t b) const;
 
   std::vector<Node> nodes_;
   uint64_t first_bytes_[4] = {0, 0, 0, 0};  // bytes that can start a token

@@ -16,11 +16,11 @@ BytePairEncoder::BytePairEncoder(const std::array<int32_t, 256>& byte_ids,
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const Merge& m = merges[rank];
     // A repeated pair keeps its first (best) rank, as the reference does.
-    merges_.emplace(pair_key(m.left, m.right), Rule{static_cast<int32_t>(rank), m.result});
+    merges_.emplace(PairKey(m.left, m.right), Rule{static_cast<int32_t>(rank), m.result});
   }
 }
 
-void BytePairEncoder::encode(std::string_view piece, std::vector<int32_t>* ids) const {
+void BytePairEncoder::Encode(std::string_view piece, std::vector<int32_t>* ids) const {
   if (piece.size() == 1) {
     ids->push_back(byte_ids_[static_cast<uint8_t>(piece[0])]);
     return;
@@ -35,7 +35,7 @@ void BytePairEncoder::encode(std::string_view piece, std::vector<int32_t>* ids) 
     }
   }
   const size_t first = ids->size();
-  merge_word(piece, ids);
+  MergeWord(piece, ids);
   if (cacheable) {
     std::unique_lock lock(cache_mutex_);
     if (cache_.size() < kMaxCacheEntries) {
@@ -44,7 +44,7 @@ void BytePairEncoder::encode(std::string_view piece, std::vector<int32_t>* ids) 
   }
 }
 
-void BytePairEncoder::merge_word(std::string_view piece, std::vector<int32_t>* ids) const {
+void BytePairEncoder::MergeWord(std::string_view piece, std::vector<int32_t>* ids) const {
   struct Symbol {
     int32_t id;
     int32_t prev, next;  // -1 at the ends
@@ -66,7 +66,7 @@ void BytePairEncoder::merge_word(std::string_view piece, std::vector<int32_t>* i
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> heap;
   auto push_pair = [&](int32_t left) {
     if (left < 0 || sym[left].next < 0) return;
-    auto it = merges_.find(pair_key(sym[left].id, sym[sym[left].next].id));
+    auto it = merges_.find(PairKey(sym[left].id, sym[sym[left].next].id));
     if (it != merges_.end()) heap.push({it->second.rank, left, it->second.result});
   };
   for (int32_t i = 0; i + 1 < n; ++i) push_pair(i);
@@ -77,7 +77,7 @@ void BytePairEncoder::merge_word(std::string_view piece, std::vector<int32_t>* i
     Symbol& left = sym[c.pos];
     if (!left.alive || left.next < 0) continue;
     // Stale entry: one side was merged into something else since it was pushed.
-    auto it = merges_.find(pair_key(left.id, sym[left.next].id));
+    auto it = merges_.find(PairKey(left.id, sym[left.next].id));
     if (it == merges_.end() || it->second.result != c.result) continue;
     Symbol& right = sym[left.next];
     left.id = c.result;

@@ -25,19 +25,19 @@ class BytePairEncoder {
   BytePairEncoder(const std::array<int32_t, 256>& byte_ids, const std::vector<Merge>& merges);
 
   // Appends the ids of `piece` (non-empty bytes) to *ids.
-  void encode(std::string_view piece, std::vector<int32_t>* ids) const;
+  void Encode(std::string_view piece, std::vector<int32_t>* ids) const;
 
-  size_t merge_count() const { return merges_.size(); }
+  size_t MergeCount() const { return merges_.size(); }
 
  private:
   struct Rule {
     int32_t rank;
     int32_t result;
   };
-  static uint64_t pair_key(int32_t a, int32_t b) {
+  static uint64_t PairKey(int32_t a, int32_t b) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
   }
-  void merge_word(std::string_view piece, std::vector<int32_t>* ids) const;
+  void MergeWord(std::string_view piece, std::vector<int32_t>* ids) const;
 
   std::array<int32_t, 256> byte_ids_;
   std::unordered_map<uint64_t, Rule> merges_;

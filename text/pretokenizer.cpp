@@ -11,7 +11,7 @@ namespace {
 constexpr const char* kByteLevelRegex =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
-std::string type_of(const nlohmann::json& spec) {
+std::string TypeOf(const nlohmann::json& spec) {
   if (!spec.is_object() || !spec.contains("type") || !spec["type"].is_string()) {
     throw Error("pre_tokenizer: an entry has no \"type\" string");
   }
@@ -20,16 +20,16 @@ std::string type_of(const nlohmann::json& spec) {
 
 }  // namespace
 
-PreTokenizer PreTokenizer::from_json(const nlohmann::json& spec) {
+PreTokenizer PreTokenizer::FromJson(const nlohmann::json& spec) {
   PreTokenizer p;
-  if (!spec.is_null()) p.add(spec);
+  if (!spec.is_null()) p.Add(spec);
   return p;
 }
 
-void PreTokenizer::add(const nlohmann::json& spec) {
-  const std::string type = type_of(spec);
+void PreTokenizer::Add(const nlohmann::json& spec) {
+  const std::string type = TypeOf(spec);
   if (type == "Sequence") {
-    for (const auto& s : spec.at("pretokenizers")) add(s);
+    for (const auto& s : spec.at("pretokenizers")) Add(s);
   } else if (type == "Split") {
     const auto& pat = spec.at("pattern");
     std::string regex;
@@ -62,13 +62,13 @@ void PreTokenizer::add(const nlohmann::json& spec) {
     } else {
       throw Error("pre_tokenizer Split: behavior \"" + behavior + "\" is not supported");
     }
-    steps_.push_back({SplitPattern::compile(regex), b});
+    steps_.push_back({SplitPattern::Compile(regex), b});
   } else if (type == "ByteLevel") {
     if (spec.value("add_prefix_space", false)) {
       throw Error("pre_tokenizer ByteLevel: add_prefix_space true is not supported");
     }
     if (spec.value("use_regex", true)) {
-      steps_.push_back({SplitPattern::compile(kByteLevelRegex), Behavior::kIsolated});
+      steps_.push_back({SplitPattern::Compile(kByteLevelRegex), Behavior::kIsolated});
     }
     byte_level_ = true;
   } else {
@@ -76,7 +76,7 @@ void PreTokenizer::add(const nlohmann::json& spec) {
   }
 }
 
-void PreTokenizer::split(const CodePointText& text, std::vector<Span>* out) const {
+void PreTokenizer::Split(const CodePointText& text, std::vector<Span>* out) const {
   const auto n = static_cast<uint32_t>(text.cps.size());
   std::vector<Span> pieces, next, matches;
   if (n > 0) pieces.push_back({0, n});
@@ -84,7 +84,7 @@ void PreTokenizer::split(const CodePointText& text, std::vector<Span>* out) cons
     next.clear();
     for (const Span& piece : pieces) {
       matches.clear();
-      step.pattern.find_all(text, piece.first, piece.second, &matches);
+      step.pattern.FindAll(text, piece.first, piece.second, &matches);
       uint32_t at = piece.first;
       bool merge_next = false;  // MergedWithNext: the last match waits for the gap after it
       for (const Span& m : matches) {

@@ -18,10 +18,10 @@ class PreTokenizer {
  public:
   // Builds from the "pre_tokenizer" object. Throws dsv4::Error (naming the unsupported type,
   // behavior or regex construct) for anything it cannot reproduce exactly.
-  static PreTokenizer from_json(const nlohmann::json& spec);
+  static PreTokenizer FromJson(const nlohmann::json& spec);
 
   // Splits `text` (valid UTF-8, already decoded into `cps`) into pieces: appends byte spans.
-  void split(const CodePointText& cps, std::vector<Span>* pieces) const;
+  void Split(const CodePointText& cps, std::vector<Span>* pieces) const;
 
   // True when the spec held a ByteLevel step (the BPE vocabulary is then byte-level).
   bool byte_level() const { return byte_level_; }
@@ -32,7 +32,7 @@ class PreTokenizer {
     SplitPattern pattern;
     Behavior behavior;
   };
-  void add(const nlohmann::json& spec);
+  void Add(const nlohmann::json& spec);
 
   std::vector<Step> steps_;
   bool byte_level_ = false;

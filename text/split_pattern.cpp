@@ -9,7 +9,7 @@
 
 namespace dsv4 {
 
-void CodePointText::assign(std::string_view utf8) {
+void CodePointText::Assign(std::string_view utf8) {
   cps.clear();
   props.clear();
   offsets.clear();
@@ -22,18 +22,18 @@ void CodePointText::assign(std::string_view utf8) {
     char32_t cp;
     if (static_cast<uint8_t>(utf8[pos]) < 0x80) {
       cp = static_cast<uint8_t>(utf8[pos++]);
-    } else if (!utf8::next_code_point(utf8, &pos, &cp)) {
+    } else if (!utf8::NextCodePoint(utf8, &pos, &cp)) {
       throw Error("invalid UTF-8 at byte " + std::to_string(pos));
     }
-    uint8_t p = unicode::category_of(cp);
-    if (unicode::is_white_space(cp)) p |= kWhiteSpaceBit;
+    uint8_t p = unicode::CategoryOf(cp);
+    if (unicode::IsWhiteSpace(cp)) p |= kWhiteSpaceBit;
     cps.push_back(cp);
     props.push_back(p);
   }
   offsets.push_back(static_cast<uint32_t>(utf8.size()));
 }
 
-bool SplitPattern::CharClass::contains_slow(char32_t cp, uint8_t props) const {
+bool SplitPattern::CharClass::ContainsSlow(char32_t cp, uint8_t props) const {
   const uint32_t cat_bit = uint32_t{1} << (props & 0x1F);
   const bool ws = props & CodePointText::kWhiteSpaceBit;
   bool in = (category_mask & cat_bit) || (white_space && ws) || (not_white_space && !ws);
@@ -53,54 +53,54 @@ class SplitPattern::Parser {
     size_t pos = 0;
     while (pos < source.size()) {
       char32_t cp;
-      if (!utf8::next_code_point(source, &pos, &cp)) fail("invalid UTF-8 in the pattern");
+      if (!utf8::NextCodePoint(source, &pos, &cp)) Fail("invalid UTF-8 in the pattern");
       text_.push_back(cp);
     }
   }
 
-  void parse() {
-    out_->root_alts_ = parse_alternation();
-    if (at_ < text_.size()) fail("unbalanced ')'");
+  void Parse() {
+    out_->root_alts_ = ParseAlternation();
+    if (at_ < text_.size()) Fail("unbalanced ')'");
   }
 
  private:
   static constexpr uint32_t kUnbounded = std::numeric_limits<uint32_t>::max();
 
-  [[noreturn]] void fail(const std::string& what) const {
+  [[noreturn]] void Fail(const std::string& what) const {
     throw Error("regex pattern '" + out_->source_ + "': " + what + " at code point " +
                 std::to_string(at_));
   }
-  bool done() const { return at_ >= text_.size(); }
-  char32_t peek(size_t ahead = 0) const {
+  bool Done() const { return at_ >= text_.size(); }
+  char32_t Peek(size_t ahead = 0) const {
     return at_ + ahead < text_.size() ? text_[at_ + ahead] : char32_t{0};
   }
-  char32_t take() {
-    if (done()) fail("unexpected end");
+  char32_t Take() {
+    if (Done()) Fail("unexpected end");
     return text_[at_++];
   }
 
-  std::vector<uint32_t> parse_alternation() {
+  std::vector<uint32_t> ParseAlternation() {
     std::vector<uint32_t> alts;
     for (;;) {
-      alts.push_back(parse_sequence());
-      if (done() || peek() != '|') break;
+      alts.push_back(ParseSequence());
+      if (Done() || Peek() != '|') break;
       ++at_;
     }
     return alts;
   }
 
-  uint32_t parse_sequence() {
+  uint32_t ParseSequence() {
     Seq seq;
-    while (!done() && peek() != '|' && peek() != ')') seq.nodes.push_back(parse_quantified());
+    while (!Done() && Peek() != '|' && Peek() != ')') seq.nodes.push_back(ParseQuantified());
     out_->seqs_.push_back(std::move(seq));
     return static_cast<uint32_t>(out_->seqs_.size() - 1);
   }
 
-  Node parse_quantified() {
-    Node node = parse_atom();
-    if (done()) return node;
+  Node ParseQuantified() {
+    Node node = ParseAtom();
+    if (Done()) return node;
     uint32_t min, max;
-    const char32_t q = peek();
+    const char32_t q = Peek();
     if (q == '?') {
       min = 0, max = 1;
       ++at_;
@@ -110,23 +110,23 @@ class SplitPattern::Parser {
     } else if (q == '+') {
       min = 1, max = kUnbounded;
       ++at_;
-    } else if (q != '{' || !parse_braces(&min, &max)) {  // a '{' that is no quantifier is literal
+    } else if (q != '{' || !ParseBraces(&min, &max)) {  // a '{' that is no quantifier is literal
       return node;
     }
-    if (node.kind != Node::Kind::kClass) fail("a quantifier on a group is not supported");
+    if (node.kind != Node::Kind::kClass) Fail("a quantifier on a group is not supported");
     node.min = min;
     node.max = max;
-    if (!done() && peek() == '?') {
+    if (!Done() && Peek() == '?') {
       node.lazy = true;
       ++at_;
-    } else if (!done() && peek() == '+') {
-      fail("possessive quantifiers are not supported");
+    } else if (!Done() && Peek() == '+') {
+      Fail("possessive quantifiers are not supported");
     }
     return node;
   }
 
   // {m} {m,} {m,n}; leaves at_ after '}' on success, untouched (literal '{') otherwise.
-  bool parse_braces(uint32_t* min, uint32_t* max) {
+  bool ParseBraces(uint32_t* min, uint32_t* max) {
     size_t i = at_ + 1;
     auto number = [&](uint32_t* v) {
       size_t start = i;
@@ -144,103 +144,103 @@ class SplitPattern::Parser {
       if (!number(max)) *max = kUnbounded;
     }
     if (i >= text_.size() || text_[i] != '}') return false;
-    if (*max < *min) fail("quantifier {m,n} with n < m");
+    if (*max < *min) Fail("quantifier {m,n} with n < m");
     at_ = i + 1;
     return true;
   }
 
-  Node parse_atom() {
-    const char32_t c = take();
+  Node ParseAtom() {
+    const char32_t c = Take();
     Node node;
     switch (c) {
-      case '(': return parse_group();
-      case '[': node.cls = add_class(parse_class()); return node;
+      case '(': return ParseGroup();
+      case '[': node.cls = AddClass(ParseClass()); return node;
       case '.': {
         CharClass cls;
         cls.negated = true;
         cls.ranges.push_back({'\n', '\n'});
-        node.cls = add_class(std::move(cls));
+        node.cls = AddClass(std::move(cls));
         return node;
       }
       case '\\': {
         CharClass cls;
-        parse_escape(&cls, /*in_class=*/false);
-        node.cls = add_class(std::move(cls));
+        ParseEscape(&cls, /*in_class=*/false);
+        node.cls = AddClass(std::move(cls));
         return node;
       }
-      case '^': case '$': --at_; fail("anchors are not supported");
-      case '*': case '+': case '?': --at_; fail("nothing to repeat");
-      case ')': --at_; fail("unbalanced ')'");
+      case '^': case '$': --at_; Fail("anchors are not supported");
+      case '*': case '+': case '?': --at_; Fail("nothing to repeat");
+      case ')': --at_; Fail("unbalanced ')'");
       default: {
         CharClass cls;
         cls.ranges.push_back({c, c});
-        node.cls = add_class(std::move(cls));
+        node.cls = AddClass(std::move(cls));
         return node;
       }
     }
   }
 
-  Node parse_group() {
+  Node ParseGroup() {
     Node node;
     node.kind = Node::Kind::kGroup;
-    if (peek() == '?') {
-      if (peek(1) == ':') {
+    if (Peek() == '?') {
+      if (Peek(1) == ':') {
         at_ += 2;
-      } else if (peek(1) == '=' || peek(1) == '!') {
+      } else if (Peek(1) == '=' || Peek(1) == '!') {
         node.kind = Node::Kind::kLookahead;
-        node.negative = peek(1) == '!';
+        node.negative = Peek(1) == '!';
         at_ += 2;
       } else {
-        fail("group kind '(?" + std::string(1, static_cast<char>(peek(1))) +
+        Fail("group kind '(?" + std::string(1, static_cast<char>(Peek(1))) +
              "' (lookbehind, flags, named groups) is not supported");
       }
     }
-    node.alts = parse_alternation();
-    if (take() != ')') fail("missing ')'");
+    node.alts = ParseAlternation();
+    if (Take() != ')') Fail("missing ')'");
     return node;
   }
 
-  CharClass parse_class() {
+  CharClass ParseClass() {
     CharClass cls;
-    if (peek() == '^') {
+    if (Peek() == '^') {
       cls.negated = true;
       ++at_;
     }
     bool first = true;
     for (;;) {
-      char32_t c = take();
+      char32_t c = Take();
       if (c == ']' && !first) break;
       first = false;
-      if (c == '[') fail("nested classes and set operations are not supported");
-      if (c == '&' && peek() == '&') fail("class intersection is not supported");
+      if (c == '[') Fail("nested classes and set operations are not supported");
+      if (c == '&' && Peek() == '&') Fail("class intersection is not supported");
       if (c == '\\') {
         // A class escape (\p, \s, ...) adds a set; a character escape yields one code point.
         CharClass single;
-        if (!parse_escape(&single, /*in_class=*/true)) {
-          merge_into(&cls, single);
+        if (!ParseEscape(&single, /*in_class=*/true)) {
+          MergeInto(&cls, single);
           continue;
         }
         c = single.ranges.front().first;
       }
       char32_t last = c;
-      if (peek() == '-' && peek(1) != ']' && at_ + 1 < text_.size()) {
+      if (Peek() == '-' && Peek(1) != ']' && at_ + 1 < text_.size()) {
         ++at_;
-        last = take();
+        last = Take();
         if (last == '\\') {
           CharClass single;
-          if (!parse_escape(&single, true)) fail("a class escape cannot end a range");
+          if (!ParseEscape(&single, true)) Fail("a class escape cannot end a range");
           last = single.ranges.front().first;
         } else if (last == '[') {
-          fail("nested classes are not supported");
+          Fail("nested classes are not supported");
         }
-        if (last < c) fail("range out of order");
+        if (last < c) Fail("range out of order");
       }
       cls.ranges.push_back({c, last});
     }
     return cls;
   }
 
-  static void merge_into(CharClass* dst, const CharClass& src) {
+  static void MergeInto(CharClass* dst, const CharClass& src) {
     // src comes from one escape: \p{..}, \P{..}, \s, \S, \d ... (never negated as a whole
     // except through the not_* fields).
     dst->category_mask |= src.category_mask;
@@ -252,8 +252,8 @@ class SplitPattern::Parser {
 
   // Parses after a backslash into `cls`. Returns true when the escape is a single character
   // (cls.ranges holds it), false when it is a set.
-  bool parse_escape(CharClass* cls, bool in_class) {
-    const char32_t c = take();
+  bool ParseEscape(CharClass* cls, bool in_class) {
+    const char32_t c = Take();
     auto single = [&](char32_t v) {
       cls->ranges.push_back({v, v});
       return true;
@@ -275,19 +275,19 @@ class SplitPattern::Parser {
       case 'a': return single('\a');
       case 'e': return single(0x1B);
       case '0': return single(0);
-      case 'x': return single(parse_hex_escape());
-      case 'u': return single(parse_fixed_hex(4));
+      case 'x': return single(ParseHexEscape());
+      case 'u': return single(ParseFixedHex(4));
       case 's': cls->white_space = true; return false;
       case 'S': cls->not_white_space = true; return false;
-      case 'd': return set_of(unicode::category_bit(unicode::kNd), false);
-      case 'D': return set_of(unicode::category_bit(unicode::kNd), true);
+      case 'd': return set_of(unicode::CategoryBit(unicode::kNd), false);
+      case 'D': return set_of(unicode::CategoryBit(unicode::kNd), true);
       case 'w': return set_of(kWordMask, false);
       case 'W': return set_of(kWordMask, true);
-      case 'p': case 'P': return set_of(parse_property(), c == 'P');
+      case 'p': case 'P': return set_of(ParseProperty(), c == 'P');
       default:
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '1' && c <= '9')) {
           --at_;
-          fail(std::string("escape '\\") + static_cast<char>(c) + "' is not supported" +
+          Fail(std::string("escape '\\") + static_cast<char>(c) + "' is not supported" +
                (in_class ? " inside a class" : ""));
         }
         return single(c);  // an escaped punctuation or non-ASCII character is itself
@@ -296,58 +296,58 @@ class SplitPattern::Parser {
 
   // \w in Oniguruma's Unicode mode: Letter, Mark, Decimal_Number, Connector_Punctuation.
   static constexpr uint32_t kWordMask = unicode::kMaskL | unicode::kMaskM |
-                                        unicode::category_bit(unicode::kNd) |
-                                        unicode::category_bit(unicode::kPc);
+                                        unicode::CategoryBit(unicode::kNd) |
+                                        unicode::CategoryBit(unicode::kPc);
 
-  uint32_t parse_property() {
+  uint32_t ParseProperty() {
     std::string name;
-    if (peek() == '{') {
+    if (Peek() == '{') {
       ++at_;
-      while (!done() && peek() != '}') name.push_back(static_cast<char>(take() & 0x7F));
-      if (take() != '}') fail("missing '}' after \\p{");
+      while (!Done() && Peek() != '}') name.push_back(static_cast<char>(Take() & 0x7F));
+      if (Take() != '}') Fail("missing '}' after \\p{");
     } else {
-      name.push_back(static_cast<char>(take() & 0x7F));
+      name.push_back(static_cast<char>(Take() & 0x7F));
     }
-    const uint32_t mask = unicode::category_mask_by_name(name.data(), name.size());
-    if (mask == 0) fail("unknown Unicode property '" + name + "' (general categories only)");
+    const uint32_t mask = unicode::CategoryMaskByName(name.data(), name.size());
+    if (mask == 0) Fail("unknown Unicode property '" + name + "' (general categories only)");
     return mask;
   }
 
-  char32_t parse_hex_escape() {
-    if (peek() == '{') {
+  char32_t ParseHexEscape() {
+    if (Peek() == '{') {
       ++at_;
       char32_t v = 0;
       int digits = 0;
-      while (!done() && peek() != '}') {
-        v = v * 16 + hex_digit(take());
-        if (++digits > 6) fail("\\x{...} too long");
+      while (!Done() && Peek() != '}') {
+        v = v * 16 + HexDigit(Take());
+        if (++digits > 6) Fail("\\x{...} too long");
       }
-      take();
+      Take();
       return v;
     }
-    return parse_fixed_hex(2);
+    return ParseFixedHex(2);
   }
 
-  char32_t parse_fixed_hex(int n) {
+  char32_t ParseFixedHex(int n) {
     char32_t v = 0;
-    for (int i = 0; i < n; ++i) v = v * 16 + hex_digit(take());
+    for (int i = 0; i < n; ++i) v = v * 16 + HexDigit(Take());
     return v;
   }
 
-  char32_t hex_digit(char32_t c) {
+  char32_t HexDigit(char32_t c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     --at_;
-    fail("bad hex digit");
+    Fail("bad hex digit");
   }
 
-  uint32_t add_class(CharClass cls) {
+  uint32_t AddClass(CharClass cls) {
     // Precompute membership of ASCII so the hot path is a bit test.
     for (char32_t cp = 0; cp < 128; ++cp) {
-      uint8_t props = unicode::category_of(cp);
-      if (unicode::is_white_space(cp)) props |= CodePointText::kWhiteSpaceBit;
-      if (cls.contains_slow(cp, props)) cls.ascii[cp >> 6] |= uint64_t{1} << (cp & 63);
+      uint8_t props = unicode::CategoryOf(cp);
+      if (unicode::IsWhiteSpace(cp)) props |= CodePointText::kWhiteSpaceBit;
+      if (cls.ContainsSlow(cp, props)) cls.ascii[cp >> 6] |= uint64_t{1} << (cp & 63);
     }
     out_->classes_.push_back(std::move(cls));
     return static_cast<uint32_t>(out_->classes_.size() - 1);
@@ -358,10 +358,10 @@ class SplitPattern::Parser {
   size_t at_ = 0;
 };
 
-SplitPattern SplitPattern::compile(std::string_view pattern) {
+SplitPattern SplitPattern::Compile(std::string_view pattern) {
   SplitPattern p;
   p.source_ = std::string(pattern);
-  Parser(&p, pattern).parse();
+  Parser(&p, pattern).Parse();
   return p;
 }
 
@@ -376,9 +376,9 @@ class SplitPattern::Matcher {
       : p_(p), cps_(t.cps.data()), props_(t.props.data()), end_(end) {}
 
   // End of the first match starting exactly at `pos`, or -1.
-  int64_t match_at(uint32_t pos) const {
+  int64_t MatchAt(uint32_t pos) const {
     for (uint32_t alt : p_.root_alts_) {
-      const int64_t r = match_seq(alt, 0, pos, nullptr);
+      const int64_t r = MatchSeq(alt, 0, pos, nullptr);
       if (r >= 0) return r;
     }
     return -1;
@@ -392,16 +392,16 @@ class SplitPattern::Matcher {
     const Cont* next;
   };
 
-  int64_t match_seq(uint32_t seq_id, uint32_t i, uint32_t pos, const Cont* k) const {
+  int64_t MatchSeq(uint32_t seq_id, uint32_t i, uint32_t pos, const Cont* k) const {
     const Seq& seq = p_.seqs_[seq_id];
-    if (i == seq.nodes.size()) return k ? match_seq(k->seq, k->index, pos, k->next) : pos;
+    if (i == seq.nodes.size()) return k ? MatchSeq(k->seq, k->index, pos, k->next) : pos;
     const Node& n = seq.nodes[i];
     switch (n.kind) {
-      case Node::Kind::kClass: return match_repeat(seq_id, i, n, pos, k);
+      case Node::Kind::kClass: return MatchRepeat(seq_id, i, n, pos, k);
       case Node::Kind::kGroup: {
         const Cont after{seq_id, i + 1, k};
         for (uint32_t alt : n.alts) {
-          const int64_t r = match_seq(alt, 0, pos, &after);
+          const int64_t r = MatchSeq(alt, 0, pos, &after);
           if (r >= 0) return r;
         }
         return -1;
@@ -409,15 +409,15 @@ class SplitPattern::Matcher {
       case Node::Kind::kLookahead: {
         bool found = false;
         for (size_t a = 0; a < n.alts.size() && !found; ++a) {
-          found = match_seq(n.alts[a], 0, pos, nullptr) >= 0;
+          found = MatchSeq(n.alts[a], 0, pos, nullptr) >= 0;
         }
-        return found != n.negative ? match_seq(seq_id, i + 1, pos, k) : -1;
+        return found != n.negative ? MatchSeq(seq_id, i + 1, pos, k) : -1;
       }
     }
     return -1;
   }
 
-  int64_t match_repeat(uint32_t seq_id, uint32_t i, const Node& n, uint32_t pos,
+  int64_t MatchRepeat(uint32_t seq_id, uint32_t i, const Node& n, uint32_t pos,
                        const Cont* k) const {
     const CharClass& cls = p_.classes_[n.cls];
     const uint32_t room = end_ - pos;
@@ -425,19 +425,19 @@ class SplitPattern::Matcher {
     if (n.lazy) {
       for (uint32_t c = 0;; ++c) {
         if (c >= n.min) {
-          const int64_t r = match_seq(seq_id, i + 1, pos + c, k);
+          const int64_t r = MatchSeq(seq_id, i + 1, pos + c, k);
           if (r >= 0) return r;
         }
-        if (c == limit || !cls.contains(cps_[pos + c], props_[pos + c])) return -1;
+        if (c == limit || !cls.Contains(cps_[pos + c], props_[pos + c])) return -1;
       }
     }
     uint32_t count = 0;
-    while (count < limit && cls.contains(cps_[pos + count], props_[pos + count])) ++count;
+    while (count < limit && cls.Contains(cps_[pos + count], props_[pos + count])) ++count;
     if (count < n.min) return -1;
     // Nothing follows: the longest run is the match, no need to back off.
     if (i + 1 == p_.seqs_[seq_id].nodes.size() && k == nullptr) return pos + count;
     for (uint32_t c = count + 1; c-- > n.min;) {
-      const int64_t r = match_seq(seq_id, i + 1, pos + c, k);
+      const int64_t r = MatchSeq(seq_id, i + 1, pos + c, k);
       if (r >= 0) return r;
     }
     return -1;
@@ -449,7 +449,7 @@ class SplitPattern::Matcher {
   uint32_t end_;
 };
 
-void SplitPattern::find_all(const CodePointText& text, uint32_t begin, uint32_t end,
+void SplitPattern::FindAll(const CodePointText& text, uint32_t begin, uint32_t end,
                             std::vector<Span>* matches) const {
   const Matcher m(*this, text, end);
   uint32_t pos = begin;
@@ -457,7 +457,7 @@ void SplitPattern::find_all(const CodePointText& text, uint32_t begin, uint32_t 
     int64_t r = -1;
     uint32_t start = pos;
     for (; start < end; ++start) {
-      r = m.match_at(start);
+      r = m.MatchAt(start);
       if (r >= 0) break;
     }
     if (r < 0) return;

@@ -28,7 +28,7 @@ struct CodePointText {
   std::vector<uint32_t> offsets;  // byte offset of each code point, then the byte size
 
   // `utf8` must be valid UTF-8 (the tokenizer checks before calling).
-  void assign(std::string_view utf8);
+  void Assign(std::string_view utf8);
 };
 
 using Span = std::pair<uint32_t, uint32_t>;  // [begin, end)
@@ -36,12 +36,12 @@ using Span = std::pair<uint32_t, uint32_t>;  // [begin, end)
 class SplitPattern {
  public:
   // Throws dsv4::Error naming the unsupported construct and its offset in `pattern`.
-  static SplitPattern compile(std::string_view pattern);
+  static SplitPattern Compile(std::string_view pattern);
 
   // Appends every non-overlapping match inside code points [begin, end) of `text`, left to
   // right, as code point spans. The span's edges behave as the text's edges (lookahead does
   // not see past `end`), as when Hugging Face applies a Split to one piece.
-  void find_all(const CodePointText& text, uint32_t begin, uint32_t end,
+  void FindAll(const CodePointText& text, uint32_t begin, uint32_t end,
                 std::vector<Span>* matches) const;
 
   const std::string& source() const { return source_; }
@@ -57,10 +57,10 @@ class SplitPattern {
     bool not_white_space = false;              // \S
     uint64_t ascii[2] = {0, 0};                // final membership of U+0000..U+007F
 
-    bool contains_slow(char32_t cp, uint8_t props) const;
-    bool contains(char32_t cp, uint8_t props) const {
+    bool ContainsSlow(char32_t cp, uint8_t props) const;
+    bool Contains(char32_t cp, uint8_t props) const {
       if (cp < 128) return (ascii[cp >> 6] >> (cp & 63)) & 1;
-      return contains_slow(cp, props);
+      return ContainsSlow(cp, props);
     }
   };
   // One element of a sequence: a repeated character class, a group or a lookahead.

@@ -4,16 +4,16 @@
 
 namespace dsv4 {
 
-std::string StreamingDetokenizer::push(int32_t id) {
-  pending_.append(tokenizer_.token_bytes(id));
-  const size_t keep = utf8::incomplete_tail(pending_);
-  std::string out = utf8::decode_lossy(std::string_view(pending_).substr(0, pending_.size() - keep));
+std::string StreamingDetokenizer::Push(int32_t id) {
+  pending_.append(tokenizer_.TokenBytes(id));
+  const size_t keep = utf8::IncompleteTail(pending_);
+  std::string out = utf8::DecodeLossy(std::string_view(pending_).substr(0, pending_.size() - keep));
   pending_.erase(0, pending_.size() - keep);
   return out;
 }
 
-std::string StreamingDetokenizer::finish() {
-  std::string out = utf8::decode_lossy(pending_);
+std::string StreamingDetokenizer::Finish() {
+  std::string out = utf8::DecodeLossy(pending_);
   pending_.clear();
   return out;
 }

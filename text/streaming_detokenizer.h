@@ -18,9 +18,9 @@ class StreamingDetokenizer {
   explicit StreamingDetokenizer(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
 
   // The text that `id` completes (possibly empty).
-  std::string push(int32_t id);
+  std::string Push(int32_t id);
   // Whatever is still held back, with U+FFFD for an incomplete character; resets the state.
-  std::string finish();
+  std::string Finish();
 
  private:
   const Tokenizer& tokenizer_;

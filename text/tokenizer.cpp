@@ -38,12 +38,12 @@ struct ByteAlphabet {
   }
 
   // Byte-level spelling -> raw bytes; false when a character is outside the alphabet.
-  bool to_bytes(std::string_view token, std::string* out) const {
+  bool ToBytes(std::string_view token, std::string* out) const {
     out->clear();
     size_t pos = 0;
     while (pos < token.size()) {
       char32_t cp;
-      if (!utf8::next_code_point(token, &pos, &cp)) return false;
+      if (!utf8::NextCodePoint(token, &pos, &cp)) return false;
       if (cp >= 324 || byte_of[cp] < 0) return false;
       out->push_back(static_cast<char>(byte_of[cp]));
     }
@@ -51,20 +51,20 @@ struct ByteAlphabet {
   }
 };
 
-const ByteAlphabet& byte_alphabet() {
+const ByteAlphabet& ByteAlphabetTable() {
   static const ByteAlphabet a;
   return a;
 }
 
 // The ByteLevel decoder's rule: a token whose every character is in the alphabet is mapped
 // back to bytes; any other token (e.g. "<｜User｜>") contributes its UTF-8 as is.
-std::string decoded_bytes(std::string_view token) {
+std::string DecodedBytes(std::string_view token) {
   std::string bytes;
-  if (byte_alphabet().to_bytes(token, &bytes)) return bytes;
+  if (ByteAlphabetTable().ToBytes(token, &bytes)) return bytes;
   return std::string(token);
 }
 
-std::string read_file(const std::string& path) {
+std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("tokenizer: cannot open '" + path + "': " + std::strerror(errno));
   std::ostringstream ss;
@@ -73,17 +73,17 @@ std::string read_file(const std::string& path) {
   return std::move(ss).str();
 }
 
-void check_normalizer(const nlohmann::json& n) {
+void CheckNormalizer(const nlohmann::json& n) {
   if (n.is_null()) return;
   const std::string type = n.at("type").get<std::string>();
   if (type == "Sequence") {
-    for (const auto& s : n.at("normalizers")) check_normalizer(s);
+    for (const auto& s : n.at("normalizers")) CheckNormalizer(s);
     return;
   }
   throw Error("normalizer type \"" + type + "\" is not supported (only an empty Sequence)");
 }
 
-void check_decoder(const nlohmann::json& d) {
+void CheckDecoder(const nlohmann::json& d) {
   const std::string type = d.is_null() ? "null" : d.at("type").get<std::string>();
   if (type != "ByteLevel") {
     throw Error("decoder type \"" + type + "\" is not supported (expected ByteLevel)");
@@ -104,24 +104,24 @@ struct Tokenizer::Impl {
   std::vector<std::string> bytes_of_id;                  // what decode() emits per id
   std::vector<bool> id_defined;
 
-  void encode_plain(std::string_view text, std::vector<int32_t>* ids) const;
-  void encode_unnormalized(std::string_view text, size_t begin, size_t end,
+  void EncodePlain(std::string_view text, std::vector<int32_t>* ids) const;
+  void EncodeUnnormalized(std::string_view text, size_t begin, size_t end,
                            std::vector<int32_t>* ids) const;
 };
 
 namespace {
 
-void define_id(Tokenizer::Impl* t, int32_t id, const std::string& token) {
+void DefineId(Tokenizer::Impl* t, int32_t id, const std::string& token) {
   if (id < 0 || id > (1 << 24)) throw Error("token id " + std::to_string(id) + " out of range");
   if (static_cast<size_t>(id) >= t->bytes_of_id.size()) {
     t->bytes_of_id.resize(id + 1);
     t->id_defined.resize(id + 1, false);
   }
-  t->bytes_of_id[id] = decoded_bytes(token);
+  t->bytes_of_id[id] = DecodedBytes(token);
   t->id_defined[id] = true;
 }
 
-void load_model(TokenizerJson* file, Tokenizer::Impl* t) {
+void LoadModel(TokenizerJson* file, Tokenizer::Impl* t) {
   if (!file->rest.contains("model")) throw Error("no \"model\"");
   const nlohmann::json& model = file->rest["model"];
   if (!file->has_vocab || !file->has_merges) throw Error("model: no \"vocab\" or no \"merges\"");
@@ -140,23 +140,23 @@ void load_model(TokenizerJson* file, Tokenizer::Impl* t) {
 
   // Vocabulary. Entries outside the byte alphabet (e.g. "<｜begin▁of▁sentence｜>") can never
   // come out of the merge loop; they are reachable as added tokens only.
-  const ByteAlphabet& alphabet = byte_alphabet();
+  const ByteAlphabet& alphabet = ByteAlphabetTable();
   t->id_by_token.reserve(file->vocab.size() + 2048);
   for (auto& [token, id] : file->vocab) {
-    define_id(t, id, token);
+    DefineId(t, id, token);
     t->id_by_token[std::move(token)] = id;
   }
   file->vocab = {};
   if (t->ignore_merges) {
     std::string bytes;
     for (const auto& [token, id] : t->id_by_token) {
-      if (alphabet.to_bytes(token, &bytes)) t->vocab_by_bytes.emplace(bytes, id);
+      if (alphabet.ToBytes(token, &bytes)) t->vocab_by_bytes.emplace(bytes, id);
     }
   }
   std::array<int32_t, 256> byte_ids;
   for (int b = 0; b < 256; ++b) {
     std::string spelling;
-    utf8::append(&spelling, alphabet.char_of[b]);
+    utf8::Append(&spelling, alphabet.char_of[b]);
     auto it = t->id_by_token.find(spelling);
     if (it == t->id_by_token.end()) {
       throw Error("model: the vocabulary lacks the byte-level token for byte " +
@@ -186,7 +186,7 @@ void load_model(TokenizerJson* file, Tokenizer::Impl* t) {
   t->bpe = std::make_unique<BytePairEncoder>(byte_ids, merges);
 }
 
-void load_added_tokens(const nlohmann::json& added, Tokenizer::Impl* t) {
+void LoadAddedTokens(const nlohmann::json& added, Tokenizer::Impl* t) {
   std::vector<AddedTokenMatcher::Token> raw, normalized;
   if (!added.is_null()) {
     for (const auto& a : added) {
@@ -198,11 +198,11 @@ void load_added_tokens(const nlohmann::json& added, Tokenizer::Impl* t) {
                       ", which is not supported");
         }
       }
-      if (utf8::find_invalid(content) != std::string::npos) {
+      if (utf8::FindInvalid(content) != std::string::npos) {
         throw Error("added token id " + std::to_string(id) + " is not valid UTF-8");
       }
       t->id_by_token[content] = id;
-      define_id(t, id, content);
+      DefineId(t, id, content);
       (a.value("normalized", false) ? normalized : raw).push_back({content, id});
     }
   }
@@ -217,24 +217,24 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
-Tokenizer Tokenizer::load(const std::string& path) {
-  return from_json_text(read_file(path), path);
+Tokenizer Tokenizer::Load(const std::string& path) {
+  return FromJsonText(ReadFile(path), path);
 }
 
-Tokenizer Tokenizer::from_json_text(std::string_view json_text, const std::string& origin) {
-  TokenizerJson file = parse_tokenizer_json(json_text, origin);
+Tokenizer Tokenizer::FromJsonText(std::string_view json_text, const std::string& origin) {
+  TokenizerJson file = ParseTokenizerJson(json_text, origin);
   const nlohmann::json& j = file.rest;
   auto impl = std::make_unique<Impl>();
   try {
     if (!j.is_object()) throw Error("the top level is not an object");
-    check_normalizer(j.value("normalizer", nlohmann::json()));
-    impl->pre_tokenizer = PreTokenizer::from_json(j.value("pre_tokenizer", nlohmann::json()));
+    CheckNormalizer(j.value("normalizer", nlohmann::json()));
+    impl->pre_tokenizer = PreTokenizer::FromJson(j.value("pre_tokenizer", nlohmann::json()));
     if (!impl->pre_tokenizer.byte_level()) {
       throw Error("pre_tokenizer has no ByteLevel step (only byte-level BPE is supported)");
     }
-    load_model(&file, impl.get());
-    load_added_tokens(j.value("added_tokens", nlohmann::json()), impl.get());
-    check_decoder(j.value("decoder", nlohmann::json()));
+    LoadModel(&file, impl.get());
+    LoadAddedTokens(j.value("added_tokens", nlohmann::json()), impl.get());
+    CheckDecoder(j.value("decoder", nlohmann::json()));
     // The post-processor only matters when special tokens are added on encode, which this
     // class never does (ByteLevel's post-processing touches offsets only).
   } catch (const Error& e) {
@@ -245,13 +245,13 @@ Tokenizer Tokenizer::from_json_text(std::string_view json_text, const std::strin
   return Tokenizer(std::move(impl));
 }
 
-void Tokenizer::Impl::encode_plain(std::string_view text, std::vector<int32_t>* ids) const {
+void Tokenizer::Impl::EncodePlain(std::string_view text, std::vector<int32_t>* ids) const {
   if (text.empty()) return;
   thread_local CodePointText cps;
   thread_local std::vector<Span> pieces;
-  cps.assign(text);
+  cps.Assign(text);
   pieces.clear();
-  pre_tokenizer.split(cps, &pieces);
+  pre_tokenizer.Split(cps, &pieces);
   for (const Span& p : pieces) {
     const std::string_view piece = text.substr(p.first, p.second - p.first);
     if (ignore_merges) {
@@ -261,60 +261,60 @@ void Tokenizer::Impl::encode_plain(std::string_view text, std::vector<int32_t>* 
         continue;
       }
     }
-    bpe->encode(piece, ids);
+    bpe->Encode(piece, ids);
   }
 }
 
 // Text between two non-normalized added tokens: match the normalized ones, encode the rest.
-void Tokenizer::Impl::encode_unnormalized(std::string_view text, size_t begin, size_t end,
+void Tokenizer::Impl::EncodeUnnormalized(std::string_view text, size_t begin, size_t end,
                                           std::vector<int32_t>* ids) const {
   std::vector<AddedTokenMatcher::Match> matches;
-  normalized_added->find_all(text, begin, end, &matches);
+  normalized_added->FindAll(text, begin, end, &matches);
   size_t at = begin;
   for (const auto& m : matches) {
-    encode_plain(text.substr(at, m.begin - at), ids);
+    EncodePlain(text.substr(at, m.begin - at), ids);
     ids->push_back(m.id);
     at = m.end;
   }
-  encode_plain(text.substr(at, end - at), ids);
+  EncodePlain(text.substr(at, end - at), ids);
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
-  const size_t bad = utf8::find_invalid(text);
+std::vector<int32_t> Tokenizer::Encode(std::string_view text) const {
+  const size_t bad = utf8::FindInvalid(text);
   if (bad != std::string_view::npos) {
     throw Error("tokenizer: text to encode is not valid UTF-8 (byte " + std::to_string(bad) + ")");
   }
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 1);
   std::vector<AddedTokenMatcher::Match> matches;
-  impl_->raw_added->find_all(text, 0, text.size(), &matches);
+  impl_->raw_added->FindAll(text, 0, text.size(), &matches);
   size_t at = 0;
   for (const auto& m : matches) {
-    impl_->encode_unnormalized(text, at, m.begin, &ids);
+    impl_->EncodeUnnormalized(text, at, m.begin, &ids);
     ids.push_back(m.id);
     at = m.end;
   }
-  impl_->encode_unnormalized(text, at, text.size(), &ids);
+  impl_->EncodeUnnormalized(text, at, text.size(), &ids);
   return ids;
 }
 
-std::string_view Tokenizer::token_bytes(int32_t id) const {
+std::string_view Tokenizer::TokenBytes(int32_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= impl_->bytes_of_id.size()) return {};
   return impl_->bytes_of_id[id];
 }
 
-std::string Tokenizer::decode(std::span<const int32_t> ids) const {
+std::string Tokenizer::Decode(std::span<const int32_t> ids) const {
   std::string bytes;
-  for (int32_t id : ids) bytes.append(token_bytes(id));
-  return utf8::decode_lossy(bytes);
+  for (int32_t id : ids) bytes.append(TokenBytes(id));
+  return utf8::DecodeLossy(bytes);
 }
 
-std::optional<int32_t> Tokenizer::id_of(std::string_view token) const {
+std::optional<int32_t> Tokenizer::IdOf(std::string_view token) const {
   auto it = impl_->id_by_token.find(std::string(token));
   if (it == impl_->id_by_token.end()) return std::nullopt;
   return it->second;
 }
 
-size_t Tokenizer::vocab_size() const { return impl_->bytes_of_id.size(); }
+size_t Tokenizer::VocabSize() const { return impl_->bytes_of_id.size(); }
 
 }  // namespace dsv4

@@ -23,31 +23,31 @@ class Tokenizer {
  public:
   // Reads and parses `path`. Throws dsv4::Error naming the file (missing, unreadable, not
   // JSON, or using a feature this implementation does not support).
-  static Tokenizer load(const std::string& path);
+  static Tokenizer Load(const std::string& path);
   // The same from the file's text; `origin` names it in error messages.
-  static Tokenizer from_json_text(std::string_view json_text, const std::string& origin);
+  static Tokenizer FromJsonText(std::string_view json_text, const std::string& origin);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
 
   // `text` must be valid UTF-8 (dsv4::Error otherwise).
-  std::vector<int32_t> encode(std::string_view text) const;
+  std::vector<int32_t> Encode(std::string_view text) const;
 
   // Ids to text with special tokens kept. Bytes that do not form whole UTF-8 characters (a
   // partial sequence) become U+FFFD, as Hugging Face does. Unknown ids are skipped, as there.
-  std::string decode(std::span<const int32_t> ids) const;
+  std::string Decode(std::span<const int32_t> ids) const;
 
   // The raw bytes an id stands for (empty for an unknown id). A streaming detokenizer
   // concatenates these and holds back an incomplete UTF-8 tail.
-  std::string_view token_bytes(int32_t id) const;
+  std::string_view TokenBytes(int32_t id) const;
 
   // The id of a token as written in tokenizer.json (an added token's content such as
   // "<｜User｜>", or a vocabulary entry in its byte-level spelling such as "Ġthe").
-  std::optional<int32_t> id_of(std::string_view token) const;
+  std::optional<int32_t> IdOf(std::string_view token) const;
 
   // One past the largest id the file defines (vocabulary plus added tokens).
-  size_t vocab_size() const;
+  size_t VocabSize() const;
 
   struct Impl;  // opaque; defined in tokenizer.cpp
 

@@ -16,36 +16,36 @@ class Handler : public nlohmann::json_sax<json> {
   bool null() override { return value(json()); }
   bool boolean(bool v) override { return value(json(v)); }
   bool number_integer(number_integer_t v) override {
-    return mode_ == Mode::kVocab ? vocab_entry(v) : value(json(v));
+    return mode_ == Mode::kVocab ? VocabEntry(v) : value(json(v));
   }
   bool number_unsigned(number_unsigned_t v) override {
-    return mode_ == Mode::kVocab ? vocab_entry(static_cast<int64_t>(v)) : value(json(v));
+    return mode_ == Mode::kVocab ? VocabEntry(static_cast<int64_t>(v)) : value(json(v));
   }
   bool number_float(number_float_t v, const string_t&) override {
-    return mode_ == Mode::kVocab ? refuse("a vocabulary id is not an integer") : value(json(v));
+    return mode_ == Mode::kVocab ? Refuse("a vocabulary id is not an integer") : value(json(v));
   }
   bool string(string_t& v) override {
     switch (mode_) {
       case Mode::kDom: return value(json(std::move(v)));
-      case Mode::kVocab: return refuse("a vocabulary id is a string");
-      case Mode::kMerges: return merge_string(v);
+      case Mode::kVocab: return Refuse("a vocabulary id is a string");
+      case Mode::kMerges: return MergeString(v);
       case Mode::kMergePair:
-        if (pair_.size() == 2) return refuse("a merge pair has more than two tokens");
+        if (pair_.size() == 2) return Refuse("a merge pair has more than two tokens");
         pair_.push_back(std::move(v));
         return true;
     }
     return false;
   }
-  bool binary(binary_t&) override { return refuse("binary value"); }
+  bool binary(binary_t&) override { return Refuse("binary value"); }
 
   bool start_object(std::size_t) override {
-    if (mode_ != Mode::kDom) return refuse("unexpected object inside model.vocab/merges");
-    if (at_model() && key_ == "vocab") {
+    if (mode_ != Mode::kDom) return Refuse("unexpected object inside model.vocab/merges");
+    if (AtModel() && key_ == "vocab") {
       mode_ = Mode::kVocab;
       out_->has_vocab = true;
       return true;
     }
-    return open(json::object());
+    return Open(json::object());
   }
   bool key(string_t& k) override {
     if (mode_ == Mode::kVocab) {
@@ -65,26 +65,26 @@ class Handler : public nlohmann::json_sax<json> {
   }
   bool start_array(std::size_t) override {
     switch (mode_) {
-      case Mode::kVocab: return refuse("unexpected array inside model.vocab");
-      case Mode::kMergePair: return refuse("nested array inside a merge pair");
+      case Mode::kVocab: return Refuse("unexpected array inside model.vocab");
+      case Mode::kMergePair: return Refuse("nested array inside a merge pair");
       case Mode::kMerges:
         mode_ = Mode::kMergePair;
         pair_.clear();
         return true;
       case Mode::kDom:
-        if (at_model() && key_ == "merges") {
+        if (AtModel() && key_ == "merges") {
           mode_ = Mode::kMerges;
           out_->has_merges = true;
           return true;
         }
-        return open(json::array());
+        return Open(json::array());
     }
     return false;
   }
   bool end_array() override {
     switch (mode_) {
       case Mode::kMergePair:
-        if (pair_.size() != 2) return refuse("a merge pair does not have two tokens");
+        if (pair_.size() != 2) return Refuse("a merge pair does not have two tokens");
         out_->merges.emplace_back(std::move(pair_[0]), std::move(pair_[1]));
         mode_ = Mode::kMerges;
         return true;
@@ -100,15 +100,15 @@ class Handler : public nlohmann::json_sax<json> {
  private:
   enum class Mode { kDom, kVocab, kMerges, kMergePair };
 
-  bool refuse(const std::string& why) {
+  bool Refuse(const std::string& why) {
     error = why;
     return false;
   }
   // The open container is the top-level "model" object.
-  bool at_model() const { return stack_.size() == 2 && stack_[1] == model_; }
+  bool AtModel() const { return stack_.size() == 2 && stack_[1] == model_; }
 
   // Adds a value to the open container (or makes it the document) and returns its address.
-  json* place(json v) {
+  json* Place(json v) {
     if (stack_.empty()) {
       out_->rest = std::move(v);
       return &out_->rest;
@@ -123,29 +123,29 @@ class Handler : public nlohmann::json_sax<json> {
     return &top.back();
   }
   bool value(json v) {
-    if (mode_ != Mode::kDom) return refuse("unexpected value inside model.vocab/merges");
-    place(std::move(v));
+    if (mode_ != Mode::kDom) return Refuse("unexpected value inside model.vocab/merges");
+    Place(std::move(v));
     return true;
   }
   // Children are only added to the innermost open container, so pointers to the open ones
   // stay valid while their parents' storage does not move.
-  bool open(json container) {
+  bool Open(json container) {
     const bool is_model = stack_.size() == 1 && key_ == "model";
-    json* p = place(std::move(container));
+    json* p = Place(std::move(container));
     if (is_model) model_ = p;
     stack_.push_back(p);
     return true;
   }
 
-  bool vocab_entry(int64_t id) {
-    if (id < 0 || id > INT32_MAX) return refuse("vocabulary id " + std::to_string(id) + " out of range");
+  bool VocabEntry(int64_t id) {
+    if (id < 0 || id > INT32_MAX) return Refuse("vocabulary id " + std::to_string(id) + " out of range");
     out_->vocab.emplace_back(std::move(vocab_key_), static_cast<int32_t>(id));
     return true;
   }
-  bool merge_string(const std::string& s) {
+  bool MergeString(const std::string& s) {
     const size_t space = s.find(' ');
     if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos) {
-      return refuse("merge #" + std::to_string(out_->merges.size()) + " \"" + s +
+      return Refuse("merge #" + std::to_string(out_->merges.size()) + " \"" + s +
                     "\" is not two tokens separated by one space");
     }
     out_->merges.emplace_back(s.substr(0, space), s.substr(space + 1));
@@ -162,7 +162,7 @@ class Handler : public nlohmann::json_sax<json> {
 
 }  // namespace
 
-TokenizerJson parse_tokenizer_json(std::string_view text, const std::string& origin) {
+TokenizerJson ParseTokenizerJson(std::string_view text, const std::string& origin) {
   TokenizerJson out;
   Handler handler(&out);
   bool ok;

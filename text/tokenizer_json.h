@@ -23,6 +23,6 @@ struct TokenizerJson {
 };
 
 // Throws dsv4::Error ("tokenizer: 'ORIGIN' is not valid JSON: ..." or naming the bad entry).
-TokenizerJson parse_tokenizer_json(std::string_view text, const std::string& origin);
+TokenizerJson ParseTokenizerJson(std::string_view text, const std::string& origin);
 
 }  // namespace dsv4

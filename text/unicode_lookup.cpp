@@ -9,7 +9,7 @@
 namespace dsv4::unicode {
 namespace {
 
-Category search_runs(char32_t cp) {
+Category SearchRuns(char32_t cp) {
   const CategoryRun* end = kCategoryRuns + kCategoryRunCount;
   const CategoryRun* it = std::upper_bound(
       kCategoryRuns, end, static_cast<uint32_t>(cp),
@@ -19,7 +19,7 @@ Category search_runs(char32_t cp) {
 
 // The BMP holds nearly all text; a 64 KiB table makes its lookups one load instead of a
 // 12-step binary search.
-const std::vector<uint8_t>& bmp_table() {
+const std::vector<uint8_t>& BmpTable() {
   static const std::vector<uint8_t> table = [] {
     std::vector<uint8_t> t(0x10000);
     for (size_t i = 0; i < kCategoryRunCount && kCategoryRuns[i].first < 0x10000; ++i) {
@@ -36,13 +36,13 @@ const std::vector<uint8_t>& bmp_table() {
 
 }  // namespace
 
-Category category_of(char32_t cp) {
-  if (cp < 0x10000) return static_cast<Category>(bmp_table()[cp]);
+Category CategoryOf(char32_t cp) {
+  if (cp < 0x10000) return static_cast<Category>(BmpTable()[cp]);
   if (cp > 0x10FFFF) return kCn;
-  return search_runs(cp);
+  return SearchRuns(cp);
 }
 
-bool is_white_space(char32_t cp) {
+bool IsWhiteSpace(char32_t cp) {
   for (size_t i = 0; i < kWhiteSpaceRangeCount; ++i) {
     if (cp < kWhiteSpaceRanges[i].first) return false;
     if (cp <= kWhiteSpaceRanges[i].last) return true;
@@ -50,7 +50,7 @@ bool is_white_space(char32_t cp) {
   return false;
 }
 
-uint32_t category_mask_by_name(const char* name, size_t len) {
+uint32_t CategoryMaskByName(const char* name, size_t len) {
   static const char* const kNames[kCategoryCount] = {
       "Cn", "Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps",
       "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co"};
@@ -69,7 +69,7 @@ uint32_t category_mask_by_name(const char* name, size_t len) {
   if (len == 2) {
     for (int c = 0; c < kCategoryCount; ++c) {
       if (kNames[c][0] == name[0] && kNames[c][1] == name[1]) {
-        return category_bit(static_cast<Category>(c));
+        return CategoryBit(static_cast<Category>(c));
       }
     }
   }

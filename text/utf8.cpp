@@ -12,7 +12,7 @@ struct Probe {
   size_t expected = 0;  // bytes a complete sequence needs
 };
 
-Probe probe(std::string_view s, size_t pos) {
+Probe ProbeAt(std::string_view s, size_t pos) {
   const auto b0 = static_cast<uint8_t>(s[pos]);
   if (b0 < 0x80) return {1, 1};
   uint8_t lo = 0x80, hi = 0xBF;
@@ -41,8 +41,8 @@ Probe probe(std::string_view s, size_t pos) {
 
 }  // namespace
 
-bool next_code_point(std::string_view s, size_t* pos, char32_t* cp) {
-  const Probe p = probe(s, *pos);
+bool NextCodePoint(std::string_view s, size_t* pos, char32_t* cp) {
+  const Probe p = ProbeAt(s, *pos);
   if (p.valid != p.expected) return false;
   const auto b0 = static_cast<uint8_t>(s[*pos]);
   char32_t v;
@@ -58,7 +58,7 @@ bool next_code_point(std::string_view s, size_t* pos, char32_t* cp) {
   return true;
 }
 
-size_t find_invalid(std::string_view s) {
+size_t FindInvalid(std::string_view s) {
   size_t pos = 0;
   char32_t cp;
   while (pos < s.size()) {
@@ -66,12 +66,12 @@ size_t find_invalid(std::string_view s) {
       ++pos;
       continue;
     }
-    if (!next_code_point(s, &pos, &cp)) return pos;
+    if (!NextCodePoint(s, &pos, &cp)) return pos;
   }
   return std::string_view::npos;
 }
 
-void append(std::string* out, char32_t cp) {
+void Append(std::string* out, char32_t cp) {
   if (cp < 0x80) {
     out->push_back(static_cast<char>(cp));
   } else if (cp < 0x800) {
@@ -89,12 +89,12 @@ void append(std::string* out, char32_t cp) {
   }
 }
 
-std::string decode_lossy(std::string_view bytes) {
+std::string DecodeLossy(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size());
   size_t pos = 0;
   while (pos < bytes.size()) {
-    const Probe p = probe(bytes, pos);
+    const Probe p = ProbeAt(bytes, pos);
     if (p.valid == p.expected) {
       out.append(bytes.substr(pos, p.expected));
       pos += p.expected;
@@ -106,12 +106,12 @@ std::string decode_lossy(std::string_view bytes) {
   return out;
 }
 
-size_t incomplete_tail(std::string_view bytes) {
+size_t IncompleteTail(std::string_view bytes) {
   for (size_t k = 1; k <= 3 && k <= bytes.size(); ++k) {
     const size_t pos = bytes.size() - k;
     const auto b = static_cast<uint8_t>(bytes[pos]);
     if (b >= 0x80 && b < 0xC0) continue;  // a continuation byte: look further back
-    const Probe p = probe(bytes, pos);
+    const Probe p = ProbeAt(bytes, pos);
     return p.valid == k && p.expected > k ? k : 0;
   }
   return 0;

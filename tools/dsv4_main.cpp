@@ -4,10 +4,10 @@
 #include <string>
 
 namespace dsv4 {
-int generate_command(int argc, char** argv);
-int tokenize_command(int argc, char** argv);
-int submit_command(int argc, char** argv);
-int serve_command(int argc, char** argv);
+int GenerateCommand(int argc, char** argv);
+int TokenizeCommand(int argc, char** argv);
+int SubmitCommand(int argc, char** argv);
+int ServeCommand(int argc, char** argv);
 }
 
 int main(int argc, char** argv) {
@@ -22,10 +22,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string cmd = argv[1];
-  if (cmd == "generate") return dsv4::generate_command(argc - 1, argv + 1);
-  if (cmd == "tokenize") return dsv4::tokenize_command(argc - 1, argv + 1);
-  if (cmd == "submit") return dsv4::submit_command(argc - 1, argv + 1);
-  if (cmd == "serve") return dsv4::serve_command(argc - 1, argv + 1);
+  if (cmd == "generate") return dsv4::GenerateCommand(argc - 1, argv + 1);
+  if (cmd == "tokenize") return dsv4::TokenizeCommand(argc - 1, argv + 1);
+  if (cmd == "submit") return dsv4::SubmitCommand(argc - 1, argv + 1);
+  if (cmd == "serve") return dsv4::ServeCommand(argc - 1, argv + 1);
   if (cmd == "-h" || cmd == "--help") {
     std::cout << usage;
     return 0;

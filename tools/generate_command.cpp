@@ -17,7 +17,7 @@ namespace po = boost::program_options;
 
 namespace dsv4 {
 
-int generate_command(int argc, char** argv) {
+int GenerateCommand(int argc, char** argv) {
   std::string model_dir, tokens_arg, plugin_name, plugin_dir, dump_logits, numerics = "fp32";
   int64_t max_tokens = 16, prefill_chunk = 0;
   float temperature = 0.0f, top_p = 1.0f;
@@ -42,7 +42,7 @@ int generate_command(int argc, char** argv) {
   if (const auto rc = flags.Parse(argc, argv)) return *rc;
   const po::variables_map& vm = flags.values();
   try {
-    const std::vector<int32_t> prompt = parse_token_list(tokens_arg);
+    const std::vector<int32_t> prompt = ParseTokenList(tokens_arg);
     if (max_tokens < 0) throw Error("--max-tokens must be >= 0, got " + std::to_string(max_tokens));
     const auto t_load = std::chrono::steady_clock::now();
     // Touch every page up front (so decode speed is not page-fault speed), with progress on
@@ -57,19 +57,19 @@ int generate_command(int argc, char** argv) {
       last_pct = pct;
       std::cerr << "dsv4: " << stage << " " << pct << "% (" << done / 1000000 << " / " << total / 1000000 << " MB)\n";
     };
-    auto model = Model::load(model_dir, lo);
+    auto model = Model::Load(model_dir, lo);
     const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
     PluginSelection sel;
     sel.dir = plugin_dir;
     sel.requested = plugin_name;
-    auto plugin = select_plugin(sel, [](const std::string& line) { std::cerr << "dsv4: " << line << "\n"; });
-    Engine engine(model, kernels_from(plugin), threads, parse_numerics(numerics));
+    auto plugin = SelectPlugin(sel, [](const std::string& line) { std::cerr << "dsv4: " << line << "\n"; });
+    Engine engine(model, KernelsFrom(plugin), threads, ParseNumerics(numerics));
     const ModelConfig& c = model->config();
     std::cerr << "dsv4: loaded " << model_dir << " in " << load_s << " s (" << model->checkpoint().file_bytes() / 1e6
               << " MB, " << c.num_hidden_layers << " layers, vocab " << c.vocab_size << "), plugin " << plugin->name()
-              << ", " << engine.threads() << " threads, " << numerics_name(engine.numerics()) << " numerics\n";
+              << ", " << engine.Threads() << " threads, " << NumericsName(engine.numerics()) << " numerics\n";
 
-    SequenceState seq = engine.new_sequence();
+    SequenceState seq = engine.NewSequence();
     Sampler sampler({temperature, top_p, seed});
     std::vector<float> logits;
     std::ofstream dump;
@@ -82,7 +82,7 @@ int generate_command(int argc, char** argv) {
     StepStats prefill{};
     for (size_t off = 0; off < prompt.size(); off += static_cast<size_t>(chunk)) {
       const int64_t n = std::min<int64_t>(chunk, static_cast<int64_t>(prompt.size() - off));
-      const StepStats st = engine.forward({SeqChunk{&seq, prompt.data() + off, n, false, &logits}});
+      const StepStats st = engine.Forward({SeqChunk{&seq, prompt.data() + off, n, false, &logits}});
       prefill.tokens += st.tokens;
       prefill.seconds += st.seconds;
       prefill.flops += st.flops;
@@ -94,7 +94,7 @@ int generate_command(int argc, char** argv) {
     StepStats decode{};
     for (int64_t step = 0; step < max_tokens; ++step) {
       if (dump) dump.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
-      const Sampled s = sampler.sample(logits.data(), c.vocab_size);
+      const Sampled s = sampler.Sample(logits.data(), c.vocab_size);
       out.push_back(s.token);
       std::cerr << s.token << (step + 1 < max_tokens ? " " : "\n");
       if (s.token == c.eos_token_id && !vm.count("ignore-eos")) {
@@ -102,7 +102,7 @@ int generate_command(int argc, char** argv) {
         break;
       }
       if (step + 1 == max_tokens) break;
-      const StepStats st = engine.forward({SeqChunk{&seq, &out.back(), 1, false, &logits}});
+      const StepStats st = engine.Forward({SeqChunk{&seq, &out.back(), 1, false, &logits}});
       decode.tokens += st.tokens;
       decode.seconds += st.seconds;
       decode.weight_bytes += st.weight_bytes;
@@ -113,7 +113,7 @@ int generate_command(int argc, char** argv) {
                 << decode.tokens / std::max(decode.seconds, 1e-9) << " tok/s, "
                 << (decode.weight_bytes + decode.kv_bytes) / decode.tokens / 1e6 << " MB read/token, "
                 << (decode.weight_bytes + decode.kv_bytes) / std::max(decode.seconds, 1e-9) / 1e9 << " GB/s); state "
-                << seq.bytes() / 1024 << " KiB\n";
+                << seq.Bytes() / 1024 << " KiB\n";
     }
     std::ostringstream line;
     for (size_t i = 0; i < out.size(); ++i) line << (i ? " " : "") << out[i];

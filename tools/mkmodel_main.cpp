@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   const po::variables_map& vm = flags.values();
   try {
     if (!release.empty()) {
-      const dsv4::ReleaseShards r = dsv4::write_release_shards(release, out);
+      const dsv4::ReleaseShards r = dsv4::WriteReleaseShards(release, out);
       std::cerr << "dsv4-mkmodel: wrote " << out << ": " << r.shards << " shards, " << r.tensors << " tensors, "
                 << r.data_bytes / 1e9 << " GB of zero weights as file holes"
                 << (r.sizes_checked ? " (every shard the size of the real file)" : "") << "\n";
@@ -41,9 +41,9 @@ int main(int argc, char** argv) {
     dsv4::ModelConfig c;
     if (!config_file.empty()) {
       const auto slash = config_file.rfind('/');
-      c = dsv4::load_config(slash == std::string::npos ? "." : config_file.substr(0, slash));
+      c = dsv4::LoadConfig(slash == std::string::npos ? "." : config_file.substr(0, slash));
     } else {
-      c = dsv4::model_preset(preset);
+      c = dsv4::ModelPreset(preset);
     }
     if (vocab > 0) c.vocab_size = vocab;
     if (experts > 0) {
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
         last_pct = pct;
       }
     };
-    const size_t bytes = dsv4::write_model(out, c, wo);
+    const size_t bytes = dsv4::WriteModel(out, c, wo);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::cerr << "\ndsv4-mkmodel: wrote " << out << ": " << bytes / 1e6 << " MB of tensors in " << s << " s\n";
     return 0;

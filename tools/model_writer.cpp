@@ -14,7 +14,7 @@
 
 namespace dsv4 {
 
-uint8_t encode_e4m3(float v) {
+uint8_t EncodeE4m3(float v) {
   if (std::isnan(v)) return 0x7f;
   const uint8_t sign = std::signbit(v) ? 0x80 : 0;
   const float a = std::min(std::fabs(v), 448.0f);
@@ -38,7 +38,7 @@ uint8_t encode_e4m3(float v) {
   return static_cast<uint8_t>(sign | code);
 }
 
-uint8_t encode_e2m1(float v) {
+uint8_t EncodeE2m1(float v) {
   static const float mags[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
   const uint8_t sign = std::signbit(v) ? 8 : 0;
   const float a = std::min(std::fabs(v), 6.0f);
@@ -55,41 +55,41 @@ namespace {
 // splitmix64: tiny, fast, and good enough for random weights.
 struct Rng {
   uint64_t s;
-  uint64_t next() {
+  uint64_t Next() {
     uint64_t z = (s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
   }
-  double uniform() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
+  double Uniform() { return static_cast<double>(Next() >> 11) * (1.0 / 9007199254740992.0); }
   // Approximately standard normal: the sum of four 16-bit uniforms (Irwin-Hall), centred and
   // scaled to unit variance. One 64-bit draw per value keeps multi-GB checkpoints quick to write.
-  float normal() {
-    const uint64_t r = next();
+  float Normal() {
+    const uint64_t r = Next();
     const uint32_t sum = static_cast<uint32_t>(r & 0xffff) + static_cast<uint32_t>((r >> 16) & 0xffff) +
                          static_cast<uint32_t>((r >> 32) & 0xffff) + static_cast<uint32_t>(r >> 48);
     return (static_cast<float>(sum) * (1.0f / 65536.0f) - 2.0f) * 1.7320508f;
   }
 };
 
-uint64_t name_hash(const std::string& s) {
+uint64_t NameHash(const std::string& s) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
   return h;
 }
 
-bool ends_with(const std::string& s, const std::string& suf) {
+bool EndsWith(const std::string& s, const std::string& suf) {
   return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
 }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool Contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-uint8_t e8m0_for(float amax, float fmt_max) {
+uint8_t E8m0For(float amax, float fmt_max) {
   amax = std::max(amax, 1e-30f);
   const int e = static_cast<int>(std::ceil(std::log2(amax / fmt_max)));
   return static_cast<uint8_t>(std::clamp(e + 127, 1, 254));
 }
 
-void put_bf16(std::vector<uint8_t>& out, size_t i, float f) {
+void PutBf16(std::vector<uint8_t>& out, size_t i, float f) {
   const uint16_t h = dsv4_f32_to_bf16(f);
   std::memcpy(out.data() + 2 * i, &h, 2);
 }
@@ -99,24 +99,24 @@ void put_bf16(std::vector<uint8_t>& out, size_t i, float f) {
 struct Dist {
   float offset = 0.0f, sigma = 1.0f;
   bool uniform = false;
-  float draw(Rng& g) const { return uniform ? offset + sigma * static_cast<float>(g.uniform()) : offset + sigma * g.normal(); }
+  float Draw(Rng& g) const { return uniform ? offset + sigma * static_cast<float>(g.Uniform()) : offset + sigma * g.Normal(); }
 };
 
-Dist dist_for(const std::string& name, int64_t fan_in) {
-  if (ends_with(name, "norm.weight")) return {1.0f, 0.1f};
-  if (ends_with(name, "attn_sink")) return {0.0f, 1.0f};
-  if (contains(name, "hc_") && ends_with(name, "_fn")) return {0.0f, 0.02f};
-  if (contains(name, "hc_") && ends_with(name, "_base")) return {0.0f, 0.5f};
-  if (contains(name, "hc_") && ends_with(name, "_scale")) return {0.5f, 1.0f, true};
-  if (ends_with(name, "ape")) return {0.0f, 0.5f};
-  if (ends_with(name, "gate.bias")) return {0.0f, 0.1f};
+Dist DistFor(const std::string& name, int64_t fan_in) {
+  if (EndsWith(name, "norm.weight")) return {1.0f, 0.1f};
+  if (EndsWith(name, "attn_sink")) return {0.0f, 1.0f};
+  if (Contains(name, "hc_") && EndsWith(name, "_fn")) return {0.0f, 0.02f};
+  if (Contains(name, "hc_") && EndsWith(name, "_base")) return {0.0f, 0.5f};
+  if (Contains(name, "hc_") && EndsWith(name, "_scale")) return {0.5f, 1.0f, true};
+  if (EndsWith(name, "ape")) return {0.0f, 0.5f};
+  if (EndsWith(name, "gate.bias")) return {0.0f, 0.1f};
   if (name == "embed.weight") return {0.0f, 1.0f};
   return {0.0f, 1.0f / std::sqrt(static_cast<float>(fan_in))};
 }
 
 }  // namespace
 
-ModelConfig model_preset(const std::string& name) {
+ModelConfig ModelPreset(const std::string& name) {
   ModelConfig c;
   c.model_type = "deepseek_v4";
   c.num_key_value_heads = 1;
@@ -166,7 +166,7 @@ ModelConfig model_preset(const std::string& name) {
     return c;
   }
   if (name == "tiny-dspark") {
-    c = model_preset("tiny");
+    c = ModelPreset("tiny");
     c.compress_ratios.back() = 0;  // three window-only stages replace the MTP entry
     c.compress_ratios.push_back(0);
     c.compress_ratios.push_back(0);
@@ -203,33 +203,33 @@ ModelConfig model_preset(const std::string& name) {
   throw Error("unknown model preset '" + name + "'; expected one of tiny, tiny-a, flash, pro, tiny-dspark");
 }
 
-std::vector<std::string> model_preset_names() { return {"tiny", "tiny-a", "flash", "pro", "tiny-dspark"}; }
+std::vector<std::string> ModelPresetNames() { return {"tiny", "tiny-a", "flash", "pro", "tiny-dspark"}; }
 
-std::vector<TensorSpec> plan_tensors(const ModelConfig& c, const WriteOptions& o) {
+std::vector<TensorSpec> PlanTensors(const ModelConfig& c, const WriteOptions& o) {
   std::vector<TensorSpec> t;
-  for (const TensorRole& r : tensor_roles(c, o.include_mtp))
-    for (TensorSpec& s : stored_tensors(r, o.dequantized)) t.push_back(std::move(s));
+  for (const TensorRole& r : TensorRoles(c, o.include_mtp))
+    for (TensorSpec& s : StoredTensors(r, o.dequantized)) t.push_back(std::move(s));
   return t;
 }
 
-std::vector<uint8_t> generate_tensor(const ModelConfig& c, const TensorSpec& spec, uint64_t seed,
+std::vector<uint8_t> GenerateTensor(const ModelConfig& c, const TensorSpec& spec, uint64_t seed,
                                      std::vector<uint8_t>* scale_out) {
-  Rng g{seed ^ name_hash(spec.name)};
+  Rng g{seed ^ NameHash(spec.name)};
   int64_t numel = 1;
   for (int64_t s : spec.shape) numel *= s;
   const int64_t rows = spec.shape.empty() ? 1 : spec.shape[0];
   const int64_t cols = spec.shape.size() > 1 ? spec.shape[1] : 1;
-  std::vector<uint8_t> out(static_cast<size_t>(numel) * dtype_size(spec.dtype));
+  std::vector<uint8_t> out(static_cast<size_t>(numel) * DtypeSize(spec.dtype));
   switch (spec.dtype) {
     case DType::kBF16: {
-      const Dist d = dist_for(spec.name, cols);
-      for (int64_t i = 0; i < numel; ++i) put_bf16(out, static_cast<size_t>(i), d.draw(g));
+      const Dist d = DistFor(spec.name, cols);
+      for (int64_t i = 0; i < numel; ++i) PutBf16(out, static_cast<size_t>(i), d.Draw(g));
       return out;
     }
     case DType::kF32: {
-      const Dist d = dist_for(spec.name, cols);
+      const Dist d = DistFor(spec.name, cols);
       for (int64_t i = 0; i < numel; ++i) {
-        const float f = d.draw(g);
+        const float f = d.Draw(g);
         std::memcpy(out.data() + 4 * i, &f, 4);
       }
       return out;
@@ -240,7 +240,7 @@ std::vector<uint8_t> generate_tensor(const ModelConfig& c, const TensorSpec& spe
       for (int64_t r = 0; r < rows; ++r) {
         for (int64_t e = 0; e < E; ++e) perm[e] = e;
         for (int64_t k = 0; k < K; ++k) {
-          std::swap(perm[k], perm[k + static_cast<int64_t>(g.next() % static_cast<uint64_t>(E - k))]);
+          std::swap(perm[k], perm[k + static_cast<int64_t>(g.Next() % static_cast<uint64_t>(E - k))]);
           std::memcpy(out.data() + 8 * (r * K + k), &perm[k], 8);
         }
       }
@@ -257,15 +257,15 @@ std::vector<uint8_t> generate_tensor(const ModelConfig& c, const TensorSpec& spe
           float amax = 0.0f;
           for (int64_t r = br * 128; r < r1; ++r)
             for (int64_t k = bc * 128; k < c1; ++k) {
-              blk.push_back(g.normal() / std::sqrt(static_cast<float>(cols)));
+              blk.push_back(g.Normal() / std::sqrt(static_cast<float>(cols)));
               amax = std::max(amax, std::fabs(blk.back()));
             }
-          const uint8_t s = e8m0_for(amax, 448.0f);
+          const uint8_t s = E8m0For(amax, 448.0f);
           (*scale_out)[static_cast<size_t>(br * sc + bc)] = s;
           const float inv = 1.0f / dsv4_e8m0_to_f32(s);
           size_t i = 0;
           for (int64_t r = br * 128; r < r1; ++r)
-            for (int64_t k = bc * 128; k < c1; ++k) out[static_cast<size_t>(r * cols + k)] = encode_e4m3(blk[i++] * inv);
+            for (int64_t k = bc * 128; k < c1; ++k) out[static_cast<size_t>(r * cols + k)] = EncodeE4m3(blk[i++] * inv);
         }
       }
       return out;
@@ -278,14 +278,14 @@ std::vector<uint8_t> generate_tensor(const ModelConfig& c, const TensorSpec& spe
         for (int64_t gi = 0; gi < logical / 32; ++gi) {
           float amax = 0.0f;
           for (float& v : grp) {
-            v = g.normal() / std::sqrt(static_cast<float>(logical));
+            v = g.Normal() / std::sqrt(static_cast<float>(logical));
             amax = std::max(amax, std::fabs(v));
           }
-          const uint8_t s = e8m0_for(amax, 6.0f);
+          const uint8_t s = E8m0For(amax, 6.0f);
           (*scale_out)[static_cast<size_t>(r * (logical / 32) + gi)] = s;
           const float inv = 1.0f / dsv4_e8m0_to_f32(s);
           for (int j = 0; j < 32; j += 2) {
-            const uint8_t lo = encode_e2m1(grp[j] * inv), hi = encode_e2m1(grp[j + 1] * inv);
+            const uint8_t lo = EncodeE2m1(grp[j] * inv), hi = EncodeE2m1(grp[j + 1] * inv);
             out[static_cast<size_t>(r * cols + gi * 16 + j / 2)] = static_cast<uint8_t>(lo | (hi << 4));
           }
         }
@@ -293,15 +293,15 @@ std::vector<uint8_t> generate_tensor(const ModelConfig& c, const TensorSpec& spe
       return out;
     }
     default:
-      throw Error("generate_tensor: no generator for dtype " + std::string(dtype_name(spec.dtype)));
+      throw Error("generate_tensor: no generator for dtype " + std::string(DtypeName(spec.dtype)));
   }
 }
 
-size_t write_model(const std::string& dir, const ModelConfig& config, const WriteOptions& o) {
-  validate_config(config, dir + "/config.json");
+size_t WriteModel(const std::string& dir, const ModelConfig& config, const WriteOptions& o) {
+  ValidateConfig(config, dir + "/config.json");
   // Without the extra blocks, the config written says so (no entries, no dspark_* keys for them).
   ModelConfig c = config;
-  if (!o.include_mtp && c.draft_stages() > 0) {
+  if (!o.include_mtp && c.DraftStages() > 0) {
     c.compress_ratios.resize(static_cast<size_t>(c.num_hidden_layers));
     const ModelConfig unset;
     c.dspark_block_size = unset.dspark_block_size;
@@ -313,13 +313,13 @@ size_t write_model(const std::string& dir, const ModelConfig& config, const Writ
   {
     std::ofstream cfg(dir + "/config.json");
     if (!cfg) throw Error(dir + "/config.json: cannot create");
-    cfg << config_to_json(c) << "\n";
+    cfg << ConfigToJson(c) << "\n";
   }
-  const std::vector<TensorSpec> specs = plan_tensors(c, o);
+  const std::vector<TensorSpec> specs = PlanTensors(c, o);
   auto bytes_of = [](const TensorSpec& s) {
     int64_t n = 1;
     for (int64_t d : s.shape) n *= d;
-    return static_cast<size_t>(n) * dtype_size(s.dtype);
+    return static_cast<size_t>(n) * DtypeSize(s.dtype);
   };
   size_t total = 0;
   for (const auto& s : specs) total += bytes_of(s);
@@ -343,8 +343,8 @@ size_t write_model(const std::string& dir, const ModelConfig& config, const Writ
   for (int k = 0; k < shards; ++k) {
     SafetensorsWriter w(dir + "/" + shard_name(k));
     for (size_t i = 0; i < specs.size(); ++i)
-      if (shard_of[i] == k) w.declare(specs[i].name, specs[i].dtype, specs[i].shape);
-    w.write_header();
+      if (shard_of[i] == k) w.Declare(specs[i].name, specs[i].dtype, specs[i].shape);
+    w.WriteHeader();
     std::map<std::string, std::vector<uint8_t>> pending_scales;
     for (size_t i = 0; i < specs.size(); ++i) {
       if (shard_of[i] != k) continue;
@@ -355,15 +355,15 @@ size_t write_model(const std::string& dir, const ModelConfig& config, const Writ
         pending_scales.erase(s.name);
       } else {
         std::vector<uint8_t> scale;
-        bytes = generate_tensor(c, s, o.seed, &scale);
+        bytes = GenerateTensor(c, s, o.seed, &scale);
         if (!scale.empty()) pending_scales[s.name.substr(0, s.name.size() - 7) + ".scale"] = std::move(scale);
       }
-      w.write(s.name, bytes.data(), bytes.size());
+      w.Write(s.name, bytes.data(), bytes.size());
       index["weight_map"][s.name] = shard_name(k);
       done += bytes.size();
       if (o.progress) o.progress(done, total);
     }
-    w.finish();
+    w.Finish();
   }
   std::ofstream idx(dir + "/model.safetensors.index.json");
   idx << index.dump(2) << "\n";

@@ -28,21 +28,21 @@ struct WriteOptions {
 // Named configurations: "tiny" (TINY-CONFIG.md), "tiny-a" (the golden set A shape), "flash"
 // (V4-Flash widths, 2 layers, 16 experts), "pro" (V4-Pro widths, 1 layer, 8 experts),
 // "tiny-dspark" (tiny with three DSpark drafter stages instead of the MTP block, as 0731/0813).
-ModelConfig model_preset(const std::string& name);
-std::vector<std::string> model_preset_names();
+ModelConfig ModelPreset(const std::string& name);
+std::vector<std::string> ModelPresetNames();
 
 // Every tensor a checkpoint of this config holds, in writing order: the role table's.
-std::vector<TensorSpec> plan_tensors(const ModelConfig& c, const WriteOptions& o);
+std::vector<TensorSpec> PlanTensors(const ModelConfig& c, const WriteOptions& o);
 
 // The bytes of one tensor (and, for a quantised weight, of its scale: `scale_out`).
-std::vector<uint8_t> generate_tensor(const ModelConfig& c, const TensorSpec& spec, uint64_t seed,
+std::vector<uint8_t> GenerateTensor(const ModelConfig& c, const TensorSpec& spec, uint64_t seed,
                                      std::vector<uint8_t>* scale_out);
 
 // Writes DIR/config.json, shards and the index. Returns the total bytes written.
-size_t write_model(const std::string& dir, const ModelConfig& c, const WriteOptions& o);
+size_t WriteModel(const std::string& dir, const ModelConfig& c, const WriteOptions& o);
 
 // Round-to-nearest-even encoders (exact inverses of plugins/dsv4_formats.h on representable values).
-uint8_t encode_e4m3(float v);
-uint8_t encode_e2m1(float v);
+uint8_t EncodeE4m3(float v);
+uint8_t EncodeE2m1(float v);
 
 }  // namespace dsv4

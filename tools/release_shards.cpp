@@ -18,7 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-nlohmann::json read_json(const std::string& path) {
+nlohmann::json ReadJson(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error(path + ": cannot open");
   try {
@@ -29,7 +29,7 @@ nlohmann::json read_json(const std::string& path) {
 }
 
 // shard_sizes.txt: "<file name> <bytes>" per line; empty when the release has none.
-std::map<std::string, uint64_t> read_shard_sizes(const std::string& path) {
+std::map<std::string, uint64_t> ReadShardSizes(const std::string& path) {
   std::map<std::string, uint64_t> sizes;
   std::ifstream in(path);
   std::string name;
@@ -40,15 +40,15 @@ std::map<std::string, uint64_t> read_shard_sizes(const std::string& path) {
 
 }  // namespace
 
-ReleaseShards write_release_shards(const std::string& release_dir, const std::string& out_dir) {
-  const ModelConfig c = load_config(release_dir);
+ReleaseShards WriteReleaseShards(const std::string& release_dir, const std::string& out_dir) {
+  const ModelConfig c = LoadConfig(release_dir);
   const std::string index_path = release_dir + "/model.safetensors.index.json";
-  const nlohmann::json index = read_json(index_path);
-  const auto sizes = read_shard_sizes(release_dir + "/shard_sizes.txt");
+  const nlohmann::json index = ReadJson(index_path);
+  const auto sizes = ReadShardSizes(release_dir + "/shard_sizes.txt");
 
   std::map<std::string, StoredTensor> planned;
-  for (const TensorRole& r : tensor_roles(c, true))
-    for (StoredTensor& t : stored_tensors(r, false)) planned.emplace(t.name, std::move(t));
+  for (const TensorRole& r : TensorRoles(c, true))
+    for (StoredTensor& t : StoredTensors(r, false)) planned.emplace(t.name, std::move(t));
 
   std::map<std::string, std::vector<const StoredTensor*>> by_shard;
   ReleaseShards out;
@@ -57,7 +57,7 @@ ReleaseShards write_release_shards(const std::string& release_dir, const std::st
     if (it == planned.end())
       throw Error(index_path + ": lists tensor '" + name + "', which the tensor-role table does not have");
     by_shard[shard.get<std::string>()].push_back(&it->second);
-    out.data_bytes += stored_bytes(it->second);
+    out.data_bytes += StoredBytes(it->second);
     ++out.tensors;
   }
   if (out.tensors != planned.size()) {
@@ -75,11 +75,11 @@ ReleaseShards write_release_shards(const std::string& release_dir, const std::st
   for (auto& [shard, tensors] : by_shard) {
     // Smallest tensors first keeps the offsets, hence the header, short enough to pad to size.
     std::sort(tensors.begin(), tensors.end(), [](const StoredTensor* a, const StoredTensor* b) {
-      const size_t x = stored_bytes(*a), y = stored_bytes(*b);
+      const size_t x = StoredBytes(*a), y = StoredBytes(*b);
       return x != y ? x < y : a->name < b->name;
     });
     SafetensorsWriter w(out_dir + "/" + shard);
-    for (const StoredTensor* t : tensors) w.declare(t->name, t->dtype, t->shape);
+    for (const StoredTensor* t : tensors) w.Declare(t->name, t->dtype, t->shape);
     uint64_t size = 0;
     if (!sizes.empty()) {
       auto s = sizes.find(shard);
@@ -88,11 +88,11 @@ ReleaseShards write_release_shards(const std::string& release_dir, const std::st
       // The header is the only part not fixed by the role table: a real one of about the size
       // of ours. A shard whose data alone overflows, or leaves far more room than a header
       // takes, means the table's dtypes or shapes are not the release's.
-      if (size < 8 + w.data_bytes() || size - 8 - w.data_bytes() > 4 * 1024 * 1024)
+      if (size < 8 + w.DataBytes() || size - 8 - w.DataBytes() > 4 * 1024 * 1024)
         throw Error(release_dir + "/shard_sizes.txt: " + shard + " is " + std::to_string(size) +
-                    " bytes; the tensor-role table puts " + std::to_string(w.data_bytes()) + " data bytes in it");
+                    " bytes; the tensor-role table puts " + std::to_string(w.DataBytes()) + " data bytes in it");
     }
-    w.write_header_only(size);
+    w.WriteHeaderOnly(size);
   }
   if (!sizes.empty() && sizes.size() != by_shard.size())
     throw Error(release_dir + "/shard_sizes.txt: lists " + std::to_string(sizes.size()) + " shards; the index names " +

@@ -20,6 +20,6 @@ struct ReleaseShards {
 // Writes OUT_DIR/{config.json, model.safetensors.index.json, the shards, and the release's other
 // small files}. Throws dsv4::Error naming the tensor or shard where the role table and the
 // release disagree (a tensor one lists and the other not, total_size, a shard's size).
-ReleaseShards write_release_shards(const std::string& release_dir, const std::string& out_dir);
+ReleaseShards WriteReleaseShards(const std::string& release_dir, const std::string& out_dir);
 
 }  // namespace dsv4

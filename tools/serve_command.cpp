@@ -104,7 +104,7 @@ void Stop(const Child& c, std::chrono::seconds patience) {
 
 }  // namespace
 
-int serve_command(int argc, char** argv) {
+int ServeCommand(int argc, char** argv) {
   std::string flash, pro, host = "127.0.0.1", plugin, log_dir, ready_file, api_keys;
   int port = 8000, threads = 0;
   dsv4::Flags flags("dsv4 serve", "usage: dsv4 serve --flash DIR [--pro DIR] [options]");

@@ -14,7 +14,7 @@ namespace po = boost::program_options;
 
 namespace dsv4 {
 
-int submit_command(int argc, char** argv) {
+int SubmitCommand(int argc, char** argv) {
   protocol::GenerateRequest r;
   std::string router = "tcp://127.0.0.1:5555", tokens_arg, prompt, model = "flash", thinking = "none";
   double temperature = 0.0, top_p = 1.0;
@@ -50,7 +50,7 @@ int submit_command(int argc, char** argv) {
   try {
     if (vm.count("tokens")) {
       r.prompt_kind = protocol::PromptKind::kTokens;
-      r.tokens = parse_token_list(tokens_arg);
+      r.tokens = ParseTokenList(tokens_arg);
     } else {
       r.prompt_kind = protocol::PromptKind::kText;
       r.prompt = prompt;

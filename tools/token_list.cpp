@@ -7,7 +7,7 @@
 
 namespace dsv4 {
 
-std::vector<int32_t> parse_token_list(const std::string& text) {
+std::vector<int32_t> ParseTokenList(const std::string& text) {
   std::vector<int32_t> ids;
   size_t i = 0;
   while (i < text.size()) {

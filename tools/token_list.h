@@ -6,5 +6,5 @@
 #include <vector>
 
 namespace dsv4 {
-std::vector<int32_t> parse_token_list(const std::string& text);
+std::vector<int32_t> ParseTokenList(const std::string& text);
 }  // namespace dsv4

@@ -38,7 +38,7 @@ ChatPrompt OneUserTurn(const std::string& text, const std::string& thinking) {
 
 }  // namespace
 
-int tokenize_command(int argc, char** argv) {
+int TokenizeCommand(int argc, char** argv) {
   std::string tokenizer_path, model_dir, text, text_file, thinking = "none";
   bool chat = false;
   Flags flags("dsv4 tokenize",
@@ -64,7 +64,7 @@ int tokenize_command(int argc, char** argv) {
       const auto encoder = MakePromptEncoder(model_dir);
       ids = chat ? encoder->EncodeChat(OneUserTurn(text, thinking)) : encoder->EncodeText(text);
     } else {
-      ids = Tokenizer::load(tokenizer_path).encode(text);
+      ids = Tokenizer::Load(tokenizer_path).Encode(text);
     }
     std::string line;
     for (size_t i = 0; i < ids.size(); ++i) {

@@ -155,7 +155,7 @@ ClientKeys LoadClientKeys(const std::string& key_file, const std::string& router
 }
 
 void ApplyClient(zmq::socket_t& sock, const ClientKeys& keys) {
-  if (!keys.enabled()) return;
+  if (!keys.Enabled()) return;
   sock.set(zmq::sockopt::curve_serverkey, keys.server_public_key);
   sock.set(zmq::sockopt::curve_publickey, keys.own.public_key);
   sock.set(zmq::sockopt::curve_secretkey, keys.own.secret_key);

@@ -53,7 +53,7 @@ void AppendToAllowList(const std::string& path, Role role, const std::string& pu
 struct ClientKeys {
   KeyPair own;
   std::string server_public_key;
-  bool enabled() const { return !server_public_key.empty(); }
+  bool Enabled() const { return !server_public_key.empty(); }
 };
 // Loads both files; empty paths give disabled keys (plain ZeroMQ, for an --insecure router).
 // Exactly one of the two paths empty is an error naming the missing one.

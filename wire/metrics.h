@@ -23,7 +23,7 @@ class Endpoint {
   // `address` is host:port, e.g. "0.0.0.0:9464" or "127.0.0.1:0". Throws std::runtime_error
   // naming the address when it cannot bind.
   explicit Endpoint(const std::string& address);
-  prometheus::Registry& registry() { return *registry_; }
+  prometheus::Registry& Registry() { return *registry_; }
   int port() const { return port_; }
 
  private:

@@ -29,11 +29,11 @@ AnswerText::AnswerText(const Tokenizer* tokenizer, AnswerTextOptions options) : 
 }
 
 std::string AnswerText::Push(int32_t id, bool last, bool eos) {
-  if (stopped()) return "";
+  if (Stopped()) return "";
   std::string piece;
   if (detok_) {
-    if (!eos) piece = detok_->push(id);
-    if (last) piece += detok_->finish();
+    if (!eos) piece = detok_->Push(id);
+    if (last) piece += detok_->Finish();
   }
   if (reasoning_) {
     ++reasoning_tokens_;
@@ -67,10 +67,10 @@ std::string AnswerText::Push(int32_t id, bool last, bool eos) {
 }
 
 void AnswerText::Finish() {
-  if (stopped()) return;
+  if (Stopped()) return;
   text_ += held_;
   held_.clear();
-  if (detok_) text_ += detok_->finish();
+  if (detok_) text_ += detok_->Finish();
 }
 
 protocol::Completion AnswerText::Completion(bool cut_short) const {
@@ -78,7 +78,7 @@ protocol::Completion AnswerText::Completion(bool cut_short) const {
   c.text = text_;
   if (!options_.chat) return c;
   const std::string full = options_.forced_prefix + text_;
-  const ParsedCompletion parsed = parse_completion(full, options_.mode);
+  const ParsedCompletion parsed = ParseCompletion(full, options_.mode);
   if (parsed.ok || !cut_short) {
     c.reasoning_content = parsed.reasoning_content;
     c.content = parsed.content;

@@ -48,7 +48,7 @@ class AnswerText {
   void Finish();
 
   // A stop string appeared: the answer ends with the token that completed it.
-  bool stopped() const { return !matched_stop_.empty(); }
+  bool Stopped() const { return !matched_stop_.empty(); }
   const std::string& matched_stop() const { return matched_stop_; }
   int64_t reasoning_tokens() const { return reasoning_tokens_; }
   const std::string& text() const { return text_; }

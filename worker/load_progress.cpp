@@ -55,9 +55,9 @@ void LoadProgress::Loaded(const Model& m) {
   weight_bytes_per_token_->Set(static_cast<double>(m.weight_bytes_per_token()));
   draft_bytes_->Set(static_cast<double>(m.draft_weight_bytes()));
   std::fprintf(stderr, "I: loaded %s: %zu tensors in %zu shards (%.2f GB mapped), %.2f GB read per token, %s %.2f GB%s\n",
-               m.dir().c_str(), m.weights().bound_tensors, m.checkpoint().shard_count(),
+               m.dir().c_str(), m.weights().bound_tensors, m.checkpoint().ShardCount(),
                static_cast<double>(m.checkpoint().file_bytes()) / 1e9, static_cast<double>(m.weight_bytes_per_token()) / 1e9,
-               draft_kind_name(m.config().draft_kind()), static_cast<double>(m.draft_weight_bytes()) / 1e9,
+               DraftKindName(m.config().draft_kind()), static_cast<double>(m.draft_weight_bytes()) / 1e9,
                m.weights().draft.kind == DraftKind::kNone && m.config().draft_kind() != DraftKind::kNone ? " (not mapped)" : "");
   const GenerationDefaults& g = m.generation_defaults();
   std::fprintf(stderr, "I: sampling for requests that name none: temperature %g, top_p %g (%s)\n", g.temperature, g.top_p,

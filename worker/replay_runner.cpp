@@ -18,7 +18,7 @@ class ReplayRunner final : public StepRunner {
     std::vector<int64_t> start;
     for (const SeqChunk& c : chunks) start.push_back(c.state->pos);
     const StepStats st = inner_->Step(chunks);
-    const int64_t vocab = inner_->vocab_size();
+    const int64_t vocab = inner_->VocabSize();
     for (size_t i = 0; i < chunks.size(); ++i) {
       const SeqChunk& c = chunks[i];
       std::vector<int32_t>& fed = fed_[c.state];
@@ -36,11 +36,11 @@ class ReplayRunner final : public StepRunner {
     return st;
   }
 
-  int64_t vocab_size() const override { return inner_->vocab_size(); }
-  int64_t eos_token_id() const override { return inner_->eos_token_id(); }
-  int64_t max_context() const override { return inner_->max_context(); }
-  std::string plugin_name() const override { return inner_->plugin_name(); }
-  std::string numerics_name() const override { return inner_->numerics_name(); }
+  int64_t VocabSize() const override { return inner_->VocabSize(); }
+  int64_t EosTokenId() const override { return inner_->EosTokenId(); }
+  int64_t MaxContext() const override { return inner_->MaxContext(); }
+  std::string PluginName() const override { return inner_->PluginName(); }
+  std::string NumericsName() const override { return inner_->NumericsName(); }
   std::string SwapPlugin(const std::string& name) override { return inner_->SwapPlugin(name); }
 
  private:
@@ -48,10 +48,10 @@ class ReplayRunner final : public StepRunner {
   int32_t Next(const std::vector<int32_t>& fed, size_t upto) const {
     for (size_t k = std::min(script_.size(), upto); k > 0; --k) {
       if (std::equal(script_.begin(), script_.begin() + static_cast<std::ptrdiff_t>(k), fed.begin() + static_cast<std::ptrdiff_t>(upto - k))) {
-        return k < script_.size() ? script_[k] : static_cast<int32_t>(std::max<int64_t>(0, eos_token_id()));
+        return k < script_.size() ? script_[k] : static_cast<int32_t>(std::max<int64_t>(0, EosTokenId()));
       }
     }
-    return script_.empty() ? static_cast<int32_t>(std::max<int64_t>(0, eos_token_id())) : script_[0];
+    return script_.empty() ? static_cast<int32_t>(std::max<int64_t>(0, EosTokenId())) : script_[0];
   }
 
   std::unique_ptr<StepRunner> inner_;

@@ -18,7 +18,7 @@ void RouterLink::Connect() {
   sock_->set(zmq::sockopt::sndhwm, 100000);
   curve::ApplyClient(*sock_, cfg_.keys);
   sock_->connect(cfg_.router);
-  cfg_.info.plugin = runner_.plugin_name();
+  cfg_.info.plugin = runner_.PluginName();
   Send(protocol::EncodeReady(cfg_.info));
   router_expiry_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
   next_heartbeat_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms);
@@ -32,13 +32,13 @@ void RouterLink::SwapPlugin(const protocol::SwapPluginCommand& cmd) {
   const std::string err = runner_.SwapPlugin(plugin);
   if (err.empty()) {
     metrics_.swaps_ok->Increment();
-    metrics_.SetPlugin(runner_.plugin_name());
-    std::cerr << "I: dsv4-worker: now serving with plugin '" << runner_.plugin_name() << "'\n";
+    metrics_.SetPlugin(runner_.PluginName());
+    std::cerr << "I: dsv4-worker: now serving with plugin '" << runner_.PluginName() << "'\n";
   } else {
     metrics_.swaps_failed->Increment();
-    std::cerr << "W: dsv4-worker: plugin swap refused, keeping '" << runner_.plugin_name() << "': " << err << "\n";
+    std::cerr << "W: dsv4-worker: plugin swap refused, keeping '" << runner_.PluginName() << "': " << err << "\n";
   }
-  Send(protocol::EncodeSwapResult({cmd.admin_id, err.empty(), runner_.plugin_name(), err}));
+  Send(protocol::EncodeSwapResult({cmd.admin_id, err.empty(), runner_.PluginName(), err}));
 }
 
 void RouterLink::HandleRouter(const zmq::message_t& body) {

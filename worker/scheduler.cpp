@@ -152,13 +152,13 @@ void Scheduler::Admit(protocol::WorkRequest w) {
     seq.text.emplace(encoder_.tokenizer(), std::move(text));
     // What only this worker can check: ids against its own vocabulary (the router checked
     // against what the tier announced, in the same words).
-    protocol::CheckTokenIds(seq.prompt, runner_.vocab_size(), "tokens");
-    protocol::CheckTokenIds(seq.draft, runner_.vocab_size(), "draft");
+    protocol::CheckTokenIds(seq.prompt, runner_.VocabSize(), "tokens");
+    protocol::CheckTokenIds(seq.draft, runner_.VocabSize(), "draft");
     const int64_t need = static_cast<int64_t>(seq.prompt.size()) + std::max<int64_t>(seq.req.max_tokens, static_cast<int64_t>(seq.draft.size()));
-    if (need > runner_.max_context())
+    if (need > runner_.MaxContext())
       throw protocol::ProtocolError(ErrorCode::kBadRequest, "prompt (" + std::to_string(seq.prompt.size()) + " tokens) + max_tokens (" +
                                                                 std::to_string(seq.req.max_tokens) + ") exceeds the model's context of " +
-                                                                std::to_string(runner_.max_context()));
+                                                                std::to_string(runner_.MaxContext()));
     seq.state = runner_.NewSequence();
     RestorePrefix(seq);
   } catch (const protocol::ProtocolError& e) {
@@ -214,12 +214,12 @@ void Scheduler::ReportPrefixCache() {
 }
 
 bool Scheduler::EndsAtEos(const Sequence& s) const {
-  return !s.req.ignore_eos && !s.answer.empty() && s.answer.back() == runner_.eos_token_id();
+  return !s.req.ignore_eos && !s.answer.empty() && s.answer.back() == runner_.EosTokenId();
 }
 
 bool Scheduler::Stopped(const Sequence& s) const {
   if (s.answer.empty()) return false;
-  return EndsAtEos(s) || s.text->stopped() || static_cast<int64_t>(s.answer.size()) >= s.req.max_tokens;
+  return EndsAtEos(s) || s.text->Stopped() || static_cast<int64_t>(s.answer.size()) >= s.req.max_tokens;
 }
 
 void Scheduler::Complete(Sequence& s) {
@@ -229,7 +229,7 @@ void Scheduler::Complete(Sequence& s) {
   s.text->Finish();
   protocol::WorkerDone d;
   d.rid = s.rid;
-  d.finish_reason = eos || s.text->stopped() ? protocol::FinishReason::kStop : protocol::FinishReason::kLength;
+  d.finish_reason = eos || s.text->Stopped() ? protocol::FinishReason::kStop : protocol::FinishReason::kLength;
   d.stop_sequence = s.text->matched_stop();
   d.prompt_tokens = static_cast<int64_t>(s.prompt.size());
   d.answer_tokens = static_cast<int64_t>(s.answer.size());
@@ -249,7 +249,7 @@ void Scheduler::FailSeq(Sequence& s, ErrorCode code, const std::string& message)
 void Scheduler::Keep(Sequence& s, int32_t token, float logprob) {
   s.answer.push_back(token);
   s.logprobs.push_back(logprob);
-  s.sampler.note(token);
+  s.sampler.Note(token);
 }
 
 void Scheduler::Emit(Sequence& s, const Sampled& t, const float* logits) {
@@ -265,7 +265,7 @@ void Scheduler::Emit(Sequence& s, const Sampled& t, const float* logits) {
   out.text = s.text->Push(t.token, eos || static_cast<int64_t>(s.answer.size()) >= s.req.max_tokens, eos);
   if (s.req.top_logprobs > 0) {
     std::vector<protocol::TopLogprob> alts;
-    for (const TokenLogprob& a : top_log_probs(logits, runner_.vocab_size(), s.req.top_logprobs)) alts.push_back({a.token, a.logprob});
+    for (const TokenLogprob& a : TopLogProbs(logits, runner_.VocabSize(), s.req.top_logprobs)) alts.push_back({a.token, a.logprob});
     out.top_logprobs = {std::move(alts)};
   }
   send_(protocol::EncodeWorkerToken(out));
@@ -281,7 +281,7 @@ void Scheduler::SendVerified(Sequence& s, int64_t accepted, const std::vector<fl
 // Rows of `rows` from first_row on are the logits after the last prompt token and after each
 // draft token: row first_row + i predicts draft[i].
 void Scheduler::VerifyDraft(Sequence& s, const float* rows, int64_t first_row) {
-  const int64_t vocab = runner_.vocab_size();
+  const int64_t vocab = runner_.VocabSize();
   const auto row = [&](size_t i) { return rows + (static_cast<size_t>(first_row) + i) * static_cast<size_t>(vocab); };
   const size_t n = s.draft.size();
   std::optional<Sampled> own;  // this tier's token where it disagreed with the draft
@@ -289,13 +289,13 @@ void Scheduler::VerifyDraft(Sequence& s, const float* rows, int64_t first_row) {
   for (size_t i = 0; i < n; ++i) {
     // The sampler runs at every drafted position so its random stream stays where an
     // uninterrupted run would have it.
-    const Sampled t = s.sampler.sample(row(i), vocab);
+    const Sampled t = s.sampler.Sample(row(i), vocab);
     if (s.verify && t.token != s.draft[i]) {
       own = t;
       break;
     }
     // The client holds this token and its text already.
-    Keep(s, s.draft[i], s.verify ? t.logprob : log_prob_of(row(i), vocab, s.draft[i]));
+    Keep(s, s.draft[i], s.verify ? t.logprob : LogProbOf(row(i), vocab, s.draft[i]));
     s.text->Prime(s.draft[i], EndsAtEos(s));
     ++kept;
     if (Stopped(s)) break;
@@ -317,7 +317,7 @@ void Scheduler::VerifyDraft(Sequence& s, const float* rows, int64_t first_row) {
   s.snapshot.reset();
   if (Stopped(s)) return Complete(s);
   if (own) return Emit(s, *own, row(kept));
-  Emit(s, s.sampler.sample(row(n), vocab), row(n));
+  Emit(s, s.sampler.Sample(row(n), vocab), row(n));
 }
 
 bool Scheduler::BuildStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>& owners) {
@@ -363,9 +363,9 @@ void Scheduler::AfterStep(Sequence& s) {
     if (s.fed < s.prompt.size()) return;
     if (s.draft_in_step) return VerifyDraft(s, s.logits.data(), static_cast<int64_t>(s.step_prompt_n) - 1);
   }
-  const int64_t vocab = runner_.vocab_size();
+  const int64_t vocab = runner_.VocabSize();
   const float* last = s.logits.data() + s.logits.size() - static_cast<size_t>(vocab);
-  Emit(s, s.sampler.sample(last, vocab), last);
+  Emit(s, s.sampler.Sample(last, vocab), last);
 }
 
 void Scheduler::RunStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>& owners) {
@@ -440,7 +440,7 @@ void Scheduler::Reap() {
       it = active_.erase(it);
       --load_;
     } else {
-      bytes += (*it)->state.bytes();
+      bytes += (*it)->state.Bytes();
       ++it;
     }
   }

@@ -13,7 +13,7 @@ PluginPtr LoadPlugin(const std::string& name, const std::string& dir) {
   PluginSelection sel;
   sel.dir = dir;
   sel.requested = name;
-  return select_plugin(sel, [](const std::string& line) { std::cerr << "I: dsv4-worker: " << line << "\n"; });
+  return SelectPlugin(sel, [](const std::string& line) { std::cerr << "I: dsv4-worker: " << line << "\n"; });
 }
 
 class EngineRunner final : public StepRunner {
@@ -22,26 +22,26 @@ class EngineRunner final : public StepRunner {
                Numerics numerics)
       : plugin_dir_(plugin_dir),
         slot_(std::make_shared<PluginSlot>(LoadPlugin(plugin, plugin_dir))),
-        engine_(std::move(model), kernels_from(slot_), threads, numerics) {}
+        engine_(std::move(model), KernelsFrom(slot_), threads, numerics) {}
 
-  SequenceState NewSequence() const override { return engine_.new_sequence(); }
-  std::vector<StepProblem> Check(const std::vector<SeqChunk>& chunks) const override { return engine_.check(chunks); }
-  StepStats Step(const std::vector<SeqChunk>& chunks) override { return engine_.forward(chunks); }
-  int64_t vocab_size() const override { return engine_.config().vocab_size; }
-  int64_t eos_token_id() const override { return engine_.config().eos_token_id; }
-  int64_t max_context() const override { return engine_.config().max_position_embeddings; }
-  std::string plugin_name() const override { return slot_->get()->name(); }
-  std::string numerics_name() const override { return dsv4::numerics_name(engine_.numerics()); }
+  SequenceState NewSequence() const override { return engine_.NewSequence(); }
+  std::vector<StepProblem> Check(const std::vector<SeqChunk>& chunks) const override { return engine_.Check(chunks); }
+  StepStats Step(const std::vector<SeqChunk>& chunks) override { return engine_.Forward(chunks); }
+  int64_t VocabSize() const override { return engine_.config().vocab_size; }
+  int64_t EosTokenId() const override { return engine_.config().eos_token_id; }
+  int64_t MaxContext() const override { return engine_.config().max_position_embeddings; }
+  std::string PluginName() const override { return slot_->get()->name(); }
+  std::string NumericsName() const override { return dsv4::NumericsName(engine_.numerics()); }
 
   std::string SwapPlugin(const std::string& name) override {
-    if (!is_plugin_name(name))
+    if (!IsPluginName(name))
       return "swap_plugin takes a plugin name (e.g. avx2), not '" + name + "': plugins load only from this worker's plugin directory " +
-             (plugin_dir_.empty() ? default_plugin_dir() : plugin_dir_);
+             (plugin_dir_.empty() ? DefaultPluginDir() : plugin_dir_);
     try {
       // select_plugin runs every check (ABI, CPU features, conformance against reference)
       // before we publish; steps in flight keep their own reference to the old library.
       PluginPtr p = LoadPlugin(name, plugin_dir_);
-      slot_->publish(std::move(p));
+      slot_->Publish(std::move(p));
       return "";
     } catch (const std::exception& e) {
       return e.what();
@@ -95,13 +95,13 @@ class EchoRunner final : public StepRunner {
     }
     return st;
   }
-  int64_t vocab_size() const override { return vocab_; }
-  int64_t eos_token_id() const override { return -1; }
-  int64_t max_context() const override { return int64_t{1} << 30; }
-  std::string plugin_name() const override { return plugin_; }
-  std::string numerics_name() const override { return "none"; }
+  int64_t VocabSize() const override { return vocab_; }
+  int64_t EosTokenId() const override { return -1; }
+  int64_t MaxContext() const override { return int64_t{1} << 30; }
+  std::string PluginName() const override { return plugin_; }
+  std::string NumericsName() const override { return "none"; }
   std::string SwapPlugin(const std::string& name) override {
-    if (!is_plugin_name(name)) return "swap_plugin takes a plugin name, not '" + name + "'";
+    if (!IsPluginName(name)) return "swap_plugin takes a plugin name, not '" + name + "'";
     plugin_ = "echo:" + name;
     return "";
   }

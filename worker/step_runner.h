@@ -22,11 +22,11 @@ class StepRunner {
   virtual std::vector<StepProblem> Check(const std::vector<SeqChunk>& chunks) const = 0;
   // One batch step (Engine::forward semantics: throws dsv4::Error before touching any state).
   virtual StepStats Step(const std::vector<SeqChunk>& chunks) = 0;
-  virtual int64_t vocab_size() const = 0;
-  virtual int64_t eos_token_id() const = 0;  // -1: never stops early
-  virtual int64_t max_context() const = 0;
-  virtual std::string plugin_name() const = 0;
-  virtual std::string numerics_name() const = 0;  // "fp32" / "deepseek" (the echo runner: "none")
+  virtual int64_t VocabSize() const = 0;
+  virtual int64_t EosTokenId() const = 0;  // -1: never stops early
+  virtual int64_t MaxContext() const = 0;
+  virtual std::string PluginName() const = 0;
+  virtual std::string NumericsName() const = 0;  // "fp32" / "deepseek" (the echo runner: "none")
   // Validates and publishes another kernel plugin while steps run. Returns "" on success, else
   // the reason (the old plugin keeps serving). Thread-safe with Step().
   virtual std::string SwapPlugin(const std::string& name) = 0;

@@ -111,14 +111,14 @@ int main(int argc, char** argv) {
     if (vm.count("echo")) {
       runner = MakeEchoRunner(echo_vocab);
     } else {
-      LoadProgress progress(endpoint.registry(), sched.tier);
+      LoadProgress progress(endpoint.Registry(), sched.tier);
       dsv4::LoadOptions load;
       load.resident = resident;
       load.skip_draft_weights = skip_draft;
       load.progress = [&](const std::string& stage, size_t done, size_t total) { progress.Report(stage, done, total); };
       std::shared_ptr<const dsv4::Model> model;
       try {
-        model = dsv4::Model::load(model_dir, load);
+        model = dsv4::Model::Load(model_dir, load);
       } catch (...) {
         progress.Failed();
         throw;
@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
       progress.Loaded(*model);
       sched.default_temperature = model->generation_defaults().temperature;
       sched.default_top_p = model->generation_defaults().top_p;
-      runner = MakeEngineRunner(model, plugin, plugin_dir, threads, dsv4::parse_numerics(numerics));
+      runner = MakeEngineRunner(model, plugin, plugin_dir, threads, dsv4::ParseNumerics(numerics));
     }
     auto encoder = dsv4::MakePromptEncoder(model_dir, tokenizer_file);
     if (!replay_file.empty()) {
@@ -135,23 +135,23 @@ int main(int argc, char** argv) {
       const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
       runner = MakeReplayRunner(std::move(runner), encoder->EncodeText(text));
     }
-    WorkerMetrics metrics(endpoint.registry(), sched.tier, expert_series);
-    metrics.SetPlugin(runner->plugin_name());
-    metrics.SetNumerics(runner->numerics_name());
+    WorkerMetrics metrics(endpoint.Registry(), sched.tier, expert_series);
+    metrics.SetPlugin(runner->PluginName());
+    metrics.SetNumerics(runner->NumericsName());
 
     link.info.default_temperature = sched.default_temperature;
     link.info.default_top_p = sched.default_top_p;
-    link.info.numerics = runner->numerics_name();
+    link.info.numerics = runner->NumericsName();
     link.info.worker_id = worker_id.empty() ? DefaultWorkerId(sched.tier) : worker_id;
     link.info.tier = *dsv4::protocol::ParseTier(sched.tier);  // checked above
     if (link.info.model_id.empty()) link.info.model_id = vm.count("echo") ? "echo" : model_dir;
     link.info.capacity = sched.capacity;
-    link.info.vocab_size = runner->vocab_size();
-    link.info.max_context = runner->max_context();
+    link.info.vocab_size = runner->VocabSize();
+    link.info.max_context = runner->MaxContext();
     link.info.echo = vm.count("echo") > 0;
     // Prefix-cache keys start from what the states belong to: another model, arithmetic or set of
     // weights (a directory re-downloaded at another revision) never matches.
-    sched.model_identity = link.info.model_id + "\n" + runner->numerics_name() + "\n" + ModelFingerprint(model_dir);
+    sched.model_identity = link.info.model_id + "\n" + runner->NumericsName() + "\n" + ModelFingerprint(model_dir);
 
     zmq::context_t ctx(1);
     // The scheduler thread's messages reach the link over an inproc pair (sockets are not
@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, OnTerminate);
     std::signal(SIGINT, OnTerminate);
     std::cerr << "I: dsv4-worker " << link.info.worker_id << ": " << sched.tier << " tier, " << link.info.model_id << ", plugin "
-              << runner->plugin_name() << ", capacity " << sched.capacity << ", prefix cache " << sched.prefix_cache_bytes << " bytes, metrics on port " << endpoint.port() << ", router "
+              << runner->PluginName() << ", capacity " << sched.capacity << ", prefix cache " << sched.prefix_cache_bytes << " bytes, metrics on port " << endpoint.port() << ", router "
               << link.router << "\n";
     if (!ready_file.empty()) {
       const std::string tmp = ready_file + ".tmp";

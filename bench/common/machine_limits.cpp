@@ -20,7 +20,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-__attribute__((target("avx512f"))) float sum_avx512(const float* p, size_t n) {
+__attribute__((target("avx512f"))) float SumAvx512(const float* p, size_t n) {
   __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   for (size_t i = 0; i + 64 <= n; i += 64) {
     a0 = _mm512_add_ps(a0, _mm512_load_ps(p + i));
@@ -31,7 +31,7 @@ __attribute__((target("avx512f"))) float sum_avx512(const float* p, size_t n) {
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 
-__attribute__((target("avx2"))) float sum_avx2(const float* p, size_t n) {
+__attribute__((target("avx2"))) float SumAvx2(const float* p, size_t n) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   for (size_t i = 0; i + 32 <= n; i += 32) {
     a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
@@ -44,7 +44,7 @@ __attribute__((target("avx2"))) float sum_avx2(const float* p, size_t n) {
   return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
 }
 
-float sum_scalar(const float* p, size_t n) {
+float SumScalar(const float* p, size_t n) {
   float s[8] = {};
   for (size_t i = 0; i + 8 <= n; i += 8)
     for (int j = 0; j < 8; ++j) s[j] += p[i + j];
@@ -53,7 +53,7 @@ float sum_scalar(const float* p, size_t n) {
 
 // Runs fn(thread_index) on `threads` threads started together; returns the wall time.
 template <class Fn>
-double timed_parallel(int threads, Fn fn) {
+double TimedParallel(int threads, Fn fn) {
   std::atomic<int> ready{0};
   std::atomic<bool> go{false};
   std::vector<std::thread> pool;
@@ -93,21 +93,21 @@ constexpr int kChains = 12;  // independent accumulators: covers FMA latency x p
   }                                                                                                     \
   const T chains[kChains] = {v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11};
 
-__attribute__((target("avx512f"))) float sum_chains(const __m512 (&chains)[kChains]) {
+__attribute__((target("avx512f"))) float SumChains(const __m512 (&chains)[kChains]) {
   __m512 s = chains[0];
   for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, chains[i]);
   return _mm512_reduce_add_ps(s);
 }
 
-__attribute__((target("avx512f"))) float fma_loop_avx512(int64_t iters) {
+__attribute__((target("avx512f"))) float FmaLoopAvx512(int64_t iters) {
   const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(0.001f);
 #define DSV4_STEP(v) _mm512_fmadd_ps(v, a, b)
   DSV4_CHAINS(__m512, _mm512_set1_ps(1.0f), DSV4_STEP, "+v", iters)
 #undef DSV4_STEP
-  return sum_chains(chains);
+  return SumChains(chains);
 }
 
-__attribute__((target("avx2,fma"))) float fma_loop_avx2(int64_t iters) {
+__attribute__((target("avx2,fma"))) float FmaLoopAvx2(int64_t iters) {
   const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(0.001f);
 #define DSV4_STEP(v) _mm256_fmadd_ps(v, a, b)
   DSV4_CHAINS(__m256, _mm256_set1_ps(1.0f), DSV4_STEP, "+x", iters)
@@ -119,19 +119,19 @@ __attribute__((target("avx2,fma"))) float fma_loop_avx2(int64_t iters) {
   return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
 }
 
-__attribute__((target("avx512f,avx512bf16"))) float bf16_loop(int64_t iters) {
+__attribute__((target("avx512f,avx512bf16"))) float Bf16Loop(int64_t iters) {
   const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.5f), _mm512_set1_ps(0.25f));
 #define DSV4_STEP(v) _mm512_dpbf16_ps(v, a, a)
   DSV4_CHAINS(__m512, _mm512_set1_ps(1.0f), DSV4_STEP, "+v", iters)
 #undef DSV4_STEP
-  return sum_chains(chains);
+  return SumChains(chains);
 }
 #undef DSV4_CHAINS
 
 // Four independent 16x16 fp32 accumulator tiles, each += a 16x32 by 32x16 bf16 product per
 // instruction (the caller's process was granted tile data by detect_cpu_features).
-__attribute__((target("amx-tile,amx-bf16"))) float amx_loop(int64_t iters) {
-  const dsv4_simd::AmxTileConfig cfg = dsv4_simd::full_amx_tiles();
+__attribute__((target("amx-tile,amx-bf16"))) float AmxLoop(int64_t iters) {
+  const dsv4_simd::AmxTileConfig cfg = dsv4_simd::FullAmxTiles();
   alignas(64) static const uint16_t ones[16 * 32] = {};
   alignas(64) float out[16 * 16];
   _tile_loadconfig(&cfg);
@@ -154,27 +154,27 @@ __attribute__((target("amx-tile,amx-bf16"))) float amx_loop(int64_t iters) {
 
 }  // namespace
 
-double measure_read_bandwidth_gbs(int threads, size_t bytes, int repeats) {
+double MeasureReadBandwidthGbs(int threads, size_t bytes, int repeats) {
   threads = std::max(threads, 1);
-  const uint64_t cpu = detect_cpu_features();
+  const uint64_t cpu = DetectCpuFeatures();
   void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return 0;
   madvise(mem, bytes, MADV_HUGEPAGE);
   float* buf = static_cast<float*>(mem);
   const size_t n = bytes / sizeof(float);
-  timed_parallel(threads, [&](int t) {  // first touch by the reading threads
+  TimedParallel(threads, [&](int t) {  // first touch by the reading threads
     const size_t b = n / threads * t, e = t + 1 == threads ? n : n / threads * (t + 1);
     std::fill(buf + b, buf + e, 1.0f);
   });
   std::atomic<float> sink{0};
   double best = 1e30;
   for (int r = 0; r < repeats; ++r) {
-    const double s = timed_parallel(threads, [&](int t) {
+    const double s = TimedParallel(threads, [&](int t) {
       const size_t b = n / threads * t / 64 * 64, e = t + 1 == threads ? n : n / threads * (t + 1) / 64 * 64;
       float v;
-      if (cpu & DSV4_CPU_AVX512F) v = sum_avx512(buf + b, e - b);
-      else if (cpu & DSV4_CPU_AVX2) v = sum_avx2(buf + b, e - b);
-      else v = sum_scalar(buf + b, e - b);
+      if (cpu & DSV4_CPU_AVX512F) v = SumAvx512(buf + b, e - b);
+      else if (cpu & DSV4_CPU_AVX2) v = SumAvx2(buf + b, e - b);
+      else v = SumScalar(buf + b, e - b);
       sink.store(v, std::memory_order_relaxed);
     });
     best = std::min(best, s);
@@ -183,38 +183,38 @@ double measure_read_bandwidth_gbs(int threads, size_t bytes, int repeats) {
   return static_cast<double>(bytes) / best / 1e9;
 }
 
-double measure_fma_peak_gflops(int threads) {
-  const uint64_t cpu = detect_cpu_features();
+double MeasureFmaPeakGflops(int threads) {
+  const uint64_t cpu = DetectCpuFeatures();
   const int64_t iters = 20'000'000;
   std::atomic<float> sink{0};
   int lanes = 1;
   double s;
   if (cpu & DSV4_CPU_AVX512F) {
     lanes = 16;
-    s = timed_parallel(threads, [&](int) { sink.store(fma_loop_avx512(iters)); });
+    s = TimedParallel(threads, [&](int) { sink.store(FmaLoopAvx512(iters)); });
   } else if (cpu & DSV4_CPU_AVX2) {
     lanes = 8;
-    s = timed_parallel(threads, [&](int) { sink.store(fma_loop_avx2(iters)); });
+    s = TimedParallel(threads, [&](int) { sink.store(FmaLoopAvx2(iters)); });
   } else {
     return 0;
   }
   return 2.0 * lanes * kChains * static_cast<double>(iters) * threads / s / 1e9;
 }
 
-double measure_bf16_dot_peak_gflops(int threads) {
-  if (!(detect_cpu_features() & DSV4_CPU_AVX512_BF16)) return 0;
+double MeasureBf16DotPeakGflops(int threads) {
+  if (!(DetectCpuFeatures() & DSV4_CPU_AVX512_BF16)) return 0;
   const int64_t iters = 20'000'000;
   std::atomic<float> sink{0};
-  const double s = timed_parallel(threads, [&](int) { sink.store(bf16_loop(iters)); });
+  const double s = TimedParallel(threads, [&](int) { sink.store(Bf16Loop(iters)); });
   return 2.0 * 32 * kChains * static_cast<double>(iters) * threads / s / 1e9;
 }
 
-double measure_amx_bf16_peak_gflops(int threads) {
+double MeasureAmxBf16PeakGflops(int threads) {
   const uint64_t need = DSV4_CPU_AMX_TILE | DSV4_CPU_AMX_BF16;
-  if ((detect_cpu_features() & need) != need) return 0;
+  if ((DetectCpuFeatures() & need) != need) return 0;
   const int64_t iters = 2'000'000;
   std::atomic<float> sink{0};
-  const double s = timed_parallel(threads, [&](int) { sink.store(amx_loop(iters)); });
+  const double s = TimedParallel(threads, [&](int) { sink.store(AmxLoop(iters)); });
   return 2.0 * 16 * 16 * 32 * 4 * static_cast<double>(iters) * threads / s / 1e9;
 }
 

@@ -10,15 +10,15 @@ namespace dsv4::bench {
 
 // GB/s (1e9 bytes/s) of `threads` threads each summing its share of a `bytes` buffer far larger
 // than the caches; best of `repeats` passes.
-double measure_read_bandwidth_gbs(int threads, size_t bytes = size_t{2} << 30, int repeats = 3);
+double MeasureReadBandwidthGbs(int threads, size_t bytes = size_t{2} << 30, int repeats = 3);
 
 // GFLOP/s of independent fp32 FMA chains on every thread (widest ISA the CPU has).
-double measure_fma_peak_gflops(int threads);
+double MeasureFmaPeakGflops(int threads);
 
 // GFLOP/s of vdpbf16ps (2 flops per bf16 pair), or 0 when the CPU lacks AVX512-BF16.
-double measure_bf16_dot_peak_gflops(int threads);
+double MeasureBf16DotPeakGflops(int threads);
 
 // GFLOP/s of AMX tdpbf16ps on every thread, or 0 when the CPU (or OS) offers no tile units.
-double measure_amx_bf16_peak_gflops(int threads);
+double MeasureAmxBf16PeakGflops(int threads);
 
 }  // namespace dsv4::bench

@@ -42,7 +42,7 @@ struct Args {
 
 // Where a decode step's time goes: every matrix shape, most time first, then the products' total
 // and the time outside them.
-void print_profile(std::vector<MatmulTiming> t, int64_t steps, double step_seconds, double bw_gbs) {
+void PrintProfile(std::vector<MatmulTiming> t, int64_t steps, double step_seconds, double bw_gbs) {
   std::sort(t.begin(), t.end(), [](const MatmulTiming& a, const MatmulTiming& b) { return a.seconds > b.seconds; });
   const double per = 1.0 / static_cast<double>(steps);
   double sec = 0, bytes = 0;
@@ -51,7 +51,7 @@ void print_profile(std::vector<MatmulTiming> t, int64_t steps, double step_secon
     sec += m.seconds;
     bytes += m.bytes;
     const double gbs = m.bytes / m.seconds / 1e9;
-    std::fprintf(stderr, "  %-4s %6lldx%-6lld %5.1f %8.1f %7.2f %6.1f %5.1f%% %5.1f%%\n", weight_type_name(m.type),
+    std::fprintf(stderr, "  %-4s %6lldx%-6lld %5.1f %8.1f %7.2f %6.1f %5.1f%% %5.1f%%\n", WeightTypeName(m.type),
                  static_cast<long long>(m.rows), static_cast<long long>(m.cols), static_cast<double>(m.calls) * per,
                  m.bytes * per / 1e6, m.seconds * per * 1e3, gbs, 100.0 * gbs / bw_gbs, 100.0 * m.seconds * per / step_seconds);
   }
@@ -59,7 +59,7 @@ void print_profile(std::vector<MatmulTiming> t, int64_t steps, double step_secon
                step_seconds * 1e3, bytes / sec / 1e9, 100.0 * bytes / sec / 1e9 / bw_gbs, (step_seconds - sec * per) * 1e3);
 }
 
-void fill_compressor(CompressorBuffer& b, int64_t pos, int64_t ratio, int64_t width, std::mt19937& g) {
+void FillCompressor(CompressorBuffer& b, int64_t pos, int64_t ratio, int64_t width, std::mt19937& g) {
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   const int64_t complete = pos / ratio;
   const int64_t keep_from = ratio == 4 ? 4 * std::max<int64_t>(complete - 1, 0) : ratio * complete;
@@ -72,49 +72,49 @@ void fill_compressor(CompressorBuffer& b, int64_t pos, int64_t ratio, int64_t wi
 }
 
 // A T-token context written into the state directly (see the file comment).
-void fill_context(const ModelConfig& c, SequenceState& s, int64_t T, uint32_t seed) {
+void FillContext(const ModelConfig& c, SequenceState& s, int64_t T, uint32_t seed) {
   std::mt19937 g(seed);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   s.pos = T;
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     LayerState& ls = s.layers[static_cast<size_t>(l)];
     for (auto& v : ls.window) v = u(g) * 0.1f;
-    const int64_t ratio = c.compress_ratio(l);
+    const int64_t ratio = c.CompressRatio(l);
     if (ratio == 0) continue;
     ls.n_entries = T / ratio;
     ls.entries.resize(static_cast<size_t>(ls.n_entries * c.head_dim));
     for (auto& v : ls.entries) v = u(g) * 0.1f;
-    fill_compressor(ls.compressor, T, ratio, (ratio == 4 ? 2 : 1) * c.head_dim, g);
+    FillCompressor(ls.compressor, T, ratio, (ratio == 4 ? 2 : 1) * c.head_dim, g);
     if (ratio == 4) {
       ls.index_keys.resize(static_cast<size_t>(ls.n_entries * c.index_head_dim));
       for (auto& v : ls.index_keys) v = u(g);
-      fill_compressor(ls.index_compressor, T, ratio, 2 * c.index_head_dim, g);
+      FillCompressor(ls.index_compressor, T, ratio, 2 * c.index_head_dim, g);
     }
   }
 }
 
-int run(const std::string& mode, const Args& a) {
+int Run(const std::string& mode, const Args& a) {
   std::cerr << "dsv4-bench: loading " << a.model << " (prefaulting every page)\n";
   LoadOptions lo;
   lo.prefault = true;
   lo.resident = a.resident;
-  auto model = Model::load(a.model, lo);
+  auto model = Model::Load(a.model, lo);
   PluginSelection sel;
   sel.dir = a.plugin_dir;
   sel.requested = a.plugin;
-  auto plugin = select_plugin(sel, [](const std::string& line) { std::cerr << "dsv4-bench: " << line << "\n"; });
-  Engine engine(model, kernels_from(plugin), a.threads, parse_numerics(a.numerics));
+  auto plugin = SelectPlugin(sel, [](const std::string& line) { std::cerr << "dsv4-bench: " << line << "\n"; });
+  Engine engine(model, KernelsFrom(plugin), a.threads, ParseNumerics(a.numerics));
   engine.profile_matmuls = a.profile;
   const ModelConfig& c = model->config();
-  const int threads = engine.threads();
-  std::cerr << "dsv4-bench: plugin " << plugin->name() << ", " << numerics_name(engine.numerics()) << " numerics, " << threads
+  const int threads = engine.Threads();
+  std::cerr << "dsv4-bench: plugin " << plugin->name() << ", " << NumericsName(engine.numerics()) << " numerics, " << threads
             << " threads, " << c.num_hidden_layers
             << " layers, " << c.n_routed_experts << " experts, vocab " << c.vocab_size << "\n";
 
   std::vector<SequenceState> seqs;
   for (int64_t b = 0; b < a.batch; ++b) {
-    seqs.push_back(engine.new_sequence());
-    if (a.context > 0) fill_context(c, seqs.back(), a.context, static_cast<uint32_t>(b + 1));
+    seqs.push_back(engine.NewSequence());
+    if (a.context > 0) FillContext(c, seqs.back(), a.context, static_cast<uint32_t>(b + 1));
   }
   std::mt19937 g(7);
   std::uniform_int_distribution<int32_t> tok(2, static_cast<int32_t>(c.vocab_size - 1));
@@ -128,20 +128,20 @@ int run(const std::string& mode, const Args& a) {
         ids[static_cast<size_t>(b)] = tok(g);
         chunks.push_back(SeqChunk{&seqs[static_cast<size_t>(b)], &ids[static_cast<size_t>(b)], 1, false, &logits[static_cast<size_t>(b)]});
       }
-      return engine.forward(chunks);
+      return engine.Forward(chunks);
     };
     for (int i = 0; i < a.warmup; ++i) step();
-    const double bw_before = bench::measure_read_bandwidth_gbs(threads);
+    const double bw_before = bench::MeasureReadBandwidthGbs(threads);
     StepStats total{};
     for (int64_t i = 0; i < a.tokens; ++i) {
       const StepStats s = step();
-      for (const MatmulTiming& m : s.matmuls) add_matmul_timing(total.matmuls, m);
+      for (const MatmulTiming& m : s.matmuls) AddMatmulTiming(total.matmuls, m);
       total.tokens += s.tokens;
       total.seconds += s.seconds;
       total.weight_bytes += s.weight_bytes;
       total.kv_bytes += s.kv_bytes;
     }
-    const double bw_after = bench::measure_read_bandwidth_gbs(threads);
+    const double bw_after = bench::MeasureReadBandwidthGbs(threads);
     const double bw = std::max(bw_before, bw_after);
     const double tps = static_cast<double>(total.tokens) / total.seconds;
     const double bytes_per_token = (total.weight_bytes + total.kv_bytes) / static_cast<double>(total.tokens);
@@ -152,7 +152,7 @@ int run(const std::string& mode, const Args& a) {
                  static_cast<long long>(a.tokens), 1e3 * total.seconds / static_cast<double>(a.tokens),
                  static_cast<long long>(a.context), total.weight_bytes / static_cast<double>(a.tokens) / 1e6,
                  total.kv_bytes / static_cast<double>(a.tokens) / 1e6, threads, bw_before, bw_after);
-    if (a.profile) print_profile(total.matmuls, a.tokens, total.seconds / static_cast<double>(a.tokens), bw);
+    if (a.profile) PrintProfile(total.matmuls, a.tokens, total.seconds / static_cast<double>(a.tokens), bw);
     std::printf("decode batch %lld: %.2f tok/s, %.0f bytes/token, %.2f GB/s, %.1f%% of measured read bandwidth\n",
                 static_cast<long long>(a.batch), tps, bytes_per_token, gbs, 100.0 * gbs / bw);
     return 0;
@@ -170,16 +170,16 @@ int run(const std::string& mode, const Args& a) {
     for (int64_t b = 0; b < a.batch; ++b)
       chunks.push_back(SeqChunk{&states[static_cast<size_t>(b)], prompts[static_cast<size_t>(b)].data(), a.tokens, false,
                                 &logits[static_cast<size_t>(b)]});
-    return engine.forward(chunks);
+    return engine.Forward(chunks);
   };
   {  // warm-up on throwaway states
     std::vector<SequenceState> warm;
-    for (int64_t b = 0; b < a.batch; ++b) warm.push_back(engine.new_sequence());
+    for (int64_t b = 0; b < a.batch; ++b) warm.push_back(engine.NewSequence());
     run_once(warm);
   }
-  const double fma = bench::measure_fma_peak_gflops(threads);
-  const double bf16 = bench::measure_bf16_dot_peak_gflops(threads);
-  const double amx = bench::measure_amx_bf16_peak_gflops(threads);
+  const double fma = bench::MeasureFmaPeakGflops(threads);
+  const double bf16 = bench::MeasureBf16DotPeakGflops(threads);
+  const double amx = bench::MeasureAmxBf16PeakGflops(threads);
   const StepStats s = run_once(seqs);
   const double gflops = s.flops / s.seconds / 1e9;
   std::fprintf(stderr,
@@ -221,7 +221,7 @@ int main(int argc, char** argv) {
       }))
     return *rc;
   try {
-    return dsv4::run(mode, a);
+    return dsv4::Run(mode, a);
   } catch (const std::exception& e) {
     std::cerr << "dsv4-bench: error: " << e.what() << "\n";
     return 1;

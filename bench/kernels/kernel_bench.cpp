@@ -31,7 +31,7 @@ namespace {
 struct Limits {
   std::map<int, double> bw, fma, bf16;
 };
-Limits& limits() {
+Limits& MachineLimits() {
   static Limits l;
   return l;
 }
@@ -51,14 +51,14 @@ const Shape kShapes[] = {{"fp8/wq_a", DSV4_WEIGHT_FP8_BLOCK, 1024, 4096},
                          {"fp4/expert_w2", DSV4_WEIGHT_FP4_GROUP, 4096, 2048},
                          {"bf16/head_slice", DSV4_WEIGHT_BF16, 16384, 4096}};
 
-size_t data_bytes(const Shape& s) {
+size_t DataBytes(const Shape& s) {
   switch (s.type) {
     case DSV4_WEIGHT_BF16: return static_cast<size_t>(s.rows * s.cols * 2);
     case DSV4_WEIGHT_FP8_BLOCK: return static_cast<size_t>(s.rows * s.cols);
     default: return static_cast<size_t>(s.rows * s.cols / 2);
   }
 }
-size_t scale_bytes(const Shape& s) {
+size_t ScaleBytes(const Shape& s) {
   switch (s.type) {
     case DSV4_WEIGHT_FP8_BLOCK: return static_cast<size_t>(dsv4_scale_count(dsv4_fp8_scale_grid(s.rows, s.cols)));
     case DSV4_WEIGHT_FP4_GROUP: return static_cast<size_t>(dsv4_scale_count(dsv4_fp4_scale_grid(s.rows, s.cols)));
@@ -71,12 +71,12 @@ struct Matrices {
   std::vector<std::vector<uint8_t>> data, scale;
   std::vector<dsv4_matrix> m;
   Matrices(const Shape& s, size_t min_total) {
-    const size_t one = data_bytes(s) + scale_bytes(s);
+    const size_t one = DataBytes(s) + ScaleBytes(s);
     const size_t copies = std::max<size_t>(1, (min_total + one - 1) / one);
     std::mt19937 g(1);
     for (size_t c = 0; c < copies; ++c) {
-      data.emplace_back(data_bytes(s));
-      scale.emplace_back(scale_bytes(s));
+      data.emplace_back(DataBytes(s));
+      scale.emplace_back(ScaleBytes(s));
       for (auto& b : data.back()) b = static_cast<uint8_t>(g());
       if (s.type == DSV4_WEIGHT_FP8_BLOCK)
         for (auto& b : data.back()) b = (b & 0x7f) == 0x7f ? 0x30 : b;
@@ -89,7 +89,7 @@ struct Matrices {
 };
 
 // dram: cycle through >= 1 GiB of matrix copies so the weights come from memory.
-void run(benchmark::State& state, PluginPtr plugin, Shape s, int64_t n, int threads, bool dram) {
+void Run(benchmark::State& state, PluginPtr plugin, Shape s, int64_t n, int threads, bool dram) {
   static std::map<std::string, std::unique_ptr<Matrices>> cache;
   const std::string key = std::string(s.name) + (dram ? "/dram" : "/one");
   auto& mats = cache[key];
@@ -97,28 +97,28 @@ void run(benchmark::State& state, PluginPtr plugin, Shape s, int64_t n, int thre
   std::vector<float> x(static_cast<size_t>(n * s.cols), 0.5f), y(static_cast<size_t>(n * s.rows));
   ThreadPool pool(threads);
   PackedScratch scratch;
-  const dsv4_kernel_table& K = plugin->table();
+  const dsv4_kernel_table& K = plugin->Table();
   size_t next = 0;
   for (auto _ : state) {
     const dsv4_matrix& m = mats->m[next++ % mats->m.size()];
-    parallel_matmul(K, pool, scratch, m, x.data(), s.cols, n, y.data(), s.rows, 0, s.rows);
+    ParallelMatmul(K, pool, scratch, m, x.data(), s.cols, n, y.data(), s.rows, 0, s.rows);
     benchmark::DoNotOptimize(y.data());
   }
-  const double bytes = static_cast<double>(data_bytes(s) + scale_bytes(s));
+  const double bytes = static_cast<double>(DataBytes(s) + ScaleBytes(s));
   state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
   const double flops = 2.0 * static_cast<double>(s.rows * s.cols * n);
   state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   if (dram) {
-    state.counters["read_bw_GBs"] = limits().bw[threads];
-    state.counters["pct_read_bw"] = benchmark::Counter(100.0 * bytes * 1e-9 * static_cast<double>(state.iterations()) / limits().bw[threads],
+    state.counters["read_bw_GBs"] = MachineLimits().bw[threads];
+    state.counters["pct_read_bw"] = benchmark::Counter(100.0 * bytes * 1e-9 * static_cast<double>(state.iterations()) / MachineLimits().bw[threads],
                                                        benchmark::Counter::kIsRate);
   }
   if (n > 1) {  // several tokens: compute-bound unless the kernel streams weights at full speed
-    state.counters["pct_fma_peak"] = benchmark::Counter(100.0 * flops * 1e-9 * static_cast<double>(state.iterations()) / limits().fma[threads],
+    state.counters["pct_fma_peak"] = benchmark::Counter(100.0 * flops * 1e-9 * static_cast<double>(state.iterations()) / MachineLimits().fma[threads],
                                                         benchmark::Counter::kIsRate);
-    if (limits().bf16[threads] > 0)
+    if (MachineLimits().bf16[threads] > 0)
       state.counters["pct_bf16_peak"] = benchmark::Counter(
-          100.0 * flops * 1e-9 * static_cast<double>(state.iterations()) / limits().bf16[threads], benchmark::Counter::kIsRate);
+          100.0 * flops * 1e-9 * static_cast<double>(state.iterations()) / MachineLimits().bf16[threads], benchmark::Counter::kIsRate);
   }
 }
 
@@ -127,26 +127,26 @@ void run(benchmark::State& state, PluginPtr plugin, Shape s, int64_t n, int thre
 
 int main(int argc, char** argv) {
   using namespace dsv4;
-  const int all = default_thread_count();
+  const int all = DefaultThreadCount();
   std::vector<int> thread_counts = {1};
   if (all > 1) thread_counts.push_back(all);
   for (int t : thread_counts) {
-    limits().bw[t] = bench::measure_read_bandwidth_gbs(t);
-    limits().fma[t] = bench::measure_fma_peak_gflops(t);
-    limits().bf16[t] = bench::measure_bf16_dot_peak_gflops(t);
+    MachineLimits().bw[t] = bench::MeasureReadBandwidthGbs(t);
+    MachineLimits().fma[t] = bench::MeasureFmaPeakGflops(t);
+    MachineLimits().bf16[t] = bench::MeasureBf16DotPeakGflops(t);
     std::fprintf(stderr, "limits, %d thread(s): read bandwidth %.1f GB/s, FMA peak %.1f GFLOP/s, BF16 dot peak %.1f GFLOP/s\n", t,
-                 limits().bw[t], limits().fma[t], limits().bf16[t]);
+                 MachineLimits().bw[t], MachineLimits().fma[t], MachineLimits().bf16[t]);
   }
-  const uint64_t cpu = detect_cpu_features();
-  for (const std::string& path : find_plugin_files(DSV4_BIN_DIR)) {
+  const uint64_t cpu = DetectCpuFeatures();
+  for (const std::string& path : FindPluginFiles(DSV4_BIN_DIR)) {
     std::string error;
-    PluginPtr p = open_plugin(path, cpu, &error);
+    PluginPtr p = OpenPlugin(path, cpu, &error);
     if (!p) continue;
     const std::string name = p->name();
     for (const Shape& s : kShapes) {
       for (int t : thread_counts) {
         benchmark::RegisterBenchmark(("Matvec/" + name + "/" + s.name + "/threads:" + std::to_string(t)).c_str(),
-                                     [=](benchmark::State& st) { run(st, p, s, 1, t, true); })
+                                     [=](benchmark::State& st) { Run(st, p, s, 1, t, true); })
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
       }
@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
         for (int t : thread_counts) {
           benchmark::RegisterBenchmark(
               ("Batch/" + name + "/" + s.name + "/n:" + std::to_string(n) + "/threads:" + std::to_string(t)).c_str(),
-              [=](benchmark::State& st) { run(st, p, s, n, t, true); })
+              [=](benchmark::State& st) { Run(st, p, s, n, t, true); })
               ->Unit(benchmark::kMillisecond)
               ->UseRealTime();
         }
@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
     for (const Shape& s : {prefill, prefill4}) {
       for (int t : thread_counts) {
         benchmark::RegisterBenchmark(("Prefill/" + name + "/" + s.name + "/n:64/threads:" + std::to_string(t)).c_str(),
-                                     [=](benchmark::State& st) { run(st, p, s, 64, t, false); })
+                                     [=](benchmark::State& st) { Run(st, p, s, 64, t, false); })
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
       }

@@ -16,9 +16,9 @@
 
 namespace {
 
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-size_t rss() {
+size_t Rss() {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line))
@@ -26,7 +26,7 @@ size_t rss() {
   return 0;
 }
 
-bool drop_page_cache() {
+bool DropPageCache() {
   sync();
   std::ofstream f("/proc/sys/vm/drop_caches");
   if (!f) return false;
@@ -44,30 +44,30 @@ int main(int argc, char** argv) {
   const std::string dir = argv[1];
   const bool cold = argc > 2 && std::string(argv[2]) == "--cold";
   try {
-    const bool dropped = cold && drop_page_cache();
-    const size_t rss0 = rss();
-    const double t0 = now();
+    const bool dropped = cold && DropPageCache();
+    const size_t rss0 = Rss();
+    const double t0 = Now();
     int last = -1;
     dsv4::LoadOptions lo;
     lo.prefault = false;
-    auto model = dsv4::Model::load(dir, lo);
-    const double t_map = now() - t0;
+    auto model = dsv4::Model::Load(dir, lo);
+    const double t_map = Now() - t0;
     const double bytes = static_cast<double>(model->checkpoint().file_bytes());
-    const double t1 = now();
-    model->checkpoint().prefault([&](size_t done, size_t total) {
+    const double t1 = Now();
+    model->checkpoint().Prefault([&](size_t done, size_t total) {
       const int pct = static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total));
       if (pct / 10 != last / 10) std::fprintf(stderr, "\rreading weights %d%%", pct), last = pct;
     });
-    const double t_read = now() - t1;
-    const size_t rss_loaded = rss();
+    const double t_read = Now() - t1;
+    const size_t rss_loaded = Rss();
     dsv4::PluginSelection sel;
-    auto plugin = dsv4::select_plugin(sel, [](const std::string&) {});
-    dsv4::Engine engine(model, dsv4::kernels_from(plugin), 0);
-    dsv4::SequenceState s = engine.new_sequence();
+    auto plugin = dsv4::SelectPlugin(sel, [](const std::string&) {});
+    dsv4::Engine engine(model, dsv4::KernelsFrom(plugin), 0);
+    dsv4::SequenceState s = engine.NewSequence();
     const int32_t tok = 1;
     std::vector<float> logits;
-    engine.forward({dsv4::SeqChunk{&s, &tok, 1, false, &logits}});
-    const size_t rss_step = rss();
+    engine.Forward({dsv4::SeqChunk{&s, &tok, 1, false, &logits}});
+    const size_t rss_step = Rss();
     std::printf("\ncheckpoint: %s, %.2f GB in %zu tensors\n", dir.c_str(), bytes / 1e9, model->checkpoint().tensors().size());
     std::printf("map + validate headers + bind by role: %.3f s\n", t_map);
     std::printf("read every page (%s): %.2f s, %.2f GB/s\n", dropped ? "cold, page cache dropped" : "page cache warm or unknown",

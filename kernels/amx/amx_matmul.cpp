@@ -83,7 +83,7 @@ constexpr auto kPrefetchHint = _MM_HINT_T1;
 // K-slot s of a 128-column panel (A tile s / 32, slot s % 32) holds this column of the panel.
 using Perm = std::array<int32_t, kPanel>;
 
-constexpr Perm make_perm(int type) {
+constexpr Perm MakePerm(int type) {
   Perm p{};
   for (int s = 0; s < kPanel; ++s) {
     const int q = s / 32, i = s % 32, lane = i / 8, e = i % 8;
@@ -100,11 +100,11 @@ constexpr Perm make_perm(int type) {
   return p;
 }
 
-constexpr Perm kPermBf16 = make_perm(DSV4_WEIGHT_BF16);
-constexpr Perm kPermFp8 = make_perm(DSV4_WEIGHT_FP8_BLOCK);
-constexpr Perm kPermFp4 = make_perm(DSV4_WEIGHT_FP4_GROUP);
+constexpr Perm kPermBf16 = MakePerm(DSV4_WEIGHT_BF16);
+constexpr Perm kPermFp8 = MakePerm(DSV4_WEIGHT_FP8_BLOCK);
+constexpr Perm kPermFp4 = MakePerm(DSV4_WEIGHT_FP4_GROUP);
 
-const Perm& perm_of(int type) {
+const Perm& PermOf(int type) {
   return type == DSV4_WEIGHT_FP8_BLOCK ? kPermFp8 : type == DSV4_WEIGHT_FP4_GROUP ? kPermFp4 : kPermBf16;
 }
 
@@ -114,13 +114,13 @@ struct Layout {
   int tiles = 0;       // B tiles per (group, A tile): 1 shared, 3 one per term
   bool shared = false;
 
-  size_t bytes() const { return static_cast<size_t>(groups * panels * 4 * tiles) * kTileBytes; }
-  size_t offset(int64_t g, int64_t p, int q, int j) const {
+  size_t Bytes() const { return static_cast<size_t>(groups * panels * 4 * tiles) * kTileBytes; }
+  size_t Offset(int64_t g, int64_t p, int q, int j) const {
     return static_cast<size_t>(((g * panels + p) * 4 + q) * tiles + j) * kTileBytes;
   }
 };
 
-Layout layout_of(const dsv4_matrix& w, int64_t n) {
+Layout LayoutOf(const dsv4_matrix& w, int64_t n) {
   Layout l;
   l.panels = (w.cols + kPanel - 1) / kPanel;
   l.shared = n <= kSharedMaxTokens;
@@ -129,7 +129,7 @@ Layout layout_of(const dsv4_matrix& w, int64_t n) {
   return l;
 }
 
-int64_t row_bytes(const dsv4_matrix& w) {
+int64_t RowBytes(const dsv4_matrix& w) {
   return w.type == DSV4_WEIGHT_BF16 ? 2 * w.cols : w.type == DSV4_WEIGHT_FP8_BLOCK ? w.cols : w.cols / 2;
 }
 
@@ -137,7 +137,7 @@ int64_t row_bytes(const dsv4_matrix& w) {
 
 // bf16 bits of each e4m3 magnitude code 0..127 (0x7F, NaN in e4m3fn, decodes as 480 like the
 // avx512 plugin; checkpoints never hold it).
-constexpr std::array<uint16_t, 128> make_e4m3_bf16() {
+constexpr std::array<uint16_t, 128> MakeE4m3Bf16() {
   std::array<uint16_t, 128> t{};
   for (int m = 1; m < 128; ++m) {
     const int E = m >> 3, M = m & 7;
@@ -150,9 +150,9 @@ constexpr std::array<uint16_t, 128> make_e4m3_bf16() {
   }
   return t;
 }
-alignas(64) constexpr std::array<uint16_t, 128> kE4m3Bf16 = make_e4m3_bf16();
+alignas(64) constexpr std::array<uint16_t, 128> kE4m3Bf16 = MakeE4m3Bf16();
 
-float bf16_to_float(uint16_t h) {
+float Bf16ToFloat(uint16_t h) {
   const uint32_t bits = static_cast<uint32_t>(h) << 16;
   float f;
   std::memcpy(&f, &bits, 4);
@@ -165,7 +165,7 @@ struct Fp8Lut {
   int scale = -1;
   __m512i lo0, lo1, hi0, hi1;
 
-  void set(int s) {
+  void Set(int s) {
     if (s == scale) return;
     scale = s;
     alignas(64) uint16_t words[128];
@@ -178,7 +178,7 @@ struct Fp8Lut {
       }
     } else {  // extreme scales: in fp32 (results past bf16's normal range are the tile unit's zeros)
       for (int m = 0; m < 128; ++m) {
-        const float f = std::ldexp(bf16_to_float(kE4m3Bf16[static_cast<size_t>(m)]), s - 127);
+        const float f = std::ldexp(Bf16ToFloat(kE4m3Bf16[static_cast<size_t>(m)]), s - 127);
         uint32_t bits;
         std::memcpy(&bits, &f, 4);
         words[m] = static_cast<uint16_t>(bits >> 16);
@@ -197,7 +197,7 @@ struct Fp8Lut {
   }
 };
 
-inline __mmask64 mask64(int64_t n) {
+inline __mmask64 Mask64(int64_t n) {
   return n <= 0 ? 0 : n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
 }
 
@@ -208,7 +208,7 @@ using PanelBuf = uint8_t[4][2][16 * 64];
 // from weight rows rt + i, with its constants hoisted out of the row loop; convert_panel zeroes
 // the rows past nr.
 
-void convert_bf16(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, int np, PanelBuf* out) {
+void ConvertBf16(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, int np, PanelBuf* out) {
   const int64_t K = w.cols;
   const uint16_t* src = static_cast<const uint16_t*>(w.data) + (rt + i0) * K + p0 * kPanel;
   for (int i = i0; i < i1; ++i, src += K) {
@@ -217,14 +217,14 @@ void convert_bf16(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, 
       for (int q = 0; q < 4; ++q) {
         _mm_prefetch(reinterpret_cast<const char*>(src + (np + pp) * kPanel + 32 * q), kPrefetchHint);
         const int64_t k = (p0 + pp) * kPanel + 32 * q;
-        const __mmask32 m = static_cast<__mmask32>(mask64(std::clamp<int64_t>(K - k, 0, 32)));
+        const __mmask32 m = static_cast<__mmask32>(Mask64(std::clamp<int64_t>(K - k, 0, 32)));
         _mm512_store_si512(dst + q * sizeof(out[0][0]), _mm512_maskz_loadu_epi16(m, src + pp * kPanel + 32 * q));
       }
     }
   }
 }
 
-void convert_fp8(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, int np, PanelBuf* out, Fp8Lut* luts) {
+void ConvertFp8(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, int np, PanelBuf* out, Fp8Lut* luts) {
   const int64_t K = w.cols, scale_stride = (K + 127) / 128;
   const __m512i low7 = _mm512_set1_epi8(0x7F), sign = _mm512_set1_epi8(static_cast<char>(0x80));
   const uint8_t* src = static_cast<const uint8_t*>(w.data) + (rt + i0) * K + p0 * kPanel;
@@ -235,10 +235,10 @@ void convert_fp8(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, i
       _mm_prefetch(reinterpret_cast<const char*>(src + (np + pp) * kPanel + 64), kPrefetchHint);
       const int64_t p = p0 + pp;
       Fp8Lut& lut = luts[pp];  // one table per panel of the block: rows share their 128x128 block's
-      lut.set(scale_row[p]);
+      lut.Set(scale_row[p]);
       uint8_t* dst = out[pp][0][i / 16] + 64 * (i % 16);
       for (int h = 0; h < 2; ++h) {
-        const __m512i v = _mm512_maskz_loadu_epi8(mask64(K - p * kPanel - 64 * h), src + pp * kPanel + 64 * h);
+        const __m512i v = _mm512_maskz_loadu_epi8(Mask64(K - p * kPanel - 64 * h), src + pp * kPanel + 64 * h);
         const __m512i idx = _mm512_and_si512(v, low7);
         // High byte: table | the code's sign bit (ternary logic a | (b & c)).
         const __m512i hb = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(lut.hi0, idx, lut.hi1), v, sign, 0xF8);
@@ -251,11 +251,11 @@ void convert_fp8(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, i
 }
 
 // True when every byte of v is in [1, 127] (no zero byte, no top bit).
-inline bool bytes_1_to_127(uint32_t v) {
+inline bool Bytes1To127(uint32_t v) {
   return ((v | ((v - 0x01010101u) & ~v)) & 0x80808080u) == 0;
 }
 
-void convert_fp4(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, int np, PanelBuf* out) {
+void ConvertFp4(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, int np, PanelBuf* out) {
   const int64_t bytes = w.cols / 2, groups = w.cols / 32;
   // e2m1 nibble -> bf16 low / high byte (-0 as +0, so that zero stays zero under the scaling).
   const __m512i tlo = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, static_cast<char>(0x80), static_cast<char>(0xC0), 0,
@@ -284,7 +284,7 @@ void convert_fp4(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, i
     const int64_t ng = std::min<int64_t>(4, groups - p * 4);  // whole groups in this panel
     const uint8_t* src = src0 + pp * 64;
     const uint8_t* sc = sc0 + pp * 4;
-    const __m512i v = _mm512_maskz_loadu_epi8(mask64(bytes - p * 64), src);
+    const __m512i v = _mm512_maskz_loadu_epi8(Mask64(bytes - p * 64), src);
     const __m512i lo = _mm512_and_si512(v, nib), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
     const __m512i ll = _mm512_shuffle_epi8(tlo, lo), lh = _mm512_shuffle_epi8(thi, lo);
     const __m512i hl = _mm512_shuffle_epi8(tlo, hi), hh = _mm512_shuffle_epi8(thi, hi);
@@ -298,7 +298,7 @@ void convert_fp4(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, i
       for (int64_t g = 0; g < ng; ++g) four = (four & ~(0xFFu << (8 * g))) | (static_cast<uint32_t>(sc[g]) << (8 * g));
     }
     const __m512i sw = _mm512_shuffle_epi8(_mm512_set1_epi32(static_cast<int>(four)), ctrl);  // words: s_g
-    if (bytes_1_to_127(four)) {
+    if (Bytes1To127(four)) {
       // Scale 2^(s-127) <= 1: subtract (127 - s) from the exponent. Saturation keeps zero at zero,
       // and every nonzero magnitude (>= 0.5, exponent 126) is at least the amount subtracted, so
       // no borrow reaches the sign bit.
@@ -324,13 +324,13 @@ void convert_fp4(const dsv4_matrix& w, int64_t rt, int i0, int i1, int64_t p0, i
 // row by row so that each weight row is read as one sequential run of np panels (the hardware
 // prefetcher follows long runs far better than 32 interleaved 64-byte steps). A slice that ends
 // the pair's nr rows also zeroes the rows past nr in the row tiles that will be used.
-void convert_rows(const dsv4_matrix& w, int64_t rt, int nr, int i0, int i1, int64_t p0, int np, PanelBuf* out,
+void ConvertRows(const dsv4_matrix& w, int64_t rt, int nr, int i0, int i1, int64_t p0, int np, PanelBuf* out,
                   Fp8Lut* luts) {
   if (i0 >= i1) return;
   switch (w.type) {
-    case DSV4_WEIGHT_BF16: convert_bf16(w, rt, i0, i1, p0, np, out); break;
-    case DSV4_WEIGHT_FP8_BLOCK: convert_fp8(w, rt, i0, i1, p0, np, out, luts); break;
-    default: convert_fp4(w, rt, i0, i1, p0, np, out); break;
+    case DSV4_WEIGHT_BF16: ConvertBf16(w, rt, i0, i1, p0, np, out); break;
+    case DSV4_WEIGHT_FP8_BLOCK: ConvertFp8(w, rt, i0, i1, p0, np, out, luts); break;
+    default: ConvertFp4(w, rt, i0, i1, p0, np, out); break;
   }
   if (i1 < nr) return;
   const int used = nr > 16 ? 32 : 16;
@@ -350,7 +350,7 @@ constexpr int64_t kFp8Prefetch = 2048;  // as the avx512 plugin's FP8 matvec (me
 
 // x[kb, ke) rearranged per 64 columns into the lane order of unpacklo / unpackhi of the words:
 // xe0, xo0, xe1, xo1 (16 floats each; lane 4g + i = column 16g + 2i (+1) (+8)), zero past K.
-void arrange_fp8_x(const float* x, int64_t K, int64_t kb, int64_t ke, float* xa) {
+void ArrangeFp8X(const float* x, int64_t K, int64_t kb, int64_t ke, float* xa) {
   const __m512i g = _mm512_setr_epi32(0, 0, 0, 0, 16, 16, 16, 16, 32, 32, 32, 32, 48, 48, 48, 48);
   const __m512i base = _mm512_add_epi32(g, _mm512_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6));
   const __m512i off[4] = {base, _mm512_add_epi32(base, _mm512_set1_epi32(1)), _mm512_add_epi32(base, _mm512_set1_epi32(8)),
@@ -365,7 +365,7 @@ void arrange_fp8_x(const float* x, int64_t K, int64_t kb, int64_t ke, float* xa)
 }
 
 template <int R>
-void fp8_rows(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const float* xa, const Fp8Lut* luts,
+void Fp8Rows(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const float* xa, const Fp8Lut* luts,
               float* out) {
   const int64_t K = w.cols;
   const uint8_t* data = static_cast<const uint8_t*>(w.data) + r0 * K;
@@ -378,8 +378,8 @@ void fp8_rows(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const fl
     const float* xk = xa + (k - kb);
     const __m512 xe0 = _mm512_load_ps(xk), xo0 = _mm512_load_ps(xk + 16), xe1 = _mm512_load_ps(xk + 32),
                  xo1 = _mm512_load_ps(xk + 48);
-    const __mmask64 m = mask64(K - k);
-    const int64_t pf = dsv4_simd::prefetch_offset(k, kFp8Prefetch, K, R);
+    const __mmask64 m = Mask64(K - k);
+    const int64_t pf = dsv4_simd::PrefetchOffset(k, kFp8Prefetch, K, R);
     for (int r = 0; r < R; ++r) {
       const uint8_t* src = data + r * K + k;
       _mm_prefetch(reinterpret_cast<const char*>(src + pf), _MM_HINT_T0);
@@ -399,21 +399,21 @@ void fp8_rows(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const fl
 
 }  // namespace
 
-size_t packed_x_bytes(const dsv4_matrix* w, int64_t n) {
+size_t PackedXBytes(const dsv4_matrix* w, int64_t n) {
   // One token stays with the avx512 matrix-vector kernels: they stream at 83-100% of the read
   // bandwidth, and the tile path's conversions cost more than they save there (batch-1 decode
   // 8.97 -> 6.35 tok/s measured with every FP8/FP4 product on tiles).
   if (n <= 1 || w->rows <= 0 || w->cols <= 0) return 0;
   if (w->type != DSV4_WEIGHT_BF16 && w->type != DSV4_WEIGHT_FP8_BLOCK && w->type != DSV4_WEIGHT_FP4_GROUP)
     return 0;  // F32 (the small mHC matrices): the avx512 kernels
-  return layout_of(*w, n).bytes();
+  return LayoutOf(*w, n).Bytes();
 }
 
-void pack_x(const dsv4_matrix* w, const float* x, int64_t ldx, int64_t n, int64_t t_begin, int64_t t_end,
+void PackX(const dsv4_matrix* w, const float* x, int64_t ldx, int64_t n, int64_t t_begin, int64_t t_end,
             void* packed) {
   if (t_end <= t_begin) return;
-  const Layout l = layout_of(*w, n);
-  const Perm& perm = perm_of(w->type);
+  const Layout l = LayoutOf(*w, n);
+  const Perm& perm = PermOf(w->type);
   const int64_t K = w->cols;
   uint8_t* out = static_cast<uint8_t*>(packed);
   const __m512i top = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
@@ -438,7 +438,7 @@ void pack_x(const dsv4_matrix* w, const float* x, int64_t ldx, int64_t n, int64_
     const float* xg = x + base_t * ldx;
     for (int64_t p = 0; p < l.panels; ++p) {
       for (int q = 0; q < 4; ++q) {
-        uint8_t* tile = out + l.offset(g, p, q, 0);
+        uint8_t* tile = out + l.Offset(g, p, q, 0);
         for (int r = 0; r < 16; ++r) {
           // K-pair r of this A tile: (even slot, odd slot) as the low / high half of one dword.
           const int64_t ke = p * kPanel + perm[static_cast<size_t>(q * 32 + 2 * r)];
@@ -467,40 +467,40 @@ void pack_x(const dsv4_matrix* w, const float* x, int64_t ldx, int64_t n, int64_
   }
 }
 
-void fp8_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
+void Fp8Matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
   alignas(64) float xa[kFp8Block];
   Fp8Lut luts[kFp8Block / 128];
   const int64_t K = w.cols, scale_stride = (K + 127) / 128;
   for (int64_t kb = 0; kb < K; kb += kFp8Block) {
     const int64_t ke = std::min(K, kb + kFp8Block);
-    arrange_fp8_x(x, K, kb, ke, xa);
+    ArrangeFp8X(x, K, kb, ke, xa);
     for (int64_t r = row_begin; r < row_end;) {
       // Tables of this 128-row block; 8 rows in flight, never across a block boundary.
       const int64_t block_end = std::min(row_end, (r / 128 + 1) * 128);
-      for (int64_t c = kb; c < ke; c += 128) luts[(c - kb) / 128].set(w.scale[(r / 128) * scale_stride + c / 128]);
+      for (int64_t c = kb; c < ke; c += 128) luts[(c - kb) / 128].Set(w.scale[(r / 128) * scale_stride + c / 128]);
       if (K <= dsv4_simd::kShortFp8RowBytes)  // short rows 2 at a time (see kShortFp8RowBytes)
-        r = dsv4_simd::rows_in_tiles<2>(r, block_end, kb == 0, y,
-                                        [&](int64_t r0, float* part) { fp8_rows<2>(w, r0, kb, ke, xa, luts, part); });
-      r = dsv4_simd::rows_in_tiles<8>(r, block_end, kb == 0, y,
-                                      [&](int64_t r0, float* part) { fp8_rows<8>(w, r0, kb, ke, xa, luts, part); });
-      r = dsv4_simd::rows_in_tiles<1>(r, block_end, kb == 0, y,
-                                      [&](int64_t r0, float* part) { fp8_rows<1>(w, r0, kb, ke, xa, luts, part); });
+        r = dsv4_simd::RowsInTiles<2>(r, block_end, kb == 0, y,
+                                        [&](int64_t r0, float* part) { Fp8Rows<2>(w, r0, kb, ke, xa, luts, part); });
+      r = dsv4_simd::RowsInTiles<8>(r, block_end, kb == 0, y,
+                                      [&](int64_t r0, float* part) { Fp8Rows<8>(w, r0, kb, ke, xa, luts, part); });
+      r = dsv4_simd::RowsInTiles<1>(r, block_end, kb == 0, y,
+                                      [&](int64_t r0, float* part) { Fp8Rows<1>(w, r0, kb, ke, xa, luts, part); });
     }
   }
 }
 
-void matmul_packed(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const void* packed, int64_t n, float* y,
+void MatmulPacked(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const void* packed, int64_t n, float* y,
                    int64_t ldy) {
   if (row_end <= row_begin || n <= 0) return;
-  const Layout l = layout_of(*w, n);
+  const Layout l = LayoutOf(*w, n);
   const uint8_t* bp = static_cast<const uint8_t*>(packed);
-  const dsv4_simd::AmxTileConfig cfg = dsv4_simd::full_amx_tiles();
+  const dsv4_simd::AmxTileConfig cfg = dsv4_simd::FullAmxTiles();
   _tile_loadconfig(&cfg);
   alignas(64) PanelBuf abuf[2][kBlockPanels];  // double-buffered: one converting, one in the tiles
   alignas(64) float cout[2][16 * 16];
   Fp8Lut luts[2][kBlockPanels];
   const int64_t row_block = l.groups == 1 ? row_end - row_begin
-                                          : std::max<int64_t>(32, kRowBlockBytes / row_bytes(*w) / 32 * 32);
+                                          : std::max<int64_t>(32, kRowBlockBytes / RowBytes(*w) / 32 * 32);
   const int64_t blocks = (l.panels + kBlockPanels - 1) / kBlockPanels;
   auto panels_in = [&](int64_t b) { return static_cast<int>(std::min<int64_t>(kBlockPanels, l.panels - b * kBlockPanels)); };
   for (int64_t rb = row_begin; rb < row_end; rb += row_block) {
@@ -514,7 +514,7 @@ void matmul_packed(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, con
         // Software pipeline: the tile products of block b run interleaved, chunk by chunk, with the
         // conversion of block b + 1 (a few rows per chunk), so the tile unit and the vector units
         // work at the same time instead of taking turns.
-        convert_rows(*w, rt, nr, 0, nr, 0, panels_in(0), abuf[0], luts[0]);
+        ConvertRows(*w, rt, nr, 0, nr, 0, panels_in(0), abuf[0], luts[0]);
         for (int64_t b = 0; b < blocks; ++b) {
           PanelBuf* cur = abuf[b & 1];
           PanelBuf* next = abuf[(b + 1) & 1];
@@ -523,12 +523,12 @@ void matmul_packed(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, con
           const int rows_per_chunk = (nr + chunks - 1) / chunks;
           for (int c = 0; c < chunks; ++c) {
             const int pp = c / 4, q = c % 4;
-            const uint8_t* bt = bp + l.offset(g, b * kBlockPanels + pp, q, 0);
+            const uint8_t* bt = bp + l.Offset(g, b * kBlockPanels + pp, q, 0);
             if (c % 2 == 0) DSV4_TILE_CHUNK(2, 3, 6, 7, cur[pp][q][0], cur[pp][q][1], two, bt, l.tiles);
             else DSV4_TILE_CHUNK(4, 5, 7, 6, cur[pp][q][0], cur[pp][q][1], two, bt, l.tiles);
             if (np_next > 0) {
               const int i0 = std::min(nr, c * rows_per_chunk), i1 = std::min(nr, (c + 1) * rows_per_chunk);
-              convert_rows(*w, rt, nr, i0, c + 1 == chunks ? nr : i1, (b + 1) * kBlockPanels, np_next, next,
+              ConvertRows(*w, rt, nr, i0, c + 1 == chunks ? nr : i1, (b + 1) * kBlockPanels, np_next, next,
                            luts[(b + 1) & 1]);
             }
           }

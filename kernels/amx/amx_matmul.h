@@ -9,13 +9,13 @@
 
 namespace dsv4_amx {
 
-size_t packed_x_bytes(const dsv4_matrix* w, int64_t n);
-void pack_x(const dsv4_matrix* w, const float* x, int64_t ldx, int64_t n, int64_t t_begin, int64_t t_end,
+size_t PackedXBytes(const dsv4_matrix* w, int64_t n);
+void PackX(const dsv4_matrix* w, const float* x, int64_t ldx, int64_t n, int64_t t_begin, int64_t t_end,
             void* packed);
-void matmul_packed(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const void* packed, int64_t n, float* y,
+void MatmulPacked(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const void* packed, int64_t n, float* y,
                    int64_t ldy);
 
 // One token, FP8 weights (AVX-512 VBMI, no tiles): y[r] = W[r, :] . x for r in [row_begin, row_end).
-void fp8_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y);
+void Fp8Matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y);
 
 }  // namespace dsv4_amx

@@ -44,27 +44,27 @@ using namespace dsv4_avx2;
 struct S256 {
   using V = __m256;
   static constexpr int64_t N = 8;
-  static V load(const float* p) { return _mm256_loadu_ps(p); }
-  static V loadn(const float* p, int64_t n) { return _mm256_maskload_ps(p, lane_mask(n)); }
-  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-  static void storen(float* p, V v, int64_t n) { _mm256_maskstore_ps(p, lane_mask(n), v); }
-  static V set1(float f) { return _mm256_set1_ps(f); }
-  static V zero() { return _mm256_setzero_ps(); }
-  static V add(V a, V b) { return _mm256_add_ps(a, b); }
-  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
-  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
-  static V div(V a, V b) { return _mm256_div_ps(a, b); }
-  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  static V max(V a, V b) { return _mm256_max_ps(a, b); }
-  static V min(V a, V b) { return _mm256_min_ps(a, b); }
-  static float hsum(V v) {
+  static V Load(const float* p) { return _mm256_loadu_ps(p); }
+  static V Loadn(const float* p, int64_t n) { return _mm256_maskload_ps(p, LaneMask(n)); }
+  static void Store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static void Storen(float* p, V v, int64_t n) { _mm256_maskstore_ps(p, LaneMask(n), v); }
+  static V Set1(float f) { return _mm256_set1_ps(f); }
+  static V Zero() { return _mm256_setzero_ps(); }
+  static V Add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V Sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V Mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V Div(V a, V b) { return _mm256_div_ps(a, b); }
+  static V Fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V Max(V a, V b) { return _mm256_max_ps(a, b); }
+  static V Min(V a, V b) { return _mm256_min_ps(a, b); }
+  static float Hsum(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
   // Cephes-style expf: 2^n * p(r), r = x - n ln2; relative error ~2e-7. exp(x < -87.3) = 0.
-  static V exp(V x) {
+  static V Exp(V x) {
     const V tiny = _mm256_cmp_ps(x, _mm256_set1_ps(-87.33654f), _CMP_LT_OQ);
     x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-87.33654f));
     const V n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
@@ -90,7 +90,7 @@ struct S256 {
 constexpr int64_t kPrefetchBytes = 512;
 
 template <int R, int T>
-void tile(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float sums[4][4]) {
+void Tile(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float sums[4][4]) {
   __m256 acc[R][T];
   for (auto& row : acc)
     for (auto& a : row) a = _mm256_setzero_ps();
@@ -101,8 +101,8 @@ void tile(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float s
       for (int64_t k = 0; k < K; k += 8) {
         const int64_t v = K - k;
         for (int r = 0; r < R; ++r) {
-          const __m256 wv = xload(reinterpret_cast<const float*>(data) + (r0 + r) * K + k, v);
-          for (int t = 0; t < T; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xload(x + t * ldx + k, v), acc[r][t]);
+          const __m256 wv = Xload(reinterpret_cast<const float*>(data) + (r0 + r) * K + k, v);
+          for (int t = 0; t < T; ++t) acc[r][t] = _mm256_fmadd_ps(wv, Xload(x + t * ldx + k, v), acc[r][t]);
         }
       }
       break;
@@ -116,17 +116,17 @@ void tile(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float s
       for (int64_t kb = 0; kb < K; kb += 128) {
         const int64_t kend = std::min(K, kb + 128);
         float s[R];
-        for (int r = 0; r < R; ++r) s[r] = e8m0(w.scale[((r0 + r) / 128) * scale_cols + kb / 128]) * 256.0f;
+        for (int r = 0; r < R; ++r) s[r] = E8m0(w.scale[((r0 + r) / 128) * scale_cols + kb / 128]) * 256.0f;
         __m256 part[R];
         for (auto& p : part) p = _mm256_setzero_ps();
         for (int64_t k = kb; k < kend; k += 16) {
           const int64_t v = kend - k;
-          const __m256 x0 = xload(x + k, v), x1 = xload(x + k + 8, v - 8);
+          const __m256 x0 = Xload(x + k, v), x1 = Xload(x + k + 8, v - 8);
           for (int r = 0; r < R; ++r) {
             if (k % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + (r0 + r) * K + k) + kPrefetchBytes, _MM_HINT_T0);
-            const __m128i b = load_bytes<16>(data + (r0 + r) * K + k, v);
-            part[r] = _mm256_fmadd_ps(fp8x8(b), x0, part[r]);
-            part[r] = _mm256_fmadd_ps(fp8x8(_mm_unpackhi_epi64(b, b)), x1, part[r]);
+            const __m128i b = LoadBytes<16>(data + (r0 + r) * K + k, v);
+            part[r] = _mm256_fmadd_ps(Fp8x8(b), x0, part[r]);
+            part[r] = _mm256_fmadd_ps(Fp8x8(_mm_unpackhi_epi64(b, b)), x1, part[r]);
           }
         }
         for (int r = 0; r < R; ++r) acc[r][0] = _mm256_fmadd_ps(part[r], _mm256_set1_ps(s[r]), acc[r][0]);
@@ -134,15 +134,15 @@ void tile(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float s
       break;
     }
     case DSV4_WEIGHT_FP4_GROUP: {
-      const __m128i table = fp4_table();
+      const __m128i table = Fp4Table();
       const int64_t groups = K / 32;
       for (int64_t g = 0; g < groups; ++g) {
         const int64_t k = g * 32;
         for (int r = 0; r < R; ++r) {
           if (g % 4 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + (r0 + r) * (K / 2) + k / 2) + kPrefetchBytes, _MM_HINT_T0);
           __m256 wv[4];
-          fp4x32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + (r0 + r) * (K / 2) + k / 2)), table, wv);
-          const __m256 s = _mm256_set1_ps(e8m0(w.scale[(r0 + r) * groups + g]));
+          Fp4x32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + (r0 + r) * (K / 2) + k / 2)), table, wv);
+          const __m256 s = _mm256_set1_ps(E8m0(w.scale[(r0 + r) * groups + g]));
           for (int t = 0; t < T; ++t) {
             const float* xk = x + t * ldx + k;
             __m256 p = _mm256_mul_ps(wv[0], _mm256_loadu_ps(xk));
@@ -160,22 +160,22 @@ void tile(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float s
         for (auto& a : row) a = _mm256_set1_ps(NAN);
   }
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) sums[r][t] = S256::hsum(acc[r][t]);
+    for (int t = 0; t < T; ++t) sums[r][t] = S256::Hsum(acc[r][t]);
 }
 
 template <int R, int T>
-void run_tile(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float* y, int64_t ldy) {
+void RunTile(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float* y, int64_t ldy) {
   float sums[4][4];
-  tile<R, T>(w, r0, x, ldx, sums);
+  Tile<R, T>(w, r0, x, ldx, sums);
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) y[t * ldy + r0 + r] = sums[r][t];
 }
 
 template <int R, int T>
-void rows(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, float* y, int64_t ldy) {
+void Rows(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, float* y, int64_t ldy) {
   int64_t r = row_begin;
-  for (; r + R <= row_end; r += R) run_tile<R, T>(w, r, x, ldx, y, ldy);
-  for (; r < row_end; ++r) run_tile<1, T>(w, r, x, ldx, y, ldy);
+  for (; r + R <= row_end; r += R) RunTile<R, T>(w, r, x, ldx, y, ldy);
+  for (; r < row_end; ++r) RunTile<1, T>(w, r, x, ldx, y, ldy);
 }
 
 // ---- BF16 decode (one token) ---------------------------------------------------------------------
@@ -187,7 +187,7 @@ void rows(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float*
 
 constexpr int64_t kXfElems = 16384;     // de-interleaved activations per K block (64 KB stack)
 
-inline void deinterleave16(const float* x, int64_t kb, int64_t ke, float* xf) {
+inline void Deinterleave16(const float* x, int64_t kb, int64_t ke, float* xf) {
   int64_t k = kb;
   for (; k + 16 <= ke; k += 16) {
     const __m256 a = _mm256_loadu_ps(x + k), b = _mm256_loadu_ps(x + k + 8);
@@ -203,7 +203,7 @@ inline void deinterleave16(const float* x, int64_t kb, int64_t ke, float* xf) {
 }
 
 template <int R>
-void tile_bf16_1(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const float* xf, float* out) {
+void TileBf161(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const float* xf, float* out) {
   const int64_t K = w.cols;
   const uint16_t* data = static_cast<const uint16_t*>(w.data) + r0 * K;
   const __m256i hi = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
@@ -212,7 +212,7 @@ void tile_bf16_1(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const
   int64_t k = kb;
   for (; k + 16 <= ke; k += 16) {
     const __m256 xe = _mm256_loadu_ps(xf + (k - kb)), xo = _mm256_loadu_ps(xf + (k - kb) + 8);
-    const int64_t pf = dsv4_simd::prefetch_offset(2 * k, kPrefetchBytes, 2 * K, R);
+    const int64_t pf = dsv4_simd::PrefetchOffset(2 * k, kPrefetchBytes, 2 * K, R);
     for (int r = 0; r < R; ++r) {
       _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, _MM_HINT_T0);
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + r * K + k));
@@ -230,23 +230,23 @@ void tile_bf16_1(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const
       acc[r] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v, hi)), xo, acc[r]);
     }
   }
-  for (int r = 0; r < R; ++r) out[r] = S256::hsum(acc[r]);
+  for (int r = 0; r < R; ++r) out[r] = S256::Hsum(acc[r]);
 }
 
 template <int R>
-int64_t bf16_rows(const dsv4_matrix& w, int64_t r, int64_t row_end, int64_t kb, int64_t ke, const float* xf, float* y) {
-  return dsv4_simd::rows_in_tiles<R>(r, row_end, kb == 0, y,
-                                     [&](int64_t r0, float* part) { tile_bf16_1<R>(w, r0, kb, ke, xf, part); });
+int64_t Bf16Rows(const dsv4_matrix& w, int64_t r, int64_t row_end, int64_t kb, int64_t ke, const float* xf, float* y) {
+  return dsv4_simd::RowsInTiles<R>(r, row_end, kb == 0, y,
+                                     [&](int64_t r0, float* part) { TileBf161<R>(w, r0, kb, ke, xf, part); });
 }
 
-void bf16_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
+void Bf16Matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
   alignas(32) float xf[kXfElems];
   for (int64_t kb = 0; kb < w.cols; kb += kXfElems) {
     const int64_t ke = std::min(w.cols, kb + kXfElems);
-    deinterleave16(x, kb, ke, xf);
-    int64_t r = bf16_rows<8>(w, row_begin, row_end, kb, ke, xf, y);
-    r = bf16_rows<4>(w, r, row_end, kb, ke, xf, y);
-    bf16_rows<1>(w, r, row_end, kb, ke, xf, y);
+    Deinterleave16(x, kb, ke, xf);
+    int64_t r = Bf16Rows<8>(w, row_begin, row_end, kb, ke, xf, y);
+    r = Bf16Rows<4>(w, r, row_end, kb, ke, xf, y);
+    Bf16Rows<1>(w, r, row_end, kb, ke, xf, y);
   }
 }
 
@@ -273,7 +273,7 @@ struct E8m0Table {
 constexpr E8m0Table kE8m0;
 
 // Column (0..63, within a 64-column chunk) of lane j (0..7) of decoded vector m (0..7).
-constexpr int fp4_column(int m, int j) {
+constexpr int Fp4Column(int m, int j) {
   const int half = j / 4, e = j % 4;  // half = which group of the chunk
   if (m < 4) return 32 * half + 2 * (4 * m + e);  // low nibbles, word unpacks
   const int mm = m - 4, byte = (mm / 2) * 8 + 2 * e + (mm & 1);  // high nibbles, dword shift / mask
@@ -282,16 +282,16 @@ constexpr int fp4_column(int m, int j) {
 
 // x[kb .. ke) -> xa in the decode order (64 floats per chunk; a final 32-column group is padded
 // with zeros to 64).
-inline void fp4_arrange(const float* x, int64_t kb, int64_t ke, float* xa) {
+inline void Fp4Arrange(const float* x, int64_t kb, int64_t ke, float* xa) {
   alignas(32) static constexpr int32_t kIdx[8][8] = {
-      {fp4_column(0, 0), fp4_column(0, 1), fp4_column(0, 2), fp4_column(0, 3), fp4_column(0, 4), fp4_column(0, 5), fp4_column(0, 6), fp4_column(0, 7)},
-      {fp4_column(1, 0), fp4_column(1, 1), fp4_column(1, 2), fp4_column(1, 3), fp4_column(1, 4), fp4_column(1, 5), fp4_column(1, 6), fp4_column(1, 7)},
-      {fp4_column(2, 0), fp4_column(2, 1), fp4_column(2, 2), fp4_column(2, 3), fp4_column(2, 4), fp4_column(2, 5), fp4_column(2, 6), fp4_column(2, 7)},
-      {fp4_column(3, 0), fp4_column(3, 1), fp4_column(3, 2), fp4_column(3, 3), fp4_column(3, 4), fp4_column(3, 5), fp4_column(3, 6), fp4_column(3, 7)},
-      {fp4_column(4, 0), fp4_column(4, 1), fp4_column(4, 2), fp4_column(4, 3), fp4_column(4, 4), fp4_column(4, 5), fp4_column(4, 6), fp4_column(4, 7)},
-      {fp4_column(5, 0), fp4_column(5, 1), fp4_column(5, 2), fp4_column(5, 3), fp4_column(5, 4), fp4_column(5, 5), fp4_column(5, 6), fp4_column(5, 7)},
-      {fp4_column(6, 0), fp4_column(6, 1), fp4_column(6, 2), fp4_column(6, 3), fp4_column(6, 4), fp4_column(6, 5), fp4_column(6, 6), fp4_column(6, 7)},
-      {fp4_column(7, 0), fp4_column(7, 1), fp4_column(7, 2), fp4_column(7, 3), fp4_column(7, 4), fp4_column(7, 5), fp4_column(7, 6), fp4_column(7, 7)}};
+      {Fp4Column(0, 0), Fp4Column(0, 1), Fp4Column(0, 2), Fp4Column(0, 3), Fp4Column(0, 4), Fp4Column(0, 5), Fp4Column(0, 6), Fp4Column(0, 7)},
+      {Fp4Column(1, 0), Fp4Column(1, 1), Fp4Column(1, 2), Fp4Column(1, 3), Fp4Column(1, 4), Fp4Column(1, 5), Fp4Column(1, 6), Fp4Column(1, 7)},
+      {Fp4Column(2, 0), Fp4Column(2, 1), Fp4Column(2, 2), Fp4Column(2, 3), Fp4Column(2, 4), Fp4Column(2, 5), Fp4Column(2, 6), Fp4Column(2, 7)},
+      {Fp4Column(3, 0), Fp4Column(3, 1), Fp4Column(3, 2), Fp4Column(3, 3), Fp4Column(3, 4), Fp4Column(3, 5), Fp4Column(3, 6), Fp4Column(3, 7)},
+      {Fp4Column(4, 0), Fp4Column(4, 1), Fp4Column(4, 2), Fp4Column(4, 3), Fp4Column(4, 4), Fp4Column(4, 5), Fp4Column(4, 6), Fp4Column(4, 7)},
+      {Fp4Column(5, 0), Fp4Column(5, 1), Fp4Column(5, 2), Fp4Column(5, 3), Fp4Column(5, 4), Fp4Column(5, 5), Fp4Column(5, 6), Fp4Column(5, 7)},
+      {Fp4Column(6, 0), Fp4Column(6, 1), Fp4Column(6, 2), Fp4Column(6, 3), Fp4Column(6, 4), Fp4Column(6, 5), Fp4Column(6, 6), Fp4Column(6, 7)},
+      {Fp4Column(7, 0), Fp4Column(7, 1), Fp4Column(7, 2), Fp4Column(7, 3), Fp4Column(7, 4), Fp4Column(7, 5), Fp4Column(7, 6), Fp4Column(7, 7)}};
   int64_t k = kb;
   for (; k + 64 <= ke; k += 64)
     for (int m = 0; m < 8; ++m)
@@ -320,7 +320,7 @@ constexpr int64_t kPrefetchFp8 = 2048;
 // Columns [kb, ke) of R rows (kb a multiple of 64; ke - kb a multiple of 32), activations in
 // decode order: the partial dot products.
 template <int R>
-inline void fp4_rows(const uint8_t* data, const uint8_t* scale, int64_t bytes, int64_t groups, int64_t kb, int64_t ke, const float* xa, float* out) {
+inline void Fp4Rows(const uint8_t* data, const uint8_t* scale, int64_t bytes, int64_t groups, int64_t kb, int64_t ke, const float* xa, float* out) {
   const __m256i thi = _mm256_broadcastsi128_si256(_mm_setr_epi8(0x00, 0x3F, 0x3F, 0x3F, 0x40, 0x40, 0x40, 0x40, static_cast<char>(0x80), static_cast<char>(0xBF), static_cast<char>(0xBF), static_cast<char>(0xBF), static_cast<char>(0xC0), static_cast<char>(0xC0), static_cast<char>(0xC0), static_cast<char>(0xC0)));
   const __m256i tlo = _mm256_broadcastsi128_si256(_mm_setr_epi8(0x00, 0x00, static_cast<char>(0x80), static_cast<char>(0xC0), 0x00, 0x40, static_cast<char>(0x80), static_cast<char>(0xC0), 0x00, 0x00, static_cast<char>(0x80), static_cast<char>(0xC0), 0x00, 0x40, static_cast<char>(0x80), static_cast<char>(0xC0)));
   const __m256i nib = _mm256_set1_epi8(0x0F), z = _mm256_setzero_si256(), hi16 = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
@@ -352,31 +352,31 @@ inline void fp4_rows(const uint8_t* data, const uint8_t* scale, int64_t bytes, i
   for (; k + 64 <= ke; k += 64) {
     for (int r = 0; r < R; ++r) {
       if (k % 128 == 0)
-        _mm_prefetch(reinterpret_cast<const char*>(data + r * bytes + k / 2) + dsv4_simd::prefetch_offset(k / 2, kPrefetchFp4, bytes, R), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(data + r * bytes + k / 2) + dsv4_simd::PrefetchOffset(k / 2, kPrefetchFp4, bytes, R), _MM_HINT_T0);
       chunk(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + r * bytes + k / 2)), k, scales(k / 32, k / 32 + 1, r), r);
     }
   }
   if (k < ke)  // one group: the upper lane decodes zero bytes against zero activations
     for (int r = 0; r < R; ++r)
       chunk(_mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + r * bytes + k / 2))), k, scales(k / 32, k / 32, r), r);
-  for (int r = 0; r < R; ++r) out[r] = S256::hsum(_mm256_add_ps(acc0[r], acc1[r]));
+  for (int r = 0; r < R; ++r) out[r] = S256::Hsum(_mm256_add_ps(acc0[r], acc1[r]));
 }
 
-void fp4_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
+void Fp4Matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
   alignas(32) float xa[kXfElems + 64];
   const int64_t K = w.cols, bytes = K / 2, groups = K / 32;
   const uint8_t* data = static_cast<const uint8_t*>(w.data);
   for (int64_t kb = 0; kb < K; kb += kXfElems) {
     const int64_t ke = std::min(K, kb + kXfElems);
-    fp4_arrange(x, kb, ke, xa);
+    Fp4Arrange(x, kb, ke, xa);
     int64_t r = row_begin;
     float part[2];
     for (; r + 2 <= row_end; r += 2) {
-      fp4_rows<2>(data + r * bytes, w.scale + r * groups, bytes, groups, kb, ke, xa, part);
+      Fp4Rows<2>(data + r * bytes, w.scale + r * groups, bytes, groups, kb, ke, xa, part);
       for (int i = 0; i < 2; ++i) y[r + i] = kb == 0 ? part[i] : y[r + i] + part[i];
     }
     for (; r < row_end; ++r) {
-      fp4_rows<1>(data + r * bytes, w.scale + r * groups, bytes, groups, kb, ke, xa, part);
+      Fp4Rows<1>(data + r * bytes, w.scale + r * groups, bytes, groups, kb, ke, xa, part);
       y[r] = kb == 0 ? part[0] : y[r] + part[0];
     }
   }
@@ -394,7 +394,7 @@ void fp4_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const 
 // 9.8 / 10.1, 8 rows as 4. Prefetch 512 B ahead: 256 B 12.1 / 11.8, 1 KB 11.2 / 9.2, 2 KB 9.9 / 7.6.
 
 template <int R>
-void fp8_rows(const dsv4_matrix& w, int64_t r0, const float* x, float* y) {
+void Fp8Rows(const dsv4_matrix& w, int64_t r0, const float* x, float* y) {
   const int64_t K = w.cols, scale_cols = K / 128;
   const uint8_t* data = static_cast<const uint8_t*>(w.data) + r0 * K;
   const __m256i z = _mm256_setzero_si256(), keep = _mm256_set1_epi16(static_cast<short>(0xBFFF));
@@ -407,7 +407,7 @@ void fp8_rows(const dsv4_matrix& w, int64_t r0, const float* x, float* y) {
     for (int64_t k = kb; k < kb + 128; k += 32) {
       const __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8), x2 = _mm256_loadu_ps(x + k + 16),
                    x3 = _mm256_loadu_ps(x + k + 24);
-      const int64_t pf = dsv4_simd::prefetch_offset(k, kPrefetchFp8, K, R);
+      const int64_t pf = dsv4_simd::PrefetchOffset(k, kPrefetchFp8, K, R);
       for (int r = 0; r < R; ++r) {
         if (k % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, _MM_HINT_T0);
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + r * K + k));
@@ -421,35 +421,35 @@ void fp8_rows(const dsv4_matrix& w, int64_t r0, const float* x, float* y) {
       }
     }
     for (int r = 0; r < R; ++r)
-      acc[r] = _mm256_fmadd_ps(part[r], _mm256_set1_ps(e8m0(w.scale[((r0 + r) / 128) * scale_cols + kb / 128]) * 256.0f), acc[r]);
+      acc[r] = _mm256_fmadd_ps(part[r], _mm256_set1_ps(E8m0(w.scale[((r0 + r) / 128) * scale_cols + kb / 128]) * 256.0f), acc[r]);
   }
-  for (int r = 0; r < R; ++r) y[r0 + r] = S256::hsum(acc[r]);
+  for (int r = 0; r < R; ++r) y[r0 + r] = S256::Hsum(acc[r]);
 }
 
 // One token, FP8 with K a multiple of 128 (every checkpoint matrix); other K go through tile<4, 1>.
-void fp8_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
+void Fp8Matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
   int64_t r = row_begin;
-  for (; r + 4 <= row_end; r += 4) fp8_rows<4>(w, r, x, y);
-  for (; r < row_end; ++r) fp8_rows<1>(w, r, x, y);
+  for (; r + 4 <= row_end; r += 4) Fp8Rows<4>(w, r, x, y);
+  for (; r < row_end; ++r) Fp8Rows<1>(w, r, x, y);
 }
 
-void matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, int64_t n,
+void Matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, int64_t n,
             float* y, int64_t ldy) {
   if (row_end <= row_begin || n <= 0) return;
   if (w->type == DSV4_WEIGHT_BF16 && n == 1) {
-    bf16_matvec(*w, row_begin, row_end, x, y);
+    Bf16Matvec(*w, row_begin, row_end, x, y);
     return;
   }
   if (w->type == DSV4_WEIGHT_FP8_BLOCK && n == 1 && w->cols % 128 == 0) {
-    fp8_matvec(*w, row_begin, row_end, x, y);
+    Fp8Matvec(*w, row_begin, row_end, x, y);
     return;
   }
   if (w->type == DSV4_WEIGHT_FP4_GROUP && n == 1) {
-    fp4_matvec(*w, row_begin, row_end, x, y);
+    Fp4Matvec(*w, row_begin, row_end, x, y);
     return;
   }
-  if (token_panel_serves(*w, n)) {
-    token_panel_matmul(*w, row_begin, row_end, x, ldx, n, y, ldy);
+  if (TokenPanelServes(*w, n)) {
+    TokenPanelMatmul(*w, row_begin, row_end, x, ldx, n, y, ldy);
     return;
   }
   // F32 weights, one token of FP8 with K not a multiple of 128, 2-3 tokens of FP4: groups of up
@@ -458,18 +458,18 @@ void matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
     const float* xt = x + t0 * ldx;
     float* yt = y + t0 * ldy;
     switch (T) {
-      case 1: rows<4, 1>(*w, rb, re, xt, ldx, yt, ldy); break;
-      case 2: rows<2, 2>(*w, rb, re, xt, ldx, yt, ldy); break;
-      case 3: rows<2, 3>(*w, rb, re, xt, ldx, yt, ldy); break;
-      default: rows<2, 4>(*w, rb, re, xt, ldx, yt, ldy); break;
+      case 1: Rows<4, 1>(*w, rb, re, xt, ldx, yt, ldy); break;
+      case 2: Rows<2, 2>(*w, rb, re, xt, ldx, yt, ldy); break;
+      case 3: Rows<2, 3>(*w, rb, re, xt, ldx, yt, ldy); break;
+      default: Rows<2, 4>(*w, rb, re, xt, ldx, yt, ldy); break;
     }
   };
-  dsv4_simd::for_token_groups(*w, row_begin, row_end, n, 4, 4, group);
+  dsv4_simd::ForTokenGroups(*w, row_begin, row_end, n, 4, 4, group);
 }
 
 constexpr uint64_t kRequired = DSV4_CPU_AVX | DSV4_CPU_AVX2 | DSV4_CPU_FMA | DSV4_CPU_F16C;
 
-int32_t score(uint64_t features) { return (features & kRequired) == kRequired ? 50 : 0; }
+int32_t Score(uint64_t features) { return (features & kRequired) == kRequired ? 50 : 0; }
 
 }  // namespace
 
@@ -480,16 +480,16 @@ extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* dsv4_
       "avx2",
       "AVX2 + FMA + F16C: weights decoded exactly to fp32 in registers, fp32 FMA",
       kRequired,
-      score,
-      matmul,
-      dsv4_simd::rmsnorm<S256>,
-      dsv4_simd::rope,
-      dsv4_simd::attention<S256>,
-      dsv4_simd::index_scores<S256>,
-      dsv4_simd::topk,
-      dsv4_simd::swiglu<S256>,
-      dsv4_simd::softmax_pool<S256>,
-      dsv4_simd::sinkhorn,
+      Score,
+      Matmul,
+      dsv4_simd::Rmsnorm<S256>,
+      dsv4_simd::Rope,
+      dsv4_simd::Attention<S256>,
+      dsv4_simd::IndexScores<S256>,
+      dsv4_simd::Topk,
+      dsv4_simd::Swiglu<S256>,
+      dsv4_simd::SoftmaxPool<S256>,
+      dsv4_simd::Sinkhorn,
   };
   return &table;
 }

@@ -33,7 +33,7 @@ constexpr int kAheadRows = 4;
 
 // Lane t of the result = the sum of the 8 lanes of a[t] (t < T; lanes >= T are 0).
 template <int T>
-inline __m256 sum_lanes(const __m256 (&a)[T]) {
+inline __m256 SumLanes(const __m256 (&a)[T]) {
   __m256 v[8];
   for (int t = 0; t < 8; ++t) v[t] = t < T ? a[t] : _mm256_setzero_ps();
   const __m256 h0 = _mm256_hadd_ps(v[0], v[1]), h1 = _mm256_hadd_ps(v[2], v[3]);
@@ -46,24 +46,24 @@ inline __m256 sum_lanes(const __m256 (&a)[T]) {
 struct Vec256 {
   using V = __m256;
   static constexpr int64_t kPanelBytes = int64_t{32} << 10;  // activations of one panel, all its tokens (L1)
-  static V load(const float* p) { return _mm256_load_ps(p); }
-  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  static void store(float* p, V v) { _mm256_store_ps(p, v); }
+  static V Load(const float* p) { return _mm256_load_ps(p); }
+  static V Fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static void Store(float* p, V v) { _mm256_store_ps(p, v); }
   template <int T>
-  static V lane_sums(const V (&a)[T]) {
-    return sum_lanes<T>(a);
+  static V LaneSums(const V (&a)[T]) {
+    return SumLanes<T>(a);
   }
 };
 
-using dsv4_simd::emit;
-using dsv4_simd::fma_tokens;
+using dsv4_simd::Emit;
+using dsv4_simd::FmaTokens;
 
-inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
+inline void Prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
 // FP8 rows over the panel [kb, ke) (kb a multiple of 128): 16 columns per load, the block scale
 // multiplied into the decoded weights once for the T tokens.
 template <int T>
-void fp8_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
+void Fp8Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
               int64_t ldy) {
   const int64_t K = w.cols, scale_cols = (K + 127) / 128;
   for (int64_t r = r0; r < r1; ++r) {
@@ -73,18 +73,18 @@ void fp8_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t 
     for (auto& a : acc) a = _mm256_setzero_ps();
     __m256 s = _mm256_setzero_ps();
     for (int64_t k = kb; k < ke; k += 16) {
-      if ((k - kb) % 64 == 0) prefetch(row + kAheadRows * K + k);
-      if ((k - kb) % 128 == 0) s = _mm256_set1_ps(e8m0(scale[k / 128]) * 256.0f);
-      const __m128i b = load_bytes<16>(row + k, ke - k);
-      fma_tokens<Vec256, T>(acc, _mm256_mul_ps(fp8x8(b), s), xp + (k - kb));
-      fma_tokens<Vec256, T>(acc, _mm256_mul_ps(fp8x8(_mm_unpackhi_epi64(b, b)), s), xp + (k - kb) + 8);
+      if ((k - kb) % 64 == 0) Prefetch(row + kAheadRows * K + k);
+      if ((k - kb) % 128 == 0) s = _mm256_set1_ps(E8m0(scale[k / 128]) * 256.0f);
+      const __m128i b = LoadBytes<16>(row + k, ke - k);
+      FmaTokens<Vec256, T>(acc, _mm256_mul_ps(Fp8x8(b), s), xp + (k - kb));
+      FmaTokens<Vec256, T>(acc, _mm256_mul_ps(Fp8x8(_mm_unpackhi_epi64(b, b)), s), xp + (k - kb) + 8);
     }
-    emit<Vec256, T>(acc, r, kb == 0, y, ldy);
+    Emit<Vec256, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
 template <int T>
-void bf16_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
+void Bf16Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
                int64_t ldy) {
   const int64_t K = w.cols;
   for (int64_t r = r0; r < r1; ++r) {
@@ -92,19 +92,19 @@ void bf16_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t
     __m256 acc[T];
     for (auto& a : acc) a = _mm256_setzero_ps();
     for (int64_t k = kb; k < ke; k += 8) {
-      if ((k - kb) % 32 == 0) prefetch(row + 2 * (kAheadRows * K + k));
-      fma_tokens<Vec256, T>(acc, bf16x8(row + 2 * k, ke - k), xp + (k - kb));
+      if ((k - kb) % 32 == 0) Prefetch(row + 2 * (kAheadRows * K + k));
+      FmaTokens<Vec256, T>(acc, Bf16x8(row + 2 * k, ke - k), xp + (k - kb));
     }
-    emit<Vec256, T>(acc, r, kb == 0, y, ldy);
+    Emit<Vec256, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
 // FP4 rows: per group of 32 columns, fp4x32 decodes in column order and the group scale
 // multiplies the four vectors once for the T tokens.
 template <int T>
-void fp4_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
+void Fp4Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
               int64_t ldy) {
-  const __m128i table = fp4_table();
+  const __m128i table = Fp4Table();
   const int64_t bytes = w.cols / 2, groups = w.cols / 32;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = static_cast<const uint8_t*>(w.data) + r * bytes;
@@ -112,13 +112,13 @@ void fp4_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t 
     __m256 acc[T];
     for (auto& a : acc) a = _mm256_setzero_ps();
     for (int64_t k = kb; k < ke; k += 32) {
-      if ((k - kb) % 128 == 0) prefetch(row + kAheadRows * bytes + k / 2);
+      if ((k - kb) % 128 == 0) Prefetch(row + kAheadRows * bytes + k / 2);
       __m256 wv[4];
-      fp4x32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)), table, wv);
-      const __m256 s = _mm256_set1_ps(e8m0(scale[k / 32]));
-      for (int i = 0; i < 4; ++i) fma_tokens<Vec256, T>(acc, _mm256_mul_ps(wv[i], s), xp + (k - kb) + 8 * i);
+      Fp4x32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)), table, wv);
+      const __m256 s = _mm256_set1_ps(E8m0(scale[k / 32]));
+      for (int i = 0; i < 4; ++i) FmaTokens<Vec256, T>(acc, _mm256_mul_ps(wv[i], s), xp + (k - kb) + 8 * i);
     }
-    emit<Vec256, T>(acc, r, kb == 0, y, ldy);
+    Emit<Vec256, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
@@ -128,7 +128,7 @@ struct Panels256 : Vec256 {
   static constexpr int64_t kMinBlockRows = 4;
 
   // Tokens [0, T) of x, columns [kb, ke), into the panel, zero-padded to a multiple of 32 columns.
-  static void fill_panel(const dsv4_matrix&, const float* x, int64_t ldx, int T, int64_t kb, int64_t ke, float* xp,
+  static void FillPanel(const dsv4_matrix&, const float* x, int64_t ldx, int T, int64_t kb, int64_t ke, float* xp,
                          int64_t P) {
     const int64_t padded = (ke - kb + 31) / 32 * 32;
     for (int t = 0; t < T; ++t) {
@@ -138,26 +138,26 @@ struct Panels256 : Vec256 {
   }
 
   template <int T>
-  static void rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
+  static void Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
                    int64_t ldy) {
     switch (w.type) {
-      case DSV4_WEIGHT_FP8_BLOCK: fp8_rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
-      case DSV4_WEIGHT_BF16: bf16_rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
-      default: fp4_rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      case DSV4_WEIGHT_FP8_BLOCK: Fp8Rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      case DSV4_WEIGHT_BF16: Bf16Rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      default: Fp4Rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
     }
   }
 };
 
 }  // namespace
 
-bool token_panel_serves(const dsv4_matrix& w, int64_t n) {
+bool TokenPanelServes(const dsv4_matrix& w, int64_t n) {
   if (w.type == DSV4_WEIGHT_FP4_GROUP) return n >= kPanelMinTokensFp4;
   return n >= kPanelMinTokens && (w.type == DSV4_WEIGHT_BF16 || w.type == DSV4_WEIGHT_FP8_BLOCK);
 }
 
-void token_panel_matmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
+void TokenPanelMatmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
                         int64_t n, float* y, int64_t ldy) {
-  dsv4_simd::token_panel_products<Panels256>(w, row_begin, row_end, x, ldx, n, y, ldy);
+  dsv4_simd::TokenPanelProducts<Panels256>(w, row_begin, row_end, x, ldx, n, y, ldy);
 }
 
 }  // namespace dsv4_avx2

@@ -53,23 +53,23 @@ using namespace dsv4_avx512;
 struct S512 {
   using V = __m512;
   static constexpr int64_t N = 16;
-  static __mmask16 mask(int64_t n) { return n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1); }
-  static V load(const float* p) { return _mm512_loadu_ps(p); }
-  static V loadn(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(mask(n), p); }
-  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-  static void storen(float* p, V v, int64_t n) { _mm512_mask_storeu_ps(p, mask(n), v); }
-  static V set1(float f) { return _mm512_set1_ps(f); }
-  static V zero() { return _mm512_setzero_ps(); }
-  static V add(V a, V b) { return _mm512_add_ps(a, b); }
-  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
-  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-  static V div(V a, V b) { return _mm512_div_ps(a, b); }
-  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static V max(V a, V b) { return _mm512_max_ps(a, b); }
-  static V min(V a, V b) { return _mm512_min_ps(a, b); }
-  static float hsum(V v) { return _mm512_reduce_add_ps(v); }
+  static __mmask16 Mask(int64_t n) { return n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1); }
+  static V Load(const float* p) { return _mm512_loadu_ps(p); }
+  static V Loadn(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(Mask(n), p); }
+  static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static void Storen(float* p, V v, int64_t n) { _mm512_mask_storeu_ps(p, Mask(n), v); }
+  static V Set1(float f) { return _mm512_set1_ps(f); }
+  static V Zero() { return _mm512_setzero_ps(); }
+  static V Add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V Sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  static V Mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V Div(V a, V b) { return _mm512_div_ps(a, b); }
+  static V Fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V Max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V Min(V a, V b) { return _mm512_min_ps(a, b); }
+  static float Hsum(V v) { return _mm512_reduce_add_ps(v); }
   // Cephes-style expf: 2^n * p(r), r = x - n ln2; relative error ~2e-7. exp(x < -87.3) = 0.
-  static V exp(V x) {
+  static V Exp(V x) {
     const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.33654f), _CMP_LT_OQ);
     x = _mm512_min_ps(x, _mm512_set1_ps(88.72283f));
     const V n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
@@ -118,14 +118,14 @@ constexpr int64_t kPrefetchFp8 = 2048;
 // (1 thread, from DRAM) FP4 2048x4096 ran at 5.5 / 4.8 GB/s for 3 / 4 tokens (7.7 / 6.5 with)
 // and FP8 4096x1024 at 4.9 (10.3 with): these tiles interleave R short rows, which the
 // hardware streamer does not follow.
-inline void small_batch_prefetch(const uint8_t* at_ptr, int64_t at, int64_t ahead, int64_t row_bytes, int rows) {
-  _mm_prefetch(reinterpret_cast<const char*>(at_ptr + dsv4_simd::prefetch_offset(at, ahead, row_bytes, rows)),
+inline void SmallBatchPrefetch(const uint8_t* at_ptr, int64_t at, int64_t ahead, int64_t row_bytes, int rows) {
+  _mm_prefetch(reinterpret_cast<const char*>(at_ptr + dsv4_simd::PrefetchOffset(at, ahead, row_bytes, rows)),
                kPrefetchHint);
 }
 
 // R rows x T tokens of F32, BF16 or FP8 weights over all columns, activations straight from x.
 template <int R, int T>
-void tile_direct(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float sums[kRows][kMaxTokens]) {
+void TileDirect(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, float sums[kRows][kMaxTokens]) {
   const int64_t K = w.cols;
   const uint8_t* data = static_cast<const uint8_t*>(w.data);
   __m512 acc[R][T];
@@ -135,21 +135,21 @@ void tile_direct(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, 
     case DSV4_WEIGHT_F32:
       for (int64_t k = 0; k < K; k += 16) {
         for (int r = 0; r < R; ++r) {
-          const __m512 wv = xload(reinterpret_cast<const float*>(data) + (r0 + r) * K + k, K - k);
-          for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xload(x + t * ldx + k, K - k), acc[r][t]);
+          const __m512 wv = Xload(reinterpret_cast<const float*>(data) + (r0 + r) * K + k, K - k);
+          for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, Xload(x + t * ldx + k, K - k), acc[r][t]);
         }
       }
       break;
     case DSV4_WEIGHT_BF16:
       for (int64_t k = 0; k < K; k += 16) {
-        const __mmask16 m = mask16(K - k);
+        const __mmask16 m = Mask16(K - k);
         if (k % 32 == 0)
           for (int r = 0; r < R; ++r)
-            small_batch_prefetch(data + 2 * ((r0 + r) * K + k), 2 * k, kPrefetchBytes, 2 * K, R);
+            SmallBatchPrefetch(data + 2 * ((r0 + r) * K + k), 2 * k, kPrefetchBytes, 2 * K, R);
         for (int r = 0; r < R; ++r) {
           const __m256i h = _mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(data) + (r0 + r) * K + k);
           const __m512 wv = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-          for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xload(x + t * ldx + k, K - k), acc[r][t]);
+          for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, Xload(x + t * ldx + k, K - k), acc[r][t]);
         }
       }
       break;
@@ -161,22 +161,22 @@ void tile_direct(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, 
           __m512 part[R];
           for (auto& p : part) p = _mm512_setzero_ps();
           for (int64_t k = kb; k < kend; k += 16) {
-            const __m512 xv = xload(x + k, kend - k);
+            const __m512 xv = Xload(x + k, kend - k);
             for (int r = 0; r < R; ++r)
-              part[r] = _mm512_fmadd_ps(fp8x16(load16(data + (r0 + r) * K + k, kend - k)), xv, part[r]);
+              part[r] = _mm512_fmadd_ps(Fp8x16(Load16(data + (r0 + r) * K + k, kend - k)), xv, part[r]);
           }
           for (int r = 0; r < R; ++r)
-            acc[r][0] = _mm512_fmadd_ps(part[r], _mm512_set1_ps(fp8_scale(w, r0 + r, kb)), acc[r][0]);
+            acc[r][0] = _mm512_fmadd_ps(part[r], _mm512_set1_ps(Fp8Scale(w, r0 + r, kb)), acc[r][0]);
         } else {
           // Several tokens: the scale is folded into the decoded weights once for all of them.
           __m512 s[R];
-          for (int r = 0; r < R; ++r) s[r] = _mm512_set1_ps(fp8_scale(w, r0 + r, kb));
+          for (int r = 0; r < R; ++r) s[r] = _mm512_set1_ps(Fp8Scale(w, r0 + r, kb));
           for (int64_t k = kb; k < kend; k += 16) {
             if (k % 64 == 0)
-              for (int r = 0; r < R; ++r) small_batch_prefetch(data + (r0 + r) * K + k, k, kPrefetchFp8, K, R);
+              for (int r = 0; r < R; ++r) SmallBatchPrefetch(data + (r0 + r) * K + k, k, kPrefetchFp8, K, R);
             for (int r = 0; r < R; ++r) {
-              const __m512 wv = _mm512_mul_ps(fp8x16(load16(data + (r0 + r) * K + k, kend - k)), s[r]);
-              for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xload(x + t * ldx + k, kend - k), acc[r][t]);
+              const __m512 wv = _mm512_mul_ps(Fp8x16(Load16(data + (r0 + r) * K + k, kend - k)), s[r]);
+              for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, Xload(x + t * ldx + k, kend - k), acc[r][t]);
             }
           }
         }
@@ -195,7 +195,7 @@ void tile_direct(const dsv4_matrix& w, int64_t r0, const float* x, int64_t ldx, 
 // Low nibbles are the even columns and high nibbles the odd ones, so the activations come
 // de-interleaved: xf[t * stride + (k - kb)] holds 16 even then 16 odd columns per group.
 template <int R, int T>
-void tile_fp4(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const float* xf, int64_t stride,
+void TileFp4(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const float* xf, int64_t stride,
               float sums[kRows][kMaxTokens]) {
   const __m512 table = _mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, -0.0f, -0.5f, -1.0f, -1.5f,
                                       -2.0f, -3.0f, -4.0f, -6.0f);
@@ -207,10 +207,10 @@ void tile_fp4(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const fl
   for (int64_t k = kb; k < ke; k += 32) {
     if ((k - kb) % 128 == 0)
       for (int r = 0; r < R; ++r)
-        small_batch_prefetch(data + (r0 + r) * (w.cols / 2) + k / 2, k / 2, kPrefetchFp4, w.cols / 2, R);
+        SmallBatchPrefetch(data + (r0 + r) * (w.cols / 2) + k / 2, k / 2, kPrefetchFp4, w.cols / 2, R);
     for (int r = 0; r < R; ++r) {
       const int64_t row = r0 + r;
-      const __m512 ts = _mm512_mul_ps(table, _mm512_set1_ps(e8m0(w.scale[row * groups + k / 32])));
+      const __m512 ts = _mm512_mul_ps(table, _mm512_set1_ps(E8m0(w.scale[row * groups + k / 32])));
       const __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + row * (w.cols / 2) + k / 2)));
       const __m512 lo = _mm512_permutexvar_ps(d, ts);                         // index = low 4 bits
       const __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), ts);
@@ -234,7 +234,7 @@ void tile_fp4(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const fl
 // columns (the 4 scale bytes broadcast, placed by one vpshufb, shifted into the exponent).
 
 // x[kb .. ke) (ke - kb a multiple of 128) -> xs, 128 floats per chunk in stride-8 order.
-inline void stride8_x(const float* x, int64_t kb, int64_t ke, float* xs) {
+inline void Stride8X(const float* x, int64_t kb, int64_t ke, float* xs) {
   const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                          _mm512_set1_epi32(8));
   for (int64_t k = kb; k < ke; k += 128) {
@@ -245,7 +245,7 @@ inline void stride8_x(const float* x, int64_t kb, int64_t ke, float* xs) {
 }
 
 // Group scales of columns [k, k + 128) of `row` as 16 lanes (lane j: group k/32 + j/4).
-inline __m512 fp4_scales128(const uint8_t* scale_row, int64_t k) {
+inline __m512 Fp4Scales128(const uint8_t* scale_row, int64_t k) {
   uint32_t four;
   std::memcpy(&four, scale_row + k / 32, 4);
   // Byte j/4 of the broadcast dword into byte 2 of lane j, zero elsewhere; << 7 = e8m0 << 23.
@@ -258,7 +258,7 @@ inline __m512 fp4_scales128(const uint8_t* scale_row, int64_t k) {
 
 // R rows over the full 128-column chunks of [kb, ke), one token: sums[r][0] = partial dot.
 template <int R>
-void tile_fp4_s8(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const float* xs, float sums[kRows][kMaxTokens]) {
+void TileFp4S8(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const float* xs, float sums[kRows][kMaxTokens]) {
   const __m512 table = _mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, -0.0f, -0.5f, -1.0f, -1.5f,
                                       -2.0f, -3.0f, -4.0f, -6.0f);
   const int64_t groups = w.cols / 32, bytes = w.cols / 2;
@@ -282,7 +282,7 @@ void tile_fp4_s8(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const
       q = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 20), table), x5, q);
       p = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 24), table), x6, p);
       q = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 28), table), x7, q);
-      acc[r] = _mm512_fmadd_ps(_mm512_add_ps(p, q), fp4_scales128(scale + r * groups, k), acc[r]);
+      acc[r] = _mm512_fmadd_ps(_mm512_add_ps(p, q), Fp4Scales128(scale + r * groups, k), acc[r]);
     }
   }
   for (int r = 0; r < R; ++r) sums[r][0] = _mm512_reduce_add_ps(acc[r]);
@@ -290,24 +290,24 @@ void tile_fp4_s8(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const
 
 // One token, FP4: K blocks of kXfElems columns; the whole 128-column chunks of a block go through
 // tile_fp4_s8, the 32/64/96-column rest through tile_fp4 (even/odd activations).
-void fp4_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
+void Fp4Matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
   alignas(64) float xs[kXfElems];
   alignas(64) float xt[128];
   float sums[kRows][kMaxTokens];
   for (int64_t kb = 0; kb < w.cols; kb += kXfElems) {
     const int64_t ke = std::min(w.cols, kb + kXfElems);
     const int64_t kc = kb + (ke - kb) / 128 * 128;  // end of the whole chunks
-    stride8_x(x, kb, kc, xs);
-    if (kc < ke) deinterleave_x(x, 0, 1, kc, ke, xt, 128);
+    Stride8X(x, kb, kc, xs);
+    if (kc < ke) DeinterleaveX(x, 0, 1, kc, ke, xt, 128);
     auto one = [&](auto rows_tag, int64_t r) {
       constexpr int R = decltype(rows_tag)::value;
       float total[R] = {};
       if (kc > kb) {
-        tile_fp4_s8<R>(w, r, kb, kc, xs, sums);
+        TileFp4S8<R>(w, r, kb, kc, xs, sums);
         for (int i = 0; i < R; ++i) total[i] = sums[i][0];
       }
       if (kc < ke) {
-        tile_fp4<R, 1>(w, r, kc, ke, xt, 128, sums);
+        TileFp4<R, 1>(w, r, kc, ke, xt, 128, sums);
         for (int i = 0; i < R; ++i) total[i] += sums[i][0];
       }
       for (int i = 0; i < R; ++i) y[r + i] = kb == 0 ? total[i] : y[r + i] + total[i];
@@ -325,7 +325,7 @@ void fp4_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const 
 // de-interleaved (deinterleave_x layout: per 32 columns 16 even then 16 odd, zero-padded).
 
 template <int R>
-void tile_bf16_1(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const float* xf, float* out) {
+void TileBf161(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const float* xf, float* out) {
   const int64_t K = w.cols;
   const uint16_t* data = static_cast<const uint16_t*>(w.data) + r0 * K;
   const __m512i hi = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
@@ -334,7 +334,7 @@ void tile_bf16_1(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const
   int64_t k = kb;
   for (; k + 32 <= ke; k += 32) {
     const __m512 xe = _mm512_load_ps(xf + (k - kb)), xo = _mm512_load_ps(xf + (k - kb) + 16);
-    const int64_t pf = dsv4_simd::prefetch_offset(2 * k, kPrefetchBytes, 2 * K, R);
+    const int64_t pf = dsv4_simd::PrefetchOffset(2 * k, kPrefetchBytes, 2 * K, R);
     for (int r = 0; r < R; ++r) {
       _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, kPrefetchHint);
       const __m512i v = _mm512_loadu_si512(data + r * K + k);
@@ -358,19 +358,19 @@ void tile_bf16_1(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const
 // expansion 12.7 GB/s, this split with 4 rows 14.4, with 8 rows 15.4-15.6 (12 or 16 rows about
 // the same, 1 or 2 rows slower: 10.7, 12.3); more rows in flight = more memory parallelism.
 template <int R>
-int64_t bf16_rows(const dsv4_matrix& w, int64_t r, int64_t row_end, int64_t kb, int64_t ke, const float* xf, float* y) {
-  return dsv4_simd::rows_in_tiles<R>(r, row_end, kb == 0, y,
-                                     [&](int64_t r0, float* part) { tile_bf16_1<R>(w, r0, kb, ke, xf, part); });
+int64_t Bf16Rows(const dsv4_matrix& w, int64_t r, int64_t row_end, int64_t kb, int64_t ke, const float* xf, float* y) {
+  return dsv4_simd::RowsInTiles<R>(r, row_end, kb == 0, y,
+                                     [&](int64_t r0, float* part) { TileBf161<R>(w, r0, kb, ke, xf, part); });
 }
 
-void bf16_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
+void Bf16Matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
   alignas(64) float xf[kXfElems];
   for (int64_t kb = 0; kb < w.cols; kb += kXfElems) {
     const int64_t ke = std::min(w.cols, kb + kXfElems);
-    deinterleave_x(x, 0, 1, kb, ke, xf, kXfElems);  // the rest zero-padded to 32
-    int64_t r = bf16_rows<8>(w, row_begin, row_end, kb, ke, xf, y);
-    r = bf16_rows<4>(w, r, row_end, kb, ke, xf, y);
-    bf16_rows<1>(w, r, row_end, kb, ke, xf, y);
+    DeinterleaveX(x, 0, 1, kb, ke, xf, kXfElems);  // the rest zero-padded to 32
+    int64_t r = Bf16Rows<8>(w, row_begin, row_end, kb, ke, xf, y);
+    r = Bf16Rows<4>(w, r, row_end, kb, ke, xf, y);
+    Bf16Rows<1>(w, r, row_end, kb, ke, xf, y);
   }
 }
 
@@ -379,7 +379,7 @@ void bf16_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const
 // flight, software prefetch; the block scale multiplies per-128-column partial sums.
 
 template <int R>
-void tile_fp8_1(const dsv4_matrix& w, int64_t r0, const float* x, float* out) {
+void TileFp81(const dsv4_matrix& w, int64_t r0, const float* x, float* out) {
   const int64_t K = w.cols;
   const uint8_t* data = static_cast<const uint8_t*>(w.data) + r0 * K;
   __m512 acc[R];
@@ -390,17 +390,17 @@ void tile_fp8_1(const dsv4_matrix& w, int64_t r0, const float* x, float* out) {
     for (auto& p : part) p = _mm512_setzero_ps();
     for (int64_t k = kb; k < kend; k += 32) {
       const int64_t valid = kend - k;
-      const __m512 x0 = xload(x + k, valid), x1 = xload(x + k + 16, valid - 16);
-      const int64_t pf = dsv4_simd::prefetch_offset(k, kPrefetchFp8, K, R);
+      const __m512 x0 = Xload(x + k, valid), x1 = Xload(x + k + 16, valid - 16);
+      const int64_t pf = dsv4_simd::PrefetchOffset(k, kPrefetchFp8, K, R);
       for (int r = 0; r < R; ++r) {
         _mm_prefetch(reinterpret_cast<const char*>(data + r * K + k) + pf, kPrefetchHint);
         __m512 lo, hi;
-        fp8x32(data + r * K + k, valid, lo, hi);
+        Fp8x32(data + r * K + k, valid, lo, hi);
         part[r] = _mm512_fmadd_ps(lo, x0, part[r]);
         part[r] = _mm512_fmadd_ps(hi, x1, part[r]);
       }
     }
-    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(part[r], _mm512_set1_ps(fp8_scale(w, r0 + r, kb)), acc[r]);
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(part[r], _mm512_set1_ps(Fp8Scale(w, r0 + r, kb)), acc[r]);
   }
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
@@ -408,19 +408,19 @@ void tile_fp8_1(const dsv4_matrix& w, int64_t r0, const float* x, float* out) {
 // Rows 8 at a time, then 4, then 1 (1 thread from DRAM, old 16-wide kernel -> this with 4 rows
 // -> 8 rows: 1024 x 4096 10.4 -> 11.6 -> 12.8 GB/s, 4096 x 8192 11.5 -> 12.3 -> 13.6 GB/s).
 // Short rows 2 at a time (see kShortFp8RowBytes).
-[[maybe_unused]] void fp8_matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
+[[maybe_unused]] void Fp8Matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
   int64_t r = row_begin;
   if (w.cols <= dsv4_simd::kShortFp8RowBytes)
-    for (; r + 2 <= row_end; r += 2) tile_fp8_1<2>(w, r, x, y + r);
-  for (; r + 8 <= row_end; r += 8) tile_fp8_1<8>(w, r, x, y + r);
-  for (; r + kRows <= row_end; r += kRows) tile_fp8_1<kRows>(w, r, x, y + r);
-  for (; r < row_end; ++r) tile_fp8_1<1>(w, r, x, y + r);
+    for (; r + 2 <= row_end; r += 2) TileFp81<2>(w, r, x, y + r);
+  for (; r + 8 <= row_end; r += 8) TileFp81<8>(w, r, x, y + r);
+  for (; r + kRows <= row_end; r += kRows) TileFp81<kRows>(w, r, x, y + r);
+  for (; r < row_end; ++r) TileFp81<1>(w, r, x, y + r);
 }
 
 // Rows [row_begin, row_end) for T tokens; K block [kb, ke) (FP4 only; others take all of K).
 // The first K block writes y, later ones add to it.
 template <int T>
-void rows_for_tokens(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, int64_t kb, int64_t ke,
+void RowsForTokens(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, int64_t kb, int64_t ke,
                      const float* x, int64_t ldx, const float* xf, int64_t stride, float* y, int64_t ldy) {
   float sums[kRows][kMaxTokens];
   auto emit = [&](int64_t r0, int rows) {
@@ -433,39 +433,39 @@ void rows_for_tokens(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, i
   const bool fp4 = w.type == DSV4_WEIGHT_FP4_GROUP;
   int64_t r = row_begin;
   for (; r + kRows <= row_end; r += kRows) {
-    if (fp4) tile_fp4<kRows, T>(w, r, kb, ke, xf, stride, sums);
-    else tile_direct<kRows, T>(w, r, x, ldx, sums);
+    if (fp4) TileFp4<kRows, T>(w, r, kb, ke, xf, stride, sums);
+    else TileDirect<kRows, T>(w, r, x, ldx, sums);
     emit(r, kRows);
   }
   for (; r < row_end; ++r) {
-    if (fp4) tile_fp4<1, T>(w, r, kb, ke, xf, stride, sums);
-    else tile_direct<1, T>(w, r, x, ldx, sums);
+    if (fp4) TileFp4<1, T>(w, r, kb, ke, xf, stride, sums);
+    else TileDirect<1, T>(w, r, x, ldx, sums);
     emit(r, 1);
   }
 }
 
-void matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, int64_t n,
+void Matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, int64_t n,
             float* y, int64_t ldy) {
   if (row_end <= row_begin || n <= 0) return;
   const bool fp4 = w->type == DSV4_WEIGHT_FP4_GROUP;
   if (fp4 && n == 1) {
-    fp4_matvec(*w, row_begin, row_end, x, y);
+    Fp4Matvec(*w, row_begin, row_end, x, y);
     return;
   }
   if (w->type == DSV4_WEIGHT_FP8_BLOCK && n == 1) {
 #ifdef DSV4_WITH_AMX
-    dsv4_amx::fp8_matvec(*w, row_begin, row_end, x, y);  // byte-table decode (needs VBMI)
+    dsv4_amx::Fp8Matvec(*w, row_begin, row_end, x, y);  // byte-table decode (needs VBMI)
 #else
-    fp8_matvec(*w, row_begin, row_end, x, y);
+    Fp8Matvec(*w, row_begin, row_end, x, y);
 #endif
     return;
   }
   if (w->type == DSV4_WEIGHT_BF16 && n == 1) {
-    bf16_matvec(*w, row_begin, row_end, x, y);
+    Bf16Matvec(*w, row_begin, row_end, x, y);
     return;
   }
-  if (token_panel_serves(*w, n)) {
-    token_panel_matmul(*w, row_begin, row_end, x, ldx, n, y, ldy);
+  if (TokenPanelServes(*w, n)) {
+    TokenPanelMatmul(*w, row_begin, row_end, x, ldx, n, y, ldy);
     return;
   }
   alignas(64) float xf[kXfElems];
@@ -478,16 +478,16 @@ void matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
     const int64_t block = fp4 ? kXfElems / T / 32 * 32 : w->cols;
     for (int64_t kb = 0; kb < w->cols; kb += block) {
       const int64_t ke = std::min(w->cols, kb + block);
-      if (fp4) deinterleave_x(xt, ldx, T, kb, ke, xf, block);
+      if (fp4) DeinterleaveX(xt, ldx, T, kb, ke, xf, block);
       switch (T) {
-        case 1: rows_for_tokens<1>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
-        case 2: rows_for_tokens<2>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
-        case 3: rows_for_tokens<3>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
-        default: rows_for_tokens<4>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
+        case 1: RowsForTokens<1>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
+        case 2: RowsForTokens<2>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
+        case 3: RowsForTokens<3>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
+        default: RowsForTokens<4>(*w, rb, re, kb, ke, xt, ldx, xf, block, yt, ldy); break;
       }
     }
   };
-  dsv4_simd::for_token_groups(*w, row_begin, row_end, n, kMaxTokens, 16, group);
+  dsv4_simd::ForTokenGroups(*w, row_begin, row_end, n, kMaxTokens, 16, group);
 }
 
 constexpr uint64_t kRequired = DSV4_CPU_AVX512F | DSV4_CPU_AVX512BW | DSV4_CPU_AVX512VL | DSV4_CPU_AVX512DQ |
@@ -520,19 +520,19 @@ extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* dsv4_
       kRequired,
 #endif
       score,
-      matmul,
-      dsv4_simd::rmsnorm<S512>,
-      dsv4_simd::rope,
-      dsv4_simd::attention<S512>,
-      dsv4_simd::index_scores<S512>,
-      dsv4_simd::topk,
-      dsv4_simd::swiglu<S512>,
-      dsv4_simd::softmax_pool<S512>,
-      dsv4_simd::sinkhorn,
+      Matmul,
+      dsv4_simd::Rmsnorm<S512>,
+      dsv4_simd::Rope,
+      dsv4_simd::Attention<S512>,
+      dsv4_simd::IndexScores<S512>,
+      dsv4_simd::Topk,
+      dsv4_simd::Swiglu<S512>,
+      dsv4_simd::SoftmaxPool<S512>,
+      dsv4_simd::Sinkhorn,
 #ifdef DSV4_WITH_AMX
-      dsv4_amx::packed_x_bytes,
-      dsv4_amx::pack_x,
-      dsv4_amx::matmul_packed,
+      dsv4_amx::PackedXBytes,
+      dsv4_amx::PackX,
+      dsv4_amx::MatmulPacked,
 #endif
   };
   return &table;

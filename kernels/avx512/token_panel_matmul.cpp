@@ -40,7 +40,7 @@ constexpr int kAheadRows = 4;
 // Lane t of the result = the sum of the 16 lanes of a[t] (t < T; lanes >= T are 0). A reduction
 // tree over all T vectors at once (~45 ops for 16) instead of T separate horizontal sums (~8 each).
 template <int T>
-inline __m512 sum_lanes(const __m512 (&a)[T]) {
+inline __m512 SumLanes(const __m512 (&a)[T]) {
   __m512 v[16];
   for (int t = 0; t < 16; ++t) v[t] = t < T ? a[t] : _mm512_setzero_ps();
   __m512 s1[8], s2[4], s3[2];
@@ -63,23 +63,23 @@ inline __m512 sum_lanes(const __m512 (&a)[T]) {
 struct Vec512 {
   using V = __m512;
   static constexpr int64_t kPanelBytes = int64_t{32} << 10;  // activations of one panel, all its tokens (L1)
-  static V load(const float* p) { return _mm512_load_ps(p); }
-  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static void store(float* p, V v) { _mm512_store_ps(p, v); }
+  static V Load(const float* p) { return _mm512_load_ps(p); }
+  static V Fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static void Store(float* p, V v) { _mm512_store_ps(p, v); }
   template <int T>
-  static V lane_sums(const V (&a)[T]) {
-    return sum_lanes<T>(a);
+  static V LaneSums(const V (&a)[T]) {
+    return SumLanes<T>(a);
   }
 };
 
-using dsv4_simd::emit;
-using dsv4_simd::fma_tokens;
+using dsv4_simd::Emit;
+using dsv4_simd::FmaTokens;
 
-inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
+inline void Prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
 // FP8 rows over the panel [kb, ke) (kb a multiple of 128; the panel zero-padded to 16 columns).
 template <int T>
-void fp8_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
+void Fp8Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
               int64_t ldy) {
   const int64_t K = w.cols;
   for (int64_t r = r0; r < r1; ++r) {
@@ -88,29 +88,29 @@ void fp8_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t 
     for (auto& a : acc) a = _mm512_setzero_ps();
     int64_t k = kb;
     for (; k + 64 <= ke; k += 64) {
-      prefetch(row + kAheadRows * K + k);
-      const __m512 s = _mm512_set1_ps(fp8_scale(w, r, k));
+      Prefetch(row + kAheadRows * K + k);
+      const __m512 s = _mm512_set1_ps(Fp8Scale(w, r, k));
       __m512 a, b, c, d;
-      fp8x32(row + k, 32, a, b);
-      fp8x32(row + k + 32, 32, c, d);
+      Fp8x32(row + k, 32, a, b);
+      Fp8x32(row + k + 32, 32, c, d);
       const float* xk = xp + (k - kb);
-      fma_tokens<Vec512, T>(acc, _mm512_mul_ps(a, s), xk);
-      fma_tokens<Vec512, T>(acc, _mm512_mul_ps(b, s), xk + 16);
-      fma_tokens<Vec512, T>(acc, _mm512_mul_ps(c, s), xk + 32);
-      fma_tokens<Vec512, T>(acc, _mm512_mul_ps(d, s), xk + 48);
+      FmaTokens<Vec512, T>(acc, _mm512_mul_ps(a, s), xk);
+      FmaTokens<Vec512, T>(acc, _mm512_mul_ps(b, s), xk + 16);
+      FmaTokens<Vec512, T>(acc, _mm512_mul_ps(c, s), xk + 32);
+      FmaTokens<Vec512, T>(acc, _mm512_mul_ps(d, s), xk + 48);
     }
     for (; k < ke; k += 16) {
-      const __m512 wv = _mm512_mul_ps(fp8x16(load16(row + k, ke - k)), _mm512_set1_ps(fp8_scale(w, r, k)));
-      fma_tokens<Vec512, T>(acc, wv, xp + (k - kb));
+      const __m512 wv = _mm512_mul_ps(Fp8x16(Load16(row + k, ke - k)), _mm512_set1_ps(Fp8Scale(w, r, k)));
+      FmaTokens<Vec512, T>(acc, wv, xp + (k - kb));
     }
-    emit<Vec512, T>(acc, r, kb == 0, y, ldy);
+    Emit<Vec512, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
 // BF16 rows: a 64-byte line is 32 columns, the even ones the dwords shifted left 16, the odd ones
 // the dwords with the low half cleared (de-interleaved panel, zero-padded to 32 columns).
 template <int T>
-void bf16_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
+void Bf16Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
                int64_t ldy) {
   const int64_t K = w.cols;
   const __m512i hi = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
@@ -119,21 +119,21 @@ void bf16_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t
     __m512 acc[T];
     for (auto& a : acc) a = _mm512_setzero_ps();
     for (int64_t k = kb; k < ke; k += 32) {
-      prefetch(row + kAheadRows * K + k);
+      Prefetch(row + kAheadRows * K + k);
       const __m512i v = ke - k >= 32 ? _mm512_loadu_si512(row + k)
                                      : _mm512_maskz_loadu_epi16(static_cast<__mmask32>((uint64_t{1} << (ke - k)) - 1), row + k);
       const float* xk = xp + (k - kb);
-      fma_tokens<Vec512, T>(acc, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xk);
-      fma_tokens<Vec512, T>(acc, _mm512_castsi512_ps(_mm512_and_si512(v, hi)), xk + 16);
+      FmaTokens<Vec512, T>(acc, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xk);
+      FmaTokens<Vec512, T>(acc, _mm512_castsi512_ps(_mm512_and_si512(v, hi)), xk + 16);
     }
-    emit<Vec512, T>(acc, r, kb == 0, y, ldy);
+    Emit<Vec512, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
 // FP4 rows: per group of 32 columns, vpermps maps the low / high nibbles (even / odd columns) to
 // their fp32 values from a 16-entry table pre-multiplied by the group's scale.
 template <int T>
-void fp4_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
+void Fp4Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
               int64_t ldy) {
   const __m512 table = _mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, -0.0f, -0.5f, -1.0f, -1.5f,
                                       -2.0f, -3.0f, -4.0f, -6.0f);
@@ -144,14 +144,14 @@ void fp4_rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t 
     __m512 acc[T];
     for (auto& a : acc) a = _mm512_setzero_ps();
     for (int64_t k = kb; k < ke; k += 32) {
-      if ((k - kb) % 128 == 0) prefetch(row + kAheadRows * bytes + k / 2);
-      const __m512 ts = _mm512_mul_ps(table, _mm512_set1_ps(e8m0(scale[k / 32])));
+      if ((k - kb) % 128 == 0) Prefetch(row + kAheadRows * bytes + k / 2);
+      const __m512 ts = _mm512_mul_ps(table, _mm512_set1_ps(E8m0(scale[k / 32])));
       const __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)));
       const float* xk = xp + (k - kb);
-      fma_tokens<Vec512, T>(acc, _mm512_permutexvar_ps(d, ts), xk);  // index = the low 4 bits
-      fma_tokens<Vec512, T>(acc, _mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), ts), xk + 16);
+      FmaTokens<Vec512, T>(acc, _mm512_permutexvar_ps(d, ts), xk);  // index = the low 4 bits
+      FmaTokens<Vec512, T>(acc, _mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), ts), xk + 16);
     }
-    emit<Vec512, T>(acc, r, kb == 0, y, ldy);
+    Emit<Vec512, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
@@ -161,7 +161,7 @@ struct Panels512 : Vec512 {
 
   // Tokens [0, T) of x, columns [kb, ke), into the panel: plain for FP8 (zero-padded to 16
   // columns), de-interleaved for BF16 and FP4 (zero-padded to 32).
-  static void fill_panel(const dsv4_matrix& w, const float* x, int64_t ldx, int T, int64_t kb, int64_t ke, float* xp,
+  static void FillPanel(const dsv4_matrix& w, const float* x, int64_t ldx, int T, int64_t kb, int64_t ke, float* xp,
                          int64_t P) {
     if (w.type == DSV4_WEIGHT_FP8_BLOCK) {
       const int64_t padded = (ke - kb + 15) / 16 * 16;
@@ -171,31 +171,31 @@ struct Panels512 : Vec512 {
       }
       return;
     }
-    deinterleave_x(x, ldx, T, kb, ke, xp, P);
+    DeinterleaveX(x, ldx, T, kb, ke, xp, P);
   }
 
   template <int T>
-  static void rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
+  static void Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
                    int64_t ldy) {
     switch (w.type) {
-      case DSV4_WEIGHT_FP8_BLOCK: fp8_rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
-      case DSV4_WEIGHT_BF16: bf16_rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
-      default: fp4_rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      case DSV4_WEIGHT_FP8_BLOCK: Fp8Rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      case DSV4_WEIGHT_BF16: Bf16Rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      default: Fp4Rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
     }
   }
 };
 
 }  // namespace
 
-bool token_panel_serves(const dsv4_matrix& w, int64_t n) {
+bool TokenPanelServes(const dsv4_matrix& w, int64_t n) {
   return n >= kPanelMinTokens &&
          (w.type == DSV4_WEIGHT_BF16 || w.type == DSV4_WEIGHT_FP8_BLOCK || w.type == DSV4_WEIGHT_FP4_GROUP);
 }
 
-void token_panel_matmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
+void TokenPanelMatmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
                         int64_t n, float* y, int64_t ldy) {
   // n > 16: groups of more than 8 tokens, each >= kPanelMinTokens.
-  dsv4_simd::token_panel_products<Panels512>(w, row_begin, row_end, x, ldx, n, y, ldy);
+  dsv4_simd::TokenPanelProducts<Panels512>(w, row_begin, row_end, x, ldx, n, y, ldy);
 }
 
 }  // namespace dsv4_avx512

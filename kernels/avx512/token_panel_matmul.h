@@ -15,10 +15,10 @@ namespace dsv4_avx512 {
 constexpr int64_t kPanelMinTokens = 5;
 
 // True when token_panel_matmul serves this product (BF16, FP8 and FP4 weights, n >= kPanelMinTokens).
-bool token_panel_serves(const dsv4_matrix& w, int64_t n);
+bool TokenPanelServes(const dsv4_matrix& w, int64_t n);
 
 // y[t * ldy + r] = W[r, :] . x[t * ldx + :] for r in [row_begin, row_end), t in [0, n).
-void token_panel_matmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
+void TokenPanelMatmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
                         int64_t n, float* y, int64_t ldy);
 
 }  // namespace dsv4_avx512

@@ -16,7 +16,7 @@ struct alignas(64) AmxTileConfig {
 };
 
 // Tiles 0-7 at 16 rows x 64 bytes (16 x 16 fp32, 16 x 32 bf16, or 16 bf16 pairs x 16 columns).
-inline AmxTileConfig full_amx_tiles() {
+inline AmxTileConfig FullAmxTiles() {
   AmxTileConfig cfg{};
   cfg.palette = 1;
   for (int i = 0; i < 8; ++i) {

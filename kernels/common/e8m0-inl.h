@@ -11,7 +11,7 @@ namespace dsv4_simd {
 // 2^(u - 127) from the exponent bits; 255 is NaN. Unlike dsv4_e8m0_to_f32 (plugins/dsv4_formats.h)
 // the byte 0 gives 0, not the subnormal 2^-127: no checkpoint stores it, and the shift keeps the
 // scale load to two instructions.
-inline float e8m0(uint8_t u) {
+inline float E8m0(uint8_t u) {
   if (u == 255) return NAN;
   const uint32_t bits = static_cast<uint32_t>(u) << 23;
   float f;

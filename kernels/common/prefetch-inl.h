@@ -11,7 +11,7 @@ namespace dsv4_simd {
 // lasts, and past its end in the row this thread reads next at that position, `rows` rows on
 // (the next tile). Without the second case short rows start every tile cold: FP8 rows of
 // 1024 columns (wq_b, indexer wq_b) streamed at 56% of the read bandwidth against 90% for 8192.
-inline int64_t prefetch_offset(int64_t at, int64_t ahead, int64_t row_bytes, int rows) {
+inline int64_t PrefetchOffset(int64_t at, int64_t ahead, int64_t row_bytes, int rows) {
   return at + ahead < row_bytes ? ahead : ahead + (rows - 1) * row_bytes;
 }
 

@@ -9,7 +9,7 @@
 namespace dsv4_simd {
 
 // Stored bytes of one row's weights (scales not counted); at least 1.
-inline int64_t row_bytes(const dsv4_matrix& w) {
+inline int64_t RowBytes(const dsv4_matrix& w) {
   const int64_t b = w.type == DSV4_WEIGHT_F32 ? 4 * w.cols
                     : w.type == DSV4_WEIGHT_BF16 ? 2 * w.cols
                     : w.type == DSV4_WEIGHT_FP8_BLOCK ? w.cols
@@ -32,7 +32,7 @@ constexpr int64_t kShortFp8RowBytes = 1024;
 // dot products of rows r0 .. r0+R-1 over one K block into part[0..R); the first K block (first)
 // writes y, later ones add to it. Returns the first row left for a smaller tile.
 template <int R, typename Tile>
-int64_t rows_in_tiles(int64_t r, int64_t row_end, bool first, float* y, Tile&& tile) {
+int64_t RowsInTiles(int64_t r, int64_t row_end, bool first, float* y, Tile&& tile) {
   float part[R];
   for (; r + R <= row_end; r += R) {
     tile(r, part);

@@ -25,7 +25,7 @@ struct Fp8Lut {
 // an n-term fp32 sum then grows like the SIMD plugins' and torch's, not like a sequential sum's
 // (~n/8 times less). In deepseek numerics a sequential sum's extra rounding error flipped FP8
 // roundings of the next quantiser at a few positions the oracle flags stable.
-float dot8(const float* a, const float* b, int64_t n) {
+float Dot8(const float* a, const float* b, int64_t n) {
   float s[8] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -34,13 +34,13 @@ float dot8(const float* a, const float* b, int64_t n) {
   return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
 }
 
-const Fp8Lut& fp8_lut() {
+const Fp8Lut& SharedFp8Lut() {
   static const Fp8Lut lut;
   return lut;
 }
 
 // Decodes W[row, k0 .. k0+len) (len <= kBlock, never crossing a 128-column block) into out.
-void decode_block(const dsv4_matrix* w, int64_t row, int64_t k0, int64_t len, float* out) {
+void DecodeBlock(const dsv4_matrix* w, int64_t row, int64_t k0, int64_t len, float* out) {
   switch (w->type) {
     case DSV4_WEIGHT_F32: {
       const auto* p = static_cast<const uint8_t*>(w->data) + (row * w->cols + k0) * 4;
@@ -60,7 +60,7 @@ void decode_block(const dsv4_matrix* w, int64_t row, int64_t k0, int64_t len, fl
       const auto* p = static_cast<const uint8_t*>(w->data) + row * w->cols + k0;
       const int64_t scale_cols = dsv4_fp8_scale_grid(w->rows, w->cols).cols;
       const float s = dsv4_e8m0_to_f32(w->scale[(row / DSV4_FP8_BLOCK) * scale_cols + k0 / DSV4_FP8_BLOCK]);
-      const float* lut = fp8_lut().v;
+      const float* lut = SharedFp8Lut().v;
       for (int64_t i = 0; i < len; ++i) out[i] = lut[p[i]] * s;
       break;
     }
@@ -75,7 +75,7 @@ void decode_block(const dsv4_matrix* w, int64_t row, int64_t k0, int64_t len, fl
   }
 }
 
-void ref_matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x,
+void RefMatmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x,
                 int64_t ldx, int64_t n, float* y, int64_t ldy) {
   float wbuf[kBlock];
   float acc[kTokenTile];
@@ -85,10 +85,10 @@ void ref_matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const 
       std::fill(acc, acc + nt, 0.0f);
       for (int64_t k0 = 0; k0 < w->cols; k0 += kBlock) {
         const int64_t len = std::min(kBlock, w->cols - k0);
-        decode_block(w, r, k0, len, wbuf);
+        DecodeBlock(w, r, k0, len, wbuf);
         for (int64_t t = 0; t < nt; ++t) {
           const float* xr = x + (t0 + t) * ldx + k0;
-          acc[t] += dot8(wbuf, xr, len);
+          acc[t] += Dot8(wbuf, xr, len);
         }
       }
       for (int64_t t = 0; t < nt; ++t) y[(t0 + t) * ldy + r] = acc[t];
@@ -96,18 +96,18 @@ void ref_matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const 
   }
 }
 
-void ref_rmsnorm(const float* x, int64_t ld, int64_t n_rows, int64_t dim, const float* weight,
+void RefRmsnorm(const float* x, int64_t ld, int64_t n_rows, int64_t dim, const float* weight,
                  float eps, float* y, int64_t ldy) {
   for (int64_t r = 0; r < n_rows; ++r) {
     const float* xr = x + r * ld;
     float* yr = y + r * ldy;
-    const float ss = dot8(xr, xr, dim);
+    const float ss = Dot8(xr, xr, dim);
     const float inv = 1.0f / std::sqrt(ss / static_cast<float>(dim) + eps);
     for (int64_t i = 0; i < dim; ++i) yr[i] = xr[i] * inv * (weight ? weight[i] : 1.0f);
   }
 }
 
-void ref_rope(float* x, int64_t n_vecs, int64_t stride, int64_t n_pairs, const float* cos_,
+void RefRope(float* x, int64_t n_vecs, int64_t stride, int64_t n_pairs, const float* cos_,
               const float* sin_, int32_t inverse) {
   for (int64_t v = 0; v < n_vecs; ++v) {
     float* p = x + v * stride;
@@ -120,14 +120,14 @@ void ref_rope(float* x, int64_t n_vecs, int64_t stride, int64_t n_pairs, const f
   }
 }
 
-void ref_attention(const dsv4_attention_args* a) {
+void RefAttention(const dsv4_attention_args* a) {
   for (int64_t h = a->head_begin; h < a->head_end; ++h) {
     const float* q = a->q + h * a->dim;
     float* out = a->out + h * a->dim;
     std::fill(out, out + a->dim, 0.0f);
     float m = a->sink ? a->sink[h] : -INFINITY;
     for (int64_t j = 0; j < a->n_kv; ++j) {
-      a->scratch[j] = dot8(q, a->kv[j], a->dim) * a->scale;
+      a->scratch[j] = Dot8(q, a->kv[j], a->dim) * a->scale;
       m = std::max(m, a->scratch[j]);
     }
     if (a->n_kv == 0) continue;
@@ -142,13 +142,13 @@ void ref_attention(const dsv4_attention_args* a) {
   }
 }
 
-void ref_index_scores(const float* q, const float* head_weight, int64_t n_heads, int64_t dim,
+void RefIndexScores(const float* q, const float* head_weight, int64_t n_heads, int64_t dim,
                       const float* keys, int64_t key_begin, int64_t key_end, float* scores) {
   for (int64_t j = key_begin; j < key_end; ++j) {
     const float* k = keys + j * dim;
     float total = 0.0f;
     for (int64_t h = 0; h < n_heads; ++h) {
-      const float d = dot8(q + h * dim, k, dim);
+      const float d = Dot8(q + h * dim, k, dim);
       total += head_weight[h] * std::max(d, 0.0f);
     }
     scores[j] = total;
@@ -156,42 +156,42 @@ void ref_index_scores(const float* q, const float* head_weight, int64_t n_heads,
 }
 
 // "a ranks below b": smaller value, or equal value and larger index.
-inline bool ranks_below(const float* v, int32_t a, int32_t b) {
+inline bool RanksBelow(const float* v, int32_t a, int32_t b) {
   return v[a] < v[b] || (v[a] == v[b] && a > b);
 }
 
 // Sift-down in a heap whose root is the lowest-ranked kept index.
-void sift_down(const float* v, int32_t* heap, int64_t size, int64_t i) {
+void SiftDown(const float* v, int32_t* heap, int64_t size, int64_t i) {
   for (;;) {
     int64_t low = i;
     const int64_t l = 2 * i + 1, r = l + 1;
-    if (l < size && ranks_below(v, heap[l], heap[low])) low = l;
-    if (r < size && ranks_below(v, heap[r], heap[low])) low = r;
+    if (l < size && RanksBelow(v, heap[l], heap[low])) low = l;
+    if (r < size && RanksBelow(v, heap[r], heap[low])) low = r;
     if (low == i) return;
     std::swap(heap[i], heap[low]);
     i = low;
   }
 }
 
-void ref_topk(const float* v, int64_t n, int64_t k, int32_t* idx) {
+void RefTopk(const float* v, int64_t n, int64_t k, int32_t* idx) {
   if (k <= 0) return;
   k = std::min(k, n);
   for (int64_t i = 0; i < k; ++i) idx[i] = static_cast<int32_t>(i);
-  for (int64_t i = k / 2; i-- > 0;) sift_down(v, idx, k, i);
+  for (int64_t i = k / 2; i-- > 0;) SiftDown(v, idx, k, i);
   for (int64_t j = k; j < n; ++j) {
-    if (ranks_below(v, idx[0], static_cast<int32_t>(j))) {
+    if (RanksBelow(v, idx[0], static_cast<int32_t>(j))) {
       idx[0] = static_cast<int32_t>(j);
-      sift_down(v, idx, k, 0);
+      SiftDown(v, idx, k, 0);
     }
   }
   // Heap sort: repeatedly move the lowest-ranked to the back -> descending order.
   for (int64_t size = k; size > 1; --size) {
     std::swap(idx[0], idx[size - 1]);
-    sift_down(v, idx, size - 1, 0);
+    SiftDown(v, idx, size - 1, 0);
   }
 }
 
-void ref_swiglu(const float* gate, const float* up, int64_t n, float limit, float mult,
+void RefSwiglu(const float* gate, const float* up, int64_t n, float limit, float mult,
                 float* out) {
   for (int64_t i = 0; i < n; ++i) {
     float g = gate[i], u = up[i];
@@ -203,7 +203,7 @@ void ref_swiglu(const float* gate, const float* up, int64_t n, float limit, floa
   }
 }
 
-void ref_softmax_pool(const float* value, const float* score, int64_t n_slots, int64_t ld,
+void RefSoftmaxPool(const float* value, const float* score, int64_t n_slots, int64_t ld,
                       int64_t dim, float* out) {
   for (int64_t c = 0; c < dim; ++c) {
     float m = -INFINITY;
@@ -222,7 +222,7 @@ void ref_softmax_pool(const float* value, const float* score, int64_t n_slots, i
   }
 }
 
-void normalise_rows(float* m, int64_t n, float eps) {
+void NormaliseRows(float* m, int64_t n, float eps) {
   for (int64_t j = 0; j < n; ++j) {
     float s = 0.0f;
     for (int64_t k = 0; k < n; ++k) s += m[j * n + k];
@@ -230,7 +230,7 @@ void normalise_rows(float* m, int64_t n, float eps) {
   }
 }
 
-void normalise_cols(float* m, int64_t n, float eps) {
+void NormaliseCols(float* m, int64_t n, float eps) {
   for (int64_t k = 0; k < n; ++k) {
     float s = 0.0f;
     for (int64_t j = 0; j < n; ++j) s += m[j * n + k];
@@ -238,7 +238,7 @@ void normalise_cols(float* m, int64_t n, float eps) {
   }
 }
 
-void ref_sinkhorn(float* m, int64_t n, int32_t iters, float eps) {
+void RefSinkhorn(float* m, int64_t n, int32_t iters, float eps) {
   for (int64_t j = 0; j < n; ++j) {
     float* row = m + j * n;
     const float mx = *std::max_element(row, row + n);
@@ -246,14 +246,14 @@ void ref_sinkhorn(float* m, int64_t n, int32_t iters, float eps) {
     for (int64_t k = 0; k < n; ++k) s += (row[k] = std::exp(row[k] - mx));
     for (int64_t k = 0; k < n; ++k) row[k] = row[k] / s + eps;
   }
-  normalise_cols(m, n, eps);
+  NormaliseCols(m, n, eps);
   for (int32_t it = 1; it < iters; ++it) {
-    normalise_rows(m, n, eps);
-    normalise_cols(m, n, eps);
+    NormaliseRows(m, n, eps);
+    NormaliseCols(m, n, eps);
   }
 }
 
-int32_t ref_score(uint64_t) { return 1; }
+int32_t RefScore(uint64_t) { return 1; }
 
 }  // namespace
 
@@ -269,16 +269,16 @@ dsv4_kernel_plugin_entry(void) {
       DSV4_REFERENCE_PLUGIN_NAME,
       "portable scalar C++, float32 arithmetic (the conformance baseline)",
       0,
-      ref_score,
-      ref_matmul,
-      ref_rmsnorm,
-      ref_rope,
-      ref_attention,
-      ref_index_scores,
-      ref_topk,
-      ref_swiglu,
-      ref_softmax_pool,
-      ref_sinkhorn,
+      RefScore,
+      RefMatmul,
+      RefRmsnorm,
+      RefRope,
+      RefAttention,
+      RefIndexScores,
+      RefTopk,
+      RefSwiglu,
+      RefSoftmaxPool,
+      RefSinkhorn,
   };
   return &table;
 }

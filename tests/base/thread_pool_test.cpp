@@ -1,4 +1,4 @@
-// ThreadPool::parallel_for: every item exactly once, pieces starting on grain multiples, at most
+// ThreadPool::ParallelFor: every item exactly once, pieces starting on grain multiples, at most
 // kMaxPieces of them, thread indices in range, and thousands of consecutive calls (the claim
 // counter's generations) without a lost or repeated piece.
 #include <gtest/gtest.h>
@@ -23,7 +23,7 @@ TEST(ThreadPool, EveryItemOnceInPiecesStartingOnGrainMultiples) {
         std::mutex mu;
         std::vector<std::pair<int64_t, int64_t>> pieces;
         bool bad_thread = false;
-        pool.parallel_for(n, grain, [&](int64_t b, int64_t e, int th) {
+        pool.ParallelFor(n, grain, [&](int64_t b, int64_t e, int th) {
           for (int64_t i = b; i < e; ++i) seen[static_cast<size_t>(i)].fetch_add(1);
           std::lock_guard<std::mutex> lock(mu);
           pieces.emplace_back(b, e);
@@ -50,7 +50,7 @@ TEST(ThreadPool, ThousandsOfCallsInARowLoseNothing) {
   for (int call = 0; call < 5000; ++call) {
     const int64_t n = 1 + call % 97;
     std::atomic<int64_t> sum{0};
-    pool.parallel_for(n, 1 + call % 3, [&](int64_t b, int64_t e, int) {
+    pool.ParallelFor(n, 1 + call % 3, [&](int64_t b, int64_t e, int) {
       for (int64_t i = b; i < e; ++i) sum.fetch_add(i + 1);
     });
     ASSERT_EQ(sum.load(), n * (n + 1) / 2) << "call " << call;
@@ -62,8 +62,8 @@ TEST(ThreadPool, ThousandsOfCallsInARowLoseNothing) {
 TEST(ThreadPool, NothingToDoCallsNothing) {
   ThreadPool pool(2);
   bool called = false;
-  pool.parallel_for(0, 4, [&](int64_t, int64_t, int) { called = true; });
-  pool.parallel_for(-3, 4, [&](int64_t, int64_t, int) { called = true; });
+  pool.ParallelFor(0, 4, [&](int64_t, int64_t, int) { called = true; });
+  pool.ParallelFor(-3, 4, [&](int64_t, int64_t, int) { called = true; });
   EXPECT_FALSE(called);
 }
 

@@ -15,7 +15,7 @@ std::string TokenizerJson() { return std::string(DSV4_SHARED_DIR) + "/models/tok
 const std::string& TextModelDir() { return TestModel("flash-text"); }
 
 const Tokenizer& TestTokenizer() {
-  static const Tokenizer t = Tokenizer::load(TokenizerJson());
+  static const Tokenizer t = Tokenizer::Load(TokenizerJson());
   return t;
 }
 
@@ -51,7 +51,7 @@ HttpReply GatewayService::Curl(const std::string& path, const std::string& body,
     cmd += " -H 'content-type: application/json' --data-binary @'" + stem + ".in'";
   }
   for (const std::string& a : args) cmd += " '" + a + "'";
-  cmd += " '" + base_url().substr(0, base_url().size() - 3) + path + "' 2>/dev/null";
+  cmd += " '" + BaseUrl().substr(0, BaseUrl().size() - 3) + path + "' 2>/dev/null";
   HttpReply r;
   if (FILE* p = popen(cmd.c_str(), "r")) {
     char buf[64] = {};

@@ -38,7 +38,7 @@ class GatewayService {
   // curl against the gateway: `path` under the base URL (e.g. "/v1/chat/completions"), the
   // body (POST when not empty) and extra curl arguments.
   HttpReply Curl(const std::string& path, const std::string& body = "", const std::vector<std::string>& args = {}) const;
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port) + "/v1"; }
+  std::string BaseUrl() const { return "http://127.0.0.1:" + std::to_string(port) + "/v1"; }
   std::string Logs() const;
 
   Service svc;

@@ -70,7 +70,7 @@ TEST_F(Gateway, ChatAnswerEqualsTheSameRequestOverZeroMq) {
   EXPECT_EQ(j["model"], "deepseek-v4-flash");
   EXPECT_EQ(j["usage"]["prompt_tokens"], zmq.done.usage.prompt_tokens);
   EXPECT_EQ(j["usage"]["completion_tokens"], zmq.done.usage.completion_tokens);
-  std::string want = TestTokenizer().decode(zmq.done.tokens);
+  std::string want = TestTokenizer().Decode(zmq.done.tokens);
   if (const auto eos = want.find("<｜end▁of▁sentence｜>"); eos != std::string::npos) want.resize(eos);
   EXPECT_EQ(j["choices"][0]["message"]["content"], want);
   EXPECT_EQ(j["dsv4"]["tier"], "flash");

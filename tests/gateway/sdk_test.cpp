@@ -46,7 +46,7 @@ TEST(GatewaySdk, OfficialOpenAiAndAnthropicSdksWorkUnchanged) {
   r.messages = {{"user", "Hello, who are you?"}};
   const auto zmq = gw.svc.NewClient()->Generate(r, 60s);
   ASSERT_TRUE(zmq.ok) << zmq.error.message;
-  std::string text = TestTokenizer().decode(zmq.done.tokens);
+  std::string text = TestTokenizer().Decode(zmq.done.tokens);
   if (const auto eos = text.find(tok::kEos); eos != std::string::npos) text.resize(eos);
 
   const nlohmann::json expect{{"text", text},

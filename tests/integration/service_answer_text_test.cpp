@@ -74,10 +74,10 @@ protocol::GenerateRequest Ask(const std::string& model, const std::vector<int32_
 }
 
 TEST_F(AnswerText, ChunksCarryWholeCharactersThatAddUpToTheAnswer) {
-  const std::vector<int32_t> script = TestTokenizer().encode(kScript);
+  const std::vector<int32_t> script = TestTokenizer().Encode(kScript);
   // The script has characters split over tokens (the emoji), or this test proves nothing.
   size_t split = 0;
-  for (int32_t t : script) split += utf8::incomplete_tail(TestTokenizer().token_bytes(t)) > 0 ? 1 : 0;
+  for (int32_t t : script) split += utf8::IncompleteTail(TestTokenizer().TokenBytes(t)) > 0 ? 1 : 0;
   ASSERT_GT(split, 0u);
 
   auto r = Ask("pro", {1, 2, 3}, 200);
@@ -88,7 +88,7 @@ TEST_F(AnswerText, ChunksCarryWholeCharactersThatAddUpToTheAnswer) {
   EXPECT_EQ(s.result.done.completion.text, kScript);
   bool an_empty_chunk = false;
   for (const auto& c : s.chunks) {
-    EXPECT_EQ(utf8::incomplete_tail(c.text), 0u) << "chunk " << c.index << " ends inside a character";
+    EXPECT_EQ(utf8::IncompleteTail(c.text), 0u) << "chunk " << c.index << " ends inside a character";
     an_empty_chunk = an_empty_chunk || c.text.empty();
   }
   EXPECT_TRUE(an_empty_chunk) << "a token that only starts a character carries no text";
@@ -102,7 +102,7 @@ TEST_F(AnswerText, RandomWeightsTextEqualsTheDecodedTokens) {
   r.prompt = "Hello, who are you?";
   const Streamed s = Run(r);
   ASSERT_TRUE(s.result.ok) << s.result.error.message << svc_->Logs();
-  std::string want = TestTokenizer().decode(s.result.done.tokens);
+  std::string want = TestTokenizer().Decode(s.result.done.tokens);
   if (const auto eos = want.find(tok::kEos); eos != std::string::npos) want.resize(eos);
   EXPECT_FALSE(want.empty());
   EXPECT_EQ(s.text(), want);
@@ -112,7 +112,7 @@ TEST_F(AnswerText, RandomWeightsTextEqualsTheDecodedTokens) {
 TEST_F(AnswerText, StopStringSpanningTokensEndsTheAnswerBeforeIt) {
   const std::string stop = "forty-two";
   // The stop string is more than one token of the answer, so it is matched across chunks.
-  ASSERT_GT(TestTokenizer().encode(" " + stop).size(), 1u);
+  ASSERT_GT(TestTokenizer().Encode(" " + stop).size(), 1u);
   auto r = Ask("pro", {1, 2, 3}, 200);
   r.stop = {"never there", stop};
   const Streamed s = Run(r);
@@ -123,7 +123,7 @@ TEST_F(AnswerText, StopStringSpanningTokensEndsTheAnswerBeforeIt) {
   EXPECT_EQ(s.result.done.finish_reason, protocol::FinishReason::kStop);
   EXPECT_EQ(s.result.done.stop_sequence, stop);
   // The worker stopped there: far fewer tokens than the whole script.
-  EXPECT_LT(s.result.done.usage.completion_tokens, static_cast<int64_t>(TestTokenizer().encode(kScript).size()) / 2);
+  EXPECT_LT(s.result.done.usage.completion_tokens, static_cast<int64_t>(TestTokenizer().Encode(kScript).size()) / 2);
 }
 
 TEST_F(AnswerText, ChatAnswerEndsWithTheParsedCompletion) {
@@ -142,7 +142,7 @@ TEST_F(AnswerText, ChatAnswerEndsWithTheParsedCompletion) {
   EXPECT_EQ(c.tool_calls[0].arguments, R"({"city": "Paris"})");
   EXPECT_EQ(s.result.done.finish_reason, protocol::FinishReason::kToolCalls);
   // Reasoning tokens: those up to and including the one that completes </think>.
-  const int64_t reasoning = static_cast<int64_t>(TestTokenizer().encode(kReasoning + tok::kThinkEnd).size());
+  const int64_t reasoning = static_cast<int64_t>(TestTokenizer().Encode(kReasoning + tok::kThinkEnd).size());
   EXPECT_EQ(s.result.done.usage.reasoning_tokens, reasoning);
 }
 
@@ -153,7 +153,7 @@ TEST_F(AnswerText, TopLogprobsAreTheModelsAlternatives) {
   const Streamed s = Run(r);
   ASSERT_TRUE(s.result.ok) << s.result.error.message << svc_->Logs();
   ASSERT_EQ(s.chunks.size(), 4u);
-  const std::vector<int32_t> script = TestTokenizer().encode(kScript);
+  const std::vector<int32_t> script = TestTokenizer().Encode(kScript);
   for (const auto& c : s.chunks) {
     ASSERT_EQ(c.top_logprobs.size(), 1u);
     const auto& alts = c.top_logprobs[0];

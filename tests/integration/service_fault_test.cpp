@@ -29,7 +29,7 @@ std::optional<client::Event> Finish(client::Client& c, client::Answer& a, const 
     auto e = c.Next(1s);
     if (!e || e->id != id) continue;
     a.Apply(*e);
-    if (e->terminal()) return e;
+    if (e->Terminal()) return e;
   }
   return std::nullopt;
 }

@@ -162,7 +162,7 @@ TEST(ServiceMultiHost, CutLinkMidRequestCompletesOnAnotherHost) {
     while (!done && static_cast<int64_t>(answer.tokens.size()) < until_tokens && std::chrono::steady_clock::now() < end) {
       auto e = c.Next(100ms);
       if (!e) continue;
-      if (e->terminal()) done = e;
+      if (e->Terminal()) done = e;
       else answer.Apply(*e);
     }
   };

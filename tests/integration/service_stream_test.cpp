@@ -128,7 +128,7 @@ TEST(ServiceStream, LongPromptsArePrefilledInChunksBesideRunningDecodes) {
   while (terminals < 2 && std::chrono::steady_clock::now() < end) {
     auto e = c->Next(1s);
     if (!e) continue;
-    if (e->terminal()) {
+    if (e->Terminal()) {
       ++terminals;
       ASSERT_EQ(e->kind, client::Event::Kind::kDone) << e->error.message;
     }

@@ -68,7 +68,7 @@ TEST(ServiceStress, EightClientsFiftyRequestsEachAllEndExactlyOnce) {
       Outcome& o = it->second;
       if (o.terminals > 0) ++late_messages;  // anything after the terminal message is a bug
       answers[e->id].Apply(*e);
-      if (e->terminal()) {
+      if (e->Terminal()) {
         ++o.terminals;
         ++ended;
         o.ok = e->kind == client::Event::Kind::kDone;

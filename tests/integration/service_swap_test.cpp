@@ -117,7 +117,7 @@ TEST(ServiceSwap, DrainFinishesInFlightWorkAndTheWorkerExitsCleanly) {
   do {
     e = c->Next(20s);
     if (e) a.Apply(*e);
-  } while (e && !e->terminal());
+  } while (e && !e->Terminal());
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->kind, client::Event::Kind::kDone) << e->error.message;
   EXPECT_EQ(e->done.tokens.size(), 40u);
@@ -137,7 +137,7 @@ TEST(ServiceSwap, SigtermDrainsTheWorker) {
   std::optional<client::Event> e;
   do {
     e = c->Next(20s);
-  } while (e && !e->terminal());
+  } while (e && !e->Terminal());
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->kind, client::Event::Kind::kDone) << e->error.message;
   const auto status = w.proc->Wait(10s);

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 TEST(ServiceText, PromptTextIsTokenizedByTheWorker) {
   std::string why;
-  const std::string tokenizer = testing::tokenizer_json_path(&why);
+  const std::string tokenizer = testing::TokenizerJsonPath(&why);
   ASSERT_FALSE(tokenizer.empty()) << why;
   // The flash checkpoint plus a tokenizer.json, as links.
   ScratchDir dir;

@@ -84,7 +84,7 @@ TEST_P(ServiceWorkerChecks, BreakingARuleDisconnectsTheWorkerAndTheRequestComple
   while (!end && Clock::now() < deadline) {
     auto e = c->Next(1s);
     if (!e || e->id != "victim") continue;
-    if (e->terminal()) end = e;
+    if (e->Terminal()) end = e;
     else a.Apply(*e);
   }
   ASSERT_TRUE(end) << svc.Logs();

@@ -9,28 +9,28 @@
 
 namespace {
 
-const dsv4_kernel_table* reference_table() { return dsv4_reference_entry_for_broken_plugin(); }
+const dsv4_kernel_table* ReferenceTable() { return dsv4_reference_entry_for_broken_plugin(); }
 
 // Off by 50%: well outside any tolerance.
-[[maybe_unused]] void wrong_matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, int64_t n,
+[[maybe_unused]] void WrongMatmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, int64_t n,
                   float* y, int64_t ldy) {
-  reference_table()->matmul(w, row_begin, row_end, x, ldx, n, y, ldy);
+  ReferenceTable()->matmul(w, row_begin, row_end, x, ldx, n, y, ldy);
   for (int64_t t = 0; t < n; ++t)
     for (int64_t r = row_begin; r < row_end; ++r) y[t * ldy + r] *= 1.5f;
 }
 
-int32_t high_score(uint64_t) { return 1000; }
+int32_t HighScore(uint64_t) { return 1000; }
 
-dsv4_kernel_table make_table() {
-  dsv4_kernel_table t = *reference_table();
+dsv4_kernel_table MakeTable() {
+  dsv4_kernel_table t = *ReferenceTable();
   t.name = BROKEN_NAME;
-  t.score = high_score;
+  t.score = HighScore;
 #if BROKEN_MODE == 1
   t.abi_version = DSV4_KERNEL_ABI_VERSION + 1;
 #elif BROKEN_MODE == 3
   t.required_features = DSV4_CPU_AVX512F;
 #elif BROKEN_MODE == 4
-  t.matmul = wrong_matmul;
+  t.matmul = WrongMatmul;
 #endif
   return t;
 }
@@ -38,10 +38,10 @@ dsv4_kernel_table make_table() {
 }  // namespace
 
 #if BROKEN_MODE == 2
-extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* not_the_entry_symbol(void) {
+extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* NotTheEntrySymbol(void) {
 #else
 extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* dsv4_kernel_plugin_entry(void) {
 #endif
-  static const dsv4_kernel_table table = make_table();
+  static const dsv4_kernel_table table = MakeTable();
   return &table;
 }

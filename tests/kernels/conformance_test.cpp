@@ -22,9 +22,9 @@
 namespace dsv4::test {
 namespace {
 
-std::vector<std::string> candidate_plugins() {
+std::vector<std::string> CandidatePlugins() {
   std::vector<std::string> out;
-  for (const std::string& n : runnable_plugins())
+  for (const std::string& n : RunnablePlugins())
     if (n != "reference") out.push_back(n);
   if (out.empty()) out.push_back("reference");  // still exercise the harness
   return out;
@@ -53,16 +53,16 @@ class Misaligned {
 class Conformance : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    ref_ = load_plugin("reference");
-    cand_ = load_plugin(GetParam());
+    ref_ = LoadPlugin("reference");
+    cand_ = LoadPlugin(GetParam());
     ASSERT_TRUE(ref_ && cand_);
   }
-  const dsv4_kernel_table& R() const { return ref_->table(); }
-  const dsv4_kernel_table& C() const { return cand_->table(); }
+  const dsv4_kernel_table& R() const { return ref_->Table(); }
+  const dsv4_kernel_table& C() const { return cand_->Table(); }
 
   std::mt19937_64 rng_{20261124};
-  float uniform(float lo = -1.0f, float hi = 1.0f) { return std::uniform_real_distribution<float>(lo, hi)(rng_); }
-  int64_t pick(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng_); }
+  float Uniform(float lo = -1.0f, float hi = 1.0f) { return std::uniform_real_distribution<float>(lo, hi)(rng_); }
+  int64_t Pick(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng_); }
 
   PluginPtr ref_, cand_;
 };
@@ -73,7 +73,7 @@ struct RandomMatrix {
   std::vector<uint8_t> scale;
   dsv4_matrix m{};
   RandomMatrix(int type, int64_t rows, int64_t cols, std::mt19937_64& g, size_t offset)
-      : data(bytes_for(type, rows, cols), offset) {
+      : data(BytesFor(type, rows, cols), offset) {
     std::uniform_int_distribution<int> byte(0, 255), sc(116, 132);
     std::uniform_real_distribution<float> f(-1.0f, 1.0f);
     for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(byte(g));
@@ -97,7 +97,7 @@ struct RandomMatrix {
     for (auto& s : scale) s = static_cast<uint8_t>(sc(g));
     m = dsv4_matrix{type, 0, rows, cols, data.data(), scale.empty() ? nullptr : scale.data()};
   }
-  static size_t bytes_for(int type, int64_t rows, int64_t cols) {
+  static size_t BytesFor(int type, int64_t rows, int64_t cols) {
     switch (type) {
       case DSV4_WEIGHT_F32: return static_cast<size_t>(rows * cols * 4);
       case DSV4_WEIGHT_BF16: return static_cast<size_t>(rows * cols * 2);
@@ -105,7 +105,7 @@ struct RandomMatrix {
       default: return static_cast<size_t>(rows * cols / 2);
     }
   }
-  float element(int64_t r, int64_t k) const {
+  float Element(int64_t r, int64_t k) const {
     const uint8_t* p = data.data();
     switch (m.type) {
       case DSV4_WEIGHT_F32: {
@@ -124,7 +124,7 @@ struct RandomMatrix {
   }
 };
 
-const char* type_name(int t) {
+const char* TypeName(int t) {
   switch (t) {
     case DSV4_WEIGHT_F32: return "f32";
     case DSV4_WEIGHT_BF16: return "bf16";
@@ -133,9 +133,9 @@ const char* type_name(int t) {
   }
 }
 
-void check_matmul(const dsv4_kernel_table& cand, const dsv4_kernel_table& ref, int type, int64_t rows, int64_t cols,
+void CheckMatmul(const dsv4_kernel_table& cand, const dsv4_kernel_table& ref, int type, int64_t rows, int64_t cols,
                   int64_t n, std::mt19937_64& g, size_t misalign) {
-  SCOPED_TRACE(std::string(type_name(type)) + " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
+  SCOPED_TRACE(std::string(TypeName(type)) + " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
                " n=" + std::to_string(n) + " misalign=" + std::to_string(misalign));
   RandomMatrix w(type, rows, cols, g, misalign);
   std::uniform_real_distribution<float> f(-2.0f, 2.0f);
@@ -171,7 +171,7 @@ void check_matmul(const dsv4_kernel_table& cand, const dsv4_kernel_table& ref, i
         continue;
       }
       double abs_sum = 0;
-      for (int64_t k = 0; k < cols; ++k) abs_sum += std::fabs(w.element(r, k) * x[static_cast<size_t>(t * ldx + k)]);
+      for (int64_t k = 0; k < cols; ++k) abs_sum += std::fabs(w.Element(r, k) * x[static_cast<size_t>(t * ldx + k)]);
       const double tol = abs_sum / 256.0 + 1e-6;
       ASSERT_NEAR(yc[i], yr[i], tol) << "t=" << t << " r=" << r;
       if (packed_bytes > 0) {
@@ -191,7 +191,7 @@ TEST_P(Conformance, MatmulMatchesReferenceForEveryWeightType) {
     for (int64_t cols : cols_list) {
       for (int64_t rows : row_list) {
         const int64_t n = n_list[(rows + cols) % 6];
-        check_matmul(C(), R(), type, rows, cols, n, rng_, static_cast<size_t>((rows + cols) % 7));
+        CheckMatmul(C(), R(), type, rows, cols, n, rng_, static_cast<size_t>((rows + cols) % 7));
         if (HasFatalFailure()) return;
       }
     }
@@ -202,11 +202,11 @@ TEST_P(Conformance, MatmulMatchesReferenceForEveryWeightType) {
 TEST_P(Conformance, MatmulMatchesReferenceAcrossActivationBlocks) {
   for (int type : {DSV4_WEIGHT_BF16, DSV4_WEIGHT_FP8_BLOCK, DSV4_WEIGHT_FP4_GROUP}) {
     for (int64_t n : {1, 4, 6}) {
-      check_matmul(C(), R(), type, 6, 8192 + 96, n, rng_, 1);
+      CheckMatmul(C(), R(), type, 6, 8192 + 96, n, rng_, 1);
       if (HasFatalFailure()) return;
     }
   }
-  check_matmul(C(), R(), DSV4_WEIGHT_F32, 5, 16384 + 5, 2, rng_, 3);
+  CheckMatmul(C(), R(), DSV4_WEIGHT_F32, 5, 16384 + 5, 2, rng_, 3);
 }
 
 // One token (decode) paths: whole 128-column chunks, 32/64/96-column rests, row tiles and rests.
@@ -214,7 +214,7 @@ TEST_P(Conformance, MatvecMatchesReferenceForEveryWeightType) {
   for (int type : {DSV4_WEIGHT_BF16, DSV4_WEIGHT_FP8_BLOCK, DSV4_WEIGHT_FP4_GROUP}) {
     for (int64_t cols : {32, 64, 96, 128, 160, 256, 352, 4096, 4096 + 96}) {
       for (int64_t rows : {1, 5, 8, 19}) {
-        check_matmul(C(), R(), type, rows, cols, 1, rng_, static_cast<size_t>((rows + cols) % 7));
+        CheckMatmul(C(), R(), type, rows, cols, 1, rng_, static_cast<size_t>((rows + cols) % 7));
         if (HasFatalFailure()) return;
       }
     }
@@ -222,7 +222,7 @@ TEST_P(Conformance, MatvecMatchesReferenceForEveryWeightType) {
   for (int type : {DSV4_WEIGHT_BF16, DSV4_WEIGHT_FP8_BLOCK})
     for (int64_t cols : {1, 15, 17, 31, 33, 63, 65, 127, 129, 1000})
       for (int64_t rows : {1, 6, 9}) {
-        check_matmul(C(), R(), type, rows, cols, 1, rng_, static_cast<size_t>((rows + cols) % 7));
+        CheckMatmul(C(), R(), type, rows, cols, 1, rng_, static_cast<size_t>((rows + cols) % 7));
         if (HasFatalFailure()) return;
       }
 }
@@ -231,9 +231,9 @@ TEST_P(Conformance, MatvecMatchesReferenceForEveryWeightType) {
 // cache across token groups, with partial blocks and row tiles at the ends.
 TEST_P(Conformance, MatmulManyTokensAcrossRowBlocks) {
   for (int type : {DSV4_WEIGHT_BF16, DSV4_WEIGHT_FP8_BLOCK, DSV4_WEIGHT_FP4_GROUP}) {
-    check_matmul(C(), R(), type, 301, 4096 + 32, 16, rng_, 2);
+    CheckMatmul(C(), R(), type, 301, 4096 + 32, 16, rng_, 2);
     if (HasFatalFailure()) return;
-    check_matmul(C(), R(), type, 67, 8192 + 96, 7, rng_, 1);
+    CheckMatmul(C(), R(), type, 67, 8192 + 96, 7, rng_, 1);
     if (HasFatalFailure()) return;
   }
 }
@@ -247,7 +247,7 @@ TEST_P(Conformance, MatmulMatchesReferenceForTokenPanels) {
                                                                          : std::vector<int64_t>{3, 47, 200, 2061};
     for (int64_t n : {2, 3, 5, 8, 9, 13, 16, 17, 21, 33}) {
       for (int64_t cols : cols_list) {
-        check_matmul(C(), R(), type, 19, cols, n, rng_, static_cast<size_t>((n + cols) % 7));
+        CheckMatmul(C(), R(), type, 19, cols, n, rng_, static_cast<size_t>((n + cols) % 7));
         if (HasFatalFailure()) return;
       }
     }
@@ -291,9 +291,9 @@ TEST_P(Conformance, MatrixProductsKeepFp32Activations) {
         const float want = 64.25f + static_cast<float>(t + 1) / 1024.0f;
         for (int64_t r = 0; r < rows; ++r) {
           const size_t i = static_cast<size_t>(t * rows + r);
-          ASSERT_EQ(y[i], want) << type_name(type) << " matmul n=" << n << " t=" << t << " r=" << r;
+          ASSERT_EQ(y[i], want) << TypeName(type) << " matmul n=" << n << " t=" << t << " r=" << r;
           if (bytes > 0) {
-            ASSERT_EQ(yp[i], want) << type_name(type) << " packed n=" << n << " t=" << t << " r=" << r;
+            ASSERT_EQ(yp[i], want) << TypeName(type) << " packed n=" << n << " t=" << t << " r=" << r;
           }
         }
       }
@@ -301,7 +301,7 @@ TEST_P(Conformance, MatrixProductsKeepFp32Activations) {
   }
 }
 
-// Several products through one pass of a thread pool (core/parallel_matmul): the engine's way of
+// Several products through one pass of a thread pool (model/parallel_matmul): the engine's way of
 // running a MoE layer's experts and the projections of one input. Every weight type, row
 // sub-ranges, one to 300 tokens (past the 256-token packing pass of plugins that pack), empty
 // jobs; three threads so that pieces cross from one matrix into the next.
@@ -321,17 +321,17 @@ TEST_P(Conformance, GroupedProductsMatchTheReference) {
   for (const Case& c : cases) {
     w.push_back(std::make_unique<RandomMatrix>(c.type, c.rows, c.cols, rng_, jobs.size() % 5));
     x.emplace_back(static_cast<size_t>(std::max<int64_t>(c.n, 1) * c.cols));
-    for (float& v : x.back()) v = uniform(-2.0f, 2.0f);
+    for (float& v : x.back()) v = Uniform(-2.0f, 2.0f);
     yc.emplace_back(static_cast<size_t>(std::max<int64_t>(c.n, 1) * c.rows), sentinel);
     yr.push_back(yc.back());
     jobs.push_back({&w.back()->m, x.back().data(), c.cols, c.n, yc.back().data(), c.rows, c.r0, c.r1});
   }
   ThreadPool pool(3);
   PackedScratch scratch;
-  parallel_matmuls(C(), pool, scratch, jobs);
+  ParallelMatmuls(C(), pool, scratch, jobs);
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
-    SCOPED_TRACE(std::string(type_name(c.type)) + " job " + std::to_string(i));
+    SCOPED_TRACE(std::string(TypeName(c.type)) + " job " + std::to_string(i));
     if (c.n > 0 && c.r1 > c.r0) R().matmul(&w[i]->m, c.r0, c.r1, x[i].data(), c.cols, c.n, yr[i].data(), c.rows);
     for (int64_t t = 0; t < std::max<int64_t>(c.n, 1); ++t) {
       for (int64_t r = 0; r < c.rows; ++r) {
@@ -341,7 +341,7 @@ TEST_P(Conformance, GroupedProductsMatchTheReference) {
           continue;
         }
         double abs_sum = 0;
-        for (int64_t k = 0; k < c.cols; ++k) abs_sum += std::fabs(w[i]->element(r, k) * x[i][static_cast<size_t>(t * c.cols + k)]);
+        for (int64_t k = 0; k < c.cols; ++k) abs_sum += std::fabs(w[i]->Element(r, k) * x[i][static_cast<size_t>(t * c.cols + k)]);
         ASSERT_NEAR(yc[i][at], yr[i][at], abs_sum / 256.0 + 1e-6) << "t=" << t << " r=" << r;
       }
     }
@@ -356,7 +356,7 @@ TEST_P(Conformance, MatmulWithEmptyRangeWritesNothing) {
   for (float v : y) EXPECT_EQ(v, 7.0f);
 }
 
-void expect_close(const std::vector<float>& got, const std::vector<float>& want, float rel, float abs_floor,
+void ExpectClose(const std::vector<float>& got, const std::vector<float>& want, float rel, float abs_floor,
                   const std::string& what) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) {
@@ -366,40 +366,40 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
 
 TEST_P(Conformance, RmsnormMatchesReference) {
   for (int64_t dim : {1, 5, 16, 33, 128, 255, 1024, 4097}) {
-    const int64_t rows = pick(1, 4), ld = dim + pick(0, 3), ldy = dim + pick(0, 2);
+    const int64_t rows = Pick(1, 4), ld = dim + Pick(0, 3), ldy = dim + Pick(0, 2);
     Misaligned<float> x(static_cast<size_t>(rows * ld), 4 * static_cast<size_t>(dim % 3));
     std::vector<float> wt(static_cast<size_t>(dim));
-    for (size_t i = 0; i < x.size(); ++i) x[i] = uniform(-3, 3);
-    for (auto& v : wt) v = uniform(0.5f, 1.5f);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = Uniform(-3, 3);
+    for (auto& v : wt) v = Uniform(0.5f, 1.5f);
     for (bool weighted : {true, false}) {
       std::vector<float> a(static_cast<size_t>(rows * ldy), 0.0f), b(a);
       C().rmsnorm(x.data(), ld, rows, dim, weighted ? wt.data() : nullptr, 1e-6f, a.data(), ldy);
       R().rmsnorm(x.data(), ld, rows, dim, weighted ? wt.data() : nullptr, 1e-6f, b.data(), ldy);
-      expect_close(a, b, 1e-5f, 1e-6f, "rmsnorm dim " + std::to_string(dim));
+      ExpectClose(a, b, 1e-5f, 1e-6f, "rmsnorm dim " + std::to_string(dim));
     }
     // In place.
     std::vector<float> a(x.data(), x.data() + x.size()), b(a);
     C().rmsnorm(a.data(), ld, rows, dim, wt.data(), 1e-6f, a.data(), ld);
     R().rmsnorm(b.data(), ld, rows, dim, wt.data(), 1e-6f, b.data(), ld);
-    expect_close(a, b, 1e-5f, 1e-6f, "rmsnorm in place");
+    ExpectClose(a, b, 1e-5f, 1e-6f, "rmsnorm in place");
   }
 }
 
 TEST_P(Conformance, RopeMatchesReference) {
   for (int64_t pairs : {1, 3, 8, 32, 33}) {
     for (int32_t inverse : {0, 1}) {
-      const int64_t vecs = pick(1, 5), stride = 2 * pairs + pick(0, 7);
+      const int64_t vecs = Pick(1, 5), stride = 2 * pairs + Pick(0, 7);
       std::vector<float> a(static_cast<size_t>(vecs * stride + 3)), cs(static_cast<size_t>(pairs)), sn(cs.size());
-      for (auto& v : a) v = uniform();
+      for (auto& v : a) v = Uniform();
       for (int64_t i = 0; i < pairs; ++i) {
-        const float ang = uniform(-3, 3);
+        const float ang = Uniform(-3, 3);
         cs[i] = std::cos(ang);
         sn[i] = std::sin(ang);
       }
       auto b = a;
       C().rope(a.data() + 1, vecs, stride, pairs, cs.data(), sn.data(), inverse);
       R().rope(b.data() + 1, vecs, stride, pairs, cs.data(), sn.data(), inverse);
-      expect_close(a, b, 1e-5f, 1e-6f, "rope");
+      ExpectClose(a, b, 1e-5f, 1e-6f, "rope");
     }
   }
 }
@@ -418,9 +418,9 @@ TEST_P(Conformance, AttentionMatchesReference) {
     SCOPED_TRACE("heads=" + std::to_string(c.heads) + " dim=" + std::to_string(c.dim) + " n_kv=" + std::to_string(c.n_kv));
     Misaligned<float> q(static_cast<size_t>(c.heads * c.dim), 4);
     std::vector<float> kv(static_cast<size_t>(std::max<int64_t>(c.n_kv, 1) * c.dim + 1)), sink(static_cast<size_t>(c.heads));
-    for (size_t i = 0; i < q.size(); ++i) q[i] = uniform(-2, 2);
-    for (auto& v : kv) v = uniform(-2, 2);
-    for (auto& v : sink) v = uniform(-2, 2);
+    for (size_t i = 0; i < q.size(); ++i) q[i] = Uniform(-2, 2);
+    for (auto& v : kv) v = Uniform(-2, 2);
+    for (auto& v : sink) v = Uniform(-2, 2);
     // Rows gathered out of order, one of them misaligned.
     std::vector<const float*> rows;
     for (int64_t j = 0; j < c.n_kv; ++j) rows.push_back(kv.data() + ((j * 7) % c.n_kv) * c.dim + (j == 1 ? 1 : 0));
@@ -432,7 +432,7 @@ TEST_P(Conformance, AttentionMatchesReference) {
     args.out = b.data();
     args.scratch = sb.data();
     R().attention(&args);
-    expect_close(a, b, 1e-4f, 1e-5f, "attention");
+    ExpectClose(a, b, 1e-4f, 1e-5f, "attention");
   }
 }
 
@@ -445,15 +445,15 @@ TEST_P(Conformance, IndexScoresMatchReference) {
     SCOPED_TRACE("heads=" + std::to_string(c.heads) + " dim=" + std::to_string(c.dim));
     std::vector<float> q(static_cast<size_t>(c.heads * c.dim)), hw(static_cast<size_t>(c.heads)),
         keys(static_cast<size_t>(c.n * c.dim));
-    for (auto& v : q) v = uniform();
-    for (auto& v : hw) v = uniform();
-    for (auto& v : keys) v = uniform();
+    for (auto& v : q) v = Uniform();
+    for (auto& v : hw) v = Uniform();
+    for (auto& v : keys) v = Uniform();
     std::vector<float> a(static_cast<size_t>(c.n), -7.0f), b(a);
     C().index_scores(q.data(), hw.data(), c.heads, c.dim, keys.data(), c.begin, c.n, a.data());
     R().index_scores(q.data(), hw.data(), c.heads, c.dim, keys.data(), c.begin, c.n, b.data());
     float scale = 1e-3f;
     for (float v : b) scale = std::max(scale, std::fabs(v));
-    expect_close(a, b, 1e-4f, 1e-5f * scale * static_cast<float>(c.dim), "index_scores");
+    ExpectClose(a, b, 1e-4f, 1e-5f * scale * static_cast<float>(c.dim), "index_scores");
   }
 }
 
@@ -462,7 +462,7 @@ TEST_P(Conformance, TopkMatchesReferenceExactlyIncludingTies) {
     for (int64_t k : {int64_t{1}, int64_t{3}, n / 2, n}) {
       if (k < 1 || k > n) continue;
       std::vector<float> v(static_cast<size_t>(n));
-      for (auto& x : v) x = static_cast<float>(pick(0, 20));  // many ties
+      for (auto& x : v) x = static_cast<float>(Pick(0, 20));  // many ties
       std::vector<int32_t> a(static_cast<size_t>(k), -1), b(a);
       C().topk(v.data(), n, k, a.data());
       R().topk(v.data(), n, k, b.data());
@@ -475,12 +475,12 @@ TEST_P(Conformance, SwigluMatchesReference) {
   for (int64_t n : {1, 15, 16, 17, 100, 2048}) {
     for (float limit : {0.0f, 10.0f}) {
       std::vector<float> g(static_cast<size_t>(n)), u(g.size());
-      for (auto& v : g) v = uniform(-30, 30);
-      for (auto& v : u) v = uniform(-30, 30);
+      for (auto& v : g) v = Uniform(-30, 30);
+      for (auto& v : u) v = Uniform(-30, 30);
       std::vector<float> a(g.size()), b(g.size());
       C().swiglu(g.data(), u.data(), n, limit, 0.7f, a.data());
       R().swiglu(g.data(), u.data(), n, limit, 0.7f, b.data());
-      expect_close(a, b, 1e-5f, 1e-5f, "swiglu");
+      ExpectClose(a, b, 1e-5f, 1e-5f, "swiglu");
     }
   }
 }
@@ -490,14 +490,14 @@ TEST_P(Conformance, SoftmaxPoolMatchesReferenceWithMaskedSlots) {
     for (int64_t dim : {1, 17, 128, 130}) {
       const int64_t ld = dim * (slots == 8 ? 1 : 2) + 1;
       std::vector<float> v(static_cast<size_t>(slots * ld)), s(v.size());
-      for (auto& x : v) x = uniform(-2, 2);
-      for (auto& x : s) x = uniform(-5, 5);
+      for (auto& x : v) x = Uniform(-2, 2);
+      for (auto& x : s) x = Uniform(-5, 5);
       for (int64_t c = 0; c < dim; c += 3) s[static_cast<size_t>(c)] = -INFINITY;  // masked slot 0
       if (slots == 1) s[0] = -INFINITY;                                           // a channel fully masked
       std::vector<float> a(static_cast<size_t>(dim)), b(a);
       C().softmax_pool(v.data(), s.data(), slots, ld, dim, a.data());
       R().softmax_pool(v.data(), s.data(), slots, ld, dim, b.data());
-      expect_close(a, b, 1e-5f, 1e-6f, "softmax_pool slots " + std::to_string(slots));
+      ExpectClose(a, b, 1e-5f, 1e-6f, "softmax_pool slots " + std::to_string(slots));
     }
   }
 }
@@ -505,19 +505,19 @@ TEST_P(Conformance, SoftmaxPoolMatchesReferenceWithMaskedSlots) {
 TEST_P(Conformance, SinkhornMatchesReference) {
   for (int64_t n : {1, 2, 4, 5}) {
     std::vector<float> a(static_cast<size_t>(n * n));
-    for (auto& v : a) v = uniform(-3, 3);
+    for (auto& v : a) v = Uniform(-3, 3);
     auto b = a;
     C().sinkhorn(a.data(), n, 20, 1e-6f);
     R().sinkhorn(b.data(), n, 20, 1e-6f);
-    expect_close(a, b, 1e-5f, 1e-6f, "sinkhorn");
+    ExpectClose(a, b, 1e-5f, 1e-6f, "sinkhorn");
   }
 }
 
 TEST_P(Conformance, SelfTestAgreesWithReference) {
-  EXPECT_EQ(conformance_self_test(C(), R()), "");
+  EXPECT_EQ(ConformanceSelfTest(C(), R()), "");
 }
 
-INSTANTIATE_TEST_SUITE_P(Plugins, Conformance, ::testing::ValuesIn(candidate_plugins()),
+INSTANTIATE_TEST_SUITE_P(Plugins, Conformance, ::testing::ValuesIn(CandidatePlugins()),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -14,8 +14,8 @@ namespace dsv4::test {
 namespace {
 
 TEST(HotSwap, FourThreadsDecodeWhileAnotherSwaps200Times) {
-  auto model = Model::load(golden_dir() + "/checkpoint");
-  const auto names = runnable_plugins();
+  auto model = Model::Load(GoldenDir() + "/checkpoint");
+  const auto names = RunnablePlugins();
   ASSERT_FALSE(names.empty());
   const std::vector<int32_t> prompt = {5, 17, 300, 42, 7, 99, 123, 4, 8, 15, 16, 23};
   constexpr int kDecode = 6;
@@ -23,35 +23,35 @@ TEST(HotSwap, FourThreadsDecodeWhileAnotherSwaps200Times) {
   // Expected logits of every step, from the reference plugin.
   std::vector<std::vector<float>> want;
   {
-    auto engine = make_engine(model, "reference", 1);
-    SequenceState s = engine->new_sequence();
+    auto engine = MakeEngine(model, "reference", 1);
+    SequenceState s = engine->NewSequence();
     std::vector<float> logits;
-    engine->forward({SeqChunk{&s, prompt.data(), static_cast<int64_t>(prompt.size()), false, &logits}});
+    engine->Forward({SeqChunk{&s, prompt.data(), static_cast<int64_t>(prompt.size()), false, &logits}});
     want.push_back(logits);
     for (int i = 0; i < kDecode; ++i) {
       const int32_t tok = 3 + i;
-      engine->forward({SeqChunk{&s, &tok, 1, false, &logits}});
+      engine->Forward({SeqChunk{&s, &tok, 1, false, &logits}});
       want.push_back(logits);
     }
   }
 
-  auto slot = std::make_shared<PluginSlot>(load_plugin("reference"));
+  auto slot = std::make_shared<PluginSlot>(LoadPlugin("reference"));
   std::atomic<bool> stop{false};
   std::atomic<int> passes{0};
   std::atomic<float> worst{0.0f};
   std::vector<std::thread> workers;
   for (int w = 0; w < 4; ++w) {
     workers.emplace_back([&] {
-      Engine engine(model, kernels_from(slot), 1);
+      Engine engine(model, KernelsFrom(slot), 1);
       std::vector<float> logits;
       while (!stop.load()) {
-        SequenceState s = engine.new_sequence();
-        engine.forward({SeqChunk{&s, prompt.data(), static_cast<int64_t>(prompt.size()), false, &logits}});
-        float diff = max_abs_diff(logits.data(), want[0].data(), logits.size());
+        SequenceState s = engine.NewSequence();
+        engine.Forward({SeqChunk{&s, prompt.data(), static_cast<int64_t>(prompt.size()), false, &logits}});
+        float diff = MaxAbsDiff(logits.data(), want[0].data(), logits.size());
         for (int i = 0; i < kDecode; ++i) {
           const int32_t tok = 3 + i;
-          engine.forward({SeqChunk{&s, &tok, 1, false, &logits}});
-          diff = std::max(diff, max_abs_diff(logits.data(), want[static_cast<size_t>(i + 1)].data(), logits.size()));
+          engine.Forward({SeqChunk{&s, &tok, 1, false, &logits}});
+          diff = std::max(diff, MaxAbsDiff(logits.data(), want[static_cast<size_t>(i + 1)].data(), logits.size()));
         }
         float prev = worst.load();
         while (diff > prev && !worst.compare_exchange_weak(prev, diff)) {
@@ -60,13 +60,13 @@ TEST(HotSwap, FourThreadsDecodeWhileAnotherSwaps200Times) {
       }
     });
   }
-  const uint64_t cpu = detect_cpu_features();
+  const uint64_t cpu = DetectCpuFeatures();
   for (int i = 0; i < 200; ++i) {
     // A fresh dlopen each time: the previous library is closed when its last step finishes.
     std::string error;
-    PluginPtr p = open_plugin(bin_dir() + "/" + plugin_file_name(names[static_cast<size_t>(i) % names.size()]), cpu, &error);
+    PluginPtr p = OpenPlugin(BinDir() + "/" + PluginFileName(names[static_cast<size_t>(i) % names.size()]), cpu, &error);
     ASSERT_NE(p, nullptr) << error;
-    slot->publish(std::move(p));
+    slot->Publish(std::move(p));
     std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
   // Let every worker finish at least one pass on the last plugin.
@@ -74,7 +74,7 @@ TEST(HotSwap, FourThreadsDecodeWhileAnotherSwaps200Times) {
   while (passes.load() < seen + 4) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   stop = true;
   for (auto& t : workers) t.join();
-  EXPECT_EQ(slot->swaps(), 200u);
+  EXPECT_EQ(slot->Swaps(), 200u);
   EXPECT_GT(passes.load(), 0);
   EXPECT_LE(worst.load(), 1e-3f) << "a result drifted while plugins were swapped";
 }

@@ -16,8 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string broken(const std::string& name) { return std::string(DSV4_BROKEN_PLUGIN_DIR) + "/" + plugin_file_name("broken_" + name); }
-std::string built(const std::string& name) { return bin_dir() + "/" + plugin_file_name(name); }
+std::string Broken(const std::string& name) { return std::string(DSV4_BROKEN_PLUGIN_DIR) + "/" + PluginFileName("broken_" + name); }
+std::string Built(const std::string& name) { return BinDir() + "/" + PluginFileName(name); }
 
 constexpr uint64_t kAvx512Bits = DSV4_CPU_AVX512F | DSV4_CPU_AVX512BW | DSV4_CPU_AVX512VL | DSV4_CPU_AVX512DQ |
                                  DSV4_CPU_AVX512_BF16 | DSV4_CPU_AVX512_VNNI;
@@ -34,88 +34,88 @@ struct PluginDir {
 struct Selected {
   PluginPtr plugin;
   std::vector<std::string> log;
-  bool log_has(const std::string& a, const std::string& b = "") const {
+  bool LogHas(const std::string& a, const std::string& b = "") const {
     for (const auto& l : log)
       if (l.find(a) != std::string::npos && l.find(b) != std::string::npos) return true;
     return false;
   }
 };
 
-Selected select(const std::string& dir, uint64_t cpu, const std::string& requested = "") {
+Selected Select(const std::string& dir, uint64_t cpu, const std::string& requested = "") {
   Selected s;
   PluginSelection sel;
   sel.dir = dir;
   sel.requested = requested;
   sel.cpu_features = cpu;
   sel.cpu_features_set = true;
-  s.plugin = select_plugin(sel, [&](const std::string& line) { s.log.push_back(line); });
+  s.plugin = SelectPlugin(sel, [&](const std::string& line) { s.log.push_back(line); });
   return s;
 }
 
 TEST(PluginLoader, RefusesWrongAbiVersionNamingFileAndBothVersions) {
   std::string error;
-  EXPECT_EQ(open_plugin(broken("wrong_abi"), detect_cpu_features(), &error), nullptr);
-  EXPECT_NE(error.find(broken("wrong_abi")), std::string::npos) << error;
+  EXPECT_EQ(OpenPlugin(Broken("wrong_abi"), DetectCpuFeatures(), &error), nullptr);
+  EXPECT_NE(error.find(Broken("wrong_abi")), std::string::npos) << error;
   EXPECT_NE(error.find("ABI version " + std::to_string(DSV4_KERNEL_ABI_VERSION + 1)), std::string::npos) << error;
   EXPECT_NE(error.find("needs " + std::to_string(DSV4_KERNEL_ABI_VERSION)), std::string::npos) << error;
 }
 
 TEST(PluginLoader, RefusesMissingEntrySymbol) {
   std::string error;
-  EXPECT_EQ(open_plugin(broken("no_entry"), detect_cpu_features(), &error), nullptr);
-  EXPECT_NE(error.find(broken("no_entry")), std::string::npos) << error;
+  EXPECT_EQ(OpenPlugin(Broken("no_entry"), DetectCpuFeatures(), &error), nullptr);
+  EXPECT_NE(error.find(Broken("no_entry")), std::string::npos) << error;
   EXPECT_NE(error.find("missing entry symbol " DSV4_KERNEL_ENTRY_SYMBOL), std::string::npos) << error;
 }
 
 TEST(PluginLoader, RefusesUnmetCpuFeatureNamingIt) {
   std::string error;
-  EXPECT_EQ(open_plugin(broken("needs_avx512"), detect_cpu_features() & ~kAvx512Bits, &error), nullptr);
-  EXPECT_NE(error.find(broken("needs_avx512")), std::string::npos) << error;
+  EXPECT_EQ(OpenPlugin(Broken("needs_avx512"), DetectCpuFeatures() & ~kAvx512Bits, &error), nullptr);
+  EXPECT_NE(error.find(Broken("needs_avx512")), std::string::npos) << error;
   EXPECT_NE(error.find("needs CPU features this machine lacks: avx512f"), std::string::npos) << error;
 }
 
 TEST(PluginLoader, RefusesMissingFile) {
   std::string error;
   const std::string path = std::string(DSV4_BROKEN_PLUGIN_DIR) + "/libdsv4_kernels_does_not_exist.so";
-  EXPECT_EQ(open_plugin(path, detect_cpu_features(), &error), nullptr);
+  EXPECT_EQ(OpenPlugin(path, DetectCpuFeatures(), &error), nullptr);
   EXPECT_NE(error.find(path), std::string::npos) << error;
   EXPECT_NE(error.find("no such readable file"), std::string::npos) << error;
 }
 
 TEST(PluginLoader, SelfTestCatchesWrongResultsNamingTheKernel) {
   std::string error;
-  PluginPtr bad = open_plugin(broken("fails_selftest"), detect_cpu_features(), &error);
+  PluginPtr bad = OpenPlugin(Broken("fails_selftest"), DetectCpuFeatures(), &error);
   ASSERT_NE(bad, nullptr) << error;  // structurally fine: only the self-test can tell
-  PluginPtr ref = open_plugin(built("reference"), detect_cpu_features(), &error);
+  PluginPtr ref = OpenPlugin(Built("reference"), DetectCpuFeatures(), &error);
   ASSERT_NE(ref, nullptr) << error;
-  const std::string failure = conformance_self_test(bad->table(), ref->table());
+  const std::string failure = ConformanceSelfTest(bad->Table(), ref->Table());
   EXPECT_NE(failure.find("matmul"), std::string::npos) << failure;
 }
 
 TEST(PluginLoader, EveryBrokenPluginIsRefusedWithOneLogLineAndTheBestGoodOneWins) {
-  const uint64_t cpu = detect_cpu_features();
-  PluginDir d({built("reference"), built("avx2"), built("avx512"), broken("wrong_abi"), broken("no_entry"),
-               broken("fails_selftest")});
+  const uint64_t cpu = DetectCpuFeatures();
+  PluginDir d({Built("reference"), Built("avx2"), Built("avx512"), Broken("wrong_abi"), Broken("no_entry"),
+               Broken("fails_selftest")});
   // needs_avx512 is only broken on a CPU without AVX-512; it is covered by the next test.
-  const Selected s = select(d.dir.path(), cpu);
-  EXPECT_TRUE(s.log_has("libdsv4_kernels_broken_wrong_abi.so", "ABI version"));
-  EXPECT_TRUE(s.log_has("libdsv4_kernels_broken_no_entry.so", "missing entry symbol"));
-  EXPECT_TRUE(s.log_has("libdsv4_kernels_broken_fails_selftest.so", "conformance self-test failed: matmul"));
+  const Selected s = Select(d.dir.path(), cpu);
+  EXPECT_TRUE(s.LogHas("libdsv4_kernels_broken_wrong_abi.so", "ABI version"));
+  EXPECT_TRUE(s.LogHas("libdsv4_kernels_broken_no_entry.so", "missing entry symbol"));
+  EXPECT_TRUE(s.LogHas("libdsv4_kernels_broken_fails_selftest.so", "conformance self-test failed: matmul"));
   ASSERT_NE(s.plugin, nullptr);
-  const std::string expect = (cpu & DSV4_CPU_AVX512F) && fs::exists(built("avx512")) ? "avx512"
-                             : (cpu & DSV4_CPU_AVX2) && fs::exists(built("avx2"))   ? "avx2"
+  const std::string expect = (cpu & DSV4_CPU_AVX512F) && fs::exists(Built("avx512")) ? "avx512"
+                             : (cpu & DSV4_CPU_AVX2) && fs::exists(Built("avx2"))   ? "avx2"
                                                                                      : "reference";
   EXPECT_EQ(std::string(s.plugin->name()), expect);
 }
 
 TEST(PluginLoader, WithoutAvx512TheAvx512PluginIsRefusedAndAvx2Serves) {
-  if (!fs::exists(built("avx512")) || !fs::exists(built("avx2"))) GTEST_SKIP() << "avx2/avx512 plugins not built";
-  const uint64_t cpu = detect_cpu_features() & ~kAvx512Bits;
+  if (!fs::exists(Built("avx512")) || !fs::exists(Built("avx2"))) GTEST_SKIP() << "avx2/avx512 plugins not built";
+  const uint64_t cpu = DetectCpuFeatures() & ~kAvx512Bits;
   if (!(cpu & DSV4_CPU_AVX2)) GTEST_SKIP() << "CPU without AVX2";
-  PluginDir d({built("reference"), built("avx2"), built("avx512"), broken("needs_avx512")});
-  const Selected s = select(d.dir.path(), cpu);
-  EXPECT_TRUE(s.log_has("libdsv4_kernels_avx512.so", "needs CPU features this machine lacks: avx512f"));
-  EXPECT_TRUE(s.log_has("libdsv4_kernels_broken_needs_avx512.so", "avx512f"));
+  PluginDir d({Built("reference"), Built("avx2"), Built("avx512"), Broken("needs_avx512")});
+  const Selected s = Select(d.dir.path(), cpu);
+  EXPECT_TRUE(s.LogHas("libdsv4_kernels_avx512.so", "needs CPU features this machine lacks: avx512f"));
+  EXPECT_TRUE(s.LogHas("libdsv4_kernels_broken_needs_avx512.so", "avx512f"));
   ASSERT_NE(s.plugin, nullptr);
   EXPECT_EQ(std::string(s.plugin->name()), "avx2");
 }
@@ -123,27 +123,27 @@ TEST(PluginLoader, WithoutAvx512TheAvx512PluginIsRefusedAndAvx2Serves) {
 // On a CPU (or OS) without tile units the amx plugin is refused by name and avx512 serves; where
 // tiles are available the amx plugin wins.
 TEST(PluginLoader, AmxPluginNeedsTileUnitsAndWinsWhereTheyExist) {
-  if (!fs::exists(built("amx")) || !fs::exists(built("avx512"))) GTEST_SKIP() << "amx/avx512 plugins not built";
-  const uint64_t cpu = detect_cpu_features();
+  if (!fs::exists(Built("amx")) || !fs::exists(Built("avx512"))) GTEST_SKIP() << "amx/avx512 plugins not built";
+  const uint64_t cpu = DetectCpuFeatures();
   if (!(cpu & DSV4_CPU_AVX512F)) GTEST_SKIP() << "CPU without AVX-512";
-  PluginDir d({built("reference"), built("avx2"), built("avx512"), built("amx")});
+  PluginDir d({Built("reference"), Built("avx2"), Built("avx512"), Built("amx")});
   const uint64_t no_amx = cpu & ~uint64_t{DSV4_CPU_AMX_TILE | DSV4_CPU_AMX_BF16};
-  const Selected s = select(d.dir.path(), no_amx);
-  EXPECT_TRUE(s.log_has("libdsv4_kernels_amx.so", "needs CPU features this machine lacks: amx_tile amx_bf16"));
+  const Selected s = Select(d.dir.path(), no_amx);
+  EXPECT_TRUE(s.LogHas("libdsv4_kernels_amx.so", "needs CPU features this machine lacks: amx_tile amx_bf16"));
   ASSERT_NE(s.plugin, nullptr);
   EXPECT_EQ(std::string(s.plugin->name()), "avx512");
   const uint64_t amx_bits = DSV4_CPU_AMX_TILE | DSV4_CPU_AMX_BF16 | DSV4_CPU_AVX512_VBMI;
   if ((cpu & amx_bits) == amx_bits) {
-    const Selected t = select(d.dir.path(), cpu);
+    const Selected t = Select(d.dir.path(), cpu);
     ASSERT_NE(t.plugin, nullptr);
     EXPECT_EQ(std::string(t.plugin->name()), "amx");
   }
 }
 
 TEST(PluginLoader, CpuMaskEnvironmentHidesAvx512FromDetection) {
-  const uint64_t real = detect_cpu_features();
+  const uint64_t real = DetectCpuFeatures();
   ASSERT_EQ(setenv("DSV4_CPU_MASK", "0x7e0", 1), 0);  // every AVX-512 bit
-  const uint64_t masked = detect_cpu_features();
+  const uint64_t masked = DetectCpuFeatures();
   unsetenv("DSV4_CPU_MASK");
   EXPECT_EQ(masked & kAvx512Bits, 0u);
   EXPECT_EQ(masked, real & ~uint64_t{0x7e0});
@@ -152,34 +152,34 @@ TEST(PluginLoader, CpuMaskEnvironmentHidesAvx512FromDetection) {
 // End to end: the CLI on a CPU that plays one without AVX-512 refuses avx512 (one log line, no
 // crash) and still produces the golden greedy tokens with the next best plugin.
 TEST(PluginLoader, CliFallsBackWhenAvx512IsMaskedAndStillMatchesGolden) {
-  const auto prompt = read_i32(golden_dir() + "/golden/prompt0_tokens.i32.bin");
-  const auto want = read_i32(golden_dir() + "/golden/greedy0_tokens.i32.bin");
+  const auto prompt = ReadI32(GoldenDir() + "/golden/prompt0_tokens.i32.bin");
+  const auto want = ReadI32(GoldenDir() + "/golden/greedy0_tokens.i32.bin");
   std::string ids;
   for (size_t i = 0; i < prompt.size(); ++i) ids += (i ? "," : "") + std::to_string(prompt[i]);
-  const CommandResult r = run_command("DSV4_CPU_MASK=0x7e0 " + bin_dir() + "/dsv4 generate --model " + golden_dir() +
+  const CommandResult r = RunCommand("DSV4_CPU_MASK=0x7e0 " + BinDir() + "/dsv4 generate --model " + GoldenDir() +
                                       "/checkpoint --tokens " + ids + " --max-tokens 8 --ignore-eos");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  if (fs::exists(built("avx512"))) {
+  if (fs::exists(Built("avx512"))) {
     EXPECT_NE(r.err.find("libdsv4_kernels_avx512.so: needs CPU features this machine lacks"), std::string::npos) << r.err;
   }
   EXPECT_EQ(r.err.find("using kernel plugin 'avx512'"), std::string::npos) << r.err;
   std::string expect;
   for (size_t i = 0; i < 8; ++i) expect += (i ? " " : "") + std::to_string(want[i]);
-  EXPECT_EQ(r.last_line(), expect);
+  EXPECT_EQ(r.LastLine(), expect);
 }
 
 TEST(PluginLoader, RequestedPluginThatFailsIsAnErrorNotASilentFallback) {
-  PluginDir d({built("reference"), broken("fails_selftest")});
-  EXPECT_THROW(select(d.dir.path(), detect_cpu_features(), "broken_fails_selftest"), std::runtime_error);
-  EXPECT_THROW(select(d.dir.path(), detect_cpu_features(), "no_such_plugin"), std::runtime_error);
-  const Selected s = select(d.dir.path(), detect_cpu_features(), "reference");
+  PluginDir d({Built("reference"), Broken("fails_selftest")});
+  EXPECT_THROW(Select(d.dir.path(), DetectCpuFeatures(), "broken_fails_selftest"), std::runtime_error);
+  EXPECT_THROW(Select(d.dir.path(), DetectCpuFeatures(), "no_such_plugin"), std::runtime_error);
+  const Selected s = Select(d.dir.path(), DetectCpuFeatures(), "reference");
   EXPECT_EQ(std::string(s.plugin->name()), "reference");
 }
 
 TEST(PluginLoader, MissingReferenceIsAClearError) {
-  PluginDir d({built("avx2")});
+  PluginDir d({Built("avx2")});
   try {
-    select(d.dir.path(), detect_cpu_features());
+    Select(d.dir.path(), DetectCpuFeatures());
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("reference kernel plugin is required"), std::string::npos) << e.what();

@@ -23,9 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string load_error(const std::string& dir) {
+std::string LoadError(const std::string& dir) {
   try {
-    Model::load(dir);
+    Model::Load(dir);
   } catch (const Error& e) {
     return e.what();
   }
@@ -35,10 +35,10 @@ std::string load_error(const std::string& dir) {
 // Copies a checkpoint, rewriting every shard through `edit` (which may change a tensor's dtype,
 // shape or bytes, or drop it by returning false).
 using Edit = std::function<bool(std::string& name, DType& dtype, std::vector<int64_t>& shape, std::vector<uint8_t>& bytes)>;
-void rewrite_checkpoint(const std::string& src, const std::string& dst, const Edit& edit) {
+void RewriteCheckpoint(const std::string& src, const std::string& dst, const Edit& edit) {
   fs::create_directories(dst);
   fs::copy_file(src + "/config.json", dst + "/config.json", fs::copy_options::overwrite_existing);
-  auto ck = Checkpoint::open(src);
+  auto ck = Checkpoint::Open(src);
   std::map<std::string, std::vector<const TensorView*>> by_file;
   for (const auto& [name, v] : ck->tensors()) by_file[fs::path(v.file).filename().string()].push_back(&v);
   nlohmann::json index;
@@ -55,20 +55,20 @@ void rewrite_checkpoint(const std::string& src, const std::string& dst, const Ed
       if (edit(o.name, o.dtype, o.shape, o.bytes)) outs.push_back(std::move(o));
     }
     SafetensorsWriter w(dst + "/" + file);
-    for (const Out& o : outs) w.declare(o.name, o.dtype, o.shape);
-    w.write_header();
+    for (const Out& o : outs) w.Declare(o.name, o.dtype, o.shape);
+    w.WriteHeader();
     for (const Out& o : outs) {
-      w.write(o.name, o.bytes.data(), o.bytes.size());
+      w.Write(o.name, o.bytes.data(), o.bytes.size());
       index["weight_map"][o.name] = file;
     }
-    w.finish();
+    w.Finish();
   }
   std::ofstream(dst + "/model.safetensors.index.json") << index.dump();
 }
 
 // A single-shard checkpoint with a hand-written header (for malformed headers), beside a valid
 // config.json.
-void write_raw_checkpoint(const std::string& dir, const std::string& config_from, const std::string& header,
+void WriteRawCheckpoint(const std::string& dir, const std::string& config_from, const std::string& header,
                           size_t data_bytes) {
   fs::create_directories(dir);
   std::ofstream f(dir + "/model.safetensors", std::ios::binary);
@@ -86,26 +86,26 @@ class CheckpointTest : public ::testing::Test {
     WriteOptions o;
     o.seed = 7;
     o.shards = 3;
-    write_model(dir_->path() + "/tiny", model_preset("tiny"), o);
-    write_model(dir_->path() + "/dspark", model_preset("tiny-dspark"), o);
+    WriteModel(dir_->path() + "/tiny", ModelPreset("tiny"), o);
+    WriteModel(dir_->path() + "/dspark", ModelPreset("tiny-dspark"), o);
   }
   static void TearDownTestSuite() {
     delete dir_;
     dir_ = nullptr;
   }
-  std::string tiny() const { return dir_->path() + "/tiny"; }
-  std::string dspark() const { return dir_->path() + "/dspark"; }
-  std::string scratch(const std::string& name) const { return dir_->path() + "/" + name; }
+  std::string Tiny() const { return dir_->path() + "/tiny"; }
+  std::string Dspark() const { return dir_->path() + "/dspark"; }
+  std::string Scratch(const std::string& name) const { return dir_->path() + "/" + name; }
   static TempDir* dir_;
 };
 TempDir* CheckpointTest::dir_ = nullptr;
 
 TEST_F(CheckpointTest, MkmodelReadsBackExactlyWhatWasWritten) {
-  const ModelConfig c = model_preset("tiny");
+  const ModelConfig c = ModelPreset("tiny");
   WriteOptions o;
   o.seed = 7;
-  auto ck = Checkpoint::open(tiny());
-  const auto specs = plan_tensors(c, o);
+  auto ck = Checkpoint::Open(Tiny());
+  const auto specs = PlanTensors(c, o);
   ASSERT_EQ(ck->tensors().size(), specs.size());
   std::set<std::string> files;
   for (const TensorSpec& s : specs) {
@@ -115,7 +115,7 @@ TEST_F(CheckpointTest, MkmodelReadsBackExactlyWhatWasWritten) {
     EXPECT_EQ(v->dtype, s.dtype) << s.name;
     EXPECT_EQ(v->shape, s.shape) << s.name;
     std::vector<uint8_t> scale;
-    const auto bytes = generate_tensor(c, s, o.seed, &scale);
+    const auto bytes = GenerateTensor(c, s, o.seed, &scale);
     ASSERT_EQ(v->nbytes, bytes.size()) << s.name;
     EXPECT_EQ(std::memcmp(v->data, bytes.data(), bytes.size()), 0) << s.name;
     if (!scale.empty()) {
@@ -128,11 +128,11 @@ TEST_F(CheckpointTest, MkmodelReadsBackExactlyWhatWasWritten) {
   }
   EXPECT_EQ(files.size(), 3u) << "tensors should be spread over the 3 shards";
   // And the model built from it runs.
-  auto model = Model::load(tiny());
-  auto engine = make_engine(model);
-  SequenceState s = engine->new_sequence();
+  auto model = Model::Load(Tiny());
+  auto engine = MakeEngine(model);
+  SequenceState s = engine->NewSequence();
   const std::vector<int32_t> prompt = {5, 17, 300, 2, 9};
-  const auto logits = prefill_all(*engine, s, prompt);
+  const auto logits = PrefillAll(*engine, s, prompt);
   for (float v : logits) ASSERT_TRUE(std::isfinite(v));
 }
 
@@ -140,9 +140,9 @@ TEST_F(CheckpointTest, MkmodelReadsBackExactlyWhatWasWritten) {
 // stop depending on the files: after the shards are truncated on disk (which would make a file
 // mapping fault with SIGBUS) every tensor still reads as before and the model still runs.
 TEST_F(CheckpointTest, ResidentCopyKeepsAddressesAndOutlivesTheFiles) {
-  fs::create_directories(scratch("resident"));
-  for (const auto& e : fs::directory_iterator(tiny())) fs::copy_file(e.path(), scratch("resident") + "/" + e.path().filename().string());
-  auto expected = Checkpoint::open(tiny());
+  fs::create_directories(Scratch("resident"));
+  for (const auto& e : fs::directory_iterator(Tiny())) fs::copy_file(e.path(), Scratch("resident") + "/" + e.path().filename().string());
+  auto expected = Checkpoint::Open(Tiny());
   LoadOptions lo;
   lo.resident = true;
   size_t last_done = 0, total = 0;
@@ -151,10 +151,10 @@ TEST_F(CheckpointTest, ResidentCopyKeepsAddressesAndOutlivesTheFiles) {
     last_done = done;
     total = all;
   };
-  auto model = Model::load(scratch("resident"), lo);
+  auto model = Model::Load(Scratch("resident"), lo);
   EXPECT_EQ(last_done, model->checkpoint().file_bytes());
   EXPECT_EQ(total, model->checkpoint().file_bytes());
-  for (const auto& e : fs::directory_iterator(scratch("resident")))
+  for (const auto& e : fs::directory_iterator(Scratch("resident")))
     if (e.path().extension() == ".safetensors") fs::resize_file(e.path(), 0);
   ASSERT_EQ(model->checkpoint().tensors().size(), expected->tensors().size());
   for (const auto& [name, v] : model->checkpoint().tensors()) {
@@ -163,20 +163,20 @@ TEST_F(CheckpointTest, ResidentCopyKeepsAddressesAndOutlivesTheFiles) {
     ASSERT_EQ(v.nbytes, want->nbytes) << name;
     ASSERT_EQ(std::memcmp(v.data, want->data, v.nbytes), 0) << name;
   }
-  auto reference = make_engine(Model::load(tiny()));
-  auto engine = make_engine(model);
-  SequenceState a = engine->new_sequence(), b = reference->new_sequence();
+  auto reference = MakeEngine(Model::Load(Tiny()));
+  auto engine = MakeEngine(model);
+  SequenceState a = engine->NewSequence(), b = reference->NewSequence();
   const std::vector<int32_t> prompt = {5, 17, 300, 2, 9};
-  const auto got = prefill_all(*engine, a, prompt), want = prefill_all(*reference, b, prompt);
+  const auto got = PrefillAll(*engine, a, prompt), want = PrefillAll(*reference, b, prompt);
   ASSERT_EQ(got.size(), want.size());
-  EXPECT_EQ(max_abs_diff(got.data(), want.data(), got.size()), 0.0f);
+  EXPECT_EQ(MaxAbsDiff(got.data(), want.data(), got.size()), 0.0f);
 }
 
 TEST_F(CheckpointTest, DequantizedCopyLoadsAndAgrees) {
   // A community copy: the same weights with FP8/FP4 linears stored as BF16 (exact, since every
   // FP8/FP4 value times a power-of-two scale is a bf16 value).
-  rewrite_checkpoint(tiny(), scratch("bf16"), [&](std::string& name, DType& dtype, std::vector<int64_t>& shape, std::vector<uint8_t>& bytes) {
-    static auto ck = Checkpoint::open(tiny());
+  RewriteCheckpoint(Tiny(), Scratch("bf16"), [&](std::string& name, DType& dtype, std::vector<int64_t>& shape, std::vector<uint8_t>& bytes) {
+    static auto ck = Checkpoint::Open(Tiny());
     if (name.size() > 6 && name.compare(name.size() - 6, 6, ".scale") == 0) return false;
     if (dtype != DType::kF8E4M3 && dtype != DType::kI8) return true;
     const std::string prefix = name.substr(0, name.size() - 7);
@@ -186,7 +186,7 @@ TEST_F(CheckpointTest, DequantizedCopyLoadsAndAgrees) {
     std::vector<float> row(static_cast<size_t>(m.cols));
     bytes.assign(static_cast<size_t>(m.rows * m.cols * 2), 0);
     for (int64_t r = 0; r < m.rows; ++r) {
-      decode_row(m, r, row.data());
+      DecodeRow(m, r, row.data());
       for (int64_t k = 0; k < m.cols; ++k) {
         const uint16_t h = dsv4_f32_to_bf16(row[k]);
         std::memcpy(bytes.data() + (r * m.cols + k) * 2, &h, 2);
@@ -196,43 +196,43 @@ TEST_F(CheckpointTest, DequantizedCopyLoadsAndAgrees) {
     shape = {m.rows, m.cols};
     return true;
   });
-  auto a = Model::load(tiny()), b = Model::load(scratch("bf16"));
+  auto a = Model::Load(Tiny()), b = Model::Load(Scratch("bf16"));
   EXPECT_EQ(b->weights().layers[1].wq_a.type, DSV4_WEIGHT_BF16);
   EXPECT_EQ(b->weights().layers[1].experts[0].w1.type, DSV4_WEIGHT_BF16);
-  auto ea = make_engine(a), eb = make_engine(b);
-  SequenceState sa = ea->new_sequence(), sb = eb->new_sequence();
+  auto ea = MakeEngine(a), eb = MakeEngine(b);
+  SequenceState sa = ea->NewSequence(), sb = eb->NewSequence();
   const std::vector<int32_t> prompt = {3, 1, 4, 1, 5, 9, 2, 6};
-  const auto la = prefill_all(*ea, sa, prompt), lb = prefill_all(*eb, sb, prompt);
-  EXPECT_LE(max_abs_diff(la.data(), lb.data(), la.size()), 1e-4f);
+  const auto la = PrefillAll(*ea, sa, prompt), lb = PrefillAll(*eb, sb, prompt);
+  EXPECT_LE(MaxAbsDiff(la.data(), lb.data(), la.size()), 1e-4f);
 }
 
 TEST_F(CheckpointTest, TruncatedShardIsRefused) {
-  fs::copy(tiny(), scratch("trunc"), fs::copy_options::recursive);
-  const std::string shard = scratch("trunc") + "/model-00002-of-00003.safetensors";
+  fs::copy(Tiny(), Scratch("trunc"), fs::copy_options::recursive);
+  const std::string shard = Scratch("trunc") + "/model-00002-of-00003.safetensors";
   fs::resize_file(shard, fs::file_size(shard) - 1000);
-  const std::string e = load_error(scratch("trunc"));
+  const std::string e = LoadError(Scratch("trunc"));
   EXPECT_NE(e.find("model-00002-of-00003.safetensors"), std::string::npos) << e;
   EXPECT_NE(e.find("run past the end of the file"), std::string::npos) << e;
   // Truncated inside the header too.
   fs::resize_file(shard, 100);
-  const std::string e2 = load_error(scratch("trunc"));
+  const std::string e2 = LoadError(Scratch("trunc"));
   EXPECT_NE(e2.find("model-00002-of-00003.safetensors"), std::string::npos) << e2;
   EXPECT_NE(e2.find("truncated"), std::string::npos) << e2;
 }
 
 TEST_F(CheckpointTest, HeaderOffsetsPastTheEndAreRefused) {
   // Hand-made shard whose only tensor claims bytes beyond the file.
-  write_raw_checkpoint(scratch("offsets"), tiny(), R"({"embed.weight":{"dtype":"BF16","shape":[4,4],"data_offsets":[0,32]}})", 8);
-  const std::string e = load_error(scratch("offsets"));
+  WriteRawCheckpoint(Scratch("offsets"), Tiny(), R"({"embed.weight":{"dtype":"BF16","shape":[4,4],"data_offsets":[0,32]}})", 8);
+  const std::string e = LoadError(Scratch("offsets"));
   EXPECT_NE(e.find("tensor 'embed.weight'"), std::string::npos) << e;
   EXPECT_NE(e.find("data_offsets [0,32] run past the end"), std::string::npos) << e;
 }
 
 TEST_F(CheckpointTest, OverlappingTensorsAreRefused) {
-  write_raw_checkpoint(scratch("overlap"), tiny(),
+  WriteRawCheckpoint(Scratch("overlap"), Tiny(),
                        R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
                        24);
-  const std::string e = load_error(scratch("overlap"));
+  const std::string e = LoadError(Scratch("overlap"));
   EXPECT_NE(e.find("'a' and 'b' overlap"), std::string::npos) << e;
 }
 
@@ -241,77 +241,77 @@ TEST_F(CheckpointTest, UnknownDtypeAndBadSizeAreRefused) {
            {"dtype", R"({"x":{"dtype":"Q4_K","shape":[4],"data_offsets":[0,4]}})", "unknown dtype \"Q4_K\""},
            {"size", R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,12]}})", "holds 12 bytes but shape [4] of F32 needs 16"},
            {"json", R"({"x":)", "header is not valid JSON"}}) {
-    const std::string dir = scratch("hdr-" + tag);
-    write_raw_checkpoint(dir, tiny(), header, 16);
-    const std::string e = load_error(dir);
+    const std::string dir = Scratch("hdr-" + tag);
+    WriteRawCheckpoint(dir, Tiny(), header, 16);
+    const std::string e = LoadError(dir);
     EXPECT_NE(e.find(expect), std::string::npos) << tag << ": " << e;
   }
 }
 
 TEST_F(CheckpointTest, DtypeThatDoesNotFitTheRoleIsRefused) {
-  rewrite_checkpoint(tiny(), scratch("dtype"), [](std::string& name, DType& dtype, std::vector<int64_t>&, std::vector<uint8_t>&) {
+  RewriteCheckpoint(Tiny(), Scratch("dtype"), [](std::string& name, DType& dtype, std::vector<int64_t>&, std::vector<uint8_t>&) {
     if (name == "layers.3.attn.wq_b.weight") dtype = DType::kI8;  // same byte size, wrong role
     return true;
   });
-  const std::string e = load_error(scratch("dtype"));
+  const std::string e = LoadError(Scratch("dtype"));
   EXPECT_NE(e.find("tensor 'layers.3.attn.wq_b.weight' has dtype I8"), std::string::npos) << e;
   EXPECT_NE(e.find("does not fit its role (FP8 linear"), std::string::npos) << e;
 }
 
 TEST_F(CheckpointTest, MissingTensorIsNamed) {
-  rewrite_checkpoint(tiny(), scratch("missing"), [](std::string& name, DType&, std::vector<int64_t>&, std::vector<uint8_t>&) {
+  RewriteCheckpoint(Tiny(), Scratch("missing"), [](std::string& name, DType&, std::vector<int64_t>&, std::vector<uint8_t>&) {
     return name != "layers.1.attn.indexer.weights_proj.weight";
   });
-  const std::string e = load_error(scratch("missing"));
+  const std::string e = LoadError(Scratch("missing"));
   EXPECT_NE(e.find("tensor 'layers.1.attn.indexer.weights_proj.weight' is missing"), std::string::npos) << e;
 }
 
 TEST_F(CheckpointTest, WrongShapeIsNamed) {
-  rewrite_checkpoint(tiny(), scratch("shape"), [](std::string& name, DType&, std::vector<int64_t>& shape, std::vector<uint8_t>&) {
+  RewriteCheckpoint(Tiny(), Scratch("shape"), [](std::string& name, DType&, std::vector<int64_t>& shape, std::vector<uint8_t>&) {
     if (name == "layers.2.attn.compressor.ape") shape = {64, 256};  // same elements, wrong layout
     return true;
   });
-  const std::string e = load_error(scratch("shape"));
+  const std::string e = LoadError(Scratch("shape"));
   EXPECT_NE(e.find("tensor 'layers.2.attn.compressor.ape' has shape [64, 256]; expected [128, 128]"), std::string::npos) << e;
 }
 
 TEST_F(CheckpointTest, IndexNamingAMissingShardIsRefused) {
-  fs::copy(tiny(), scratch("noshard"), fs::copy_options::recursive);
-  fs::remove(scratch("noshard") + "/model-00003-of-00003.safetensors");
-  const std::string e = load_error(scratch("noshard"));
+  fs::copy(Tiny(), Scratch("noshard"), fs::copy_options::recursive);
+  fs::remove(Scratch("noshard") + "/model-00003-of-00003.safetensors");
+  const std::string e = LoadError(Scratch("noshard"));
   EXPECT_NE(e.find("model-00003-of-00003.safetensors: shard named by the index is missing"), std::string::npos) << e;
 }
 
 TEST_F(CheckpointTest, HashTableWithOutOfRangeExpertIsRefused) {
-  rewrite_checkpoint(tiny(), scratch("tid"), [](std::string& name, DType&, std::vector<int64_t>&, std::vector<uint8_t>& bytes) {
+  RewriteCheckpoint(Tiny(), Scratch("tid"), [](std::string& name, DType&, std::vector<int64_t>&, std::vector<uint8_t>& bytes) {
     if (name == "layers.0.ffn.gate.tid2eid") {
       const int64_t bad = 99;
       std::memcpy(bytes.data() + 8 * 5, &bad, 8);
     }
     return true;
   });
-  const std::string e = load_error(scratch("tid"));
+  const std::string e = LoadError(Scratch("tid"));
   EXPECT_NE(e.find("'layers.0.ffn.gate.tid2eid' routes token 2 to expert 99"), std::string::npos) << e;
 }
 
 TEST_F(CheckpointTest, InconsistentConfigIsRefusedAtLoad) {
-  fs::copy(tiny(), scratch("cfg"), fs::copy_options::recursive);
-  auto j = nlohmann::json::parse(std::ifstream(scratch("cfg") + "/config.json"));
+  fs::copy(Tiny(), Scratch("cfg"), fs::copy_options::recursive);
+  auto j = nlohmann::json::parse(std::ifstream(Scratch("cfg") + "/config.json"));
   j["compress_ratios"][1] = 16;
-  std::ofstream(scratch("cfg") + "/config.json") << j.dump();
-  const std::string e = load_error(scratch("cfg"));
+  std::ofstream(Scratch("cfg") + "/config.json") << j.dump();
+  const std::string e = LoadError(Scratch("cfg"));
   EXPECT_NE(e.find("config.json: field 'compress_ratios[1]' is 16"), std::string::npos) << e;
 }
 
 TEST_F(CheckpointTest, MissingDirectoryIsAClearError) {
-  const std::string e = load_error(scratch("does-not-exist"));
+  const std::string e = LoadError(Scratch("does-not-exist"));
   EXPECT_NE(e.find("config.json: cannot open"), std::string::npos) << e;
 }
 
 // The extra blocks after the main model are bound by role like it: the preview's MTP block and
 // the 0731/0813 DSpark drafter stages, each tensor dtype- and shape-checked.
 TEST_F(CheckpointTest, MtpBlockIsBoundByRole) {
-  auto model = Model::load(tiny());
+  auto model = Model::Load(Tiny());
   const DraftWeights& d = model->weights().draft;
   EXPECT_EQ(d.kind, DraftKind::kMtp);
   ASSERT_EQ(d.stages.size(), 1u);
@@ -322,7 +322,7 @@ TEST_F(CheckpointTest, MtpBlockIsBoundByRole) {
 }
 
 TEST_F(CheckpointTest, DsparkDrafterIsBoundByRoleAndCanBeSkipped) {
-  auto model = Model::load(dspark());
+  auto model = Model::Load(Dspark());
   const DraftWeights& d = model->weights().draft;
   EXPECT_EQ(d.kind, DraftKind::kDspark);
   ASSERT_EQ(d.stages.size(), 3u);
@@ -341,15 +341,15 @@ TEST_F(CheckpointTest, DsparkDrafterIsBoundByRoleAndCanBeSkipped) {
   // The per-token bytes are the main model's: the same with and without the drafter mapped.
   LoadOptions lo;
   lo.skip_draft_weights = true;
-  auto main_only = Model::load(dspark(), lo);
+  auto main_only = Model::Load(Dspark(), lo);
   EXPECT_EQ(main_only->weights().draft.kind, DraftKind::kNone);
   EXPECT_EQ(main_only->draft_weight_bytes(), 0u);
   EXPECT_EQ(main_only->checkpoint().tensors().size() + mtp_tensors, model->checkpoint().tensors().size());
   EXPECT_EQ(main_only->weight_bytes_per_token(), model->weight_bytes_per_token());
-  auto engine = make_engine(main_only);
-  SequenceState s = engine->new_sequence();
+  auto engine = MakeEngine(main_only);
+  SequenceState s = engine->NewSequence();
   const std::vector<int32_t> prompt = {5, 17, 300, 2, 9};
-  for (float v : prefill_all(*engine, s, prompt)) ASSERT_TRUE(std::isfinite(v));
+  for (float v : PrefillAll(*engine, s, prompt)) ASSERT_TRUE(std::isfinite(v));
 }
 
 TEST_F(CheckpointTest, DamagedDrafterTensorIsRefusedWithItsName) {
@@ -382,19 +382,19 @@ TEST_F(CheckpointTest, DamagedDrafterTensorIsRefusedWithItsName) {
        "tensor 'mtp.1.ffn.experts.7.w3.weight' is missing (DSpark drafter stage 1 expert 7"},
   };
   for (const Case& k : cases) {
-    const std::string dir = scratch(std::string("dspark-") + k.tag);
-    rewrite_checkpoint(dspark(), dir, k.edit);
-    const std::string e = load_error(dir);
+    const std::string dir = Scratch(std::string("dspark-") + k.tag);
+    RewriteCheckpoint(Dspark(), dir, k.edit);
+    const std::string e = LoadError(dir);
     EXPECT_NE(e.find(k.expect), std::string::npos) << k.tag << ": " << e;
   }
 }
 
 TEST_F(CheckpointTest, ExtraBlockTheConfigDoesNotDeclareIsRefused) {
-  fs::copy(tiny(), scratch("mtp-undeclared"), fs::copy_options::recursive);
-  auto j = nlohmann::json::parse(std::ifstream(scratch("mtp-undeclared") + "/config.json"));
+  fs::copy(Tiny(), Scratch("mtp-undeclared"), fs::copy_options::recursive);
+  auto j = nlohmann::json::parse(std::ifstream(Scratch("mtp-undeclared") + "/config.json"));
   j["compress_ratios"].erase(j["compress_ratios"].size() - 1);  // no entry for the MTP block it ships
-  std::ofstream(scratch("mtp-undeclared") + "/config.json") << j.dump();
-  const std::string e = load_error(scratch("mtp-undeclared"));
+  std::ofstream(Scratch("mtp-undeclared") + "/config.json") << j.dump();
+  const std::string e = LoadError(Scratch("mtp-undeclared"));
   EXPECT_NE(e.find("tensor 'mtp.0."), std::string::npos) << e;
   EXPECT_NE(e.find("is not bound by any role of this config; config.json declares 0 extra block(s) after the 6 main "
                    "ones (compress_ratios has 6 entries)"),

@@ -13,17 +13,17 @@
 namespace dsv4 {
 namespace {
 
-std::string read_file(const std::string& p) {
+std::string ReadFile(const std::string& p) {
   std::ifstream in(p);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
-nlohmann::json flash() { return nlohmann::json::parse(read_file(std::string(DSV4_SOURCE_DIR) + "/tests/data/v4_flash_config.json")); }
+nlohmann::json Flash() { return nlohmann::json::parse(ReadFile(std::string(DSV4_SOURCE_DIR) + "/tests/data/v4_flash_config.json")); }
 
-std::string error_of(const nlohmann::json& j) {
+std::string ErrorOf(const nlohmann::json& j) {
   try {
-    parse_config(j.dump(), "config.json");
+    ParseConfig(j.dump(), "config.json");
   } catch (const Error& e) {
     return e.what();
   }
@@ -31,13 +31,13 @@ std::string error_of(const nlohmann::json& j) {
 }
 
 TEST(Config, ReleasedFlashConfigParses) {
-  const ModelConfig c = parse_config(flash().dump(), "flash");
+  const ModelConfig c = ParseConfig(Flash().dump(), "flash");
   EXPECT_EQ(c.hidden_size, 4096);
   EXPECT_EQ(c.num_hidden_layers, 43);
   EXPECT_EQ(c.compress_ratios.size(), 44u);
-  EXPECT_EQ(c.attn_kind(0), AttnKind::kSliding);
-  EXPECT_EQ(c.attn_kind(2), AttnKind::kCsa);
-  EXPECT_EQ(c.attn_kind(3), AttnKind::kHca);
+  EXPECT_EQ(c.LayerAttnKind(0), AttnKind::kSliding);
+  EXPECT_EQ(c.LayerAttnKind(2), AttnKind::kCsa);
+  EXPECT_EQ(c.LayerAttnKind(3), AttnKind::kHca);
   EXPECT_EQ(c.index_topk, 512);
   EXPECT_DOUBLE_EQ(c.routed_scaling_factor, 1.5);
   EXPECT_EQ(c.rope_scaling.original_max_position_embeddings, 65536);
@@ -45,40 +45,40 @@ TEST(Config, ReleasedFlashConfigParses) {
 }
 
 TEST(Config, ReleasedProConfigParses) {
-  const ModelConfig c = parse_config(read_file(std::string(DSV4_SOURCE_DIR) + "/tests/data/v4_pro_config.json"), "pro");
+  const ModelConfig c = ParseConfig(ReadFile(std::string(DSV4_SOURCE_DIR) + "/tests/data/v4_pro_config.json"), "pro");
   EXPECT_EQ(c.hidden_size, 7168);
   EXPECT_EQ(c.num_hidden_layers, 61);
-  EXPECT_EQ(c.attn_kind(0), AttnKind::kHca);
+  EXPECT_EQ(c.LayerAttnKind(0), AttnKind::kHca);
   EXPECT_EQ(c.n_routed_experts, 384);
   EXPECT_EQ(c.expert_dtype, "");  // absent in the Pro snapshot
 }
 
 TEST(Config, GoldenConfigParses) {
-  const ModelConfig c = load_config(std::string(DSV4_SHARED_DIR) + "/golden/tiny-v4/checkpoint");
+  const ModelConfig c = LoadConfig(std::string(DSV4_SHARED_DIR) + "/golden/tiny-v4/checkpoint");
   EXPECT_EQ(c.vocab_size, 512);
   EXPECT_EQ(c.num_hash_layers, 2);
   EXPECT_EQ(c.sliding_window, 16);
 }
 
 TEST(Config, UnknownCompressRatioNamesEntry) {
-  auto j = flash();
+  auto j = Flash();
   j["compress_ratios"][5] = 8;
-  const std::string e = error_of(j);
+  const std::string e = ErrorOf(j);
   EXPECT_NE(e.find("compress_ratios[5]"), std::string::npos) << e;
   EXPECT_NE(e.find("is 8"), std::string::npos) << e;
   EXPECT_NE(e.find("0 (sliding window), 4 (CSA), 128 (HCA)"), std::string::npos) << e;
 }
 
 TEST(Config, MissingFieldIsNamed) {
-  auto j = flash();
+  auto j = Flash();
   j.erase("head_dim");
-  EXPECT_NE(error_of(j).find("field 'head_dim' is missing"), std::string::npos) << error_of(j);
+  EXPECT_NE(ErrorOf(j).find("field 'head_dim' is missing"), std::string::npos) << ErrorOf(j);
 }
 
 TEST(Config, WrongTypeIsNamed) {
-  auto j = flash();
+  auto j = Flash();
   j["hidden_size"] = "4096";
-  EXPECT_NE(error_of(j).find("field 'hidden_size' is \"4096\"; expected an integer"), std::string::npos) << error_of(j);
+  EXPECT_NE(ErrorOf(j).find("field 'hidden_size' is \"4096\"; expected an integer"), std::string::npos) << ErrorOf(j);
 }
 
 TEST(Config, InconsistentSizesAreRefused) {
@@ -100,24 +100,24 @@ TEST(Config, InconsistentSizesAreRefused) {
       {"expert_dtype", "int8", "\"fp4\", \"fp8\" or \"bf16\" (or absent)"},
   };
   for (const auto& c : cases) {
-    auto j = flash();
+    auto j = Flash();
     j[c.field] = c.value;
-    const std::string e = error_of(j);
+    const std::string e = ErrorOf(j);
     EXPECT_NE(e.find(std::string("field '") + c.field + "'"), std::string::npos) << c.field << ": " << e;
     EXPECT_NE(e.find(c.expect), std::string::npos) << e;
   }
 }
 
 TEST(Config, RatioListLengthMustMatchLayers) {
-  auto j = flash();
+  auto j = Flash();
   j["num_hidden_layers"] = 40;
-  const std::string e = error_of(j);
+  const std::string e = ErrorOf(j);
   EXPECT_NE(e.find("'compress_ratios' is a list of 44 entries"), std::string::npos) << e;
 }
 
 TEST(Config, NotJsonIsAnError) {
   try {
-    parse_config("{not json", "cfg.json");
+    ParseConfig("{not json", "cfg.json");
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("cfg.json: not valid JSON"), std::string::npos);
@@ -125,8 +125,8 @@ TEST(Config, NotJsonIsAnError) {
 }
 
 TEST(Config, RoundTripsThroughJson) {
-  const ModelConfig a = parse_config(flash().dump(), "flash");
-  const ModelConfig b = parse_config(config_to_json(a), "round-trip");
+  const ModelConfig a = ParseConfig(Flash().dump(), "flash");
+  const ModelConfig b = ParseConfig(ConfigToJson(a), "round-trip");
   EXPECT_EQ(a.compress_ratios, b.compress_ratios);
   EXPECT_EQ(a.hidden_size, b.hidden_size);
   EXPECT_EQ(a.rope_scaling.factor, b.rope_scaling.factor);
@@ -139,8 +139,8 @@ TEST(Config, RoundTripsThroughJson) {
 namespace dsv4 {
 namespace {
 
-nlohmann::json release(const std::string& name) {
-  return nlohmann::json::parse(read_file(std::string(DSV4_SHARED_DIR) + "/models/" + name + "/config.json"));
+nlohmann::json Release(const std::string& name) {
+  return nlohmann::json::parse(ReadFile(std::string(DSV4_SHARED_DIR) + "/models/" + name + "/config.json"));
 }
 
 TEST(Config, EveryReleaseConfigParsesWithItsExtraBlocks) {
@@ -153,32 +153,32 @@ TEST(Config, EveryReleaseConfigParsesWithItsExtraBlocks) {
                {"flash-0731", 43, 3, DraftKind::kDspark},
                {"pro-0813", 61, 3, DraftKind::kDspark}};
   for (const Case& k : cases) {
-    const ModelConfig c = parse_config(release(k.release).dump(), k.release);
+    const ModelConfig c = ParseConfig(Release(k.release).dump(), k.release);
     EXPECT_EQ(c.num_hidden_layers, k.layers) << k.release;
-    EXPECT_EQ(c.draft_stages(), k.stages) << k.release;
+    EXPECT_EQ(c.DraftStages(), k.stages) << k.release;
     EXPECT_EQ(c.draft_kind(), k.kind) << k.release;
     EXPECT_EQ(c.num_nextn_predict_layers, 1) << k.release;
   }
-  const ModelConfig pro = parse_config(release("pro-0813").dump(), "pro-0813");
+  const ModelConfig pro = ParseConfig(Release("pro-0813").dump(), "pro-0813");
   EXPECT_EQ(pro.dspark_block_size, 5);
   EXPECT_EQ(pro.dspark_noise_token_id, 128799);
   EXPECT_EQ(pro.dspark_target_layer_ids, (std::vector<int64_t>{58, 59, 60}));
   EXPECT_EQ(pro.dspark_markov_rank, 512);
-  const ModelConfig back = parse_config(config_to_json(pro), "round-trip");
+  const ModelConfig back = ParseConfig(ConfigToJson(pro), "round-trip");
   EXPECT_EQ(back.dspark_target_layer_ids, pro.dspark_target_layer_ids);
-  EXPECT_EQ(back.draft_stages(), 3);
+  EXPECT_EQ(back.DraftStages(), 3);
   // A preview written back carries no dspark_* keys.
-  const std::string preview = config_to_json(parse_config(release("flash-preview").dump(), "flash-preview"));
+  const std::string preview = ConfigToJson(ParseConfig(Release("flash-preview").dump(), "flash-preview"));
   EXPECT_EQ(preview.find("dspark"), std::string::npos) << preview;
 }
 
 TEST(Config, DrafterStagesWithoutTheDsparkKeysAreRefused) {
-  auto j = release("flash-0731");
+  auto j = Release("flash-0731");
   j.erase("dspark_block_size");
   j.erase("dspark_noise_token_id");
   j.erase("dspark_target_layer_ids");
   j.erase("dspark_markov_rank");
-  const std::string e = error_of(j);
+  const std::string e = ErrorOf(j);
   EXPECT_NE(e.find("'compress_ratios' is a list of 46 entries; expected 43 (num_hidden_layers) or 44"), std::string::npos)
       << e;
   EXPECT_NE(e.find("dspark_* keys"), std::string::npos) << e;
@@ -196,23 +196,23 @@ TEST(Config, InconsistentDsparkKeysAreNamed) {
       {"dspark_block_size", 1, "field 'dspark_block_size' is 1; expected at least 2"},
   };
   for (const Case& k : cases) {
-    auto j = release("flash-0731");
+    auto j = Release("flash-0731");
     if (k.value.is_null()) {
       j.erase(k.field);
     } else {
       j[k.field] = k.value;
     }
-    const std::string e = error_of(j);
+    const std::string e = ErrorOf(j);
     EXPECT_NE(e.find(k.expect), std::string::npos) << k.field << ": " << e;
   }
-  auto j = release("flash-0731");
+  auto j = Release("flash-0731");
   j["compress_ratios"][44] = 4;
-  const std::string e = error_of(j);
+  const std::string e = ErrorOf(j);
   EXPECT_NE(e.find("field 'compress_ratios[44]' is 4; expected 0 (DSpark drafter stage 1 is window-only)"),
             std::string::npos) << e;
-  j = release("pro-0813");
+  j = Release("pro-0813");
   j["compress_ratios"] = nlohmann::json(std::vector<int>(61, 0));
-  const std::string e2 = error_of(j);
+  const std::string e2 = ErrorOf(j);
   EXPECT_NE(e2.find("'compress_ratios' is a list of 61 entries; expected more than 61"), std::string::npos) << e2;
 }
 
@@ -224,23 +224,23 @@ namespace {
 
 TEST(GenerationDefaults, ReleasesSampleAtTemperatureOneTopPOne) {
   for (const char* r : {"flash-preview", "pro-preview", "flash-0731", "pro-0813"}) {
-    const GenerationDefaults g = load_generation_defaults(std::string(DSV4_SHARED_DIR) + "/models/" + r);
+    const GenerationDefaults g = LoadGenerationDefaults(std::string(DSV4_SHARED_DIR) + "/models/" + r);
     EXPECT_EQ(g.temperature, 1.0) << r;
     EXPECT_EQ(g.top_p, 1.0) << r;
     EXPECT_NE(g.source.find("generation_config.json"), std::string::npos) << r;
   }
-  const GenerationDefaults none = load_generation_defaults("/nonexistent/model");
+  const GenerationDefaults none = LoadGenerationDefaults("/nonexistent/model");
   EXPECT_EQ(none.temperature, 0.0);
   EXPECT_EQ(none.source, "");
   // Without do_sample, Hugging Face generates greedily whatever temperature says.
-  EXPECT_EQ(parse_generation_defaults(R"({"temperature": 0.6})", "g.json").temperature, 0.0);
-  EXPECT_EQ(parse_generation_defaults(R"({"do_sample": true, "top_p": 0.95})", "g.json").top_p, 0.95);
+  EXPECT_EQ(ParseGenerationDefaults(R"({"temperature": 0.6})", "g.json").temperature, 0.0);
+  EXPECT_EQ(ParseGenerationDefaults(R"({"do_sample": true, "top_p": 0.95})", "g.json").top_p, 0.95);
   for (const auto& [text, expect] : std::vector<std::pair<std::string, std::string>>{
            {R"({"do_sample": true, "top_p": 0})", "g.json: field 'top_p' is 0.000000; expected a number in (0, 1]"},
            {R"({"do_sample": true, "temperature": "hot"})", "g.json: field 'temperature' is \"hot\"; expected a number"},
            {R"({"do_sample": "yes"})", "g.json: field 'do_sample' is \"yes\"; expected true or false"}}) {
     try {
-      parse_generation_defaults(text, "g.json");
+      ParseGenerationDefaults(text, "g.json");
       ADD_FAILURE() << "no error for " << text;
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(expect), std::string::npos) << e.what();

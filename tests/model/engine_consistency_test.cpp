@@ -24,13 +24,13 @@ class Consistency : public ::testing::TestWithParam<int> {
  protected:
   static void SetUpTestSuite() {
     tmp_ = new TempDir();
-    auto golden = Model::load(golden_dir() + "/checkpoint");
-    auto p2 = read_i32(golden_dir() + "/golden/prompt2_tokens.i32.bin");
+    auto golden = Model::Load(GoldenDir() + "/checkpoint");
+    auto p2 = ReadI32(GoldenDir() + "/golden/prompt2_tokens.i32.bin");
     cases_.push_back({"golden", golden, std::vector<int32_t>(p2.begin(), p2.begin() + 400)});
     WriteOptions o;
     o.seed = 11;
-    write_model(tmp_->path() + "/tiny", model_preset("tiny"), o);
-    auto tiny = Model::load(tmp_->path() + "/tiny");
+    WriteModel(tmp_->path() + "/tiny", ModelPreset("tiny"), o);
+    auto tiny = Model::Load(tmp_->path() + "/tiny");
     std::vector<int32_t> t(300);
     for (size_t i = 0; i < t.size(); ++i) t[i] = static_cast<int32_t>((i * 7919 + 13) % 1024);
     cases_.push_back({"tiny", tiny, t});
@@ -39,7 +39,7 @@ class Consistency : public ::testing::TestWithParam<int> {
     cases_.clear();
     delete tmp_;
   }
-  const ModelCase& mc() const { return cases_[static_cast<size_t>(GetParam())]; }
+  const ModelCase& Mc() const { return cases_[static_cast<size_t>(GetParam())]; }
   static std::vector<ModelCase> cases_;
   static TempDir* tmp_;
 };
@@ -47,55 +47,55 @@ std::vector<ModelCase> Consistency::cases_;
 TempDir* Consistency::tmp_ = nullptr;
 
 TEST_P(Consistency, ChunkedPrefillEqualsOneShot) {
-  auto e = make_engine(mc().model);
-  const int64_t V = mc().model->config().vocab_size;
-  SequenceState s0 = e->new_sequence();
-  const auto one_shot = prefill_all(*e, s0, mc().tokens);
+  auto e = MakeEngine(Mc().model);
+  const int64_t V = Mc().model->config().vocab_size;
+  SequenceState s0 = e->NewSequence();
+  const auto one_shot = PrefillAll(*e, s0, Mc().tokens);
   for (int64_t chunk : {1, 7, 64}) {
-    SequenceState s = e->new_sequence();
-    const auto got = prefill_chunked(*e, s, mc().tokens, chunk);
+    SequenceState s = e->NewSequence();
+    const auto got = PrefillChunked(*e, s, Mc().tokens, chunk);
     ASSERT_EQ(got.size(), one_shot.size());
     float worst = 0.0f;
-    for (size_t t = 0; t < mc().tokens.size(); ++t)
-      worst = std::max(worst, max_abs_diff(got.data() + t * V, one_shot.data() + t * V, static_cast<size_t>(V)));
-    EXPECT_LE(worst, kTol) << mc().name << " chunk " << chunk;
+    for (size_t t = 0; t < Mc().tokens.size(); ++t)
+      worst = std::max(worst, MaxAbsDiff(got.data() + t * V, one_shot.data() + t * V, static_cast<size_t>(V)));
+    EXPECT_LE(worst, kTol) << Mc().name << " chunk " << chunk;
     EXPECT_EQ(s.pos, s0.pos);
   }
 }
 
 TEST_P(Consistency, PrefillThenDecodeEqualsOneShot) {
-  auto e = make_engine(mc().model);
-  const int64_t V = mc().model->config().vocab_size;
-  SequenceState s0 = e->new_sequence();
-  const auto one_shot = prefill_all(*e, s0, mc().tokens);
-  const size_t split = mc().tokens.size() - 40;
-  SequenceState s = e->new_sequence();
+  auto e = MakeEngine(Mc().model);
+  const int64_t V = Mc().model->config().vocab_size;
+  SequenceState s0 = e->NewSequence();
+  const auto one_shot = PrefillAll(*e, s0, Mc().tokens);
+  const size_t split = Mc().tokens.size() - 40;
+  SequenceState s = e->NewSequence();
   std::vector<float> logits;
-  e->forward({SeqChunk{&s, mc().tokens.data(), static_cast<int64_t>(split), false, &logits}});
-  EXPECT_LE(max_abs_diff(logits.data(), one_shot.data() + (split - 1) * V, static_cast<size_t>(V)), kTol);
-  for (size_t t = split; t < mc().tokens.size(); ++t) {
-    e->forward({SeqChunk{&s, &mc().tokens[t], 1, false, &logits}});
-    ASSERT_LE(max_abs_diff(logits.data(), one_shot.data() + t * V, static_cast<size_t>(V)), kTol) << mc().name << " position " << t;
+  e->Forward({SeqChunk{&s, Mc().tokens.data(), static_cast<int64_t>(split), false, &logits}});
+  EXPECT_LE(MaxAbsDiff(logits.data(), one_shot.data() + (split - 1) * V, static_cast<size_t>(V)), kTol);
+  for (size_t t = split; t < Mc().tokens.size(); ++t) {
+    e->Forward({SeqChunk{&s, &Mc().tokens[t], 1, false, &logits}});
+    ASSERT_LE(MaxAbsDiff(logits.data(), one_shot.data() + t * V, static_cast<size_t>(V)), kTol) << Mc().name << " position " << t;
   }
 }
 
 TEST_P(Consistency, BatchedSequencesEqualEachAlone) {
-  auto e = make_engine(mc().model);
-  const int64_t V = mc().model->config().vocab_size;
-  const auto& all = mc().tokens;
+  auto e = MakeEngine(Mc().model);
+  const int64_t V = Mc().model->config().vocab_size;
+  const auto& all = Mc().tokens;
   // Four sequences of different lengths and contents (offsets into the token list).
   const std::vector<std::pair<size_t, size_t>> spans = {{0, 260}, {5, 131}, {40, 17}, {77, 200}};
   std::vector<std::vector<int32_t>> seqs;
   std::vector<std::vector<float>> alone;
   for (auto [off, len] : spans) {
     seqs.emplace_back(all.begin() + static_cast<long>(off), all.begin() + static_cast<long>(off + len));
-    SequenceState s = e->new_sequence();
-    alone.push_back(prefill_all(*e, s, seqs.back()));
+    SequenceState s = e->NewSequence();
+    alone.push_back(PrefillAll(*e, s, seqs.back()));
   }
   // Together: each step every unfinished sequence advances by a chunk of its own size (a mix
   // of prefill chunks and single decode tokens), so positions differ within one step.
   std::vector<SequenceState> states;
-  for (size_t i = 0; i < seqs.size(); ++i) states.push_back(e->new_sequence());
+  for (size_t i = 0; i < seqs.size(); ++i) states.push_back(e->NewSequence());
   std::vector<std::vector<float>> got(seqs.size());
   const int64_t step_sizes[] = {16, 1, 5, 1};
   std::vector<std::vector<float>> part(seqs.size());
@@ -110,15 +110,15 @@ TEST_P(Consistency, BatchedSequencesEqualEachAlone) {
       who.push_back(i);
     }
     if (chunks.empty()) break;
-    e->forward(chunks);
+    e->Forward(chunks);
     for (size_t i : who) got[i].insert(got[i].end(), part[i].begin(), part[i].end());
   }
   for (size_t i = 0; i < seqs.size(); ++i) {
     ASSERT_EQ(got[i].size(), alone[i].size());
     float worst = 0.0f;
     for (size_t t = 0; t < seqs[i].size(); ++t)
-      worst = std::max(worst, max_abs_diff(got[i].data() + t * V, alone[i].data() + t * V, static_cast<size_t>(V)));
-    EXPECT_LE(worst, kTol) << mc().name << " sequence " << i;
+      worst = std::max(worst, MaxAbsDiff(got[i].data() + t * V, alone[i].data() + t * V, static_cast<size_t>(V)));
+    EXPECT_LE(worst, kTol) << Mc().name << " sequence " << i;
   }
 }
 
@@ -127,12 +127,12 @@ INSTANTIATE_TEST_SUITE_P(Models, Consistency, ::testing::Values(0, 1),
 
 // Bad requests to the engine are refused before any state changes.
 TEST(EngineErrors, TokenIdOutsideVocabularyIsRefused) {
-  auto model = Model::load(golden_dir() + "/checkpoint");
-  auto e = make_engine(model);
-  SequenceState s = e->new_sequence();
+  auto model = Model::Load(GoldenDir() + "/checkpoint");
+  auto e = MakeEngine(model);
+  SequenceState s = e->NewSequence();
   const std::vector<int32_t> bad = {5, 512, 7};
   try {
-    e->forward({SeqChunk{&s, bad.data(), 3, false, nullptr}});
+    e->Forward({SeqChunk{&s, bad.data(), 3, false, nullptr}});
     FAIL() << "no error";
   } catch (const Error& err) {
     EXPECT_NE(std::string(err.what()).find("token id 512 at index 1 is outside the vocabulary (0..511)"), std::string::npos)
@@ -140,38 +140,38 @@ TEST(EngineErrors, TokenIdOutsideVocabularyIsRefused) {
   }
   EXPECT_EQ(s.pos, 0);
   const std::vector<int32_t> negative = {-3};
-  EXPECT_THROW(e->forward({SeqChunk{&s, negative.data(), 1, false, nullptr}}), Error);
+  EXPECT_THROW(e->Forward({SeqChunk{&s, negative.data(), 1, false, nullptr}}), Error);
   // The engine still serves afterwards, and the refused step left no trace in the state.
   std::vector<float> a, b;
   const std::vector<int32_t> good = {5, 6, 7};
-  e->forward({SeqChunk{&s, good.data(), 3, false, &a}});
-  SequenceState fresh = e->new_sequence();
-  e->forward({SeqChunk{&fresh, good.data(), 3, false, &b}});
+  e->Forward({SeqChunk{&s, good.data(), 3, false, &a}});
+  SequenceState fresh = e->NewSequence();
+  e->Forward({SeqChunk{&fresh, good.data(), 3, false, &b}});
   EXPECT_EQ(a, b);
 }
 
 TEST(EngineErrors, SameSequenceTwiceAndEmptyChunksAreRefused) {
-  auto model = Model::load(golden_dir() + "/checkpoint");
-  auto e = make_engine(model);
-  SequenceState s = e->new_sequence();
+  auto model = Model::Load(GoldenDir() + "/checkpoint");
+  auto e = MakeEngine(model);
+  SequenceState s = e->NewSequence();
   const int32_t tok = 3;
-  EXPECT_THROW(e->forward({SeqChunk{&s, &tok, 1, false, nullptr}, SeqChunk{&s, &tok, 1, false, nullptr}}), Error);
-  EXPECT_THROW(e->forward({SeqChunk{&s, &tok, 0, false, nullptr}}), Error);
+  EXPECT_THROW(e->Forward({SeqChunk{&s, &tok, 1, false, nullptr}, SeqChunk{&s, &tok, 1, false, nullptr}}), Error);
+  EXPECT_THROW(e->Forward({SeqChunk{&s, &tok, 0, false, nullptr}}), Error);
   EXPECT_EQ(s.pos, 0);
 }
 
 // check() names every bad chunk of a step at once, so a scheduler can fail those and run the rest.
 TEST(EngineErrors, CheckNamesEveryBadChunkAndTheRestStillRun) {
-  auto model = Model::load(golden_dir() + "/checkpoint");
-  auto e = make_engine(model);
-  SequenceState a = e->new_sequence(), b = e->new_sequence(), c = e->new_sequence();
+  auto model = Model::Load(GoldenDir() + "/checkpoint");
+  auto e = MakeEngine(model);
+  SequenceState a = e->NewSequence(), b = e->NewSequence(), c = e->NewSequence();
   const std::vector<int32_t> good = {5, 6, 7}, bad = {5, 9, 600};
-  SequenceState far = e->new_sequence();
+  SequenceState far = e->NewSequence();
   far.pos = model->config().max_position_embeddings - 1;
   const std::vector<SeqChunk> step = {SeqChunk{&a, good.data(), 3, false, nullptr}, SeqChunk{&b, bad.data(), 3, false, nullptr},
                                       SeqChunk{&a, good.data(), 1, false, nullptr}, SeqChunk{&c, good.data(), 0, false, nullptr},
                                       SeqChunk{&far, good.data(), 2, false, nullptr}};
-  const std::vector<StepProblem> problems = e->check(step);
+  const std::vector<StepProblem> problems = e->Check(step);
   ASSERT_EQ(problems.size(), 4u);
   EXPECT_EQ(problems[0].chunk, 1u);
   EXPECT_EQ(problems[0].reason, "token id 600 at index 2 is outside the vocabulary (0..511)");
@@ -182,30 +182,30 @@ TEST(EngineErrors, CheckNamesEveryBadChunkAndTheRestStillRun) {
   EXPECT_NE(problems[3].reason.find("exceeds max_position_embeddings"), std::string::npos) << problems[3].reason;
   // forward() refuses the same step with the first problem, naming the chunk.
   try {
-    e->forward(step);
+    e->Forward(step);
     FAIL() << "no error";
   } catch (const Error& err) {
     EXPECT_EQ(std::string(err.what()), "sequence 1: token id 600 at index 2 is outside the vocabulary (0..511)");
   }
   EXPECT_EQ(a.pos, 0);
-  EXPECT_TRUE(e->check({step[0]}).empty());
+  EXPECT_TRUE(e->Check({step[0]}).empty());
   std::vector<float> logits;
-  e->forward({SeqChunk{&a, good.data(), 3, false, &logits}});
+  e->Forward({SeqChunk{&a, good.data(), 3, false, &logits}});
   EXPECT_EQ(a.pos, 3);
   EXPECT_EQ(logits.size(), static_cast<size_t>(model->config().vocab_size));
 }
 
 TEST(EngineState, ReportsBytesPerSequence) {
-  auto model = Model::load(golden_dir() + "/checkpoint");
-  auto e = make_engine(model);
-  SequenceState s = e->new_sequence();
-  const size_t empty = s.bytes();
+  auto model = Model::Load(GoldenDir() + "/checkpoint");
+  auto e = MakeEngine(model);
+  SequenceState s = e->NewSequence();
+  const size_t empty = s.Bytes();
   // 6 window rings of 16 x 128 floats.
   EXPECT_EQ(empty, 6u * 16 * 128 * sizeof(float));
-  const auto tokens = read_i32(golden_dir() + "/golden/prompt2_tokens.i32.bin");
-  prefill_all(*e, s, tokens);
+  const auto tokens = ReadI32(GoldenDir() + "/golden/prompt2_tokens.i32.bin");
+  PrefillAll(*e, s, tokens);
   // 700 tokens: 2 CSA layers x 175 entries x (128 + 128) floats and 2 HCA layers x 5 x 128 floats at least.
-  EXPECT_GE(s.bytes(), empty + (2u * 175 * 256 + 2u * 5 * 128) * sizeof(float));
+  EXPECT_GE(s.Bytes(), empty + (2u * 175 * 256 + 2u * 5 * 128) * sizeof(float));
   EXPECT_EQ(s.layers[2].n_entries, 175);
   EXPECT_EQ(s.layers[3].n_entries, 5);
 }

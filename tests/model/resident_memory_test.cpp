@@ -12,7 +12,7 @@ namespace {
 
 TEST(ResidentMemory, AtMostCheckpointBytesTimes1p15) {
   TempDir tmp;
-  ModelConfig c = model_preset("flash");  // real V4-Flash widths
+  ModelConfig c = ModelPreset("flash");  // real V4-Flash widths
   c.num_hidden_layers = 1;
   c.compress_ratios = {4, 0};
   c.num_hash_layers = 0;
@@ -21,20 +21,20 @@ TEST(ResidentMemory, AtMostCheckpointBytesTimes1p15) {
   WriteOptions o;
   o.shards = 2;
   o.include_mtp = false;
-  write_model(tmp.path() + "/m", c, o);
+  WriteModel(tmp.path() + "/m", c, o);
 
-  const size_t before = resident_bytes();
+  const size_t before = ResidentBytes();
   size_t progress_calls = 0;
   LoadOptions lo;
   lo.prefault = true;
   lo.progress = [&](const std::string&, size_t, size_t) { ++progress_calls; };
-  auto model = Model::load(tmp.path() + "/m", lo);
-  auto engine = make_engine(model);
-  SequenceState s = engine->new_sequence();
+  auto model = Model::Load(tmp.path() + "/m", lo);
+  auto engine = MakeEngine(model);
+  SequenceState s = engine->NewSequence();
   std::vector<float> logits;
   const std::vector<int32_t> prompt = {1, 2, 3, 4};
-  engine->forward({SeqChunk{&s, prompt.data(), 4, false, &logits}});
-  const size_t after = resident_bytes();
+  engine->Forward({SeqChunk{&s, prompt.data(), 4, false, &logits}});
+  const size_t after = ResidentBytes();
   const double file = static_cast<double>(model->checkpoint().file_bytes());
   const double grown = static_cast<double>(after) - static_cast<double>(before);
   std::printf("checkpoint %.1f MB, resident growth %.1f MB (%.3fx)\n", file / 1e6, grown / 1e6, grown / file);

@@ -25,8 +25,8 @@ class SequenceSnapshot : public ::testing::TestWithParam<Numerics> {
     tmp_ = new TempDir();
     WriteOptions o;
     o.seed = 11;
-    write_model(tmp_->path() + "/tiny", model_preset("tiny"), o);
-    model_ = Model::load(tmp_->path() + "/tiny");
+    WriteModel(tmp_->path() + "/tiny", ModelPreset("tiny"), o);
+    model_ = Model::Load(tmp_->path() + "/tiny");
   }
   static void TearDownTestSuite() {
     model_.reset();
@@ -39,7 +39,7 @@ TempDir* SequenceSnapshot::tmp_ = nullptr;
 std::shared_ptr<const Model> SequenceSnapshot::model_;
 
 TEST_P(SequenceSnapshot, RestoredCopyContinuesAsTheColdRunWhileTheOriginalGoesOn) {
-  auto e = make_engine(model_, "reference", 2, GetParam());
+  auto e = MakeEngine(model_, "reference", 2, GetParam());
   const int64_t V = model_->config().vocab_size, boundary = 256, chunk = 64;
   const std::vector<int32_t> a = Tokens(600, 0);
   for (int64_t diverge : {258, 300}) {
@@ -47,20 +47,20 @@ TEST_P(SequenceSnapshot, RestoredCopyContinuesAsTheColdRunWhileTheOriginalGoesOn
     const std::vector<int32_t> tail = Tokens(100, 5);
     b.insert(b.end(), tail.begin(), tail.end());
 
-    SequenceState cold = e->new_sequence();
-    const std::vector<float> cold_logits = prefill_chunked(*e, cold, b, chunk);
+    SequenceState cold = e->NewSequence();
+    const std::vector<float> cold_logits = PrefillChunked(*e, cold, b, chunk);
 
-    SequenceState live = e->new_sequence();
-    prefill_chunked(*e, live, std::vector<int32_t>(a.begin(), a.begin() + boundary), chunk);
+    SequenceState live = e->NewSequence();
+    PrefillChunked(*e, live, std::vector<int32_t>(a.begin(), a.begin() + boundary), chunk);
     const SequenceState snapshot = live;  // the prefix cache's copy
-    prefill_chunked(*e, live, std::vector<int32_t>(a.begin() + boundary, a.end()), chunk);  // goes on in place
+    PrefillChunked(*e, live, std::vector<int32_t>(a.begin() + boundary, a.end()), chunk);  // goes on in place
     SequenceState restored = snapshot;
-    const std::vector<float> warm = prefill_chunked(*e, restored, std::vector<int32_t>(b.begin() + boundary, b.end()), chunk);
+    const std::vector<float> warm = PrefillChunked(*e, restored, std::vector<int32_t>(b.begin() + boundary, b.end()), chunk);
 
     ASSERT_EQ(warm.size(), cold_logits.size() - static_cast<size_t>(boundary * V));
     float worst = 0.0f;
     for (size_t i = 0; i < warm.size(); ++i) worst = std::max(worst, std::abs(warm[i] - cold_logits[static_cast<size_t>(boundary * V) + i]));
-    std::printf("numerics %s, divergence at %lld: max |warm - cold| logit = %g\n", numerics_name(GetParam()),
+    std::printf("numerics %s, divergence at %lld: max |warm - cold| logit = %g\n", NumericsName(GetParam()),
                 static_cast<long long>(diverge), static_cast<double>(worst));
     // Same chunks, one sequence per step: the restored state computes the very same numbers
     // (rows are split over threads by fixed ranges), so no tolerance is needed.
@@ -71,7 +71,7 @@ TEST_P(SequenceSnapshot, RestoredCopyContinuesAsTheColdRunWhileTheOriginalGoesOn
 }
 
 INSTANTIATE_TEST_SUITE_P(Numerics, SequenceSnapshot, ::testing::Values(Numerics::kFp32, Numerics::kDeepSeek),
-                         [](const auto& info) { return std::string(numerics_name(info.param)); });
+                         [](const auto& info) { return std::string(NumericsName(info.param)); });
 
 }  // namespace
 }  // namespace dsv4::test

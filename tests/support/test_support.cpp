@@ -13,11 +13,11 @@
 
 namespace dsv4::test {
 
-std::string golden_dir() { return std::string(DSV4_SHARED_DIR) + "/golden/tiny-v4"; }
-std::string bin_dir() { return DSV4_BIN_DIR; }
+std::string GoldenDir() { return std::string(DSV4_SHARED_DIR) + "/golden/tiny-v4"; }
+std::string BinDir() { return DSV4_BIN_DIR; }
 
 template <typename T>
-static std::vector<T> read_raw(const std::string& path) {
+static std::vector<T> ReadRaw(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open " + path);
   in.seekg(0, std::ios::end);
@@ -27,48 +27,48 @@ static std::vector<T> read_raw(const std::string& path) {
   in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
   return v;
 }
-std::vector<float> read_f32(const std::string& path) { return read_raw<float>(path); }
-std::vector<int32_t> read_i32(const std::string& path) { return read_raw<int32_t>(path); }
+std::vector<float> ReadF32(const std::string& path) { return ReadRaw<float>(path); }
+std::vector<int32_t> ReadI32(const std::string& path) { return ReadRaw<int32_t>(path); }
 
-PluginPtr load_plugin(const std::string& name) {
+PluginPtr LoadPlugin(const std::string& name) {
   std::string error;
-  PluginPtr p = open_plugin(bin_dir() + "/" + plugin_file_name(name), detect_cpu_features(), &error);
+  PluginPtr p = OpenPlugin(BinDir() + "/" + PluginFileName(name), DetectCpuFeatures(), &error);
   if (!p) throw std::runtime_error(error);
   return p;
 }
 
-std::vector<std::string> runnable_plugins() {
+std::vector<std::string> RunnablePlugins() {
   std::vector<std::string> names;
-  for (const std::string& path : find_plugin_files(bin_dir())) {
+  for (const std::string& path : FindPluginFiles(BinDir())) {
     std::string error;
-    PluginPtr p = open_plugin(path, detect_cpu_features(), &error);
+    PluginPtr p = OpenPlugin(path, DetectCpuFeatures(), &error);
     if (p) names.push_back(p->name());
   }
   return names;
 }
 
-std::unique_ptr<Engine> make_engine(std::shared_ptr<const Model> model, const std::string& plugin, int threads,
+std::unique_ptr<Engine> MakeEngine(std::shared_ptr<const Model> model, const std::string& plugin, int threads,
                                     Numerics numerics) {
-  return std::make_unique<Engine>(std::move(model), kernels_from(load_plugin(plugin)), threads, numerics);
+  return std::make_unique<Engine>(std::move(model), KernelsFrom(LoadPlugin(plugin)), threads, numerics);
 }
 
-std::vector<float> prefill_all(Engine& e, SequenceState& s, const std::vector<int32_t>& tokens) {
+std::vector<float> PrefillAll(Engine& e, SequenceState& s, const std::vector<int32_t>& tokens) {
   std::vector<float> logits;
-  e.forward({SeqChunk{&s, tokens.data(), static_cast<int64_t>(tokens.size()), true, &logits}});
+  e.Forward({SeqChunk{&s, tokens.data(), static_cast<int64_t>(tokens.size()), true, &logits}});
   return logits;
 }
 
-std::vector<float> prefill_chunked(Engine& e, SequenceState& s, const std::vector<int32_t>& tokens, int64_t chunk) {
+std::vector<float> PrefillChunked(Engine& e, SequenceState& s, const std::vector<int32_t>& tokens, int64_t chunk) {
   std::vector<float> all, part;
   for (size_t off = 0; off < tokens.size(); off += static_cast<size_t>(chunk)) {
     const int64_t n = std::min<int64_t>(chunk, static_cast<int64_t>(tokens.size() - off));
-    e.forward({SeqChunk{&s, tokens.data() + off, n, true, &part}});
+    e.Forward({SeqChunk{&s, tokens.data() + off, n, true, &part}});
     all.insert(all.end(), part.begin(), part.end());
   }
   return all;
 }
 
-float max_abs_diff(const float* a, const float* b, size_t n) {
+float MaxAbsDiff(const float* a, const float* b, size_t n) {
   float m = 0.0f;
   for (size_t i = 0; i < n; ++i) {
     const float d = std::fabs(a[i] - b[i]);
@@ -93,32 +93,32 @@ TempDir::~TempDir() {
 
 namespace dsv4::test {
 
-std::string CommandResult::last_line() const {
+std::string CommandResult::LastLine() const {
   size_t end = out.size();
   while (end > 0 && (out[end - 1] == '\n' || out[end - 1] == '\r')) --end;
   const size_t start = out.rfind('\n', end == 0 ? 0 : end - 1);
   return out.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1));
 }
 
-static std::string slurp(const std::string& path) {
+static std::string Slurp(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
 
-CommandResult run_command(const std::string& cmd) {
+CommandResult RunCommand(const std::string& cmd) {
   TempDir tmp;
   const std::string out = tmp.path() + "/out", err = tmp.path() + "/err";
   const int status = std::system((cmd + " >" + out + " 2>" + err + " </dev/null").c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out);
-  r.err = slurp(err);
+  r.out = Slurp(out);
+  r.err = Slurp(err);
   return r;
 }
 
-size_t resident_bytes() {
+size_t ResidentBytes() {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {

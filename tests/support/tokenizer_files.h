@@ -14,7 +14,7 @@
 namespace dsv4::testing {
 
 // Returns the path, or an empty string with *why filled in.
-inline std::string tokenizer_json_path(std::string* why) {
+inline std::string TokenizerJsonPath(std::string* why) {
   if (const char* env = std::getenv("DSV4_TOKENIZER_JSON"); env && *env) return env;
   const std::string dir = DSV4_TOKENIZER_DIR;
   const std::string path = dir + "/tokenizer.json";

@@ -49,18 +49,18 @@ TEST(Formats, EncodersInvertDecodersOnEveryCode) {
   for (int c = 0; c < 256; ++c) {
     if ((c & 0x7f) == 0x7f) continue;  // NaN
     const float v = dsv4_e4m3_to_f32(static_cast<uint8_t>(c));
-    EXPECT_EQ(dsv4_e4m3_to_f32(encode_e4m3(v)), v) << c;
+    EXPECT_EQ(dsv4_e4m3_to_f32(EncodeE4m3(v)), v) << c;
   }
   for (int c = 0; c < 16; ++c) {
     const float v = dsv4_e2m1_to_f32(static_cast<uint8_t>(c));
-    EXPECT_EQ(dsv4_e2m1_to_f32(encode_e2m1(v)), v) << c;
+    EXPECT_EQ(dsv4_e2m1_to_f32(EncodeE2m1(v)), v) << c;
   }
   // Round to nearest, ties to even mantissa: 1.0625 is halfway between 1.0 (even) and 1.125.
-  EXPECT_EQ(dsv4_e4m3_to_f32(encode_e4m3(1.0625f)), 1.0f);
-  EXPECT_EQ(dsv4_e4m3_to_f32(encode_e4m3(1.1875f)), 1.25f);
-  EXPECT_EQ(dsv4_e4m3_to_f32(encode_e4m3(1000.0f)), 448.0f);  // saturates
-  EXPECT_EQ(dsv4_e2m1_to_f32(encode_e2m1(2.5f)), 2.0f);       // tie -> even code (2.0 = code 4)
-  EXPECT_EQ(dsv4_e2m1_to_f32(encode_e2m1(5.0f)), 4.0f);       // tie between 4 (code 6) and 6 (code 7)
+  EXPECT_EQ(dsv4_e4m3_to_f32(EncodeE4m3(1.0625f)), 1.0f);
+  EXPECT_EQ(dsv4_e4m3_to_f32(EncodeE4m3(1.1875f)), 1.25f);
+  EXPECT_EQ(dsv4_e4m3_to_f32(EncodeE4m3(1000.0f)), 448.0f);  // saturates
+  EXPECT_EQ(dsv4_e2m1_to_f32(EncodeE2m1(2.5f)), 2.0f);       // tie -> even code (2.0 = code 4)
+  EXPECT_EQ(dsv4_e2m1_to_f32(EncodeE2m1(5.0f)), 4.0f);       // tie between 4 (code 6) and 6 (code 7)
 }
 
 TEST(Formats, Bf16RoundTrip) {

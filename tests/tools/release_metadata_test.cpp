@@ -39,7 +39,7 @@ TEST_P(ReleaseMetadata, BindsEveryTensorOfTheIndex) {
   const std::string src = std::string(DSV4_SHARED_DIR) + "/models/" + folder;
   TempDir tmp;
   const std::string dir = tmp.path() + "/" + r.name;
-  const ReleaseShards built = write_release_shards(src, dir);
+  const ReleaseShards built = WriteReleaseShards(src, dir);
   EXPECT_EQ(built.tensors, r.tensors);
 
   // Each shard has the real file's size (the releases' Git LFS records), where published.
@@ -53,23 +53,23 @@ TEST_P(ReleaseMetadata, BindsEveryTensorOfTheIndex) {
   }
   EXPECT_EQ(checked, built.sizes_checked ? built.shards : 0u);
 
-  auto model = Model::load(dir);
+  auto model = Model::Load(dir);
   EXPECT_EQ(model->checkpoint().tensors().size(), r.tensors);
   EXPECT_EQ(model->weights().bound_tensors, r.tensors) << "every tensor bound, none left over";
   EXPECT_EQ(model->weights().draft.kind, r.kind);
   const double gb = static_cast<double>(model->weight_bytes_per_token()) / 1e9;
   std::printf("%s: %zu tensors in %zu shards (%.1f GB), %.2f GB read per token, drafter %.2f GB (%s)\n", r.name,
               r.tensors, built.shards, static_cast<double>(built.data_bytes) / 1e9, gb,
-              static_cast<double>(model->draft_weight_bytes()) / 1e9, draft_kind_name(r.kind));
+              static_cast<double>(model->draft_weight_bytes()) / 1e9, DraftKindName(r.kind));
   EXPECT_NEAR(gb, r.gb_per_token, 0.02 * r.gb_per_token);
 
   // Without the drafter: its tensors are not registered and shards holding only them not mapped.
   LoadOptions lo;
   lo.skip_draft_weights = true;
-  auto main_only = Model::load(dir, lo);
+  auto main_only = Model::Load(dir, lo);
   EXPECT_EQ(main_only->checkpoint().tensors().size(), r.tensors - r.draft_tensors);
   EXPECT_EQ(main_only->weight_bytes_per_token(), model->weight_bytes_per_token());
-  EXPECT_LT(main_only->checkpoint().shard_count(), model->checkpoint().shard_count());
+  EXPECT_LT(main_only->checkpoint().ShardCount(), model->checkpoint().ShardCount());
 }
 
 INSTANTIATE_TEST_SUITE_P(
