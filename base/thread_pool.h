@@ -1,6 +1,6 @@
 // A fixed pool of worker threads for splitting one kernel call's rows across cores. The calling
 // thread works too, so a pool of size 1 runs everything inline. Not reentrant: one
-// parallel_for at a time per pool (each Engine owns its pool).
+// ParallelFor at a time per pool (each Engine owns its pool).
 //
 // A call is cut into pieces handed out through one atomic counter: whichever thread is running
 // takes the next piece, so a worker that wakes late (or is preempted by another process on a

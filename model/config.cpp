@@ -71,8 +71,8 @@ class FieldReader {
 };
 
 // One row per top-level config.json field: how it is read, whether it may be absent, what a
-// value must satisfy on its own, and how it is written back. parse_config, validate_config and
-// config_to_json all walk this table; cross-field rules live in validate_config.
+// value must satisfy on its own, and how it is written back. ParseConfig, ValidateConfig and
+// ConfigToJson all walk this table; cross-field rules live in ValidateConfig.
 using Member = std::variant<int64_t ModelConfig::*, double ModelConfig::*, std::string ModelConfig::*,
                             bool ModelConfig::*, std::vector<int64_t> ModelConfig::*>;
 enum class Presence {

@@ -99,11 +99,11 @@ ModelConfig ParseConfig(const std::string& json_text, const std::string& source)
 // Reads DIR/config.json.
 ModelConfig LoadConfig(const std::string& model_dir);
 
-// Checks cross-field consistency (also called by parse_config). Throws dsv4::Error.
+// Checks cross-field consistency (also called by ParseConfig). Throws dsv4::Error.
 void ValidateConfig(const ModelConfig& c, const std::string& source);
 
 // Serialises back to HF config.json form (used by dsv4-mkmodel). Fields are written from the same
-// table parse_config reads them with.
+// table ParseConfig reads them with.
 std::string ConfigToJson(const ModelConfig& c);
 
 }  // namespace dsv4

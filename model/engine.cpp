@@ -50,6 +50,7 @@ Engine::Engine(std::shared_ptr<const Model> model, KernelSource kernels, int thr
       impl_(std::make_unique<Impl>(model_->config(), model_->weights(), numerics)),
       buffers_(std::make_unique<StepBuffers>()) {
   buffers_->per_thread.resize(static_cast<size_t>(pool_.size()));
+  buffers_->per_thread_rows.resize(static_cast<size_t>(pool_.size()));
 }
 
 Engine::~Engine() = default;
@@ -58,8 +59,25 @@ SequenceState Engine::NewSequence() const {
   const ModelConfig& c = config();
   SequenceState s;
   s.layers.resize(static_cast<size_t>(c.num_hidden_layers));
-  for (LayerState& l : s.layers) l.window.assign(static_cast<size_t>(c.sliding_window * c.head_dim), 0.0f);
+  for (LayerState& l : s.layers) l.window.assign(static_cast<size_t>(c.sliding_window * impl_->kv_rows.words), 0.0f);
   return s;
+}
+
+const RowFormat& Engine::KvRowFormat() const { return impl_->kv_rows; }
+const RowFormat& Engine::KeyRowFormat() const { return impl_->key_rows; }
+
+double KvBytesPerToken(const ModelConfig& c, Numerics numerics) {
+  const bool compact = numerics == Numerics::kDeepSeek;
+  const double entry = static_cast<double>(
+      (compact ? Fp8KvRowFormat(c.head_dim, c.qk_rope_head_dim) : PlainRowFormat(c.head_dim)).Bytes());
+  const double key = static_cast<double>((compact ? Fp4RowFormat(c.index_head_dim) : PlainRowFormat(c.index_head_dim)).Bytes());
+  double bytes = 0;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const int64_t ratio = c.CompressRatio(l);
+    if (ratio == 4) bytes += (entry + key) / 4.0;
+    else if (ratio > 0) bytes += entry / static_cast<double>(ratio);
+  }
+  return bytes;
 }
 
 void AddMatmulTiming(std::vector<MatmulTiming>& list, const MatmulTiming& t) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "model/compact_kv.h"
 #include "model/model.h"
 #include "model/numerics.h"
 #include "model/parallel_matmul.h"
@@ -73,6 +74,11 @@ struct StepStats {
   std::vector<MatmulTiming> matmuls;
 };
 
+// Bytes a sequence's state grows by per token of context (compressed entries and indexer keys,
+// as the engine stores them in `numerics`; the window rings and open compressor windows are a
+// fixed amount per sequence): Σ over CSA layers (entry + key) / 4 + Σ over HCA layers entry / 128.
+double KvBytesPerToken(const ModelConfig& c, Numerics numerics);
+
 class Engine {
  public:
   // Throws dsv4::Error when the model's widths do not fit the numerics' quantiser blocks.
@@ -83,6 +89,11 @@ class Engine {
   const ModelConfig& config() const { return model_->config(); }
   int Threads() const { return pool_.size(); }
   Numerics numerics() const { return numerics_; }
+
+  // How this engine stores window / compressed-entry rows and indexer-key rows (compact_kv.h).
+  const RowFormat& KvRowFormat() const;
+  const RowFormat& KeyRowFormat() const;
+  double KvBytesPerToken() const { return dsv4::KvBytesPerToken(config(), numerics_); }
 
   // A fresh sequence at position 0.
   SequenceState NewSequence() const;

@@ -3,7 +3,9 @@
 // grouped low-rank output projection.
 #include <algorithm>
 #include <cmath>
+#include <string>
 
+#include "base/error.h"
 #include "model/engine_steps.h"
 
 namespace dsv4 {
@@ -103,28 +105,96 @@ void Engine::Impl::GatherCandidates(StepContext& s, const LayerWeights& L, int64
   const int64_t n = s.n, H = c.num_attention_heads, Dh = c.head_dim, Wn = c.sliding_window;
   StepBuffers& b = s.b;
   if (L.kind == AttnKind::kCsa) SelectCsa(s, L, layer);
-  b.candidates.clear();
-  int64_t* begin = Grown(b.candidates_begin, n + 1);
+  if (kv_rows.Compact()) {
+    GatherDecodedCandidates(s, L, layer);
+  } else {
+    b.candidates.clear();
+    int64_t* begin = Grown(b.candidates_begin, n + 1);
+    for (int64_t t = 0; t < n; ++t) {
+      begin[t] = static_cast<int64_t>(b.candidates.size());
+      const SeqChunk& ch = s.ChunkOf(t);
+      const LayerState& ls = s.LayerStateOf(ch, layer);
+      const int64_t p = b.pos[t], p0 = ch.state->pos, r0 = b.first_row[static_cast<size_t>(b.seq[t])];
+      for (int64_t sp = std::max<int64_t>(0, p - Wn + 1); sp <= p; ++sp) {
+        b.candidates.push_back(sp < p0 ? ls.window.data() + (sp % Wn) * Dh : b.kv.data() + (r0 + sp - p0) * Dh);
+      }
+      if (L.kind == AttnKind::kHca) {
+        const int64_t visible = (p + 1) / L.ratio;
+        for (int64_t e = 0; e < visible; ++e) b.candidates.push_back(ls.entries.data() + e * Dh);
+      } else if (L.kind == AttnKind::kCsa) {
+        const int32_t* sel = b.selected.data() + t * c.index_topk;
+        for (int64_t k = 0; k < b.selected_n[t]; ++k) b.candidates.push_back(ls.entries.data() + static_cast<int64_t>(sel[k]) * Dh);
+      }
+    }
+    begin[n] = static_cast<int64_t>(b.candidates.size());
+  }
   for (int64_t t = 0; t < n; ++t) {
-    begin[t] = static_cast<int64_t>(b.candidates.size());
-    const SeqChunk& ch = s.ChunkOf(t);
-    const LayerState& ls = s.LayerStateOf(ch, layer);
-    const int64_t p = b.pos[t], p0 = ch.state->pos, r0 = b.first_row[static_cast<size_t>(b.seq[t])];
-    for (int64_t sp = std::max<int64_t>(0, p - Wn + 1); sp <= p; ++sp) {
-      b.candidates.push_back(sp < p0 ? ls.window.data() + (sp % Wn) * Dh : b.kv.data() + (r0 + sp - p0) * Dh);
-    }
-    if (L.kind == AttnKind::kHca) {
-      const int64_t visible = (p + 1) / L.ratio;
-      for (int64_t e = 0; e < visible; ++e) b.candidates.push_back(ls.entries.data() + e * Dh);
-    } else if (L.kind == AttnKind::kCsa) {
-      const int32_t* sel = b.selected.data() + t * c.index_topk;
-      for (int64_t k = 0; k < b.selected_n[t]; ++k) b.candidates.push_back(ls.entries.data() + static_cast<int64_t>(sel[k]) * Dh);
-    }
-    const auto count = static_cast<double>(static_cast<int64_t>(b.candidates.size()) - begin[t]);
-    s.stats.kv_bytes += count * static_cast<double>(Dh) * sizeof(float);
+    const auto count = static_cast<double>(b.candidates_begin[t + 1] - b.candidates_begin[t]);
+    s.stats.kv_bytes += count * static_cast<double>(kv_rows.Bytes());
     s.stats.flops += 4.0 * count * static_cast<double>(Dh * H);
   }
+}
+
+// The same rows in the same order as GatherCandidates, from compact rows. Per chunk, a region of
+// kv_decoded holds the ring rows its first token sees (by ring slot), then its visible HCA
+// entries (by index) or the union of its tokens' CSA selections (by first use); every stored
+// row is decoded once, over the pool.
+void Engine::Impl::GatherDecodedCandidates(StepContext& s, const LayerWeights& L, int64_t layer) const {
+  const int64_t n = s.n, Dh = c.head_dim, Wn = c.sliding_window, W = kv_rows.words;
+  StepBuffers& b = s.b;
+  const auto entry_rows = [&](const SeqChunk& ch, const LayerState& ls) -> int64_t {
+    if (L.kind == AttnKind::kHca) return ls.n_entries;
+    if (L.kind == AttnKind::kCsa) return std::min(ls.n_entries, ch.n * c.index_topk);
+    return 0;
+  };
+  int64_t rows = 0;
+  for (const SeqChunk& ch : s.chunks) rows += Wn + entry_rows(ch, s.LayerStateOf(ch, layer));
+  float* decoded = Grown(b.kv_decoded, rows * Dh);  // sized once: the candidates point into it
+  b.decode_jobs.clear();
+  b.candidates.clear();
+  int64_t* begin = Grown(b.candidates_begin, n + 1);
+  int64_t base = 0;
+  for (size_t ci = 0; ci < s.chunks.size(); ++ci) {
+    const SeqChunk& ch = s.chunks[ci];
+    const LayerState& ls = s.LayerStateOf(ch, layer);
+    const int64_t p0 = ch.state->pos, r0 = b.first_row[ci];
+    float* ring = decoded + base * Dh;
+    float* entries = ring + Wn * Dh;
+    for (int64_t sp = std::max<int64_t>(0, p0 - Wn + 1); sp < p0; ++sp)
+      b.decode_jobs.emplace_back(ls.window.data() + (sp % Wn) * W, ring + (sp % Wn) * Dh);
+    int64_t used = 0;  // entry rows of this chunk's region
+    if (L.kind == AttnKind::kHca) {
+      for (int64_t e = 0; e < ls.n_entries; ++e) b.decode_jobs.emplace_back(ls.entries.data() + e * W, entries + e * Dh);
+      used = ls.n_entries;
+    } else if (L.kind == AttnKind::kCsa) {
+      std::fill_n(Grown(b.entry_slot, ls.n_entries), ls.n_entries, -1);
+    }
+    for (int64_t t = r0; t < r0 + ch.n; ++t) {
+      begin[t] = static_cast<int64_t>(b.candidates.size());
+      const int64_t p = b.pos[t];
+      for (int64_t sp = std::max<int64_t>(0, p - Wn + 1); sp <= p; ++sp)
+        b.candidates.push_back(sp < p0 ? ring + (sp % Wn) * Dh : b.kv.data() + (r0 + sp - p0) * Dh);
+      if (L.kind == AttnKind::kHca) {
+        const int64_t visible = (p + 1) / L.ratio;
+        for (int64_t e = 0; e < visible; ++e) b.candidates.push_back(entries + e * Dh);
+      } else if (L.kind == AttnKind::kCsa) {
+        const int32_t* sel = b.selected.data() + t * c.index_topk;
+        for (int64_t k = 0; k < b.selected_n[t]; ++k) {
+          int32_t& slot = b.entry_slot[static_cast<size_t>(sel[k])];
+          if (slot < 0) {
+            slot = static_cast<int32_t>(used++);
+            b.decode_jobs.emplace_back(ls.entries.data() + static_cast<int64_t>(sel[k]) * W, entries + slot * Dh);
+          }
+          b.candidates.push_back(entries + static_cast<int64_t>(slot) * Dh);
+        }
+      }
+    }
+    base += Wn + entry_rows(ch, ls);
+  }
   begin[n] = static_cast<int64_t>(b.candidates.size());
+  s.pool.ParallelFor(static_cast<int64_t>(b.decode_jobs.size()), 16, [&](int64_t jb, int64_t je, int) {
+    for (int64_t j = jb; j < je; ++j) DecodeRow(kv_rows, b.decode_jobs[static_cast<size_t>(j)].first, b.decode_jobs[static_cast<size_t>(j)].second);
+  });
 }
 
 // One softmax over each token's candidates with the per-head sink, in work items of 8 heads (the
@@ -153,15 +223,16 @@ void Engine::Impl::Attend(StepContext& s, const LayerWeights& L) const {
 }
 
 // After every query of the step has read the ring, each sequence's newest latents replace the
-// oldest rows (slot = position mod window).
+// oldest rows (slot = position mod window), stored in kv_rows' format.
 void Engine::Impl::WriteWindow(StepContext& s, int64_t layer) const {
-  const int64_t Dh = c.head_dim, Wn = c.sliding_window;
+  const int64_t Dh = c.head_dim, Wn = c.sliding_window, W = kv_rows.words;
   for (size_t ci = 0; ci < s.chunks.size(); ++ci) {
     const SeqChunk& ch = s.chunks[ci];
     LayerState& ls = s.LayerStateOf(ch, layer);
     const int64_t p0 = ch.state->pos;
     for (int64_t i = std::max<int64_t>(0, ch.n - Wn); i < ch.n; ++i) {
-      std::copy_n(s.b.kv.data() + (s.b.first_row[ci] + i) * Dh, Dh, ls.window.data() + ((p0 + i) % Wn) * Dh);
+      if (!EncodeRow(kv_rows, s.b.kv.data() + (s.b.first_row[ci] + i) * Dh, ls.window.data() + ((p0 + i) % Wn) * W))
+        throw Error("layer " + std::to_string(layer) + ": a window row is not on the FP8 grid (the KV quantiser was skipped)");
     }
   }
 }

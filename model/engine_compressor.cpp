@@ -3,8 +3,10 @@
 // position. Ratio 4 (CSA) overlaps windows: an entry pools the B half of its own 4 tokens and the
 // A half of the previous 4.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
+#include "base/error.h"
 #include "model/engine_steps.h"
 #include "model/rope_angles.h"
 
@@ -45,20 +47,24 @@ void Engine::Impl::Compress(StepContext& s, const CompressorWeights& cw, QuantPo
                             GrowableFloats& entries, int64_t entries_before, const float* value, const float* score,
                             int64_t ld, int64_t p0, int64_t count) const {
   const int64_t width = cw.width, d = cw.dim, ratio = cw.ratio, half = HalfRope();
+  const RowFormat& rows = point == QuantPoint::kKv ? kv_rows : key_rows;
   BufferRows(cw, buf, value, score, ld, p0, count);
   const int64_t w_begin = entries_before, w_end = (p0 + count) / ratio;
   if (w_end > w_begin) {
-    entries.resize(static_cast<size_t>(w_end * d));
-    float* out0 = entries.data() + w_begin * d;
+    entries.resize(static_cast<size_t>(w_end * rows.words));
+    float* stored0 = entries.data() + w_begin * rows.words;
+    std::atomic<bool> off_grid{false};
     s.pool.ParallelFor(w_end - w_begin, 1, [&](int64_t kb, int64_t ke, int th) {
-      // Per thread: 8 slots of values and scores (ratio 4), then the entry's RoPE angles.
+      // Per thread: 8 slots of values and scores (ratio 4), then the entry's RoPE angles; a
+      // compact row is made in the row scratch, a plain one in place.
       float* sv = s.b.ThreadFloats(th, 16 * d + 2 * half);
       float* ss = sv + 8 * d;
       float* cs = ss + 8 * d;
       float* sn = cs + half;
       for (int64_t k = kb; k < ke; ++k) {
         const int64_t wi = w_begin + k;
-        float* out = out0 + k * d;
+        float* stored = stored0 + k * rows.words;
+        float* out = rows.Compact() ? s.b.ThreadRows(th, d) : stored;
         if (ratio == 4) {
           // 8 slots per channel: A half of the previous window, B half of this one.
           std::fill_n(sv, 8 * d, 0.0f);
@@ -82,8 +88,10 @@ void Engine::Impl::Compress(StepContext& s, const CompressorWeights& cw, QuantPo
         // deepseek numerics: KV entries FP8/64 on the non-RoPE dims (#6), indexer keys rotated
         // and FP4/32 on all dims (#5), as stored and as attended.
         if (deepseek) QuantizeInPlace(point, out, point == QuantPoint::kKv ? d - c.qk_rope_head_dim : d);
+        if (rows.Compact() && !EncodeRow(rows, out, stored)) off_grid = true;
       }
     });
+    if (off_grid) throw Error("a compressed entry is not on its quantiser's grid (compact state needs deepseek numerics)");
   }
   DropUsedRows(cw, buf, w_end);
 }

@@ -8,7 +8,7 @@
 namespace dsv4 {
 
 // Scales the head weights and rotates the queries (the indexer's projections from
-// project_from_input / project_queries), then selects per token into s.b.selected.
+// ProjectFromInput / ProjectQueries), then selects per token into s.b.selected.
 void Engine::Impl::SelectCsa(StepContext& s, const LayerWeights& L, int64_t layer) const {
   const int64_t n = s.n, Hi = c.index_n_heads, Di = c.index_head_dim;
   StepBuffers& b = s.b;
@@ -24,7 +24,7 @@ void Engine::Impl::SelectCsa(StepContext& s, const LayerWeights& L, int64_t laye
   Grown(b.selected_n, n);
   for (int64_t t = 0; t < n; ++t) {
     const int64_t visible = (b.pos[t] + 1) / L.ratio;
-    s.stats.kv_bytes += static_cast<double>(visible * Di) * sizeof(float);
+    s.stats.kv_bytes += static_cast<double>(visible * key_rows.Bytes());
     s.stats.flops += 2.0 * static_cast<double>(visible * Di * Hi);
   }
   if (n == 1) {
@@ -55,15 +55,33 @@ void Engine::Impl::SelectForToken(StepContext& s, const LayerWeights& L, int64_t
   float* scores = nullptr;
   if (thread < 0) {
     scores = Grown(b.index_scores, visible);
-    s.pool.ParallelFor(visible, 256, [&](int64_t kb, int64_t ke, int) {
-      s.K.index_scores(q, h, Hi, Di, ls.index_keys.data(), kb, ke, scores);
+    s.pool.ParallelFor(visible, 256, [&](int64_t kb, int64_t ke, int th) {
+      ScoreKeys(s, q, h, ls.index_keys.data(), kb, ke, scores, th);
     });
   } else {
     scores = b.ThreadFloats(thread, visible);
-    s.K.index_scores(q, h, Hi, Di, ls.index_keys.data(), 0, visible, scores);
+    ScoreKeys(s, q, h, ls.index_keys.data(), 0, visible, scores, thread);
   }
   s.K.topk(scores, visible, topk, sel);
   b.selected_n[t] = topk;
+}
+
+// Each key's score depends on that key alone, so scoring a tile of decoded keys gives the bits
+// the plain rows would.
+void Engine::Impl::ScoreKeys(StepContext& s, const float* q, const float* h, const float* keys, int64_t kb, int64_t ke,
+                             float* scores, int thread) const {
+  const int64_t Hi = c.index_n_heads, Di = c.index_head_dim;
+  if (!key_rows.Compact()) {
+    s.K.index_scores(q, h, Hi, Di, keys, kb, ke, scores);
+    return;
+  }
+  constexpr int64_t kTile = 256;
+  float* tile = s.b.ThreadRows(thread, kTile * Di);
+  for (int64_t j0 = kb; j0 < ke; j0 += kTile) {
+    const int64_t m = std::min(kTile, ke - j0);
+    for (int64_t j = 0; j < m; ++j) DecodeRow(key_rows, keys + (j0 + j) * key_rows.words, tile + j * Di);
+    s.K.index_scores(q, h, Hi, Di, tile, 0, m, scores + j0);
+  }
 }
 
 }  // namespace dsv4

@@ -46,7 +46,9 @@ Engine::Impl::Impl(const ModelConfig& cfg, const ModelWeights& weights, Numerics
       w(weights),
       freq_swa(RopeFrequencies(cfg, false)),
       freq_cmp(RopeFrequencies(cfg, true)),
-      deepseek(numerics == Numerics::kDeepSeek) {
+      deepseek(numerics == Numerics::kDeepSeek),
+      kv_rows(deepseek ? Fp8KvRowFormat(cfg.head_dim, cfg.qk_rope_head_dim) : PlainRowFormat(cfg.head_dim)),
+      key_rows(deepseek ? Fp4RowFormat(cfg.index_head_dim) : PlainRowFormat(cfg.index_head_dim)) {
   if (!deepseek) return;
   CheckQuantiserWidths(cfg);
   freq32_swa = RopeFrequenciesF32(cfg, false);

@@ -1,5 +1,5 @@
-// The steps of one forward pass (internal to the engine). Engine::forward lays out the step and
-// calls, per block, hc_pre → attention → hc_post → hc_pre → moe → hc_post, then head; each of
+// The steps of one forward pass (internal to the engine). Engine::Forward lays out the step and
+// calls, per block, HcPre → Attention → HcPost → HcPre → Moe → HcPost, then Head; each of
 // those is a short list of the named steps below, in the order of spec §4. Every step reads and
 // writes the StepBuffers of the step; the member functions are const (the weights and config
 // never change), so one Impl serves every step of its Engine.
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "model/compact_kv.h"
 #include "model/engine.h"
 #include "model/quantizers.h"
 #include "model/step_buffers.h"
@@ -35,6 +36,8 @@ struct Engine::Impl {
   std::vector<double> freq_swa, freq_cmp;  // RoPE frequencies per layer kind (rope_angles.h)
   bool deepseek = false;                   // Numerics::kDeepSeek: quantise at NUMERICS.md §2's points
   std::vector<float> freq32_swa, freq32_cmp;  // deepseek: the reference's fp32 frequencies
+  RowFormat kv_rows;   // window and compressed-entry rows as stored (compact_kv.h)
+  RowFormat key_rows;  // indexer-key rows as stored
 
   Impl(const ModelConfig& cfg, const ModelWeights& weights, Numerics numerics);
 
@@ -78,6 +81,9 @@ struct Engine::Impl {
   void RotateQueryAndLatent(StepContext& s, const LayerWeights& L) const;
   void ExtendCompressors(StepContext& s, const LayerWeights& L, int64_t layer) const;
   void GatherCandidates(StepContext& s, const LayerWeights& L, int64_t layer) const;
+  // Compact state: each chunk's stored rows its tokens attend to, decoded once into
+  // s.b.kv_decoded; candidates then point there (GatherCandidates' rows, in its order).
+  void GatherDecodedCandidates(StepContext& s, const LayerWeights& L, int64_t layer) const;
   void Attend(StepContext& s, const LayerWeights& L) const;
   void WriteWindow(StepContext& s, int64_t layer) const;
   void GroupedOutput(StepContext& s, const LayerWeights& L) const;
@@ -91,6 +97,10 @@ struct Engine::Impl {
   // ---- lightning indexer (spec §4.6, engine_indexer.cpp) ----
   void SelectCsa(StepContext& s, const LayerWeights& L, int64_t layer) const;
   void SelectForToken(StepContext& s, const LayerWeights& L, int64_t layer, int64_t t, int thread) const;
+  // scores[j] for keys [kb, ke) of `keys` (stored rows), decoding compact keys a tile at a time
+  // into pool thread `thread`'s row scratch.
+  void ScoreKeys(StepContext& s, const float* q, const float* h, const float* keys, int64_t kb, int64_t ke,
+                 float* scores, int thread) const;
 
   // ---- MoE (spec §4.8, engine_moe.cpp) ----
   void Moe(StepContext& s, int64_t layer) const;

@@ -41,7 +41,7 @@ struct MatmulJob {
 void ParallelMatmuls(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scratch,
                       const std::vector<MatmulJob>& jobs);
 
-// One product: parallel_matmuls with a single job.
+// One product: ParallelMatmuls with a single job.
 void ParallelMatmul(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scratch, const dsv4_matrix& m,
                      const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1);
 

@@ -96,7 +96,7 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {
     // Reserve 2 MB more than the file and map it at the first 2 MB boundary inside: file pages
-    // can then be mapped 2 MB at a time, and make_resident's copy keeps its 2 MB pages when it
+    // can then be mapped 2 MB at a time, and MakeResident's copy keeps its 2 MB pages when it
     // moves into place.
     void* reserved = mmap(nullptr, size_ + kHugePage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     void* p = MAP_FAILED;

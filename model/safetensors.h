@@ -104,7 +104,7 @@ class SafetensorsWriter {
   void WriteHeader();                                    // after every declare()
   void Write(const std::string& name, const void* data, size_t nbytes);  // in declared order
   void Finish();                                          // checks every tensor was written
-  // Instead of write_header/write/finish: the header as the releases write it (no __metadata__),
+  // Instead of WriteHeader/Write/Finish: the header as the releases write it (no __metadata__),
   // padded with spaces so that the file is file_size bytes (0: as short as it can be), and the
   // data section left as a file hole (reads as zeros, takes no disk). Throws when it cannot fit.
   void WriteHeaderOnly(uint64_t file_size);

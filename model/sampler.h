@@ -30,7 +30,7 @@ struct TokenLogprob {
 };
 
 // The `n` most likely tokens under softmax(logits) (temperature 1, no penalties: the model's own
-// distribution, as log_prob_of), most likely first, lower id first on ties.
+// distribution, as LogProbOf), most likely first, lower id first on ties.
 std::vector<TokenLogprob> TopLogProbs(const float* logits, int64_t vocab, int64_t n);
 
 struct Sampled {

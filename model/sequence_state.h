@@ -18,12 +18,15 @@ struct CompressorBuffer {
   std::vector<float> score;  // [rows, width]: Wgate x + ape[pos mod ratio]
 };
 
+// The window, the entries and the index keys are rows in the engine's RowFormat (compact_kv.h):
+// plain fp32 rows of head_dim / index_head_dim floats in fp32 numerics, FP8 / FP4 codes in the
+// rows' words in deepseek numerics (Engine::kv_row_format, key_row_format).
 struct LayerState {
-  std::vector<float> window;       // [sliding_window, head_dim] ring: slot = pos mod window
+  std::vector<float> window;       // [sliding_window] rows, a ring: slot = pos mod window
   CompressorBuffer compressor;     // CSA / HCA main compressor
   CompressorBuffer index_compressor;  // CSA indexer compressor
-  GrowableFloats entries;          // [n_entries, head_dim] compressed KV (CSA / HCA)
-  GrowableFloats index_keys;       // [n_entries, index_head_dim] indexer keys (CSA)
+  GrowableFloats entries;          // [n_entries] rows of compressed KV (CSA / HCA)
+  GrowableFloats index_keys;       // [n_entries] rows of indexer keys (CSA)
   int64_t n_entries = 0;
 };
 

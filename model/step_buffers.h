@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "model/parallel_matmul.h"
@@ -31,7 +32,7 @@ struct StepBuffers {
 
   // Residual streams and the input / output of the current block half.
   std::vector<float> streams;   // [n, N, D]
-  std::vector<float> block_in;  // [n, D]  Σ_k pre_k X[k] (hc_pre)
+  std::vector<float> block_in;  // [n, D]  Σ_k pre_k X[k] (HcPre)
   std::vector<float> block_out; // [n, D]  attention or MoE output
   std::vector<float> hc_mu, hc_pre, hc_post, hc_comb;  // [n, (2+N)N], [n, N], [n, N], [n, N*N]
 
@@ -52,6 +53,10 @@ struct StepBuffers {
   std::vector<float> index_scores;          // [visible] one decode token's indexer scores
   std::vector<const float*> candidates;     // all tokens' candidate rows, token after token
   std::vector<int64_t> candidates_begin;    // [n + 1] token t's rows are [begin[t], begin[t+1])
+  // Compact state (deepseek numerics): stored rows decoded for this block's attention.
+  std::vector<float> kv_decoded;            // [rows, Dh]
+  std::vector<int32_t> entry_slot;          // [entries] a CSA entry's row in kv_decoded, or -1
+  std::vector<std::pair<const float*, float*>> decode_jobs;  // (stored row, decoded row)
 
   // MoE (spec §4.8).
   std::vector<float> ffn_x;                 // [n, D] normed input
@@ -82,6 +87,9 @@ struct StepBuffers {
   // Scratch of each pool thread (softmax scores, compressor slots, a stream copy, indexer scores).
   std::vector<std::vector<float>> per_thread;
   float* ThreadFloats(int thread, int64_t n) { return Grown(per_thread[static_cast<size_t>(thread)], n); }
+  // A second scratch per pool thread: decoded rows of compact state (indexer keys, a new entry).
+  std::vector<std::vector<float>> per_thread_rows;
+  float* ThreadRows(int thread, int64_t n) { return Grown(per_thread_rows[static_cast<size_t>(thread)], n); }
 };
 
 }  // namespace dsv4

@@ -41,6 +41,7 @@ class ReplayRunner final : public StepRunner {
   int64_t MaxContext() const override { return inner_->MaxContext(); }
   std::string PluginName() const override { return inner_->PluginName(); }
   std::string NumericsName() const override { return inner_->NumericsName(); }
+  double KvBytesPerToken() const override { return inner_->KvBytesPerToken(); }
   std::string SwapPlugin(const std::string& name) override { return inner_->SwapPlugin(name); }
 
  private:

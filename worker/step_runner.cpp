@@ -32,13 +32,14 @@ class EngineRunner final : public StepRunner {
   int64_t MaxContext() const override { return engine_.config().max_position_embeddings; }
   std::string PluginName() const override { return slot_->get()->name(); }
   std::string NumericsName() const override { return dsv4::NumericsName(engine_.numerics()); }
+  double KvBytesPerToken() const override { return engine_.KvBytesPerToken(); }
 
   std::string SwapPlugin(const std::string& name) override {
     if (!IsPluginName(name))
       return "swap_plugin takes a plugin name (e.g. avx2), not '" + name + "': plugins load only from this worker's plugin directory " +
              (plugin_dir_.empty() ? DefaultPluginDir() : plugin_dir_);
     try {
-      // select_plugin runs every check (ABI, CPU features, conformance against reference)
+      // SelectPlugin runs every check (ABI, CPU features, conformance against reference)
       // before we publish; steps in flight keep their own reference to the old library.
       PluginPtr p = LoadPlugin(name, plugin_dir_);
       slot_->Publish(std::move(p));
@@ -100,6 +101,7 @@ class EchoRunner final : public StepRunner {
   int64_t MaxContext() const override { return int64_t{1} << 30; }
   std::string PluginName() const override { return plugin_; }
   std::string NumericsName() const override { return "none"; }
+  double KvBytesPerToken() const override { return 0.0; }
   std::string SwapPlugin(const std::string& name) override {
     if (!IsPluginName(name)) return "swap_plugin takes a plugin name, not '" + name + "'";
     plugin_ = "echo:" + name;

@@ -27,6 +27,8 @@ class StepRunner {
   virtual int64_t MaxContext() const = 0;
   virtual std::string PluginName() const = 0;
   virtual std::string NumericsName() const = 0;  // "fp32" / "deepseek" (the echo runner: "none")
+  // Bytes a sequence's state grows by per token of context (Engine::KvBytesPerToken; echo: 0).
+  virtual double KvBytesPerToken() const = 0;
   // Validates and publishes another kernel plugin while steps run. Returns "" on success, else
   // the reason (the old plugin keeps serving). Thread-safe with Step().
   virtual std::string SwapPlugin(const std::string& name) = 0;

@@ -138,6 +138,7 @@ int main(int argc, char** argv) {
     WorkerMetrics metrics(endpoint.Registry(), sched.tier, expert_series);
     metrics.SetPlugin(runner->PluginName());
     metrics.SetNumerics(runner->NumericsName());
+    metrics.kv_bytes_per_token->Set(runner->KvBytesPerToken());
 
     link.info.default_temperature = sched.default_temperature;
     link.info.default_top_p = sched.default_top_p;

@@ -23,6 +23,8 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& reg, const std::string& tier,
   step_seconds = &BuildHistogram().Name("dsv4_worker_step_seconds").Help("Duration of one batch step").Register(reg).Add(t, metrics::LatencyBuckets());
   active_sequences = gauge("dsv4_worker_active_sequences", "Sequences admitted and not finished");
   kv_cache_bytes = gauge("dsv4_worker_kv_cache_bytes", "Per-sequence state bytes (windows, compressed KV, indexer keys) held now");
+  kv_bytes_per_token = gauge("dsv4_worker_kv_bytes_per_token",
+                             "Bytes a sequence's state grows by per token of context (compressed KV and indexer keys, as stored)");
   weight_bytes_read = counter("dsv4_worker_weight_bytes_read_total", "Stored weight bytes the kernels streamed");
   kv_bytes_read = counter("dsv4_worker_kv_bytes_read_total", "State bytes attention and the indexer read");
   bytes_read_per_token = gauge("dsv4_worker_bytes_read_per_token", "Bytes read per token in the latest decode step (roofline)");

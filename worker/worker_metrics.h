@@ -42,6 +42,7 @@ struct WorkerMetrics {
   prometheus::Histogram* step_seconds;
   prometheus::Gauge* active_sequences;
   prometheus::Gauge* kv_cache_bytes;
+  prometheus::Gauge* kv_bytes_per_token;  // set once at start (the model's layer mix and the numerics)
   prometheus::Counter* weight_bytes_read;
   prometheus::Counter* kv_bytes_read;
   prometheus::Gauge* bytes_read_per_token;

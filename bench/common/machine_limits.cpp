@@ -129,7 +129,7 @@ __attribute__((target("avx512f,avx512bf16"))) float Bf16Loop(int64_t iters) {
 #undef DSV4_CHAINS
 
 // Four independent 16x16 fp32 accumulator tiles, each += a 16x32 by 32x16 bf16 product per
-// instruction (the caller's process was granted tile data by detect_cpu_features).
+// instruction (the caller's process was granted tile data by DetectCpuFeatures).
 __attribute__((target("amx-tile,amx-bf16"))) float AmxLoop(int64_t iters) {
   const dsv4_simd::AmxTileConfig cfg = dsv4_simd::FullAmxTiles();
   alignas(64) static const uint16_t ones[16 * 32] = {};

@@ -4,6 +4,8 @@
 //   dsv4-bench decode  --model DIR --batch B --tokens N [--plugin NAME] [--context T] [--threads N]
 //                      [--profile]  (per matrix shape: time, GB/s and % of bandwidth, on stderr)
 //     last line: "decode batch B: T tok/s, N bytes/token, G GB/s, P% of measured read bandwidth"
+//   dsv4-bench kv      --model DIR|CONFIG.json
+//     "kv bytes per token of context (...): fp32 X B, deepseek Y B (...)" for that layer mix
 //   dsv4-bench prefill --model DIR --batch B --tokens N [--plugin NAME] [--threads N]
 //     last line: "prefill batch B: T tok/s, G GFLOP/s, P% of measured FMA peak, Q% of measured
 //                 BF16 dot-product peak[, R% of measured AMX BF16 peak]" (R where tile units exist)
@@ -15,13 +17,18 @@
 // leaves), so long-context decode is measured without minutes of prefill.
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <cstdio>
 #include <iostream>
 #include <random>
 
 #include "base/flags.h"
 #include "bench/common/machine_limits.h"
+#include "model/config.h"
 #include "model/engine.h"
+#include "model/quantizers.h"
 #include "plugins/plugin_slot.h"
 #include "base/error.h"
 #include "model/weights.h"
@@ -71,26 +78,58 @@ void FillCompressor(CompressorBuffer& b, int64_t pos, int64_t ratio, int64_t wid
   for (auto& v : b.score) v = u(g);
 }
 
+// `count` random rows (uniform in ±amp) in the engine's row format: quantised first when compact,
+// as the engine's own rows are.
+void FillRows(float* storage, int64_t count, const RowFormat& f, float amp, std::mt19937& g) {
+  std::uniform_real_distribution<float> u(-amp, amp);
+  std::vector<float> row(static_cast<size_t>(f.dim));
+  for (int64_t r = 0; r < count; ++r) {
+    for (auto& v : row) v = u(g);
+    if (f.Compact()) QuantizeInPlace(f.fp4 ? QuantPoint::kIndexer : QuantPoint::kKv, row.data(), f.quantised);
+    if (!EncodeRow(f, row.data(), storage + r * f.words)) throw Error("dsv4-bench: a quantised row did not encode");
+  }
+}
+
 // A T-token context written into the state directly (see the file comment).
-void FillContext(const ModelConfig& c, SequenceState& s, int64_t T, uint32_t seed) {
+void FillContext(const Engine& e, SequenceState& s, int64_t T, uint32_t seed) {
+  const ModelConfig& c = e.config();
   std::mt19937 g(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   s.pos = T;
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     LayerState& ls = s.layers[static_cast<size_t>(l)];
-    for (auto& v : ls.window) v = u(g) * 0.1f;
+    FillRows(ls.window.data(), c.sliding_window, e.KvRowFormat(), 0.1f, g);
     const int64_t ratio = c.CompressRatio(l);
     if (ratio == 0) continue;
     ls.n_entries = T / ratio;
-    ls.entries.resize(static_cast<size_t>(ls.n_entries * c.head_dim));
-    for (auto& v : ls.entries) v = u(g) * 0.1f;
+    ls.entries.resize(static_cast<size_t>(ls.n_entries * e.KvRowFormat().words));
+    FillRows(ls.entries.data(), ls.n_entries, e.KvRowFormat(), 0.1f, g);
     FillCompressor(ls.compressor, T, ratio, (ratio == 4 ? 2 : 1) * c.head_dim, g);
     if (ratio == 4) {
-      ls.index_keys.resize(static_cast<size_t>(ls.n_entries * c.index_head_dim));
-      for (auto& v : ls.index_keys) v = u(g);
+      ls.index_keys.resize(static_cast<size_t>(ls.n_entries * e.KeyRowFormat().words));
+      FillRows(ls.index_keys.data(), ls.n_entries, e.KeyRowFormat(), 1.0f, g);
       FillCompressor(ls.index_compressor, T, ratio, 2 * c.index_head_dim, g);
     }
   }
+}
+
+// `dsv4-bench kv`: the state's growth per token of context for a config's layer mix, as each
+// numerics stores it (no weights loaded: --model may name a directory or its config.json).
+int PrintKvBytes(const Args& a) {
+  std::stringstream text;
+  if (std::filesystem::is_regular_file(a.model)) text << std::ifstream(a.model).rdbuf();
+  const ModelConfig c = std::filesystem::is_regular_file(a.model) ? ParseConfig(text.str(), a.model) : LoadConfig(a.model);
+  int64_t csa = 0, hca = 0;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    if (c.CompressRatio(l) == 4) ++csa;
+    else if (c.CompressRatio(l) > 0) ++hca;
+  }
+  const RowFormat entry = Fp8KvRowFormat(c.head_dim, c.qk_rope_head_dim), key = Fp4RowFormat(c.index_head_dim);
+  std::printf("kv bytes per token of context (%lld CSA, %lld HCA of %lld layers): fp32 %.0f B, deepseek %.0f B "
+              "(entry %lld B: FP8 codes + scales + fp32 RoPE dims; indexer key %lld B: FP4 codes + scales)\n",
+              static_cast<long long>(csa), static_cast<long long>(hca), static_cast<long long>(c.num_hidden_layers),
+              KvBytesPerToken(c, Numerics::kFp32), KvBytesPerToken(c, Numerics::kDeepSeek),
+              static_cast<long long>(entry.Bytes()), static_cast<long long>(key.Bytes()));
+  return 0;
 }
 
 int Run(const std::string& mode, const Args& a) {
@@ -109,12 +148,13 @@ int Run(const std::string& mode, const Args& a) {
   const int threads = engine.Threads();
   std::cerr << "dsv4-bench: plugin " << plugin->name() << ", " << NumericsName(engine.numerics()) << " numerics, " << threads
             << " threads, " << c.num_hidden_layers
-            << " layers, " << c.n_routed_experts << " experts, vocab " << c.vocab_size << "\n";
+            << " layers, " << c.n_routed_experts << " experts, vocab " << c.vocab_size << ", state "
+            << engine.KvBytesPerToken() << " bytes per token of context\n";
 
   std::vector<SequenceState> seqs;
   for (int64_t b = 0; b < a.batch; ++b) {
     seqs.push_back(engine.NewSequence());
-    if (a.context > 0) FillContext(c, seqs.back(), a.context, static_cast<uint32_t>(b + 1));
+    if (a.context > 0) FillContext(engine, seqs.back(), a.context, static_cast<uint32_t>(b + 1));
   }
   std::mt19937 g(7);
   std::uniform_int_distribution<int32_t> tok(2, static_cast<int32_t>(c.vocab_size - 1));
@@ -200,7 +240,7 @@ int Run(const std::string& mode, const Args& a) {
 
 int main(int argc, char** argv) {
   dsv4::Args a;
-  dsv4::Flags flags("dsv4-bench", "usage: dsv4-bench decode|prefill --model DIR [options]");
+  dsv4::Flags flags("dsv4-bench", "usage: dsv4-bench decode|prefill|kv --model DIR [options]");
   flags.Add()("model", po::value(&a.model)->required(), "checkpoint directory")(
       "batch", po::value(&a.batch)->default_value(1), "sequences per step")(
       "tokens", po::value(&a.tokens)->default_value(16), "decode: timed steps; prefill: prompt tokens per sequence")(
@@ -212,8 +252,8 @@ int main(int argc, char** argv) {
       "warmup", po::value(&a.warmup)->default_value(2), "untimed decode steps first")(
       "resident", po::bool_switch(&a.resident), "copy the weights into anonymous memory (as dsv4-worker --resident)")(
       "profile", po::bool_switch(&a.profile), "decode: time every matrix shape and print where the step goes");
-  if (argc < 2 || (std::string(argv[1]) != "decode" && std::string(argv[1]) != "prefill")) {
-    return flags.Fail(argc < 2 ? "give a mode, decode or prefill" : "unknown mode '" + std::string(argv[1]) + "'");
+  if (argc < 2 || (std::string(argv[1]) != "decode" && std::string(argv[1]) != "prefill" && std::string(argv[1]) != "kv")) {
+    return flags.Fail(argc < 2 ? "give a mode, decode, prefill or kv" : "unknown mode '" + std::string(argv[1]) + "'");
   }
   const std::string mode = argv[1];
   if (const auto rc = flags.Parse(argc - 1, argv + 1, [&](const po::variables_map&) {
@@ -221,7 +261,7 @@ int main(int argc, char** argv) {
       }))
     return *rc;
   try {
-    return dsv4::Run(mode, a);
+    return mode == "kv" ? dsv4::PrintKvBytes(a) : dsv4::Run(mode, a);
   } catch (const std::exception& e) {
     std::cerr << "dsv4-bench: error: " << e.what() << "\n";
     return 1;

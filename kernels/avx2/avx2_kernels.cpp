@@ -261,7 +261,7 @@ void Bf16Matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const 
 // vcvtph2ps m128 8.6). One 32-byte load is 64 columns: lane L is group g + L, so each fp32
 // vector mixes two groups and the scales go in as one vector [s_g x 4, s_g+1 x 4] per 64 columns,
 // applied to per-64-column partial sums. The activations are rearranged once per call to the
-// order the decoded vectors come out in (fp4_arrange).
+// order the decoded vectors come out in (Fp4Arrange).
 
 // e8m0 byte -> fp32 bits (255 = NaN, 0 = 0): a scale is a table load, no shift or compare.
 struct E8m0Table {
@@ -308,11 +308,11 @@ inline void Fp4Arrange(const float* x, int64_t kb, int64_t ke, float* xa) {
 //   2 rows: 1 KB 4.7 / 3.9-6.8, 2 KB 9.0-9.1 / 8.4-8.6, 4 KB 7.6-8.2 / 8.3-8.7
 //   4 rows: 1 KB 5.7 / 4.3-4.6, 2 KB 5.9-6.0 / 7.5-8.0
 //   the fp16 route (tile<4, 1>, 512 B): 5.4 / 4.9.
-// Past a row's end the prefetch goes into the next 2-row tile (prefetch_offset): 2 KB ahead in a
+// Past a row's end the prefetch goes into the next 2-row tile (PrefetchOffset): 2 KB ahead in a
 // 2 KB row (w1/w3) had been the tile's own second row. Inside batch-1 decode that pass went from
 // 34-41% to 59-61% of the bandwidth, though one matrix alone from DRAM ran 6% slower with it.
 constexpr int64_t kPrefetchFp4 = 2048;
-// FP8 one token, prefetch crossing into the next tile's rows (prefetch_offset); 1 / 2 threads
+// FP8 one token, prefetch crossing into the next tile's rows (PrefetchOffset); 1 / 2 threads
 // from DRAM, wq_b 32768x1024 / wq_a / wo_b, % of read bandwidth: 512 B 70-72 / 83-86 / 85-88,
 // 1 KB 74-76 / 81-85 / 89-90, 2 KB 74-75 / 81-87 / 91-92.
 constexpr int64_t kPrefetchFp8 = 2048;
@@ -453,7 +453,7 @@ void Matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
     return;
   }
   // F32 weights, one token of FP8 with K not a multiple of 128, 2-3 tokens of FP4: groups of up
-  // to 4 tokens (row blocks outermost when there are several, see for_token_groups).
+  // to 4 tokens (row blocks outermost when there are several, see ForTokenGroups).
   const auto group = [&](int64_t t0, int T, int64_t rb, int64_t re) {
     const float* xt = x + t0 * ldx;
     float* yt = y + t0 * ldy;

@@ -10,7 +10,7 @@
 // Layout. The activations of a group of T tokens are copied, K panel by K panel, into a
 // contiguous 32 KB buffer (token t's columns [kb, ke) at xp[t * P], zero-padded to 32 columns):
 // copied because T rows of x at a power-of-two stride would share L1 sets. Rows are visited in
-// order; a row's T partial sums are reduced together (lane_sums) and added into y. With more
+// order; a row's T partial sums are reduced together (LaneSums) and added into y. With more
 // tokens than one panel takes, row blocks of kRowBlockBytes are outermost, so the later token
 // groups read the block from L2. Each weight line read prefetches the same line kAheadRows rows on.
 //

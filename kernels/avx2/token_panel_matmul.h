@@ -15,7 +15,7 @@ namespace dsv4_avx2 {
 constexpr int64_t kPanelMinTokens = 2;
 constexpr int64_t kPanelMinTokensFp4 = 4;
 
-// True when token_panel_matmul serves this product: BF16 and FP8 weights from kPanelMinTokens
+// True when TokenPanelMatmul serves this product: BF16 and FP8 weights from kPanelMinTokens
 // tokens, FP4 from kPanelMinTokensFp4.
 bool TokenPanelServes(const dsv4_matrix& w, int64_t n);
 

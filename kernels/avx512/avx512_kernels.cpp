@@ -108,7 +108,7 @@ constexpr int kFp4Rows = 1;
 // favoured 4 KB: 11.6-13.0 GB/s against 10.2-11.8 for 2 KB.) BF16 keeps 512 B; FP8 has its own
 // distance below.
 constexpr int64_t kPrefetchFp4 = 2048;
-// FP8 one token, with the prefetch crossing into the next tile's rows (prefetch_offset): 1 / 2
+// FP8 one token, with the prefetch crossing into the next tile's rows (PrefetchOffset): 1 / 2
 // threads from DRAM, wq_b 32768x1024 / wq_a 1024x4096 / wo_b 4096x8192, % of read bandwidth:
 // 512 B 71 / 87 / 94, 1 KB 69-71 / 86-89 / 95, 2 KB 79-84 / 82-93 / 93-102, 4 KB 75 / 80-89 / 94-96.
 constexpr int64_t kPrefetchFp8 = 2048;
@@ -289,7 +289,7 @@ void TileFp4S8(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const f
 }
 
 // One token, FP4: K blocks of kXfElems columns; the whole 128-column chunks of a block go through
-// tile_fp4_s8, the 32/64/96-column rest through tile_fp4 (even/odd activations).
+// TileFp4S8, the 32/64/96-column rest through TileFp4 (even/odd activations).
 void Fp4Matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, float* y) {
   alignas(64) float xs[kXfElems];
   alignas(64) float xt[128];
@@ -322,7 +322,7 @@ void Fp4Matvec(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const f
 // A 64-byte load holds 32 bf16 weights; dword lane j holds columns 2j (low half) and 2j+1 (high
 // half), so the even columns are the dwords shifted left 16 and the odd ones the dwords with the
 // low half cleared: two integer ops per 32 weights, no expansion. The activations come
-// de-interleaved (deinterleave_x layout: per 32 columns 16 even then 16 odd, zero-padded).
+// de-interleaved (DeinterleaveX layout: per 32 columns 16 even then 16 odd, zero-padded).
 
 template <int R>
 void TileBf161(const dsv4_matrix& w, int64_t r0, int64_t kb, int64_t ke, const float* xf, float* out) {
@@ -470,7 +470,7 @@ void Matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
   }
   alignas(64) float xf[kXfElems];
   // F32 weights, or 2-4 tokens of the other formats: groups of up to kMaxTokens (row blocks
-  // outermost when there are several, see for_token_groups).
+  // outermost when there are several, see ForTokenGroups).
   const auto group = [&](int64_t t0, int T, int64_t rb, int64_t re) {
     const float* xt = x + t0 * ldx;
     float* yt = y + t0 * ldy;

@@ -12,7 +12,7 @@
 // because T rows of x at a power-of-two stride would all map to the same L1 sets. BF16 and FP4
 // panels are de-interleaved (16 even then 16 odd columns per 32) to match the weights' halves and
 // nibbles, as in the one-token kernels. For each panel the rows of the range are visited in order;
-// each row's T partial sums are reduced together (lane_sums) and added into y. When there are
+// each row's T partial sums are reduced together (LaneSums) and added into y. When there are
 // more tokens than one panel takes, row blocks of kRowBlockBytes of weights are
 // outermost, so every token group after the first reads the block from L2. Each weight line read
 // prefetches the same line kAheadRows rows on. (Streaming the next 256 KB row block into L2 in

@@ -14,7 +14,7 @@ namespace dsv4_avx512 {
 // 0.144 / 0.262.
 constexpr int64_t kPanelMinTokens = 5;
 
-// True when token_panel_matmul serves this product (BF16, FP8 and FP4 weights, n >= kPanelMinTokens).
+// True when TokenPanelMatmul serves this product (BF16, FP8 and FP4 weights, n >= kPanelMinTokens).
 bool TokenPanelServes(const dsv4_matrix& w, int64_t n);
 
 // y[t * ldy + r] = W[r, :] . x[t * ldx + :] for r in [row_begin, row_end), t in [0, n).

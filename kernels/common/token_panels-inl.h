@@ -7,7 +7,7 @@
 //   using V; static constexpr int64_t kPanelBytes;        the vector type, the panel buffer size
 //   static V load(const float*); static V fmadd(V, V, V); static void store(float*, V);
 //   template <int T> static V LaneSums(const V (&)[T]);  lane t = the sum of the lanes of a[t]
-// and, for token_panel_products, also
+// and, for TokenPanelProducts, also
 //   static constexpr int kMinTokens, kMaxTokens;           group sizes the dispatch table holds
 //   static constexpr int64_t kMinBlockRows;                rows per row block at least
 //   static void FillPanel(const dsv4_matrix&, const float* x, int64_t ldx, int T, int64_t kb,
@@ -72,7 +72,7 @@ inline void FmaTokens(typename Isa::V (&acc)[T], typename Isa::V wv, const float
   for (int t = 0; t < T; ++t) acc[t] = Isa::Fmadd(wv, Isa::Load(xp + t * P), acc[t]);
 }
 
-// Row r's T accumulators, each reduced to its sum, into y (see emit_token_sums).
+// Row r's T accumulators, each reduced to its sum, into y (see EmitTokenSums).
 template <class Isa, int T>
 inline void Emit(const typename Isa::V (&acc)[T], int64_t r, bool first, float* y, int64_t ldy) {
   alignas(64) float s[sizeof(typename Isa::V) / sizeof(float)];
@@ -103,7 +103,7 @@ constexpr std::array<PanelRowsFn, sizeof...(I)> PanelRowsTable(std::index_sequen
 template <class Isa>
 void TokenPanelProducts(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
                           int64_t n, float* y, int64_t ldy) {
-  // panel_rows<Isa, T> for T = kMinTokens .. kMaxTokens.
+  // PanelRows<Isa, T> for T = kMinTokens .. kMaxTokens.
   static constexpr auto kTable =
       PanelRowsTable<Isa>(std::make_index_sequence<Isa::kMaxTokens - Isa::kMinTokens + 1>{});
   alignas(64) float xp[Isa::kPanelBytes / sizeof(float)];

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "model/config.h"
+#include "model/engine.h"
 #include "tests/integration/service_harness.h"
 
 namespace dsv4::itest {
@@ -66,6 +68,10 @@ TEST(ServiceSampling, CheckpointDefaultsApplyWhenARequestNamesNone) {
   const size_t label = m.find("numerics=\"", info) + 10;
   const std::string numerics = m.substr(label, m.find('"', label) - label);
   EXPECT_NE(ctl.find("numerics=" + numerics + " "), std::string::npos) << numerics << "\n" << ctl;
+  // What the state grows by per token of context, for this model's layer mix in those numerics.
+  EXPECT_EQ(Metric(m, "dsv4_worker_kv_bytes_per_token", {{"tier", "flash"}}),
+            KvBytesPerToken(LoadConfig(FlashModel()), ParseNumerics(numerics)))
+      << m;
   EXPECT_NE(w.proc->Log().find("temperature 1, top_p 1 (" + dir.path() + "/generation_config.json)"), std::string::npos)
       << w.proc->Log();
 }

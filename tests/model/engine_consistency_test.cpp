@@ -212,3 +212,29 @@ TEST(EngineState, ReportsBytesPerSequence) {
 
 }  // namespace
 }  // namespace dsv4::test
+
+namespace dsv4::test {
+namespace {
+
+// In deepseek numerics the state holds the quantisers' codes (compact_kv.h): on the golden
+// checkpoint (head_dim 128 of which 64 RoPE dims, indexer keys of 128) a KV row is 64 fp32 RoPE
+// dims + 64 FP8 codes + 1 scale = 324 bytes (81 words) and an indexer key 64 FP4 bytes + 4 scales.
+TEST(EngineState, DeepSeekNumericsStoresCompactRows) {
+  auto model = Model::Load(GoldenDir() + "/checkpoint");
+  auto e = MakeEngine(model, "reference", 2, Numerics::kDeepSeek);
+  EXPECT_EQ(e->KvRowFormat().Bytes(), 324);
+  EXPECT_EQ(e->KeyRowFormat().Bytes(), 68);
+  SequenceState s = e->NewSequence();
+  EXPECT_EQ(s.Bytes(), 6u * 16 * 324);
+  const auto tokens = ReadI32(GoldenDir() + "/golden/prompt2_tokens.i32.bin");
+  PrefillAll(*e, s, tokens);
+  EXPECT_EQ(s.layers[2].entries.size(), 175u * 81);
+  EXPECT_EQ(s.layers[2].index_keys.size(), 175u * 17);
+  EXPECT_EQ(s.layers[3].entries.size(), 5u * 81);
+  // Growth per token: 2 CSA layers × (324 + 68) / 4 + 2 HCA layers × 324 / 128.
+  EXPECT_DOUBLE_EQ(e->KvBytesPerToken(), 2 * 392 / 4.0 + 2 * 324 / 128.0);
+  EXPECT_DOUBLE_EQ(MakeEngine(model)->KvBytesPerToken(), 2 * (512 + 512) / 4.0 + 2 * 512 / 128.0);
+}
+
+}  // namespace
+}  // namespace dsv4::test
