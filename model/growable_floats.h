@@ -46,11 +46,9 @@ class GrowableFloats {
   void clear() { resize(0); }
 
   // Whether `other` reads the same pages (a copy of this array, or this a copy of it).
-  bool shares_with(const GrowableFloats& other) const { return buf_ && buf_ == other.buf_; }
+  bool SharesWith(const GrowableFloats& other) const { return buf_ && buf_ == other.buf_; }
   // Identity of the pages (nullptr when empty): lets a cache count shared pages once.
-  const void* pages() const { return buf_.get(); }
-  // Bytes of the pages' rows written so far by any holder.
-  size_t pages_bytes() const { return buf_ ? buf_->tip * sizeof(float) : 0; }
+  const void* PagesId() const { return buf_.get(); }
 
  private:
   struct Pages {

@@ -94,8 +94,8 @@ std::optional<PrefixCache::Hit> PrefixCache::Lookup(const std::vector<int32_t>& 
 void PrefixCache::Account(const Entry& e, int sign) {
   fixed_bytes_ = sign > 0 ? fixed_bytes_ + e.fixed_bytes : fixed_bytes_ - e.fixed_bytes;
   ForEachGrowing(e.state, [&](const GrowableFloats& g) {
-    if (!g.pages()) return;
-    auto& views = pages_[g.pages()];
+    if (!g.PagesId()) return;
+    auto& views = pages_[g.PagesId()];
     const size_t before = views.empty() ? 0 : views.rbegin()->first;
     if (sign > 0) {
       ++views[g.size()];
@@ -103,7 +103,7 @@ void PrefixCache::Account(const Entry& e, int sign) {
       views.erase(g.size());
     }
     const size_t after = views.empty() ? 0 : views.rbegin()->first;
-    if (views.empty()) pages_.erase(g.pages());
+    if (views.empty()) pages_.erase(g.PagesId());
     bytes_ = bytes_ + after * sizeof(float) - before * sizeof(float);
   });
   bytes_ = sign > 0 ? bytes_ + e.fixed_bytes : bytes_ - e.fixed_bytes;

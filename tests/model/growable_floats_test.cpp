@@ -50,7 +50,7 @@ TEST(GrowableFloats, CopiesShareTheRowsAndMovesLeaveTheSourceEmpty) {
   a.resize(5000);
   Fill(a, 0, 5000);
   GrowableFloats b(a);
-  EXPECT_TRUE(b.shares_with(a));
+  EXPECT_TRUE(b.SharesWith(a));
   EXPECT_EQ(b.data(), a.data()) << "a copy holds the same pages";
   EXPECT_EQ(b.size(), a.size());
   EXPECT_EQ(b[4999], a[4999]);
@@ -73,12 +73,12 @@ TEST(GrowableFloats, TheTipHolderAppendsInPlaceAndOthersCopyBeforeTheyDiverge) {
   ASSERT_GE(live.capacity(), 2048u);
   live.resize(2048);  // the sequence goes on within its capacity: same pages, its own rows
   Fill(live, 2000, 2048);
-  EXPECT_TRUE(live.shares_with(snapshot));
+  EXPECT_TRUE(live.SharesWith(snapshot));
   EXPECT_EQ(snapshot.size(), 2000u);
 
   GrowableFloats restored(snapshot);  // another request starting from the snapshot
   restored.resize(2100);              // diverges from `live` at row 2000: a private copy
-  EXPECT_FALSE(restored.shares_with(snapshot));
+  EXPECT_FALSE(restored.SharesWith(snapshot));
   for (size_t i = 0; i < 2000; ++i) ASSERT_EQ(restored[i], static_cast<float>(i) * 0.5f) << i;
   for (size_t i = 2000; i < 2100; ++i) ASSERT_EQ(restored[i], 0.0f) << "new rows start at 0";
   restored[2000] = -1.0f;

@@ -2,7 +2,9 @@
 // continues exactly as the cold run of the same tokens, while the sequence it was copied from
 // goes on appending to the compressed arrays they share. Divergence points inside an HCA window
 // (300: entries at 255 / 383) and across a CSA overlap (258: the entry of tokens 252..259 mixes
-// the snapshot's open rows with new ones), in both numerics: bit-identical logits.
+// the snapshot's open rows with new ones), in both numerics: bit-identical logits. The snapshot
+// holds the rows as the engine stores them (fp32, or FP8/FP4 codes and scales in deepseek
+// numerics): its compressed arrays are boundary × Engine::KvBytesPerToken bytes.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -53,6 +55,10 @@ TEST_P(SequenceSnapshot, RestoredCopyContinuesAsTheColdRunWhileTheOriginalGoesOn
     SequenceState live = e->NewSequence();
     PrefillChunked(*e, live, std::vector<int32_t>(a.begin(), a.begin() + boundary), chunk);
     const SequenceState snapshot = live;  // the prefix cache's copy
+    size_t growing = 0;
+    for (const LayerState& l : snapshot.layers) growing += (l.entries.size() + l.index_keys.size()) * sizeof(float);
+    EXPECT_DOUBLE_EQ(static_cast<double>(growing), static_cast<double>(boundary) * e->KvBytesPerToken());
+    if (GetParam() == Numerics::kDeepSeek) EXPECT_TRUE(e->KvRowFormat().Compact() && e->KeyRowFormat().Compact());
     PrefillChunked(*e, live, std::vector<int32_t>(a.begin() + boundary, a.end()), chunk);  // goes on in place
     SequenceState restored = snapshot;
     const std::vector<float> warm = PrefillChunked(*e, restored, std::vector<int32_t>(b.begin() + boundary, b.end()), chunk);
