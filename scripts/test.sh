@@ -2,7 +2,8 @@
 # The whole test suite, exactly what CI runs (.ci/run):
 #   0. the include rule (check-includes.py: no part includes a header of a part it may not depend
 #      on) and the operations files: Prometheus config, alert rules and their unit tests (check-ops.sh);
-#   1. release build with warnings as errors, every test;
+#   1. release build with warnings as errors, the naming rule on what it compiled (check-naming.py),
+#      every test;
 #   2. ASan+UBSan build, every test not labelled no-asan (benchmark-sized cases);
 #   3. ThreadSanitizer build of the tests labelled hotswap only: the hot-swap stress test (forward
 #      passes on 4 threads while plugins are swapped under them) and the thread pool's.
@@ -22,6 +23,7 @@ run_ctest() {
   scripts/check-skips.py "$dir"
 }
 scripts/build.sh release
+scripts/check-naming.py build/release
 run_ctest build/release
 # The README's main command, end to end (dsv4 serve, curl and the OpenAI SDK through the gateway).
 DSV4_BUILD_DIR=build/release scripts/run-demo.sh --exit

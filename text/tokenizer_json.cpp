@@ -13,20 +13,20 @@ class Handler : public nlohmann::json_sax<json> {
 
   std::string error;  // set when a callback refuses the input
 
-  bool null() override { return value(json()); }
-  bool boolean(bool v) override { return value(json(v)); }
+  bool null() override { return Value(json()); }
+  bool boolean(bool v) override { return Value(json(v)); }
   bool number_integer(number_integer_t v) override {
-    return mode_ == Mode::kVocab ? VocabEntry(v) : value(json(v));
+    return mode_ == Mode::kVocab ? VocabEntry(v) : Value(json(v));
   }
   bool number_unsigned(number_unsigned_t v) override {
-    return mode_ == Mode::kVocab ? VocabEntry(static_cast<int64_t>(v)) : value(json(v));
+    return mode_ == Mode::kVocab ? VocabEntry(static_cast<int64_t>(v)) : Value(json(v));
   }
   bool number_float(number_float_t v, const string_t&) override {
-    return mode_ == Mode::kVocab ? Refuse("a vocabulary id is not an integer") : value(json(v));
+    return mode_ == Mode::kVocab ? Refuse("a vocabulary id is not an integer") : Value(json(v));
   }
   bool string(string_t& v) override {
     switch (mode_) {
-      case Mode::kDom: return value(json(std::move(v)));
+      case Mode::kDom: return Value(json(std::move(v)));
       case Mode::kVocab: return Refuse("a vocabulary id is a string");
       case Mode::kMerges: return MergeString(v);
       case Mode::kMergePair:
@@ -122,7 +122,7 @@ class Handler : public nlohmann::json_sax<json> {
     top.push_back(std::move(v));
     return &top.back();
   }
-  bool value(json v) {
+  bool Value(json v) {
     if (mode_ != Mode::kDom) return Refuse("unexpected value inside model.vocab/merges");
     Place(std::move(v));
     return true;

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "bench/common/cpu_name.h"
 #include "tests/gateway/gateway_harness.h"
 
 using namespace dsv4;
@@ -33,20 +34,6 @@ double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0.0;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
-
-std::string CpuName() {
-  std::string out;
-  if (FILE* p = popen("lscpu 2>/dev/null", "r")) {
-    char line[512];
-    while (fgets(line, sizeof line, p)) {
-      std::string s(line);
-      if (s.rfind("Model name:", 0) == 0) out = s.substr(s.find_first_not_of(" \t", 11));
-    }
-    pclose(p);
-  }
-  if (!out.empty() && out.back() == '\n') out.pop_back();
-  return out.empty() ? "unknown CPU" : out;
 }
 
 // One keep-alive HTTP/1.1 connection to the gateway. Not thread-safe.
@@ -179,7 +166,7 @@ void Streaming(GatewayService& gw) {
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
   try {
-    std::printf("dsv4-gateway-bench on %s (%u hardware threads)\n\n", CpuName().c_str(), std::thread::hardware_concurrency());
+    std::printf("dsv4-gateway-bench on %s (%u hardware threads)\n\n", bench::CpuName().c_str(), std::thread::hardware_concurrency());
     GatewayService gw;
     PerRequest(gw, seconds);
     Streaming(gw);

@@ -17,26 +17,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "bench/common/cpu_name.h"
 #include "tests/integration/service_harness.h"
 
 using namespace dsv4;
 using namespace dsv4::itest;
 
 namespace {
-
-std::string CpuName() {
-  std::string out;
-  if (FILE* p = popen("lscpu 2>/dev/null", "r")) {
-    char line[512];
-    while (fgets(line, sizeof line, p)) {
-      std::string s(line);
-      if (s.rfind("Model name:", 0) == 0) out = s.substr(s.find_first_not_of(" \t", 11));
-    }
-    pclose(p);
-  }
-  if (!out.empty() && out.back() == '\n') out.pop_back();
-  return out.empty() ? "unknown CPU" : out;
-}
 
 std::vector<int32_t> Tokens(int64_t n, int64_t salt) {
   std::vector<int32_t> t(static_cast<size_t>(n));
@@ -115,7 +102,7 @@ int main(int argc, char** argv) {
     return res.time_to_first_token.count();
   };
   std::printf("dsv4-prefix-bench on %s: %s, %lld shared tokens + 64-token questions, block %s, %s numerics, 1 worker\n",
-              CpuName().c_str(), model.c_str(), static_cast<long long>(shared), block.c_str(), numerics.c_str());
+              bench::CpuName().c_str(), model.c_str(), static_cast<long long>(shared), block.c_str(), numerics.c_str());
   const double cold = ask(2, "cold");
   const double ram = ask(3, "warm from RAM");
   const std::string m = HttpGet(w->metrics_port, "/metrics");

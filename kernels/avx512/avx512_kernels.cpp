@@ -497,9 +497,9 @@ constexpr uint64_t kRequired = DSV4_CPU_AVX512F | DSV4_CPU_AVX512BW | DSV4_CPU_A
 // The "amx" plugin: this file's kernels plus AMX tile products on packed activations. Scored above
 // the plain avx512 build, so CPUs with tile units (and an OS that grants them) prefer it.
 constexpr uint64_t kRequiredAmx = kRequired | DSV4_CPU_AVX512_VBMI | DSV4_CPU_AMX_TILE | DSV4_CPU_AMX_BF16;
-int32_t score(uint64_t features) { return (features & kRequiredAmx) == kRequiredAmx ? 110 : 0; }
+int32_t Score(uint64_t features) { return (features & kRequiredAmx) == kRequiredAmx ? 110 : 0; }
 #else
-int32_t score(uint64_t features) { return (features & kRequired) == kRequired ? 100 : 0; }
+int32_t Score(uint64_t features) { return (features & kRequired) == kRequired ? 100 : 0; }
 #endif
 
 }  // namespace
@@ -519,7 +519,7 @@ extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* dsv4_
       "batches",
       kRequired,
 #endif
-      score,
+      Score,
       Matmul,
       dsv4_simd::Rmsnorm<S512>,
       dsv4_simd::Rope,

@@ -44,7 +44,7 @@ Process::Process(const std::vector<std::string>& argv, const std::string& log_pa
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
-    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
       dup2(fd, 2);
@@ -150,20 +150,33 @@ void MakeKeys(const std::string& keys_dir) {
 
 // ---- Service ------------------------------------------------------------------------------
 
-Service::Service(const std::vector<std::string>& router_flags) {
+Service::Service(const std::vector<std::string>& router_flags) : router_flags_(router_flags) {
   MakeKeys(dir.path() + "/keys");
+  StartRouter("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", 0);
+}
+
+void Service::StartRouter(const std::string& client_ep, const std::string& worker_ep, int metrics) {
+  const std::string ready = dir.path() + "/router.json";
+  fs::remove(ready);
   std::vector<std::string> argv = {BinDir() + "/dsv4-router", "--server-key", KeyFile("router"), "--allow-list",
-                                   dir.path() + "/keys/allow-list", "--client-endpoint", "tcp://127.0.0.1:*", "--worker-endpoint",
-                                   "tcp://127.0.0.1:*", "--metrics-host", "127.0.0.1", "--metrics-port", "0", "--ready-file",
-                                   dir.path() + "/router.json", "--heartbeat-ms", "200", "--heartbeat-liveness", "3"};
-  argv.insert(argv.end(), router_flags.begin(), router_flags.end());
+                                   dir.path() + "/keys/allow-list", "--client-endpoint", client_ep, "--worker-endpoint",
+                                   worker_ep, "--metrics-host", "127.0.0.1", "--metrics-port", std::to_string(metrics),
+                                   "--ready-file", ready, "--heartbeat-ms", "200", "--heartbeat-liveness", "3"};
+  argv.insert(argv.end(), router_flags_.begin(), router_flags_.end());
+  // A restarted router appends to the same log, so Logs() shows both lives.
   router = std::make_unique<Process>(argv, dir.path() + "/router.log");
-  const std::string text = WaitForFile(dir.path() + "/router.json", 20s);
+  const std::string text = WaitForFile(ready, 20s);
   if (text.empty()) throw std::runtime_error("router did not start:\n" + router->Log());
   const auto j = nlohmann::json::parse(text);
   client_endpoint = j.at("client_endpoint");
   worker_endpoint = j.at("worker_endpoint");
   metrics_port = j.at("metrics_port");
+}
+
+void Service::RestartRouter() {
+  router->Signal(SIGKILL);
+  router->Wait(10s);
+  StartRouter(client_endpoint, worker_endpoint, metrics_port);
 }
 
 Service::Worker& Service::AddWorker(const std::string& tier, const std::string& model, const std::vector<std::string>& flags,

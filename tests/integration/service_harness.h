@@ -110,12 +110,19 @@ class Service {
   std::string RouterMetrics() const;
   // Dumps every log into the test output (called on failure).
   std::string Logs() const;
+  // kill -9 of the router, then a new one on the same endpoints, keys and metrics port (its state
+  // is gone: workers and clients reconnect to it as after a crash and a supervisor's restart).
+  void RestartRouter();
 
   ScratchDir dir;
   std::unique_ptr<Process> router;
   std::string client_endpoint, worker_endpoint;
   int metrics_port = 0;
   std::vector<std::unique_ptr<Worker>> workers;
+
+ private:
+  void StartRouter(const std::string& client_endpoint, const std::string& worker_endpoint, int metrics_port);
+  std::vector<std::string> router_flags_;
 };
 
 // The same two questions for a router reached at any client endpoint (multi-host tests), asked

@@ -25,7 +25,7 @@ namespace {
 const std::string kGoldenDir = std::string(DSV4_SHARED_DIR) + "/golden/tokenizer";
 
 // Loaded once per test process; nullptr (with the reason) when the file cannot be had.
-const Tokenizer* shared_tokenizer(std::string* why) {
+const Tokenizer* SharedTokenizer(std::string* why) {
   static std::string failure;
   static const std::unique_ptr<Tokenizer> tok = [] {
     const std::string path = testing::TokenizerJsonPath(&failure);
@@ -38,7 +38,7 @@ const Tokenizer* shared_tokenizer(std::string* why) {
 
 #define REQUIRE_TOKENIZER(var)                    \
   std::string why_##var;                          \
-  const Tokenizer* var = shared_tokenizer(&why_##var); \
+  const Tokenizer* var = SharedTokenizer(&why_##var); \
   ASSERT_NE(var, nullptr) << why_##var
 
 std::vector<nlohmann::json> ReadJsonl(const std::string& path) {

@@ -17,7 +17,7 @@ std::string Join(const std::vector<int32_t>& v, const char* sep) {
   return s;
 }
 
-std::string dsv4_bin() { return BinDir() + "/dsv4"; }
+std::string Dsv4Bin() { return BinDir() + "/dsv4"; }
 std::string GoldenModel() { return GoldenDir() + "/checkpoint"; }
 
 TEST(Cli, GenerateGreedyMatchesGoldenAndDumpsLogits) {
@@ -25,7 +25,7 @@ TEST(Cli, GenerateGreedyMatchesGoldenAndDumpsLogits) {
   const auto prompt = ReadI32(GoldenDir() + "/golden/prompt1_tokens.i32.bin");
   const auto want = ReadI32(GoldenDir() + "/golden/greedy1_tokens.i32.bin");
   const std::string dump = tmp.path() + "/logits.bin";
-  const auto r = RunCommand(dsv4_bin() + " generate --model " + GoldenModel() + " --tokens " + Join(prompt, ",") +
+  const auto r = RunCommand(Dsv4Bin() + " generate --model " + GoldenModel() + " --tokens " + Join(prompt, ",") +
                              " --max-tokens 32 --ignore-eos --plugin reference --dump-logits " + dump);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.LastLine(), Join(want, " "));
@@ -39,13 +39,13 @@ TEST(Cli, GenerateGreedyMatchesGoldenAndDumpsLogits) {
 TEST(Cli, GenerateStopsAtEos) {
   // Greedy from prompt 0 produces 446 then the EOS id 1.
   const auto prompt = ReadI32(GoldenDir() + "/golden/prompt0_tokens.i32.bin");
-  const auto r = RunCommand(dsv4_bin() + " generate --model " + GoldenModel() + " --tokens " + Join(prompt, ",") + " --max-tokens 10");
+  const auto r = RunCommand(Dsv4Bin() + " generate --model " + GoldenModel() + " --tokens " + Join(prompt, ",") + " --max-tokens 10");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.LastLine(), "446 1");
 }
 
 TEST(Cli, SampledGenerationIsReproducibleBySeed) {
-  const std::string base = dsv4_bin() + " generate --model " + GoldenModel() + " --tokens 5,17,300 --max-tokens 12 --ignore-eos --temperature 0.9";
+  const std::string base = Dsv4Bin() + " generate --model " + GoldenModel() + " --tokens 5,17,300 --max-tokens 12 --ignore-eos --temperature 0.9";
   const auto a = RunCommand(base + " --seed 42"), b = RunCommand(base + " --seed 42"), c = RunCommand(base + " --seed 43");
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(a.LastLine(), b.LastLine());
@@ -67,7 +67,7 @@ TEST(Cli, BadInputExitsWithAClearMessage) {
       {"--tokens 5", "the option '--model' is required"},
   };
   for (const auto& c : cases) {
-    const auto r = RunCommand(dsv4_bin() + " generate " + c.args);
+    const auto r = RunCommand(Dsv4Bin() + " generate " + c.args);
     EXPECT_NE(r.exit_code, 0) << c.args;
     EXPECT_LT(r.exit_code, 128) << "crashed: " << c.args << "\n" << r.err;
     EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << "\n" << r.err;
@@ -86,9 +86,9 @@ TEST(Cli, TokenizeWithAModelUsesTheWorkersPromptEncoder) {
   TempDir tmp;
   const std::string shared = DSV4_SHARED_DIR;
   std::filesystem::copy_file(shared + "/models/tokenizer.json", tmp.path() + "/tokenizer.json");
-  const std::string tok = dsv4_bin() + " tokenize --model " + tmp.path();
+  const std::string tok = Dsv4Bin() + " tokenize --model " + tmp.path();
   const auto raw = RunCommand(tok + " --text 'hello world'");
-  const auto direct = RunCommand(dsv4_bin() + " tokenize --tokenizer " + tmp.path() + "/tokenizer.json --text 'hello world'");
+  const auto direct = RunCommand(Dsv4Bin() + " tokenize --tokenizer " + tmp.path() + "/tokenizer.json --text 'hello world'");
   ASSERT_EQ(raw.exit_code, 0) << raw.err;
   EXPECT_EQ(raw.LastLine(), direct.LastLine());
 
