@@ -117,15 +117,16 @@ TEST(ServicePrefixCache, TheSecondOfTwoRequestsSharingA2000TokenPrefixPrefillsOn
 }
 
 // The flags of a worker with a disk tier in `dir` beside its RAM tier.
-std::vector<std::string> DiskFlags(const std::string& dir) {
-  return {"--prefix-cache-bytes", "268435456", "--prefix-cache-block", "128", "--prefix-cache-dir", dir, "--prefix-cache-disk-bytes", "1073741824"};
+std::vector<std::string> DiskFlags(const std::string& dir, const std::string& numerics = "fp32") {
+  return {"--prefix-cache-bytes", "268435456", "--prefix-cache-block", "128", "--prefix-cache-dir", dir, "--prefix-cache-disk-bytes", "1073741824",
+          "--numerics", numerics};
 }
 
 // Stops `w` (SIGTERM: it drains and leaves) and starts a new flash worker on the same directory.
-Service::Worker* Restart(Service& svc, Service::Worker* w, const std::string& dir) {
+Service::Worker* Restart(Service& svc, Service::Worker* w, const std::string& dir, const std::string& numerics = "fp32") {
   w->proc->Signal(SIGTERM);
   EXPECT_TRUE(w->proc->Wait(30s).has_value()) << "the worker did not exit";
-  Service::Worker* fresh = &svc.AddWorker("flash", FlashModel(), DiskFlags(dir));
+  Service::Worker* fresh = &svc.AddWorker("flash", FlashModel(), DiskFlags(dir, numerics));
   EXPECT_TRUE(svc.WaitForWorkers(1, 30s, "flash")) << svc.Logs();
   return fresh;
 }
@@ -138,11 +139,18 @@ std::vector<std::string> SnapshotFiles(const std::string& dir) {
   return files;
 }
 
-TEST(ServicePrefixCache, AHitFromDiskAfterAWorkerRestartGivesTheColdRunsTokens) {
+// In both numerics; in deepseek numerics (batch-invariant, compact FP8/FP4 rows in the files) the
+// warm answer's log-probabilities are the cold run's bit for bit, in fp32 within the chunked-prefill
+// tolerance.
+class ServicePrefixCacheDisk : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ServicePrefixCacheDisk, AHitAfterAWorkerRestartGivesTheColdRunsTokens) {
+  const std::string numerics = GetParam();
+  const float tolerance = numerics == "deepseek" ? 0.0f : 2e-4f;
   ScratchDir disk;
   Service svc;
-  Service::Worker* w = &svc.AddWorker("flash", FlashModel(), DiskFlags(disk.path()));
-  svc.AddWorker("pro", FlashModel());  // same weights, no cache: the cold reference
+  Service::Worker* w = &svc.AddWorker("flash", FlashModel(), DiskFlags(disk.path(), numerics));
+  svc.AddWorker("pro", FlashModel(), {"--numerics", numerics});  // same weights, no cache: the cold reference
   ASSERT_TRUE(svc.WaitForWorkers(2, 30s)) << svc.Logs();
   auto c = svc.NewClient();
   const std::vector<int32_t> base = Tokens(600, 5);
@@ -150,7 +158,7 @@ TEST(ServicePrefixCache, AHitFromDiskAfterAWorkerRestartGivesTheColdRunsTokens) 
   ASSERT_TRUE(first.ok) << first.error.message << svc.Logs();
   EXPECT_EQ(SnapshotFiles(disk.path()).size(), 4u) << "one file per block boundary: 128, 256, 384, 512";
 
-  w = Restart(svc, w, disk.path());
+  w = Restart(svc, w, disk.path(), numerics);
   const std::vector<int32_t> prompt = Concat(std::vector<int32_t>(base.begin(), base.begin() + 300), Tokens(50, 6));
   const auto warm = c->Generate(Request("flash", prompt, 8), 120s);
   const auto cold = c->Generate(Request("pro", prompt, 8), 120s);
@@ -158,13 +166,16 @@ TEST(ServicePrefixCache, AHitFromDiskAfterAWorkerRestartGivesTheColdRunsTokens) 
   EXPECT_EQ(warm.done.usage.cached_tokens, 256);
   EXPECT_EQ(warm.answer.tokens, cold.answer.tokens);
   ASSERT_EQ(warm.answer.logprobs.size(), cold.answer.logprobs.size());
-  for (size_t i = 0; i < warm.answer.logprobs.size(); ++i) EXPECT_NEAR(warm.answer.logprobs[i], cold.answer.logprobs[i], 2e-4) << "token " << i;
+  for (size_t i = 0; i < warm.answer.logprobs.size(); ++i) EXPECT_NEAR(warm.answer.logprobs[i], cold.answer.logprobs[i], tolerance) << "token " << i;
   const std::string m = HttpGet(w->metrics_port, "/metrics");
   EXPECT_EQ(Metric(m, "dsv4_worker_prefix_cache_disk_hit_tokens_total", kFlash), 256);
   EXPECT_EQ(Metric(m, "dsv4_worker_prefix_cache_hit_tokens_total", kFlash), 256);
   EXPECT_EQ(Metric(m, "dsv4_worker_prefix_cache_disk_rejected_total", kFlash), 0);
   EXPECT_GT(Metric(m, "dsv4_worker_prefix_cache_disk_bytes", kFlash), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Numerics, ServicePrefixCacheDisk, ::testing::Values("fp32", "deepseek"),
+                         [](const auto& info) { return info.param; });
 
 // Three prompts' chains: the first file of one is corrupted (a flipped byte), of another cut in
 // half, of the third replaced by another model's snapshot of the same tokens carrying this

@@ -58,7 +58,7 @@ TEST_P(SequenceSnapshot, RestoredCopyContinuesAsTheColdRunWhileTheOriginalGoesOn
     size_t growing = 0;
     for (const LayerState& l : snapshot.layers) growing += (l.entries.size() + l.index_keys.size()) * sizeof(float);
     EXPECT_DOUBLE_EQ(static_cast<double>(growing), static_cast<double>(boundary) * e->KvBytesPerToken());
-    if (GetParam() == Numerics::kDeepSeek) EXPECT_TRUE(e->KvRowFormat().Compact() && e->KeyRowFormat().Compact());
+    EXPECT_EQ(e->KvRowFormat().Compact(), GetParam() == Numerics::kDeepSeek);
     PrefillChunked(*e, live, std::vector<int32_t>(a.begin() + boundary, a.end()), chunk);  // goes on in place
     SequenceState restored = snapshot;
     const std::vector<float> warm = PrefillChunked(*e, restored, std::vector<int32_t>(b.begin() + boundary, b.end()), chunk);
