@@ -8,7 +8,8 @@
 // (BF16: CSA 320 B and HCA 8 B per token per layer; its compact FP8/FP4 layout: CSA 651 / 4 B and
 // HCA 583 / 128 B) and against what the worker's engine stores (dsv4_worker_kv_bytes_per_token:
 // fp32 rows, or compact rows in deepseek numerics). The CPU and the load average are printed.
-// Usage: dsv4-prefix-bench MODEL_DIR [shared_tokens=16384] [plugin=best] [block=512] [numerics=deepseek]
+// The worker runs on every core with the plugin named (avx2 on a CPU without AVX-512).
+// Usage: dsv4-prefix-bench MODEL_DIR [shared_tokens=16384] [plugin=avx512] [block=512] [numerics=deepseek]
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -63,19 +64,18 @@ SpecBytes SpecBytesPerToken(const std::string& model_dir) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: dsv4-prefix-bench MODEL_DIR [shared_tokens=16384] [plugin] [block=512] [numerics=deepseek]\n");
+    std::fprintf(stderr, "usage: dsv4-prefix-bench MODEL_DIR [shared_tokens=16384] [plugin=avx512] [block=512] [numerics=deepseek]\n");
     return 2;
   }
   const std::string model = argv[1];
   const int64_t shared = argc > 2 ? std::atoll(argv[2]) : 16384;
-  const std::string plugin = argc > 3 ? argv[3] : "";
+  const std::string plugin = argc > 3 ? argv[3] : "avx512";
   const std::string block = argc > 4 ? argv[4] : "512";
   const std::string numerics = argc > 5 ? argv[5] : "deepseek";
   ScratchDir disk;
   std::vector<std::string> flags{"--prefix-cache-bytes", std::to_string(64ll << 30), "--prefix-cache-block", block,
                                  "--prefix-cache-dir", disk.path(), "--prefix-cache-disk-bytes", std::to_string(64ll << 30),
-                                 "--prefill-chunk", "512", "--numerics", numerics};
-  if (!plugin.empty()) flags.insert(flags.end(), {"--plugin", plugin});
+                                 "--prefill-chunk", "512", "--numerics", numerics, "--threads", "0", "--plugin", plugin};
   Service svc;
   Service::Worker* w = &svc.AddWorker("flash", model, flags);
   if (!svc.WaitForWorkers(1, std::chrono::minutes(5))) {
