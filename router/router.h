@@ -20,8 +20,10 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -136,7 +138,7 @@ class Router {
     bool sent_first_token = false;
   };
 
-  // An admin swap_plugin waiting for the workers' answers.
+  // An admin swap_plugin or prefix_cache waiting for the workers' answers.
   struct PendingAdmin {
     std::string client;
     std::string id;
@@ -153,6 +155,11 @@ class Router {
   void HandleStatus(const std::string& client, const protocol::StatusRequest& s, bool admin);
   void HandleDrain(const std::string& client, const protocol::DrainRequest& d);
   void HandleSwapPlugin(const std::string& client, const protocol::SwapPluginRequest& s);
+  void HandlePrefixCache(const std::string& client, const protocol::PrefixCacheRequest& p);
+  // Sends command(admin_id) to the named worker or every worker of `tier` and waits for their
+  // results (answered from Chores(): all in, or timed out), or answers at once when none matches.
+  void SendAdminCommand(const std::string& client, const std::string& id, const std::string& worker, std::optional<protocol::Tier> tier,
+                        const std::function<std::string(const std::string& admin_id)>& command);
   void SendToClient(const std::string& client, const std::string& body);
   void ReplyError(const std::string& client, const std::string& id, protocol::ErrorCode code, const std::string& msg);
 
@@ -164,6 +171,9 @@ class Router {
   void OnWorkerDone(Worker& w, const protocol::WorkerDone& d);
   void OnWorkerError(Worker& w, const protocol::WorkerError& e);
   void OnSwapResult(Worker& w, const protocol::SwapResult& s);
+  void OnPrefixCacheResult(Worker& w, const protocol::PrefixCacheResult& p);
+  // A worker's answer to a pending admin operation (ignored when nobody waits for it any more).
+  void AdminAnswered(Worker& w, const std::string& admin_id, protocol::AdminResult result);
   void RemoveWorker(const std::string& identity, const std::string& reason);
   // Disconnects a worker that broke a rule of router/worker_checks.h: counted, logged, told to
   // reset, its requests re-dispatched. `w` is gone afterwards.

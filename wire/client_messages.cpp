@@ -245,6 +245,24 @@ SwapPluginRequest ParseSwapPlugin(const Message& m) {
   return s;
 }
 
+std::string EncodePrefixCache(const PrefixCacheRequest& p) {
+  Writer w("op", "prefix_cache");
+  w.Field("id", p.id).Enum("action", p.action);
+  if (!p.worker.empty()) w.Field("worker", p.worker);
+  if (p.tier) w.Enum("tier", *p.tier);
+  return w.Finish();
+}
+
+PrefixCacheRequest ParsePrefixCache(const Message& m) {
+  PrefixCacheRequest p;
+  p.id = m.Str("id");
+  p.action = m.Enum<PrefixCacheAction>("action");
+  p.worker = m.StrOr("worker", "");
+  if (m.Has("tier")) p.tier = m.Enum<Tier>("tier");
+  if (p.worker.empty() == !p.tier.has_value()) Bad("prefix_cache needs exactly one of 'worker' or 'tier'");
+  return p;
+}
+
 // ---- replies ------------------------------------------------------------------------------
 
 void WriteTokenRun(Writer& w, const TokenRun& t) {
@@ -465,10 +483,26 @@ StatusReply ParseStatus(const Message& m) {
   return s;
 }
 
+std::vector<std::string> EncodePrefixSnapshots(const std::vector<PrefixSnapshot>& list) {
+  std::vector<std::string> out;
+  for (const PrefixSnapshot& s : list)
+    out.push_back(Writer().Field("key", s.key).Field("tokens", s.tokens).Enum("store", s.store).Field("bytes", s.bytes).Finish());
+  return out;
+}
+
+std::vector<PrefixSnapshot> ParsePrefixSnapshots(const Message& m, const char* key) {
+  std::vector<PrefixSnapshot> out;
+  for (const Message& s : m.SubArray(key)) out.push_back(PrefixSnapshot{s.Str("key"), s.Int("tokens"), s.Enum<SnapshotStore>("store"), s.Int("bytes")});
+  return out;
+}
+
 std::string EncodeAdmin(const AdminReply& a) {
   std::vector<std::string> results;
   for (const AdminResult& r : a.results) {
-    results.push_back(Writer().Field("worker", r.worker).Field("ok", r.ok).Field("plugin", r.plugin).Field("error", r.error).Finish());
+    Writer w;
+    w.Field("worker", r.worker).Field("ok", r.ok).Field("plugin", r.plugin).Field("error", r.error);
+    if (!r.snapshots.empty()) w.RawArray("snapshots", EncodePrefixSnapshots(r.snapshots));
+    results.push_back(w.Finish());
   }
   return Writer("type", "admin").Field("id", a.id).Field("ok", a.ok).Field("message", a.message).RawArray("results", results).Finish();
 }
@@ -479,7 +513,7 @@ AdminReply ParseAdmin(const Message& m) {
   a.ok = m.Bool("ok");
   a.message = m.StrOr("message", "");
   for (const Message& r : m.SubArray("results")) {
-    a.results.push_back(AdminResult{r.Str("worker"), r.Bool("ok"), r.StrOr("plugin", ""), r.StrOr("error", "")});
+    a.results.push_back(AdminResult{r.Str("worker"), r.Bool("ok"), r.StrOr("plugin", ""), r.StrOr("error", ""), ParsePrefixSnapshots(r, "snapshots")});
   }
   return a;
 }

@@ -89,6 +89,25 @@ SwapResult ParseSwapResult(const Message& m) {
   return SwapResult{m.Str("admin_id"), m.Bool("ok"), m.StrOr("plugin", ""), m.StrOr("error", "")};
 }
 
+std::string EncodePrefixCacheCommand(const PrefixCacheCommand& p) {
+  return Writer("type", "prefix_cache").Field("admin_id", p.admin_id).Enum("action", p.action).Finish();
+}
+PrefixCacheCommand ParsePrefixCacheCommand(const Message& m) {
+  return PrefixCacheCommand{m.Str("admin_id"), m.Enum<PrefixCacheAction>("action")};
+}
+
+std::string EncodePrefixCacheResult(const PrefixCacheResult& p) {
+  return Writer("type", "prefix_cache_result")
+      .Field("admin_id", p.admin_id)
+      .Field("ok", p.ok)
+      .Field("error", p.error)
+      .RawArray("snapshots", EncodePrefixSnapshots(p.snapshots))
+      .Finish();
+}
+PrefixCacheResult ParsePrefixCacheResult(const Message& m) {
+  return PrefixCacheResult{m.Str("admin_id"), m.Bool("ok"), m.StrOr("error", ""), ParsePrefixSnapshots(m, "snapshots")};
+}
+
 std::string EncodeWorkerToken(const WorkerToken& t) {
   Writer w("type", "token");
   w.Field("rid", t.rid);

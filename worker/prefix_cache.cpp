@@ -144,6 +144,19 @@ void PrefixCache::EvictToBudget() {
   }
 }
 
+std::vector<PrefixCache::Listed> PrefixCache::List() {
+  std::vector<Listed> out;
+  for (uint64_t key : lru_) {
+    const Entry& e = entries_.at(key);
+    size_t bytes = e.fixed_bytes;
+    ForEachGrowing(e.state, [&](const GrowableFloats& g) { bytes += g.size() * sizeof(float); });
+    out.push_back(Listed{key, e.state.pos, false, bytes});
+  }
+  if (disk_)
+    for (const PrefixDisk::Listed& f : disk_->List()) out.push_back(Listed{f.key, f.pos, true, f.bytes});
+  return out;
+}
+
 void PrefixCache::Clear() {
   while (!entries_.empty()) Erase(entries_.begin());
   if (disk_) disk_->Clear();

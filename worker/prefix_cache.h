@@ -71,6 +71,17 @@ class PrefixCache {
   // Drops every snapshot, in RAM and on disk.
   void Clear();
 
+  // Every snapshot: those in RAM, most recently used first (bytes: the state's own copy plus the
+  // compressed rows it sees, shared or not), then the disk tier's files likewise (bytes: the
+  // file's size; the directory is scanned again, so other workers' files are listed too).
+  struct Listed {
+    uint64_t key = 0;
+    int64_t tokens = 0;
+    bool on_disk = false;
+    size_t bytes = 0;
+  };
+  std::vector<Listed> List();
+
   size_t bytes() const { return bytes_; }           // held now, shared pages counted once
   size_t snapshots() const { return entries_.size(); }
   uint64_t evictions() const { return evictions_; }

@@ -176,11 +176,13 @@ PrefixDisk::PrefixDisk(std::string dir, size_t budget_bytes, int64_t block_token
   EvictToBudget(budget_bytes_);
 }
 
-std::string PrefixDisk::FileName(uint64_t key) {
-  char name[32];
-  std::snprintf(name, sizeof name, "%016llx%s", static_cast<unsigned long long>(key), kSuffix);
+std::string PrefixDisk::KeyName(uint64_t key) {
+  char name[17];
+  std::snprintf(name, sizeof name, "%016llx", static_cast<unsigned long long>(key));
   return name;
 }
+
+std::string PrefixDisk::FileName(uint64_t key) { return KeyName(key) + kSuffix; }
 
 std::string PrefixDisk::PathOf(uint64_t key) const { return dir_ + "/" + FileName(key); }
 
@@ -226,12 +228,13 @@ void PrefixDisk::Scan() {
     auto seen = known.find(key);
     if (seen != known.end()) {
       h.parent = seen->second.parent;
+      h.pos = seen->second.pos;
     } else if (!ReadHeader(path, h) || h.key != key) {
       unlink(path.c_str());
       ++rejected_;
       continue;
     }
-    found.push_back({key, File{h.parent, static_cast<size_t>(st.st_size), 0, 0},
+    found.push_back({key, File{h.parent, h.pos, static_cast<size_t>(st.st_size), 0, 0},
                      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec});
   }
   closedir(d);
@@ -340,7 +343,7 @@ bool PrefixDisk::Write(uint64_t key, uint64_t parent, const int32_t* tokens, con
     unlink(tmp.c_str());
     return false;
   }
-  Add(key, File{parent, total, ++clock_, 0});
+  Add(key, File{parent, pos, total, ++clock_, 0});
   if (bytes_ > budget_bytes_) {
     // Other workers' files count against the budget too. Down to 90 %, so that a full directory
     // is scanned once per several writes rather than on each.
@@ -410,9 +413,19 @@ bool PrefixDisk::Extend(uint64_t key, uint64_t parent, const int32_t* tokens, Se
   if (it != files_.end()) {
     it->second.used = ++clock_;
   } else {
-    Add(key, File{parent, m.size, ++clock_, 0});
+    Add(key, File{parent, pos, m.size, ++clock_, 0});
   }
   return true;
+}
+
+std::vector<PrefixDisk::Listed> PrefixDisk::List() {
+  Scan();
+  std::vector<std::pair<uint64_t, Listed>> by_use;
+  for (const auto& [key, f] : files_) by_use.push_back({f.used, Listed{key, f.pos, f.bytes}});
+  std::sort(by_use.begin(), by_use.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<Listed> out;
+  for (const auto& [used, l] : by_use) out.push_back(l);
+  return out;
 }
 
 void PrefixDisk::Clear() {

@@ -52,13 +52,22 @@ class PrefixDisk {
   // Removes every snapshot file (of any worker) in the directory.
   void Clear();
 
+  // The directory's snapshot files (of any worker: it is scanned again), most recently used first.
+  struct Listed {
+    uint64_t key = 0;
+    int64_t pos = 0;  // tokens the snapshot covers
+    size_t bytes = 0;
+  };
+  std::vector<Listed> List();
+
   const std::string& dir() const { return dir_; }
   size_t bytes() const { return bytes_; }  // of the files known after the last write or scan
   size_t files() const { return files_.size(); }
   uint64_t evictions() const { return evictions_; }
   uint64_t rejected() const { return rejected_; }  // files removed for failing a check
 
-  static std::string FileName(uint64_t key);  // "<16 hex digits>.snap"
+  static std::string KeyName(uint64_t key);   // "<16 hex digits>"
+  static std::string FileName(uint64_t key);  // KeyName + ".snap"
 
   // What a file's header says (for tests and tools): false if it is not a readable snapshot header.
   struct Header {
@@ -70,6 +79,7 @@ class PrefixDisk {
  private:
   struct File {
     uint64_t parent = 0;
+    int64_t pos = 0;
     size_t bytes = 0;
     uint64_t used = 0;  // recency: larger is more recent
     int children = 0;   // known files whose parent this is

@@ -63,7 +63,7 @@ Scheduler::~Scheduler() = default;
 void Scheduler::Submit(protocol::WorkRequest w) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    inbox_.push_back(Command{Command::Kind::kRequest, w.rid, std::move(w)});
+    inbox_.push_back(Command{Command::Kind::kRequest, w.rid, std::move(w), {}});
     ++load_;
   }
   cv_.notify_one();
@@ -72,7 +72,7 @@ void Scheduler::Submit(protocol::WorkRequest w) {
 void Scheduler::Cancel(uint64_t rid) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    inbox_.push_back(Command{Command::Kind::kCancel, rid, {}});
+    inbox_.push_back(Command{Command::Kind::kCancel, rid, {}, {}});
   }
   cv_.notify_one();
 }
@@ -80,7 +80,15 @@ void Scheduler::Cancel(uint64_t rid) {
 void Scheduler::CancelAll() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    inbox_.push_back(Command{Command::Kind::kCancelAll, 0, {}});
+    inbox_.push_back(Command{Command::Kind::kCancelAll, 0, {}, {}});
+  }
+  cv_.notify_one();
+}
+
+void Scheduler::AdminPrefixCache(const protocol::PrefixCacheCommand& c) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    inbox_.push_back(Command{Command::Kind::kPrefixCache, 0, {}, c});
   }
   cv_.notify_one();
 }
@@ -113,6 +121,7 @@ void Scheduler::TakeInbox() {
       case Command::Kind::kCancelAll:
         for (auto& s : active_) MarkFinished(*s, "cancelled");
         break;
+      case Command::Kind::kPrefixCache: RunPrefixCacheCommand(c.prefix_cache); break;
     }
   }
 }
@@ -211,6 +220,27 @@ void Scheduler::ReportPrefixCache() {
     catch_up(m_.prefix_disk_evictions, disk->evictions());
     catch_up(m_.prefix_disk_rejected, disk->rejected());
   }
+}
+
+void Scheduler::RunPrefixCacheCommand(const protocol::PrefixCacheCommand& c) {
+  protocol::PrefixCacheResult r{c.admin_id, prefix_cache_.enabled(), "", {}};
+  if (!r.ok) {
+    r.error = "this worker has no prefix cache (dsv4-worker --prefix-cache-bytes is 0)";
+    send_(protocol::EncodePrefixCacheResult(r));
+    return;
+  }
+  for (const PrefixCache::Listed& l : prefix_cache_.List()) {
+    r.snapshots.push_back(protocol::PrefixSnapshot{PrefixDisk::KeyName(l.key), l.tokens,
+                                                   l.on_disk ? protocol::SnapshotStore::kDisk : protocol::SnapshotStore::kRam,
+                                                   static_cast<int64_t>(l.bytes)});
+  }
+  if (c.action == protocol::PrefixCacheAction::kClear) {
+    // Running sequences keep their own states (copies); only later requests start cold.
+    prefix_cache_.Clear();
+    ReportPrefixCache();
+    std::cerr << "I: dsv4-worker: prefix cache cleared by an admin (" << r.snapshots.size() << " snapshots)\n";
+  }
+  send_(protocol::EncodePrefixCacheResult(r));
 }
 
 bool Scheduler::EndsAtEos(const Sequence& s) const {

@@ -68,6 +68,9 @@ class Scheduler {
   void Submit(protocol::WorkRequest w);
   void Cancel(uint64_t rid);
   void CancelAll();
+  // An admin's list or clear of the prefix cache; answered (prefix_cache_result through `send`)
+  // from the scheduler thread, which owns the cache, between steps.
+  void AdminPrefixCache(const protocol::PrefixCacheCommand& c);
   // Number of sequences admitted or waiting (0 = idle). Thread-safe.
   size_t Load() const { return load_.load(); }
 
@@ -79,10 +82,11 @@ class Scheduler {
   struct Sequence;
   // What the link thread asks for, kept in arrival order.
   struct Command {
-    enum class Kind { kRequest, kCancel, kCancelAll };
+    enum class Kind { kRequest, kCancel, kCancelAll, kPrefixCache };
     Kind kind;
     uint64_t rid;
     protocol::WorkRequest request;
+    protocol::PrefixCacheCommand prefix_cache;
   };
 
   void TakeInbox();
@@ -109,6 +113,7 @@ class Scheduler {
   void RestorePrefix(Sequence& s);
   void KeepPrefix(Sequence& s);
   void ReportPrefixCache();  // its gauges and eviction counters, after it changed
+  void RunPrefixCacheCommand(const protocol::PrefixCacheCommand& c);
 
   StepRunner& runner_;
   const PromptEncoder& encoder_;

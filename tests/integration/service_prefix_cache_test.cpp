@@ -102,13 +102,10 @@ TEST(ServicePrefixCache, TheSecondOfTwoRequestsSharingA2000TokenPrefixPrefillsOn
     if (!ids.empty()) ids += ',';
     ids += std::to_string(t);
   }
-  const std::string cmd = BinDir() + "/dsv4 submit --router " + svc.client_endpoint + svc.KeyFlags("client") + " --model flash --max-tokens 2 --ignore-eos --tokens " + ids + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
-  ASSERT_EQ(pclose(p), 0) << out << svc.Logs();
+  const Cli submit =
+      RunCli(BinDir() + "/dsv4 submit --router " + svc.client_endpoint + svc.KeyFlags("client") + " --model flash --max-tokens 2 --ignore-eos --tokens " + ids);
+  const std::string& out = submit.out;
+  ASSERT_EQ(submit.status, 0) << out << svc.Logs();
   EXPECT_NE(out.find("prompt_tokens=2040 "), std::string::npos) << out;
   EXPECT_NE(out.find("cached_tokens=1920"), std::string::npos) << out;
   std::printf("2040-token prompt: cold ttft %.3f s, warm (1920 cached) ttft %.3f s; cache %.1f MiB in %g snapshots\n",
@@ -302,6 +299,86 @@ TEST(ServicePrefixCache, AConversationsTurnsLandOnTheSameWorker) {
       prompt = Concat(Concat(prompt, d.tokens), Tokens(40, 100 * conv + turn));
     }
   }
+}
+
+// dsv4ctl prefix-cache (an admin operation: the cache reveals which prompts a worker ran): a client
+// key is refused and counted, and nothing is dropped; an admin key lists the worker's snapshots in
+// RAM and its files on disk, and clear drops them all, which /metrics and the next request show.
+// A worker without a cache says so.
+TEST(ServicePrefixCache, AnAdminListsAndClearsAWorkersCacheAndAClientMayNot) {
+  ScratchDir disk;
+  Service svc;
+  Service::Worker& w = svc.AddWorker("flash", FlashModel(), DiskFlags(disk.path()));
+  svc.AddWorker("pro", FlashModel());  // no cache
+  ASSERT_TRUE(svc.WaitForWorkers(2, 30s)) << svc.Logs();
+  auto c = svc.NewClient();
+  const std::vector<int32_t> prompt = Tokens(600, 9);
+  const auto first = c->Generate(Request("flash", prompt, 2), 120s);
+  ASSERT_TRUE(first.ok) << first.error.message << svc.Logs();
+  const std::vector<std::string> files = SnapshotFiles(disk.path());
+  ASSERT_EQ(files.size(), 4u);
+  auto ctl = [&](const std::string& who, const std::string& args) {
+    return RunCli(BinDir() + "/dsv4ctl --router " + svc.client_endpoint + svc.KeyFlags(who) + " prefix-cache " + args);
+  };
+  auto metric = [&](const char* name) { return Metric(HttpGet(w.metrics_port, "/metrics"), name, kFlash); };
+
+  for (const char* action : {"list", "clear"}) {
+    const auto refused = ctl("client", std::string(action) + " --tier flash");
+    EXPECT_EQ(refused.status, 1) << action;
+    EXPECT_NE(refused.out.find("op 'prefix_cache' needs an admin key"), std::string::npos) << refused.out;
+  }
+  EXPECT_EQ(Metric(svc.RouterMetrics(), "dsv4_router_forbidden_ops_total", {{"op", "prefix_cache"}, {"role", "client"}}), 2);
+  EXPECT_EQ(metric("dsv4_worker_prefix_cache_snapshots"), 4);
+  EXPECT_EQ(SnapshotFiles(disk.path()).size(), 4u);
+
+  // The admin's listing, through the client library: 4 snapshots in RAM (the last one first), the
+  // 4 files on disk under their keys.
+  auto admin = svc.NewClient("admin");
+  auto listed = admin->Call(protocol::EncodePrefixCache({"l1", protocol::PrefixCacheAction::kList, w.id, std::nullopt}), "l1", 30s);
+  ASSERT_TRUE(listed && listed->kind == client::Event::Kind::kAdmin) << svc.Logs();
+  ASSERT_TRUE(listed->admin.ok) << listed->admin.message;
+  ASSERT_EQ(listed->admin.results.size(), 1u);
+  const auto& snapshots = listed->admin.results[0].snapshots;
+  ASSERT_EQ(snapshots.size(), 8u);
+  std::vector<std::string> on_disk;
+  for (size_t i = 0; i < snapshots.size(); ++i) {
+    const auto& s = snapshots[i];
+    if (i < 4) {
+      EXPECT_EQ(s.store, protocol::SnapshotStore::kRam);
+      EXPECT_EQ(s.tokens, 512 - 128 * static_cast<int64_t>(i));
+      EXPECT_GT(s.bytes, 0);
+    } else {
+      EXPECT_EQ(s.store, protocol::SnapshotStore::kDisk);
+      on_disk.push_back(disk.path() + "/" + s.key + ".snap");
+      EXPECT_EQ(static_cast<uintmax_t>(s.bytes), std::filesystem::file_size(on_disk.back()));
+    }
+  }
+  std::sort(on_disk.begin(), on_disk.end());
+  EXPECT_EQ(on_disk, files);
+
+  // dsv4ctl: the same listing, and the worker without a cache says why.
+  const auto list = ctl("admin", "list --tier flash");
+  EXPECT_EQ(list.status, 0) << list.out;
+  EXPECT_NE(list.out.find("8 snapshots"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("tokens=512  store=ram"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("tokens=128  store=disk"), std::string::npos) << list.out;
+  const auto none = ctl("admin", "list --tier pro");
+  EXPECT_EQ(none.status, 1);
+  EXPECT_NE(none.out.find("no prefix cache"), std::string::npos) << none.out;
+
+  const auto cleared = ctl("admin", "clear --worker " + w.id);
+  EXPECT_EQ(cleared.status, 0) << cleared.out;
+  EXPECT_NE(cleared.out.find("8 snapshots cleared"), std::string::npos) << cleared.out;
+  EXPECT_EQ(metric("dsv4_worker_prefix_cache_snapshots"), 0);
+  EXPECT_EQ(metric("dsv4_worker_prefix_cache_bytes"), 0);
+  EXPECT_EQ(metric("dsv4_worker_prefix_cache_disk_files"), 0);
+  EXPECT_EQ(metric("dsv4_worker_prefix_cache_disk_bytes"), 0);
+  EXPECT_TRUE(SnapshotFiles(disk.path()).empty());
+  const auto again = c->Generate(Request("flash", prompt, 2), 120s);
+  ASSERT_TRUE(again.ok) << again.error.message;
+  EXPECT_EQ(again.done.usage.cached_tokens, 0);
+  EXPECT_EQ(again.answer.tokens, first.answer.tokens);
+  EXPECT_EQ(metric("dsv4_worker_prefix_cache_snapshots"), 4);  // the cache works on
 }
 
 }  // namespace

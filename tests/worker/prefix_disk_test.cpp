@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -155,6 +156,43 @@ TEST(PrefixDisk, ARamHitIsExtendedByTheFilesBeyondIt) {
   EXPECT_EQ(hit->tokens, 512);
   EXPECT_EQ(hit->disk_tokens, 256);
   ExpectSameState(hit->state, StateAt(512));
+}
+
+// What an admin's `dsv4ctl prefix-cache list` shows: RAM snapshots most recently used first, then
+// the directory's files (another worker's too); clear drops both.
+TEST(PrefixDisk, ListShowsRamSnapshotsAndTheDirectorysFilesAndClearDropsThem) {
+  Dir dir;
+  const std::vector<int32_t> a = Tokens(7, 600), b = Tokens(8, 300);
+  PrefixCache other(kRam, kBlock, "tiny\nfp32", dir.path, kDisk);
+  const std::vector<uint64_t> b_keys = Prefill(other, b, 256);  // another worker's files
+  PrefixCache cache(kRam, kBlock, "tiny\nfp32", dir.path, kDisk);
+  const std::vector<uint64_t> a_keys = Prefill(cache, a, 384);
+  const auto list = cache.List();
+  ASSERT_EQ(list.size(), 3u + 5u);
+  for (size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_FALSE(list[i].on_disk);
+    EXPECT_EQ(list[i].key, a_keys[2 - i]);
+    EXPECT_EQ(list[i].tokens, 384 - 128 * static_cast<int64_t>(i));
+    // The state's window and open row, plus the entries and keys it sees (shared or not).
+    const int64_t pos = list[i].tokens;
+    EXPECT_GE(list[i].bytes, static_cast<size_t>((16 * 8 + 8 + 8 + pos / 4 * 12) * 4));
+  }
+  std::map<uint64_t, PrefixCache::Listed> files;
+  for (size_t i = 3; i < list.size(); ++i) {
+    EXPECT_TRUE(list[i].on_disk);
+    files[list[i].key] = list[i];
+  }
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(files.at(a_keys[i]).tokens, 128 * static_cast<int64_t>(i + 1));
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(files.at(b_keys[i]).tokens, 128 * static_cast<int64_t>(i + 1));
+  for (const auto& [key, f] : files) EXPECT_EQ(f.bytes, std::filesystem::file_size(dir.File(key)));
+
+  cache.Clear();
+  EXPECT_TRUE(cache.List().empty());
+  EXPECT_EQ(cache.snapshots(), 0u);
+  EXPECT_EQ(cache.bytes(), 0u);
+  EXPECT_EQ(dir.Files(), 0u);
+  EXPECT_FALSE(cache.Lookup(a, 599, Empty()));
 }
 
 // Truncated, corrupt (one flipped byte) and foreign (another model's file under this key) files.
