@@ -77,15 +77,19 @@ int main(int argc, char** argv) {
   std::string body;
   const auto tier_choice = protocol::ParseTier(tier);
   const bool one_target = worker.empty() != tier.empty() && (tier.empty() || tier_choice);
-  const auto cache_action = args.size() == 1 ? protocol::ParseName<protocol::PrefixCacheAction>(args[0]) : std::nullopt;
+  // (A plain enum and a flag: GCC 12 takes a std::optional's payload here for uninitialized.)
+  const bool cache_action_ok = args.size() == 1 && protocol::ParseName<protocol::PrefixCacheAction>(args[0]).has_value();
+  const protocol::PrefixCacheAction cache_action =
+      cache_action_ok ? protocol::ParseName<protocol::PrefixCacheAction>(args[0]).value_or(protocol::PrefixCacheAction::kList)
+                      : protocol::PrefixCacheAction::kList;
   if (command == "workers") {
     body = protocol::EncodeStatusRequest({id});
   } else if (command == "drain" && args.size() == 1) {
     body = protocol::EncodeDrain({id, args[0]});
   } else if (command == "swap-plugin" && !plugin.empty() && one_target) {
     body = protocol::EncodeSwapPlugin({id, plugin, worker, tier_choice});
-  } else if (command == "prefix-cache" && cache_action && one_target) {
-    body = protocol::EncodePrefixCache({id, *cache_action, worker, tier_choice});
+  } else if (command == "prefix-cache" && cache_action_ok && one_target) {
+    body = protocol::EncodePrefixCache({id, cache_action, worker, tier_choice});
   } else {
     return flags.Fail("'" + command + "' needs other arguments (see the usage line)");
   }
@@ -124,7 +128,7 @@ int main(int argc, char** argv) {
       std::cout << "worker=" << r.worker << "  ok=" << yes_no(r.ok) << "  plugin=" << r.plugin << "  error=" << r.error << "\n";
       if (command != "prefix-cache") continue;
       // For clear, the snapshots it dropped.
-      std::cout << "  " << r.snapshots.size() << (*cache_action == protocol::PrefixCacheAction::kClear ? " snapshots cleared" : " snapshots")
+      std::cout << "  " << r.snapshots.size() << (cache_action == protocol::PrefixCacheAction::kClear ? " snapshots cleared" : " snapshots")
                 << "\n";
       for (const protocol::PrefixSnapshot& s : r.snapshots) {
         std::cout << "  key=" << s.key << "  tokens=" << s.tokens << "  store=" << protocol::NameOf(s.store) << "  bytes=" << s.bytes << "\n";
