@@ -172,10 +172,6 @@ class PyLiteralReader {
   const std::string& origin_;
 };
 
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 }  // namespace
 
 namespace {
@@ -211,20 +207,6 @@ std::string ExtractPythonStringConstant(const std::string& source, const std::st
   const size_t at = FindAssignment(source, name);
   if (at == std::string::npos) throw Error("'" + origin + "': no assignment to " + name + " found");
   return PyLiteralReader(source, at, origin).ReadConcatenation();
-}
-
-std::string LoadReasoningEffortMaxPrefix(const std::string& path) {
-  std::string text = ReadText(path, "reasoning effort prefix");
-  if (!EndsWith(path, ".py")) return text;
-  return ExtractPythonStringConstant(text, "REASONING_EFFORT_MAX", path);
-}
-
-std::optional<std::string> FindReasoningEffortMaxPrefix(const std::string& model_dir) {
-  const std::filesystem::path path =
-      std::filesystem::path(model_dir) / "encoding" / "encoding_dsv4.py";
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return std::nullopt;
-  return LoadReasoningEffortMaxPrefix(path.string());
 }
 
 ReasoningEffortPrompts ParseReasoningEffortPrompts(const std::string& source, const std::string& origin) {

@@ -112,7 +112,17 @@ StepStats Engine::Forward(const std::vector<SeqChunk>& chunks) {
   if (n == 0) return {};
 
   const KernelTableLease kernels = kernels_();  // held for the whole step (hot-swap safety)
-  StepContext s{*kernels, pool_, chunks, *buffers_};
+  // deepseek numerics: every product through the batch-invariant slots (a token's logits must not
+  // depend on what shares its step), never the packed path, whose tiles have orders of their own;
+  // the products behind an FP8 quantiser through matmul_quantized (QuantizedJob), the rest here.
+  dsv4_kernel_table invariant = *kernels;
+  if (numerics_ == Numerics::kDeepSeek) {
+    invariant.matmul = kernels->matmul_invariant;
+    invariant.packed_x_bytes = nullptr;
+    invariant.pack_x = nullptr;
+    invariant.matmul_packed = nullptr;
+  }
+  StepContext s{invariant, pool_, chunks, *buffers_};
   s.profile = profile_matmuls;
   s.n = n;
   s.stats.experts_per_layer = c.n_routed_experts;

@@ -32,8 +32,8 @@ void Engine::Impl::ProjectFromInput(StepContext& s, const LayerWeights& L) const
   const float* x = b.attn_x.data();
   const float* xq = GemmInput(s, x, b.attn_xq);  // #1: FP8 into wq_a and wkv only
   b.jobs.clear();
-  b.jobs.push_back({&L.wq_a, xq, D, n, Grown(b.cq, n * Rq), Rq});
-  b.jobs.push_back({&L.wkv, xq, D, n, Grown(b.kv, n * Dh), Dh});
+  b.jobs.push_back(QuantizedJob(L.wq_a, xq, D, n, Grown(b.cq, n * Rq), Rq));
+  b.jobs.push_back(QuantizedJob(L.wkv, xq, D, n, Grown(b.kv, n * Dh), Dh));
   if (L.kind != AttnKind::kSliding) {
     const CompressorWeights& cw = L.compressor;
     b.jobs.push_back({&cw.wkv, x, D, n, Grown(b.cmp_value, n * cw.width), cw.width});
@@ -56,8 +56,9 @@ void Engine::Impl::ProjectQueries(StepContext& s, const LayerWeights& L) const {
   Rmsnorm(s, b.cq.data(), Rq, n, Rq, &L.q_norm, b.cq.data(), Rq);
   Quantize(s, QuantPoint::kGemmInput, b.cq.data(), n, Rq, Rq);  // #2
   b.jobs.clear();
-  b.jobs.push_back({&L.wq_b, b.cq.data(), Rq, n, Grown(b.q, n * H * Dh), H * Dh});
-  if (L.kind == AttnKind::kCsa) b.jobs.push_back({&L.indexer.wq_b, b.cq.data(), Rq, n, Grown(b.idx_q, n * Hi * Di), Hi * Di});
+  b.jobs.push_back(QuantizedJob(L.wq_b, b.cq.data(), Rq, n, Grown(b.q, n * H * Dh), H * Dh));
+  if (L.kind == AttnKind::kCsa)
+    b.jobs.push_back(QuantizedJob(L.indexer.wq_b, b.cq.data(), Rq, n, Grown(b.idx_q, n * Hi * Di), Hi * Di));
   Matmuls(s, b.jobs);
 }
 
@@ -248,7 +249,9 @@ void Engine::Impl::GroupedOutput(StepContext& s, const LayerWeights& L) const {
   for (int64_t g = 0; g < G; ++g) b.jobs.push_back({&L.wo_a, b.attn_o.data() + g * group_in, H * Dh, n, z, G * Ro, g * Ro, (g + 1) * Ro});
   Matmuls(s, b.jobs);
   Quantize(s, QuantPoint::kGemmInput, z, n, G * Ro, G * Ro);  // #7
-  Matmul(s, L.wo_b, z, G * Ro, n, Grown(b.block_out, n * D), D);
+  b.jobs.clear();
+  b.jobs.push_back(QuantizedJob(L.wo_b, z, G * Ro, n, Grown(b.block_out, n * D), D));
+  Matmuls(s, b.jobs);
 }
 
 }  // namespace dsv4

@@ -93,9 +93,9 @@ void Engine::Impl::ExpertProducts(StepContext& s, const LayerWeights& L) const {
   b.jobs.clear();
   b.down_jobs.clear();
   const auto add = [&](const ExpertWeights& ew, const float* in, int64_t r0, int64_t m) {
-    b.jobs.push_back({&ew.w1, in, D, m, g + r0 * F, F});
-    b.jobs.push_back({&ew.w3, in, D, m, up + r0 * F, F});
-    b.down_jobs.push_back({&ew.w2, h + r0 * F, F, m, o + r0 * D, D});
+    b.jobs.push_back(QuantizedJob(ew.w1, in, D, m, g + r0 * F, F));
+    b.jobs.push_back(QuantizedJob(ew.w3, in, D, m, up + r0 * F, F));
+    b.down_jobs.push_back(QuantizedJob(ew.w2, h + r0 * F, F, m, o + r0 * D, D));
   };
   for (int64_t e = 0; e < E; ++e) {
     const int64_t r0 = b.expert_begin[e], m = b.expert_begin[e + 1] - r0;

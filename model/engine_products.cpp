@@ -78,6 +78,13 @@ void Engine::Impl::Matmul(StepContext& s, const dsv4_matrix& m, const float* x, 
   Matmuls(s, s.b.jobs);
 }
 
+MatmulJob Engine::Impl::QuantizedJob(const dsv4_matrix& m, const float* x, int64_t ldx, int64_t n, float* y,
+                                     int64_t ldy) const {
+  MatmulJob j{&m, x, ldx, n, y, ldy};
+  j.quantized = deepseek;
+  return j;
+}
+
 // With profiling on, the pass's time is shared among its shapes in proportion to their bytes.
 void Engine::Impl::Matmuls(StepContext& s, const std::vector<MatmulJob>& jobs) const {
   double total = 0.0;

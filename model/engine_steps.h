@@ -54,6 +54,9 @@ struct Engine::Impl {
   void Matmul(StepContext& s, const dsv4_matrix& m, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy) const;
   // The independent products of s.b.jobs (or `jobs`) in one pass over the pool (parallel_matmul.h).
   void Matmuls(StepContext& s, const std::vector<MatmulJob>& jobs) const;
+  // A product whose x is the output of a GEMM-input quantiser: in deepseek mode marked quantized
+  // (the plugin's bf16-exact products), in fp32 mode a plain job.
+  MatmulJob QuantizedJob(const dsv4_matrix& m, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy) const;
   void Rmsnorm(StepContext& s, const float* x, int64_t ld, int64_t rows, int64_t dim, const FloatTensor* weight, float* y,
                int64_t ldy) const;
   // In deepseek mode, quantises `cols` values of each of `rows` rows (stride ld) in place at

@@ -84,7 +84,7 @@ void RunGroup(const dsv4_kernel_table& K, ThreadPool& pool, PackedScratch& scrat
       if (p.packed_bytes > 0) {
         K.matmul_packed(j.m, rb, re, packed + p.packed_offset, j.n, j.y, j.ldy);
       } else {
-        K.matmul(j.m, rb, re, j.x, j.ldx, j.n, j.y, j.ldy);
+        (j.quantized ? K.matmul_quantized : K.matmul)(j.m, rb, re, j.x, j.ldx, j.n, j.y, j.ldy);
       }
     }
   });

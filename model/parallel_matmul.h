@@ -34,6 +34,8 @@ struct MatmulJob {
   float* y = nullptr;
   int64_t ldy = 0;
   int64_t r0 = 0, r1 = -1;
+  // x holds an FP8 quantiser's outputs (bf16 values): the plugin's matmul_quantized computes it.
+  bool quantized = false;
 };
 
 // Runs every job; jobs must not write what another job reads. Work is handed out in blocks of

@@ -1,6 +1,7 @@
 // The loader's gate: a candidate plugin must agree with the reference plugin on a few small,
 // deterministic cases of every kernel before it may serve. Tolerances allow bf16 activations
 // (relative 2e-2 of the output scale); anything worse is a broken kernel.
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <cstdint>
@@ -77,6 +78,19 @@ std::string CheckMatmul(const dsv4_kernel_table& c, const dsv4_kernel_table& r, 
     c.matmul(&w, 67, rows, x.data(), cols, n, yc.data(), rows);
     r.matmul(&w, 0, rows, x.data(), cols, n, yr.data(), rows);
     if (!Close(yc, yr, kTol)) return "matmul (weight type " + std::to_string(type) + ", n=" + std::to_string(n) + ")";
+    c.matmul_invariant(&w, 0, 67, x.data(), cols, n, yc.data(), rows);
+    c.matmul_invariant(&w, 67, rows, x.data(), cols, n, yc.data(), rows);
+    if (!Close(yc, yr, kTol))
+      return "matmul_invariant (weight type " + std::to_string(type) + ", n=" + std::to_string(n) + ")";
+    if (type == DSV4_WEIGHT_F32) continue;  // quantised activations never meet F32 weights
+    // matmul_quantized takes bf16 values only: x with its low 16 bits cleared.
+    std::vector<float> xq(x);
+    for (float& v : xq) v = dsv4_bf16_to_f32(static_cast<uint16_t>(std::bit_cast<uint32_t>(v) >> 16));
+    c.matmul_quantized(&w, 0, 67, xq.data(), cols, n, yc.data(), rows);
+    c.matmul_quantized(&w, 67, rows, xq.data(), cols, n, yc.data(), rows);
+    r.matmul(&w, 0, rows, xq.data(), cols, n, yr.data(), rows);
+    if (!Close(yc, yr, kTol))
+      return "matmul_quantized (weight type " + std::to_string(type) + ", n=" + std::to_string(n) + ")";
   }
   if (c.packed_x_bytes) {  // the packed path, for token counts on both sides of any tile width
     for (int64_t n : {1, 2, 5, 6, 17}) {

@@ -24,8 +24,10 @@ extern "C" {
 #endif
 
 /* Bumped on any change to a struct layout or slot meaning. A loader refuses any other value.
- * 2: packed-activation matrix products (packed_x_bytes, pack_x, matmul_packed) appended. */
-#define DSV4_KERNEL_ABI_VERSION 2u
+ * 2: packed-activation matrix products (packed_x_bytes, pack_x, matmul_packed) appended.
+ * 3: matmul_invariant (batch-invariant matrix products, deepseek numerics) appended.
+ * 4: matmul_quantized (products of quantised, bf16-exact activations, deepseek numerics) appended. */
+#define DSV4_KERNEL_ABI_VERSION 4u
 
 /* Name of the one symbol a plugin exports. */
 #define DSV4_KERNEL_ENTRY_SYMBOL "dsv4_kernel_plugin_entry"
@@ -159,6 +161,23 @@ typedef struct dsv4_kernel_table {
                  void* packed);
   void (*matmul_packed)(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const void* packed, int64_t n,
                         float* y, int64_t ldy);
+
+  /* The products of matmul, batch-invariant: each y[t*ldy + r] has the same bits whatever n is,
+   * whatever the other tokens of the call are, and whatever row range computes it (a token's
+   * products summed in one order the plugin fixes). The engine calls it for every product in
+   * deepseek numerics (issue 14), where one changed last bit flips FP8 roundings downstream; in
+   * fp32 numerics it calls matmul, whose kernels may pick their order by n. */
+  void (*matmul_invariant)(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x,
+                           int64_t ldx, int64_t n, float* y, int64_t ldy);
+
+  /* The products of matmul_invariant (batch-invariant as it is) for activations the caller
+   * guarantees are bf16 values: the outputs of an FP8 quantiser (q times a power of two), which
+   * the engine hands here in deepseek numerics. With weights that are bf16 values too (BF16, and
+   * FP8 / FP4 times their scales) every product is exact in a bf16 dot product: a plugin may
+   * convert x to bf16 (exactly) and use bf16 dot products or tiles. Any other x gives undefined
+   * (rounded) results. */
+  void (*matmul_quantized)(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x,
+                           int64_t ldx, int64_t n, float* y, int64_t ldy);
 } dsv4_kernel_table;
 
 typedef const dsv4_kernel_table* (*dsv4_kernel_entry_fn)(void);

@@ -35,6 +35,8 @@ const char* MissingSlot(const dsv4_kernel_table& t) {
   if (!t.swiglu) return "swiglu";
   if (!t.softmax_pool) return "softmax_pool";
   if (!t.sinkhorn) return "sinkhorn";
+  if (!t.matmul_invariant) return "matmul_invariant";
+  if (!t.matmul_quantized) return "matmul_quantized";
   // The packed products come as a set: all three slots or none.
   const int packed = (t.packed_x_bytes != nullptr) + (t.pack_x != nullptr) + (t.matmul_packed != nullptr);
   if (packed != 0 && packed != 3) return !t.packed_x_bytes ? "packed_x_bytes" : !t.pack_x ? "pack_x" : "matmul_packed";

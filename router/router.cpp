@@ -20,7 +20,7 @@ int TierIndex(Tier t) { return t == Tier::kFlash ? 0 : 1; }
 constexpr int64_t kMaxDeadlineMs = int64_t{1} << 40;
 
 zmq::socket_t MakeRouterSocket(zmq::context_t& ctx, const std::string& endpoint, const PeerAuth& auth, const std::string& domain,
-                               int64_t max_message_bytes) {
+                               int64_t max_message_bytes, int send_hwm) {
   zmq::socket_t s(ctx, zmq::socket_type::router);
   // libzmq drops the connection of a peer whose message is larger, before buffering it whole.
   s.set(zmq::sockopt::maxmsgsize, max_message_bytes);
@@ -28,7 +28,7 @@ zmq::socket_t MakeRouterSocket(zmq::context_t& ctx, const std::string& endpoint,
   s.set(zmq::sockopt::linger, 0);
   // Token streams are many small messages; a deep queue rides out a slow reader, and a full one
   // is handled explicitly (PeerSender), never by a silent drop.
-  s.set(zmq::sockopt::sndhwm, 100000);
+  s.set(zmq::sockopt::sndhwm, send_hwm);
   s.set(zmq::sockopt::rcvhwm, 100000);
   auth.Secure(s, domain);
   try {
@@ -68,8 +68,8 @@ Router::Router(const RouterConfig& cfg) : cfg_(cfg) {
   metrics_ = std::make_unique<RouterMetrics>(metrics_endpoint_->Registry());
   economics_ = std::make_unique<TierEconomics>(metrics_endpoint_->Registry(), cfg.prices);
   auth_ = std::make_unique<PeerAuth>(ctx_, LoadSecurity(cfg), metrics_endpoint_->Registry());
-  clients_ = MakeRouterSocket(ctx_, cfg.client_endpoint, *auth_, kClientDomain, kMaxClientMessageBytes);
-  workers_sock_ = MakeRouterSocket(ctx_, cfg.worker_endpoint, *auth_, kWorkerDomain, kMaxWorkerMessageBytes);
+  clients_ = MakeRouterSocket(ctx_, cfg.client_endpoint, *auth_, kClientDomain, kMaxClientMessageBytes, cfg.send_hwm);
+  workers_sock_ = MakeRouterSocket(ctx_, cfg.worker_endpoint, *auth_, kWorkerDomain, kMaxWorkerMessageBytes, cfg.send_hwm);
   client_sender_ = std::make_unique<PeerSender>(clients_, cfg.backlog_limit);
   worker_sender_ = std::make_unique<PeerSender>(workers_sock_, cfg.backlog_limit);
   started_ = Clock::now();
@@ -103,14 +103,16 @@ void Router::Run() {
   while (!stop_) {
     // Short timeout while messages wait in a backlog, else the heartbeat interval bounds it.
     const int timeout_ms = client_sender_->HasBacklog() || worker_sender_->HasBacklog() ? 5 : std::min(cfg_.heartbeat_ms, 100);
+    // (A pass that left client messages unread finds the socket readable at once.)
     try {
       zmq::poll(items, 2, std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       throw;
     }
-    // Bounded batches per socket so neither side can starve the other.
-    for (int i = 0; i < 256; ++i) {
+    // Bounded batches per socket so neither side can starve the other, nor the chores.
+    const auto worker_pass_end = Clock::now() + kWorkerTimePerPass;
+    for (int i = 0; i < 256 && Clock::now() < worker_pass_end; ++i) {
       std::vector<zmq::message_t> frames;
       if (!zmq::recv_multipart(workers_sock_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
       if (frames.size() != 2) {
@@ -119,9 +121,14 @@ void Router::Run() {
       }
       HandleWorker(frames[0].to_string(), frames[1]);
     }
-    for (int i = 0; i < 256; ++i) {
+    // Client work per pass is bounded in messages, bytes and time, so however much a client sends
+    // the chores (worker expiry, heartbeats, deadlines) run every few milliseconds.
+    const auto client_pass_end = Clock::now() + kClientTimePerPass;
+    size_t client_bytes = 0;
+    for (int i = 0; i < 256 && client_bytes < kClientBytesPerPass && Clock::now() < client_pass_end; ++i) {
       std::vector<zmq::message_t> frames;
       if (!zmq::recv_multipart(clients_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+      for (const auto& f : frames) client_bytes += f.size();
       const std::string client = frames[0].to_string();
       if (frames.size() != 2) {
         ReplyError(client, "", ErrorCode::kBadRequest,
@@ -142,8 +149,16 @@ void Router::Run() {
 
 // ---- client side --------------------------------------------------------------------------
 
-void Router::SendToClient(const std::string& client, const std::string& body) {
-  const auto o = client_sender_->Send(client, body);
+void Router::SendToClient(const std::string& client, const std::string& body, const std::string& id) {
+  OnClientSendOutcome(client, client_sender_->Send(client, body, id));
+}
+
+void Router::SendChunkToClient(const std::string& client, const protocol::TokenChunk& chunk) {
+  OnClientSendOutcome(client, client_sender_->SendChunk(client, chunk));
+}
+
+void Router::OnClientSendOutcome(const std::string& client, PeerSender::Outcome o) {
+  if (o == PeerSender::Outcome::kMerged) metrics_->ChunksMerged().Increment();
   if (o == PeerSender::Outcome::kUnreachable || o == PeerSender::Outcome::kStuck) {
     metrics_->SendFailures("client", o == PeerSender::Outcome::kStuck ? "stuck" : "unreachable").Increment();
     dead_clients_.insert(client);
@@ -151,14 +166,14 @@ void Router::SendToClient(const std::string& client, const std::string& body) {
 }
 
 void Router::ReplyError(const std::string& client, const std::string& id, ErrorCode code, const std::string& msg) {
-  SendToClient(client, protocol::EncodeError({id, code, msg}));
+  SendToClient(client, protocol::EncodeError({id, code, msg}), id);
 }
 
 void Router::HandleClient(const std::string& client, zmq::message_t& body) {
   const PeerAuth::Peer peer = auth_->PeerOf(body);
   std::string id;
   try {
-    const Message m = Message::Decode(body.data(), body.size(), "op");
+    const Message m = Message::Decode(body.data(), body.size(), "op", protocol::kMaxRequestElements);
     try {
       id = m.StrOr("id", "");
     } catch (const ProtocolError&) {
@@ -271,7 +286,7 @@ void Router::HandleStatus(const std::string& client, const protocol::StatusReque
   reply.queued_flash = static_cast<int64_t>(queues_[0].size());
   reply.queued_pro = static_cast<int64_t>(queues_[1].size());
   reply.in_flight = static_cast<int64_t>(requests_.size());
-  SendToClient(client, protocol::EncodeStatus(reply));
+  SendToClient(client, protocol::EncodeStatus(reply), s.id);
 }
 
 void Router::HandleDrain(const std::string& client, const protocol::DrainRequest& d) {
@@ -279,10 +294,10 @@ void Router::HandleDrain(const std::string& client, const protocol::DrainRequest
     if (w.info.worker_id != d.worker) continue;
     w.draining = true;
     SendToWorker(ident, protocol::EncodeSignal(protocol::Signal::kDrain));
-    SendToClient(client, protocol::EncodeAdmin({d.id, true, "draining " + d.worker, {}}));
+    SendToClient(client, protocol::EncodeAdmin({d.id, true, "draining " + d.worker, {}}), d.id);
     return;
   }
-  SendToClient(client, protocol::EncodeAdmin({d.id, false, "no worker '" + d.worker + "'", {}}));
+  SendToClient(client, protocol::EncodeAdmin({d.id, false, "no worker '" + d.worker + "'", {}}), d.id);
 }
 
 void Router::SendAdminCommand(const std::string& client, const std::string& id, const std::string& worker, std::optional<protocol::Tier> tier,
@@ -299,7 +314,7 @@ void Router::SendAdminCommand(const std::string& client, const std::string& id, 
     }
   }
   if (pa.waiting.empty()) {
-    SendToClient(client, protocol::EncodeAdmin({id, false, "no worker matches", {}}));
+    SendToClient(client, protocol::EncodeAdmin({id, false, "no worker matches", {}}), id);
     return;
   }
   admins_[admin_id] = std::move(pa);
@@ -388,7 +403,8 @@ void Router::Chores() {
     SendToClient(pa.client, protocol::EncodeAdmin({pa.id, complete && pa.all_ok,
                                                    complete ? std::string(pa.all_ok ? "ok" : "failed on some workers")
                                                             : "timed out waiting for " + std::to_string(pa.waiting.size()) + " worker(s)",
-                                                   pa.results}));
+                                                   pa.results}),
+                 pa.id);
     it = admins_.erase(it);
   }
   HandleSendFailures();
@@ -403,6 +419,7 @@ void Router::UpdateGauges() {
     metrics_->WorkersAlive(t).Set(static_cast<double>(LiveWorkers(t)));
   }
   metrics_->InFlight().Set(static_cast<double>(requests_.size()));
+  metrics_->ClientBacklog().Set(static_cast<double>(client_sender_->BacklogSize()));
 }
 
 }  // namespace dsv4::router

@@ -56,6 +56,16 @@ inline constexpr size_t kReleasedRemembered = 4096;
 inline constexpr int64_t kMaxClientMessageBytes = int64_t{16} << 20;
 inline constexpr int64_t kMaxWorkerMessageBytes = int64_t{128} << 20;
 
+// Client work per loop pass (issue 16: no client can stall the router). A pass reads at most 256
+// client messages, this many bytes of them and for this long, then does the chores; the largest
+// message a client may send (kMaxClientMessageBytes) takes a few milliseconds to check.
+inline constexpr size_t kClientBytesPerPass = size_t{4} << 20;
+inline constexpr std::chrono::milliseconds kClientTimePerPass{20};
+// Worker output per pass: at most 256 messages and this long. Bounded in time too because on a
+// loaded machine (a sanitizer build beside other work) 256 token messages took long enough that
+// the heartbeats the chores send reached workers past their liveness, and they reconnected.
+inline constexpr std::chrono::milliseconds kWorkerTimePerPass{20};
+
 struct RouterConfig {
   std::string client_endpoint = "tcp://127.0.0.1:5555";
   std::string worker_endpoint = "tcp://127.0.0.1:5556";
@@ -72,7 +82,10 @@ struct RouterConfig {
   size_t queue_capacity = 256;     // waiting requests per tier; beyond: `overloaded`
   int max_attempts = 3;            // dispatches per request before `unavailable`
   int unavailable_after_ms = 5000; // a tier without live workers this long fails its queue
-  size_t backlog_limit = 10000;    // messages held for a peer whose queue is full
+  // Messages libzmq queues per peer before the router holds them itself (PeerSender, where a
+  // slow client's token chunks merge). Lower only to reach that state sooner (tests).
+  int send_hwm = 100000;
+  size_t backlog_limit = 10000;    // entries held for a peer whose queue is full (token chunks merge: PeerSender)
   // Cache-aware routing (router/prefix_affinity.h): a request goes to the worker its leading
   // part hashes to unless that one's load exceeds the least loaded's by more than this share of
   // capacity; negative: least loaded always.
@@ -160,7 +173,11 @@ class Router {
   // results (answered from Chores(): all in, or timed out), or answers at once when none matches.
   void SendAdminCommand(const std::string& client, const std::string& id, const std::string& worker, std::optional<protocol::Tier> tier,
                         const std::function<std::string(const std::string& admin_id)>& command);
-  void SendToClient(const std::string& client, const std::string& body);
+  // `id`: the request (or op) the message answers, so a waiting token chunk of it is not merged
+  // across this message (PeerSender).
+  void SendToClient(const std::string& client, const std::string& body, const std::string& id);
+  void SendChunkToClient(const std::string& client, const protocol::TokenChunk& chunk);
+  void OnClientSendOutcome(const std::string& client, PeerSender::Outcome o);
   void ReplyError(const std::string& client, const std::string& id, protocol::ErrorCode code, const std::string& msg);
 
   // -- worker side (router_workers.cpp)

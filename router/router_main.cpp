@@ -34,6 +34,11 @@ int main(int argc, char** argv) {
       "heartbeat-ms", po::value(&c.heartbeat_ms)->default_value(c.heartbeat_ms), "heartbeat interval, both directions")(
       "heartbeat-liveness", po::value(&c.heartbeat_liveness)->default_value(c.heartbeat_liveness), "missed heartbeats before a worker is dead")(
       "queue-capacity", po::value(&c.queue_capacity)->default_value(c.queue_capacity), "waiting requests per tier before `overloaded`")(
+      "send-hwm", po::value(&c.send_hwm)->default_value(c.send_hwm),
+      "messages queued per peer in ZeroMQ before the router holds them (and merges a slow client's token chunks)")(
+      "backlog-limit", po::value(&c.backlog_limit)->default_value(c.backlog_limit),
+      "entries the router holds for one peer that reads nothing; past it the peer is dropped (a slow client's chunks merge, "
+      "so only a peer that piles up replies reaches it)")(
       "max-attempts", po::value(&c.max_attempts)->default_value(c.max_attempts), "dispatches per request before `unavailable`")(
       "affinity-margin", po::value(&c.affinity_margin)->default_value(c.affinity_margin),
       "cache-aware routing: send a request to the worker its prompt's start hashes to unless that one is busier than the least "

@@ -43,6 +43,16 @@ RouterMetrics::RouterMetrics(prometheus::Registry& reg) {
                               .Register(reg)
                               .Add({});
   in_flight_ = &BuildGauge().Name("dsv4_router_requests_in_flight").Help("Requests accepted and not yet ended").Register(reg).Add({});
+  chunks_merged_ = &BuildCounter()
+                        .Name("dsv4_router_client_chunks_merged_total")
+                        .Help("Token chunks held for a client that was not reading, merged into its waiting chunk (pacing)")
+                        .Register(reg)
+                        .Add({});
+  client_backlog_ = &BuildGauge()
+                         .Name("dsv4_router_client_backlog_messages")
+                         .Help("Messages the router holds for clients whose socket queue is full")
+                         .Register(reg)
+                         .Add({});
   for (protocol::Tier t : {protocol::Tier::kFlash, protocol::Tier::kPro}) {
     const prometheus::Labels tier{{"tier", protocol::TierName(t)}};
     queue_depth_by_tier_[Index(t)] = &queue_depth_->Add(tier);

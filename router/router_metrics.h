@@ -37,6 +37,10 @@ class RouterMetrics {
   prometheus::Counter& TokensStreamed(protocol::Tier t) { return *tokens_by_tier_[Index(t)]; }
   prometheus::Counter& BadWorkerMessages() { return *bad_worker_messages_; }
   prometheus::Gauge& InFlight() { return *in_flight_; }
+  // Token chunks held for a client that was not reading and folded into its waiting chunk.
+  prometheus::Counter& ChunksMerged() { return *chunks_merged_; }
+  // Messages waiting in the router for clients whose socket queue is full.
+  prometheus::Gauge& ClientBacklog() { return *client_backlog_; }
 
  private:
   template <typename T>
@@ -59,6 +63,8 @@ class RouterMetrics {
   prometheus::Counter* duplicates_;
   prometheus::Counter* bad_worker_messages_;
   prometheus::Gauge* in_flight_;
+  prometheus::Counter* chunks_merged_;
+  prometheus::Gauge* client_backlog_;
   // Built in the constructor, indexed by Index(tier).
   prometheus::Gauge* queue_depth_by_tier_[2];
   prometheus::Gauge* workers_alive_by_tier_[2];

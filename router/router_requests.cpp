@@ -155,7 +155,8 @@ bool Router::Escalate(Request& r, const std::string& reason) {
   // in `verify` mode it keeps the longest prefix it agrees with.
   r.pending_verify = !r.answer.empty() && r.req.escalation == protocol::EscalationMode::kVerify;
   if (!r.answer.empty() && !r.pending_verify && r.req.stream) {
-    SendToClient(r.client, protocol::EncodeSwitch({r.req.id, Tier::kFlash, Tier::kPro, reason, static_cast<int64_t>(r.answer.size())}));
+    SendToClient(r.client, protocol::EncodeSwitch({r.req.id, Tier::kFlash, Tier::kPro, reason, static_cast<int64_t>(r.answer.size())}),
+                 r.req.id);
   }
   r.draft_tokens = static_cast<int64_t>(r.answer.size());
   r.attempts = 0;
@@ -210,12 +211,12 @@ void Router::Finish(uint64_t rid, const protocol::WorkerDone& wd) {
   d.total_ms = Seconds(now - r.received) * 1e3;
   // Metrics first, reply last: a client that scrapes /metrics right after its `done` must see
   // this request counted and no longer in flight.
-  const std::string client = r.client, body = protocol::EncodeDone(d);
+  const std::string client = r.client, id = r.req.id, body = protocol::EncodeDone(d);
   metrics_->Requests(protocol::TierName(d.tier), "done").Increment();
   metrics_->RequestDuration(d.tier).Observe(Seconds(now - r.received));
   RecordWork(r);
   Forget(rid);
-  SendToClient(client, body);
+  SendToClient(client, body, id);
   Dispatch(Tier::kFlash);
   Dispatch(Tier::kPro);
 }

@@ -171,7 +171,7 @@ void Router::OnWorkerToken(Worker& w, const protocol::WorkerToken& t) {
   r->last_token = now;
   metrics_->TokensStreamed(r->tier).Increment(static_cast<double>(chunk.tokens.size()));
   r->tier_output_tokens[r->tier == Tier::kFlash ? 0 : 1] += static_cast<int64_t>(chunk.tokens.size());
-  if (r->req.stream) SendToClient(r->client, protocol::EncodeToken(chunk));
+  if (r->req.stream) SendChunkToClient(r->client, chunk);
 
   // Mid-answer escalation of an `auto` answer Flash is unsure about.
   if (r->auto_mode && r->tier == Tier::kFlash && !r->escalated) {
@@ -192,7 +192,7 @@ void Router::OnWorkerVerified(Worker& w, const protocol::Verified& v) {
   r->draft_accepted = accepted;
   // Tell the client explicitly which part of what it holds stays; Pro continues from there.
   if (r->req.stream) {
-    SendToClient(r->client, protocol::EncodeSwitch({r->req.id, Tier::kFlash, Tier::kPro, r->escalation_reason, accepted}));
+    SendToClient(r->client, protocol::EncodeSwitch({r->req.id, Tier::kFlash, Tier::kPro, r->escalation_reason, accepted}), r->req.id);
   }
   r->answer.resize(static_cast<size_t>(accepted));
   // The kept tokens' confidence is now Pro's, from its verification pass.

@@ -11,6 +11,8 @@
 #include "base/flags.h"
 #include "chat/prompt_encoder.h"
 #include "text/tokenizer.h"
+#include "wire/enums.h"
+#include "worker/chat_prompt.h"
 
 namespace po = boost::program_options;
 
@@ -26,14 +28,17 @@ std::string ReadFile(const std::string& path) {
   return std::move(ss).str();
 }
 
-ChatPrompt OneUserTurn(const std::string& text, const std::string& thinking) {
-  ChatPrompt chat;
-  chat.turns.push_back(ChatTurn{"user", text, "", {}, ""});
-  if (thinking != "none") {
-    chat.mode = ThinkingMode::kThinking;
-    chat.effort = thinking == "max" ? ReasoningEffort::kMax : ReasoningEffort::kHigh;
-  }
-  return chat;
+// One user turn, turned into the chat prompt exactly as a worker turns a `messages` request
+// (worker/chat_prompt), so --thinking means what the wire's `thinking` means.
+ChatPrompt OneUserTurn(const std::string& text, protocol::Thinking thinking) {
+  protocol::GenerateRequest r;
+  r.prompt_kind = protocol::PromptKind::kMessages;
+  protocol::ChatMessage m;
+  m.role = "user";
+  m.content = text;
+  r.messages.push_back(std::move(m));
+  r.thinking = thinking;
+  return worker::ChatPromptOf(r);
 }
 
 }  // namespace
@@ -52,7 +57,7 @@ int TokenizeCommand(int argc, char** argv) {
         if (vm.count("text") == vm.count("text-file")) throw po::error("give exactly one of --text and --text-file");
         if (model_dir.empty() == tokenizer_path.empty()) throw po::error("give exactly one of --model and --tokenizer");
         if (chat && model_dir.empty()) throw po::error("--chat needs --model (the chat format and effort prompts are the checkpoint's)");
-        if (thinking != "none" && thinking != "high" && thinking != "max")
+        if (!protocol::ParseName<protocol::Thinking>(thinking))
           throw po::error("--thinking must be none, high or max, got '" + thinking + "'");
         if (thinking != "none" && !chat) throw po::error("--thinking needs --chat");
       }))
@@ -62,7 +67,7 @@ int TokenizeCommand(int argc, char** argv) {
     std::vector<int32_t> ids;
     if (!model_dir.empty()) {
       const auto encoder = MakePromptEncoder(model_dir);
-      ids = chat ? encoder->EncodeChat(OneUserTurn(text, thinking)) : encoder->EncodeText(text);
+      ids = chat ? encoder->EncodeChat(OneUserTurn(text, *protocol::ParseName<protocol::Thinking>(thinking))) : encoder->EncodeText(text);
     } else {
       ids = Tokenizer::Load(tokenizer_path).Encode(text);
     }

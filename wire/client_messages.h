@@ -24,6 +24,10 @@ inline constexpr size_t kMaxIdBytes = 256;
 inline constexpr size_t kMaxStopStrings = 16;
 inline constexpr size_t kMaxStopBytes = 1024;
 inline constexpr int64_t kMaxTopLogprobs = 20;  // OpenAI's limit
+// Elements a client message may hold (Message::Decode): a prompt of kMaxPromptTokens ids, or a
+// chat of kMaxPromptBytes in many small messages, with room to spare; a router decodes at most
+// 24 bytes x this (12 MB) per message.
+inline constexpr size_t kMaxRequestElements = 2 * kMaxPromptTokens;
 
 // ---- Requests -----------------------------------------------------------------------------
 

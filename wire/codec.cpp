@@ -26,6 +26,22 @@ const char* TypeName(msgpack::type::object_type t) {
 
 [[noreturn]] void Bad(const std::string& what) { throw ProtocolError(ErrorCode::kBadRequest, what); }
 
+// Counts the elements arrays and maps announce, stopping the parse (without allocating) as soon
+// as they pass the limit. An array announces its length before its items, so a hostile header
+// costs nothing.
+struct ElementCounter : msgpack::null_visitor {
+  size_t limit = 0;
+  size_t count = 0;
+  bool over = false;
+  bool Add(uint64_t n) {
+    count += n;
+    over = count > limit;
+    return !over;
+  }
+  bool start_array(uint32_t n) { return Add(n); }
+  bool start_map(uint32_t n) { return Add(uint64_t{2} * n); }
+};
+
 [[noreturn]] void WrongType(const char* key, const msgpack::object& o, const char* expected) {
   Bad(std::string("field '") + key + "' must be " + expected + ", got " + TypeName(o.type));
 }
@@ -59,8 +75,21 @@ std::string AsStr(const char* key, const msgpack::object& o) {
 
 // ---- Message ------------------------------------------------------------------------------
 
-Message Message::Decode(const void* data, size_t size, const char* kind_key) {
+Message Message::Decode(const void* data, size_t size, const char* kind_key, size_t max_elements) {
   Message m;
+  {
+    ElementCounter counter;
+    counter.limit = max_elements;
+    size_t offset = 0;
+    try {
+      msgpack::parse(static_cast<const char*>(data), size, offset, counter);
+    } catch (const std::exception&) {
+      // Malformed input is reported by the decoding below, with its reason.
+    }
+    if (counter.over)
+      Bad("message holds more than " + std::to_string(max_elements) +
+          " elements (array items and map entries), more than any request may hold; refused before decoding");
+  }
   try {
     // Limits stop a hostile length prefix from making the decoder allocate gigabytes.
     msgpack::unpack_limit limit(/*array=*/1 << 20, /*map=*/4096, /*str=*/16 << 20, /*bin=*/16 << 20,

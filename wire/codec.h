@@ -20,6 +20,14 @@ namespace dsv4::protocol {
 inline constexpr char kProtocolTag[] = "dsv4";
 inline constexpr int64_t kProtocolVersion = 1;
 
+// Elements (array items, map keys and values) one message may hold before it is decoded. Each
+// becomes a 24-byte msgpack::object, so a message of one-byte elements would take 24x its size:
+// counting first (without allocating) bounds what any message costs. The default fits the
+// largest legitimate message (a `done` or a resumed work request with kMaxMaxTokens tokens and
+// a full prompt); a router reads client requests with the tighter kMaxRequestElements
+// (wire/client_messages.h).
+inline constexpr size_t kMaxMessageElements = size_t{1} << 22;
+
 // Thrown by the decoders for a message that breaks the protocol; what() names the problem.
 class ProtocolError : public std::runtime_error {
  public:
@@ -37,7 +45,8 @@ class Message {
  public:
   // Decodes one message body: must be msgpack, a map, with proto "dsv4", v 1 and a string
   // `kind_key` ("op" from clients, "type" otherwise).
-  static Message Decode(const void* data, size_t size, const char* kind_key);
+  // More than `max_elements` elements is refused before any allocation, naming the count.
+  static Message Decode(const void* data, size_t size, const char* kind_key, size_t max_elements = kMaxMessageElements);
 
   const std::string& kind() const { return kind_; }
   bool Has(const char* key) const { return Find(key) != nullptr; }

@@ -18,13 +18,52 @@ void RouterLink::Connect() {
   sock_->set(zmq::sockopt::sndhwm, 100000);
   curve::ApplyClient(*sock_, cfg_.keys);
   sock_->connect(cfg_.router);
-  cfg_.info.plugin = runner_.PluginName();
-  Send(protocol::EncodeReady(cfg_.info));
+  Register();
   router_expiry_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
   next_heartbeat_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms);
 }
 
+void RouterLink::Register() {
+  cfg_.info.plugin = runner_.PluginName();
+  Send(protocol::EncodeReady(cfg_.info));
+  awaiting_welcome_ = true;
+}
+
 void RouterLink::Send(const std::string& body) { sock_->send(zmq::buffer(body), zmq::send_flags::none); }
+
+void RouterLink::DropWork() {
+  scheduler_.CancelAll();
+  ++fences_due_;
+  held_.reset();
+}
+
+bool RouterLink::TakeOutput(zmq::message_t& msg) {
+  while (outbox_.recv(msg, zmq::recv_flags::dontwait)) {
+    if (Scheduler::IsFence(msg.size())) {
+      // A fence with none due would be the scheduler's bug; nothing to drop either way.
+      if (fences_due_ > 0 && --fences_due_ == 0 && dropped_ > 0) {
+        std::cerr << "I: dsv4-worker: dropped " << dropped_ << " message(s) of the work dropped at the reconnect\n";
+        dropped_ = 0;
+      }
+      continue;
+    }
+    if (fences_due_ == 0) return true;
+    ++dropped_;
+  }
+  return false;
+}
+
+void RouterLink::ForwardOutput() {
+  for (int i = 0; i < 1024; ++i) {
+    if (!held_) {
+      zmq::message_t msg;
+      if (!TakeOutput(msg)) return;
+      held_ = std::move(msg);
+    }
+    if (!sock_->send(*held_, zmq::send_flags::dontwait)) return;  // queue full: try again next pass
+    held_.reset();
+  }
+}
 
 void RouterLink::SwapPlugin(const protocol::SwapPluginCommand& cmd) {
   const std::string& plugin = cmd.plugin;
@@ -49,8 +88,16 @@ void RouterLink::HandleRouter(const zmq::message_t& body) {
     std::cerr << "E: dsv4-worker: bad message from router: " << e.what() << "\n";
     return;
   }
-  router_expiry_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
   const std::string& type = m.kind();
+  if (type == "disconnect" && awaiting_welcome_) {
+    // The router answers every message of a worker it does not know with `disconnect`; those
+    // sent before our `ready` arrive after it. Resetting for each would throw away the work the
+    // router gives us after the ready, again and again. Not counted as hearing from the router:
+    // a router that says nothing else for the liveness period gets a fresh connection.
+    return;
+  }
+  router_expiry_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms * cfg_.heartbeat_liveness);
+  awaiting_welcome_ = false;
   try {
     if (type == "heartbeat") return;
     if (type == "request") {
@@ -76,8 +123,8 @@ void RouterLink::HandleRouter(const zmq::message_t& body) {
     if (type == "disconnect") {
       // The router no longer knows us (it expired us): what we run was re-dispatched.
       std::cerr << "W: dsv4-worker: router asked to reconnect; dropping in-flight work and registering again\n";
-      scheduler_.CancelAll();
-      Send(protocol::EncodeReady(cfg_.info));
+      DropWork();
+      Register();
       return;
     }
     std::cerr << "W: dsv4-worker: ignoring unknown message type '" << type << "'\n";
@@ -90,18 +137,16 @@ int RouterLink::Run(const std::atomic<bool>& terminate) {
   Connect();
   bool announced_drain = false;
   while (true) {
-    zmq::pollitem_t items[] = {{sock_->handle(), 0, ZMQ_POLLIN, 0}, {outbox_.handle(), 0, ZMQ_POLLIN, 0}};
+    // With a message held, wait for room toward the router rather than for more output.
+    zmq::pollitem_t items[] = {{sock_->handle(), 0, static_cast<short>(ZMQ_POLLIN | (held_ ? ZMQ_POLLOUT : 0)), 0},
+                               {outbox_.handle(), 0, static_cast<short>(held_ ? 0 : ZMQ_POLLIN), 0}};
     try {
       zmq::poll(items, 2, std::chrono::milliseconds(std::min(cfg_.heartbeat_ms, 100)));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
     }
     // The scheduler's output first: tokens are what clients wait for.
-    for (int i = 0; i < 1024; ++i) {
-      zmq::message_t msg;
-      if (!outbox_.recv(msg, zmq::recv_flags::dontwait)) break;
-      sock_->send(msg, zmq::send_flags::none);
-    }
+    ForwardOutput();
     for (int i = 0; i < 256; ++i) {
       zmq::message_t msg;
       if (!sock_->recv(msg, zmq::recv_flags::dontwait)) break;
@@ -109,13 +154,14 @@ int RouterLink::Run(const std::atomic<bool>& terminate) {
     }
     const auto now = Clock::now();
     if (now >= next_heartbeat_) {
-      Send(protocol::EncodeSignal(protocol::Signal::kHeartbeat));
+      // Not blocking either: with the queue full the router hears this worker's output anyway.
+      sock_->send(zmq::buffer(protocol::EncodeSignal(protocol::Signal::kHeartbeat)), zmq::send_flags::dontwait);
       next_heartbeat_ = now + std::chrono::milliseconds(cfg_.heartbeat_ms);
     }
     if (now >= router_expiry_) {
       std::cerr << "W: dsv4-worker: router silent for " << cfg_.heartbeat_ms * cfg_.heartbeat_liveness
                 << " ms; reconnecting and dropping in-flight work\n";
-      scheduler_.CancelAll();
+      DropWork();
       Connect();
     }
     if (terminate || draining_) {
@@ -126,8 +172,10 @@ int RouterLink::Run(const std::atomic<bool>& terminate) {
       }
       if (scheduler_.Load() == 0) {
         // Forward anything the scheduler sent last, then leave.
+        if (held_) sock_->send(*held_, zmq::send_flags::none);
+        held_.reset();
         zmq::message_t msg;
-        while (outbox_.recv(msg, zmq::recv_flags::dontwait)) sock_->send(msg, zmq::send_flags::none);
+        while (TakeOutput(msg)) sock_->send(msg, zmq::send_flags::none);
         Send(protocol::EncodeSignal(protocol::Signal::kDisconnect));
         sock_->set(zmq::sockopt::linger, 2000);  // let the last messages leave before close
         std::cerr << "I: dsv4-worker: drained, exiting\n";

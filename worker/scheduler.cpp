@@ -120,6 +120,7 @@ void Scheduler::TakeInbox() {
         break;
       case Command::Kind::kCancelAll:
         for (auto& s : active_) MarkFinished(*s, "cancelled");
+        send_(std::string());  // the fence: nothing of theirs comes after it
         break;
       case Command::Kind::kPrefixCache: RunPrefixCacheCommand(c.prefix_cache); break;
     }

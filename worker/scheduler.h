@@ -67,7 +67,12 @@ class Scheduler {
   // Thread-safe requests from the link thread.
   void Submit(protocol::WorkRequest w);
   void Cancel(uint64_t rid);
+  // Ends every sequence, then sends a fence (an empty message) once it has: everything the
+  // scheduler sent before the fence belongs to the sequences it ended, everything after it to
+  // requests submitted after this call. The link drops output up to the fence, so a connection
+  // it opens afresh never carries what belonged to the one it left.
   void CancelAll();
+  static bool IsFence(size_t message_size) { return message_size == 0; }
   // An admin's list or clear of the prefix cache; answered (prefix_cache_result through `send`)
   // from the scheduler thread, which owns the cache, between steps.
   void AdminPrefixCache(const protocol::PrefixCacheCommand& c);

@@ -41,6 +41,7 @@ struct Options {
   double sample_every = 0;   // 0: a twentieth of the run, at least 1 s
   double request_timeout = 60;
   int64_t max_answer = 64;
+  int heartbeat_ms = 1000;  // dsv4-router's and dsv4-worker's default
   std::string faults = "worker,router";
   uint64_t seed = 1;
 };
@@ -134,7 +135,7 @@ class Fleet {
 };
 
 int Run(const Options& o) {
-  itest::Service svc;
+  itest::Service svc({}, o.heartbeat_ms);
   for (int i = 0; i < o.flash_workers; ++i) svc.AddWorker("flash", itest::FlashModel());
   for (int i = 0; i < o.pro_workers; ++i) svc.AddWorker("pro", itest::ProModel());
   if (!svc.WaitForWorkers(static_cast<size_t>(o.flash_workers + o.pro_workers), 60s)) {
@@ -241,11 +242,12 @@ int main(int argc, char** argv) {
       "request-timeout", po::value(&o.request_timeout)->default_value(o.request_timeout),
       "seconds after which a request without a terminal message counts as lost")(
       "max-answer", po::value(&o.max_answer)->default_value(o.max_answer), "longest answer a client asks for (tokens)")(
+      "heartbeat-ms", po::value(&o.heartbeat_ms)->default_value(o.heartbeat_ms), "router and worker heartbeat interval (liveness 3)")(
       "faults", po::value(&o.faults)->default_value(o.faults), "faults to inject: worker, router (comma-separated; '' for none)")(
       "seed", po::value(&o.seed)->default_value(o.seed), "seed of the load's random choices");
   if (const auto rc = flags.Parse(argc, argv, [&](const po::variables_map&) {
-        if (o.seconds <= 0 || o.clients < 1 || o.flash_workers < 1 || o.pro_workers < 0 || o.request_timeout <= 0 || o.max_answer < 1)
-          throw po::error("--seconds, --request-timeout must be > 0; --clients, --flash-workers, --max-answer >= 1; --pro-workers >= 0");
+        if (o.seconds <= 0 || o.clients < 1 || o.flash_workers < 1 || o.pro_workers < 0 || o.request_timeout <= 0 || o.max_answer < 1 || o.heartbeat_ms < 10)
+          throw po::error("--seconds, --request-timeout must be > 0; --clients, --flash-workers, --max-answer >= 1; --pro-workers >= 0; --heartbeat-ms >= 10");
       }))
     return *rc;
   try {

@@ -48,6 +48,15 @@ inline __m256 Bf16x8(const uint8_t* p, int64_t valid) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
+// The sum of v's 8 lanes by the token panels' sum_lanes tree, ((a0 + a1) + (a2 + a3)) + ((a4 +
+// a5) + (a6 + a7)): the batch-invariant one-token products reduce by it, so a token's sum is that
+// of the panels.
+inline float PanelHsum(__m256 v) {
+  const __m256 h = _mm256_hadd_ps(v, v);  // a0+a1, a2+a3, .. | a4+a5, a6+a7, ..
+  const __m256 g = _mm256_hadd_ps(h, h);  // (a0+a1)+(a2+a3) .. | (a4+a5)+(a6+a7) ..
+  return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(g), _mm256_extractf128_ps(g, 1)));
+}
+
 // High bytes of the fp16 encodings of e2m1 codes 0..15 (low bytes are all zero).
 inline __m128i Fp4Table() { return _mm_setr_epi8(0x00, 0x38, 0x3C, 0x3E, 0x40, 0x42, 0x44, 0x46, static_cast<char>(0x80), static_cast<char>(0xB8), static_cast<char>(0xBC), static_cast<char>(0xBE), static_cast<char>(0xC0), static_cast<char>(0xC2), static_cast<char>(0xC4), static_cast<char>(0xC6)); }
 

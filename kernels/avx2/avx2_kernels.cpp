@@ -33,6 +33,7 @@
 #include "kernels/common/row_tiles-inl.h"
 #include "kernels/common/token_panels-inl.h"
 #include "kernels/avx2/avx2_decode-inl.h"
+#include "kernels/avx2/one_token_matmul.h"
 #include "kernels/avx2/token_panel_matmul.h"
 #include "plugins/dsv4_formats.h"
 #include "plugins/dsv4_kernel_abi.h"
@@ -467,6 +468,22 @@ void Matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
   dsv4_simd::ForTokenGroups(*w, row_begin, row_end, n, 4, 4, group);
 }
 
+// Batch-invariant products (deepseek numerics): one token of FP8 / BF16 in one_token_matmul.cpp,
+// everything else of those formats and FP4 in the fixed-width panels, each token's sum in the same
+// order; F32 (the mHC matrices) through the row tiles, which sum each token alone in column order
+// whatever the group.
+void MatmulInvariant(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, int64_t n,
+                     float* y, int64_t ldy) {
+  if (row_end <= row_begin || n <= 0) return;
+  if (w->type == DSV4_WEIGHT_F32) {
+    Matmul(w, row_begin, row_end, x, ldx, n, y, ldy);
+  } else if (n == 1 && w->type != DSV4_WEIGHT_FP4_GROUP) {
+    OneTokenMatmulInvariant(*w, row_begin, row_end, x, y);
+  } else {
+    TokenPanelMatmulInvariant(*w, row_begin, row_end, x, ldx, n, y, ldy);
+  }
+}
+
 constexpr uint64_t kRequired = DSV4_CPU_AVX | DSV4_CPU_AVX2 | DSV4_CPU_FMA | DSV4_CPU_F16C;
 
 int32_t Score(uint64_t features) { return (features & kRequired) == kRequired ? 50 : 0; }
@@ -490,6 +507,11 @@ extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* dsv4_
       dsv4_simd::Swiglu<S256>,
       dsv4_simd::SoftmaxPool<S256>,
       dsv4_simd::Sinkhorn,
+      nullptr,
+      nullptr,
+      nullptr,
+      MatmulInvariant,
+      MatmulInvariant,  // matmul_quantized: exact products in fp32 already (no bf16 dot products in AVX2)
   };
   return &table;
 }

@@ -31,7 +31,8 @@ namespace {
 constexpr int kMaxPanelTokens = 8;
 constexpr int kAheadRows = 4;
 
-// Lane t of the result = the sum of the 8 lanes of a[t] (t < T; lanes >= T are 0).
+// Lane t of the result = the sum of the 8 lanes of a[t] (t < T; lanes >= T are 0), for every t by
+// the tree ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) (PanelHsum's).
 template <int T>
 inline __m256 SumLanes(const __m256 (&a)[T]) {
   __m256 v[8];
@@ -46,6 +47,7 @@ inline __m256 SumLanes(const __m256 (&a)[T]) {
 struct Vec256 {
   using V = __m256;
   static constexpr int64_t kPanelBytes = int64_t{32} << 10;  // activations of one panel, all its tokens (L1)
+  static constexpr int64_t kFixedPanelCols = 0;              // see PanelsT
   static V Load(const float* p) { return _mm256_load_ps(p); }
   static V Fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static void Store(float* p, V v) { _mm256_store_ps(p, v); }
@@ -62,7 +64,7 @@ inline void Prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), 
 
 // FP8 rows over the panel [kb, ke) (kb a multiple of 128): 16 columns per load, the block scale
 // multiplied into the decoded weights once for the T tokens.
-template <int T>
+template <class Isa, int T>
 void Fp8Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
               int64_t ldy) {
   const int64_t K = w.cols, scale_cols = (K + 127) / 128;
@@ -76,14 +78,14 @@ void Fp8Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t k
       if ((k - kb) % 64 == 0) Prefetch(row + kAheadRows * K + k);
       if ((k - kb) % 128 == 0) s = _mm256_set1_ps(E8m0(scale[k / 128]) * 256.0f);
       const __m128i b = LoadBytes<16>(row + k, ke - k);
-      FmaTokens<Vec256, T>(acc, _mm256_mul_ps(Fp8x8(b), s), xp + (k - kb));
-      FmaTokens<Vec256, T>(acc, _mm256_mul_ps(Fp8x8(_mm_unpackhi_epi64(b, b)), s), xp + (k - kb) + 8);
+      FmaTokens<Isa, T>(acc, _mm256_mul_ps(Fp8x8(b), s), xp + (k - kb));
+      FmaTokens<Isa, T>(acc, _mm256_mul_ps(Fp8x8(_mm_unpackhi_epi64(b, b)), s), xp + (k - kb) + 8);
     }
-    Emit<Vec256, T>(acc, r, kb == 0, y, ldy);
+    Emit<Isa, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
-template <int T>
+template <class Isa, int T>
 void Bf16Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
                int64_t ldy) {
   const int64_t K = w.cols;
@@ -93,15 +95,15 @@ void Bf16Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t 
     for (auto& a : acc) a = _mm256_setzero_ps();
     for (int64_t k = kb; k < ke; k += 8) {
       if ((k - kb) % 32 == 0) Prefetch(row + 2 * (kAheadRows * K + k));
-      FmaTokens<Vec256, T>(acc, Bf16x8(row + 2 * k, ke - k), xp + (k - kb));
+      FmaTokens<Isa, T>(acc, Bf16x8(row + 2 * k, ke - k), xp + (k - kb));
     }
-    Emit<Vec256, T>(acc, r, kb == 0, y, ldy);
+    Emit<Isa, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
 // FP4 rows: per group of 32 columns, fp4x32 decodes in column order and the group scale
 // multiplies the four vectors once for the T tokens.
-template <int T>
+template <class Isa, int T>
 void Fp4Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
               int64_t ldy) {
   const __m128i table = Fp4Table();
@@ -116,15 +118,18 @@ void Fp4Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t k
       __m256 wv[4];
       Fp4x32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)), table, wv);
       const __m256 s = _mm256_set1_ps(E8m0(scale[k / 32]));
-      for (int i = 0; i < 4; ++i) FmaTokens<Vec256, T>(acc, _mm256_mul_ps(wv[i], s), xp + (k - kb) + 8 * i);
+      for (int i = 0; i < 4; ++i) FmaTokens<Isa, T>(acc, _mm256_mul_ps(wv[i], s), xp + (k - kb) + 8 * i);
     }
-    Emit<Vec256, T>(acc, r, kb == 0, y, ldy);
+    Emit<Isa, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
-struct Panels256 : Vec256 {
+// kFixed: 0 (panels as wide as T tokens fit: matmul) or one width for every T (matmul_invariant).
+template <int64_t kFixed, int kMin>
+struct PanelsT : Vec256 {
+  static constexpr int64_t kFixedPanelCols = kFixed;
   // n = 9 splits into groups of 4 and 5, so the table starts at 1.
-  static constexpr int kMinTokens = 1, kMaxTokens = kMaxPanelTokens;
+  static constexpr int kMinTokens = kMin, kMaxTokens = kMaxPanelTokens;
   static constexpr int64_t kMinBlockRows = 4;
 
   // Tokens [0, T) of x, columns [kb, ke), into the panel, zero-padded to a multiple of 32 columns.
@@ -141,12 +146,18 @@ struct Panels256 : Vec256 {
   static void Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
                    int64_t ldy) {
     switch (w.type) {
-      case DSV4_WEIGHT_FP8_BLOCK: Fp8Rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
-      case DSV4_WEIGHT_BF16: Bf16Rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
-      default: Fp4Rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      case DSV4_WEIGHT_FP8_BLOCK: Fp8Rows<PanelsT, T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      case DSV4_WEIGHT_BF16: Bf16Rows<PanelsT, T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      default: Fp4Rows<PanelsT, T>(w, r0, r1, kb, ke, xp, y, ldy); break;
     }
   }
 };
+
+using Panels256 = PanelsT<0, 1>;
+// matmul_invariant's panels: one width for every group size (1 .. 8 tokens).
+using InvariantPanels256 = PanelsT<kInvariantPanelCols, 1>;
+static_assert(kInvariantPanelCols == dsv4_simd::PanelCols(Vec256::kPanelBytes, kMaxPanelTokens),
+              "8 tokens of the invariant width fill one panel buffer");
 
 }  // namespace
 
@@ -158,6 +169,11 @@ bool TokenPanelServes(const dsv4_matrix& w, int64_t n) {
 void TokenPanelMatmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
                         int64_t n, float* y, int64_t ldy) {
   dsv4_simd::TokenPanelProducts<Panels256>(w, row_begin, row_end, x, ldx, n, y, ldy);
+}
+
+void TokenPanelMatmulInvariant(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
+                               int64_t n, float* y, int64_t ldy) {
+  dsv4_simd::TokenPanelProducts<InvariantPanels256>(w, row_begin, row_end, x, ldx, n, y, ldy);
 }
 
 }  // namespace dsv4_avx2

@@ -19,8 +19,17 @@ constexpr int64_t kPanelMinTokensFp4 = 4;
 // tokens, FP4 from kPanelMinTokensFp4.
 bool TokenPanelServes(const dsv4_matrix& w, int64_t n);
 
+// Columns of every K panel of the batch-invariant products (matmul_invariant): the width 8 tokens
+// get, for every token count; one_token_matmul.cpp reduces a token's lanes after the same spans.
+constexpr int64_t kInvariantPanelCols = 1024;
+
 // y[t * ldy + r] = W[r, :] . x[t * ldx + :] for r in [row_begin, row_end), t in [0, n).
 void TokenPanelMatmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
                         int64_t n, float* y, int64_t ldy);
+
+// The same products, batch-invariant (any n >= 1): K panels of kInvariantPanelCols for every group
+// size.
+void TokenPanelMatmulInvariant(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
+                               int64_t n, float* y, int64_t ldy);
 
 }  // namespace dsv4_avx2

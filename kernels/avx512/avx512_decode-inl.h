@@ -52,6 +52,38 @@ inline void Fp8x32(const uint8_t* p, int64_t valid, __m512& lo, __m512& hi) {
   hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
 }
 
+// The sum of v's 16 lanes by the addition tree of the token panels' sum_lanes (one token's lane
+// of it): (c0 + c2) + (c1 + c3), c_j = (v_j + v_j+8) + (v_j+4 + v_j+12). The batch-invariant
+// one-token products reduce by it, so a token's sum is that of the panels.
+inline float PanelHsum(__m512 v) {
+  const __m256 u = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  const __m128 c = _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
+  const __m128 d = _mm_add_ps(c, _mm_movehl_ps(c, c));  // c0 + c2, c1 + c3
+  return _mm_cvtss_f32(_mm_add_ss(d, _mm_movehdup_ps(d)));
+}
+
+// Lane t of the result = the sum of the 16 lanes of a[t] (t < T; lanes >= T are 0). A reduction
+// tree over all T vectors at once (~45 ops for 16) instead of T separate horizontal sums (~8 each).
+template <int T>
+inline __m512 SumLanes(const __m512 (&a)[T]) {
+  __m512 v[16];
+  for (int t = 0; t < 16; ++t) v[t] = t < T ? a[t] : _mm512_setzero_ps();
+  __m512 s1[8], s2[4], s3[2];
+  for (int i = 0; i < 8; ++i)  // 128-bit chunks: [a0+a2, a1+a3, b0+b2, b1+b3]
+    s1[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
+                          _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
+  for (int i = 0; i < 4; ++i)  // chunk j = the 4 partial sums of token 4i + j
+    s2[i] = _mm512_add_ps(_mm512_shuffle_f32x4(s1[2 * i], s1[2 * i + 1], 0x88),
+                          _mm512_shuffle_f32x4(s1[2 * i], s1[2 * i + 1], 0xDD));
+  for (int i = 0; i < 2; ++i)  // chunk j: [e02, f02, e13, f13] of tokens e = 8i + j, f = 8i + 4 + j
+    s3[i] = _mm512_add_ps(_mm512_unpacklo_ps(s2[2 * i], s2[2 * i + 1]), _mm512_unpackhi_ps(s2[2 * i], s2[2 * i + 1]));
+  const __m512d p = _mm512_castps_pd(s3[0]), q = _mm512_castps_pd(s3[1]);
+  const __m512 s4 = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(p, q)), _mm512_castpd_ps(_mm512_unpackhi_pd(p, q)));
+  // s4 lane 4j + l holds token 4l + j.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_ps(order, s4);
+}
+
 // x[t][kb .. ke) -> xf, each 32 columns as 16 even then 16 odd; a last chunk shorter than 32
 // columns is zero-padded to 32 (masked loads: nothing past ke is read).
 inline void DeinterleaveX(const float* x, int64_t ldx, int T, int64_t kb, int64_t ke, float* xf, int64_t stride) {

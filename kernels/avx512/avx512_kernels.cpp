@@ -37,6 +37,8 @@
 #include "kernels/common/row_tiles-inl.h"
 #include "kernels/common/token_panels-inl.h"
 #include "kernels/avx512/avx512_decode-inl.h"
+#include "kernels/avx512/bf16_dot_matmul.h"
+#include "kernels/avx512/one_token_matmul.h"
 #include "kernels/avx512/token_panel_matmul.h"
 #ifdef DSV4_WITH_AMX
 #include "kernels/amx/amx_matmul.h"
@@ -490,6 +492,33 @@ void Matmul(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const floa
   dsv4_simd::ForTokenGroups(*w, row_begin, row_end, n, kMaxTokens, 16, group);
 }
 
+// Batch-invariant products (deepseek numerics): one token in one_token_matmul.cpp, several in the
+// fixed-width panels, each token's sum in the same order; F32 (the mHC matrices) through the row
+// tiles, which sum each token alone in column order whatever the group.
+void MatmulInvariant(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, int64_t n,
+                      float* y, int64_t ldy) {
+  if (row_end <= row_begin || n <= 0) return;
+  if (w->type == DSV4_WEIGHT_F32) {
+    Matmul(w, row_begin, row_end, x, ldx, n, y, ldy);
+  } else if (n == 1) {
+    OneTokenMatmulInvariant(*w, row_begin, row_end, x, y);
+  } else {
+    TokenPanelMatmulInvariant(*w, row_begin, row_end, x, ldx, n, y, ldy);
+  }
+}
+
+// Products of quantised activations (deepseek numerics): bf16 dot products where the CPU has them
+// (every operand is a bf16 value, every product exact), else the batch-invariant fp32 kernels.
+// F32 weights (the mHC matrices) are never bf16 values.
+void MatmulQuantized(const dsv4_matrix* w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, int64_t n,
+                     float* y, int64_t ldy) {
+  if (w->type != DSV4_WEIGHT_F32 && HasBf16Dot()) {
+    Bf16DotMatmul(*w, row_begin, row_end, x, ldx, n, y, ldy);
+  } else {
+    MatmulInvariant(w, row_begin, row_end, x, ldx, n, y, ldy);
+  }
+}
+
 constexpr uint64_t kRequired = DSV4_CPU_AVX512F | DSV4_CPU_AVX512BW | DSV4_CPU_AVX512VL | DSV4_CPU_AVX512DQ |
                                DSV4_CPU_F16C | DSV4_CPU_AVX2 | DSV4_CPU_FMA;
 
@@ -533,7 +562,13 @@ extern "C" __attribute__((visibility("default"))) const dsv4_kernel_table* dsv4_
       dsv4_amx::PackedXBytes,
       dsv4_amx::PackX,
       dsv4_amx::MatmulPacked,
+#else
+      nullptr,
+      nullptr,
+      nullptr,
 #endif
+      MatmulInvariant,
+      MatmulQuantized,
   };
   return &table;
 }

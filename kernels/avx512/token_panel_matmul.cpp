@@ -37,32 +37,11 @@ constexpr int kMaxPanelTokens = 16;
 // many rows on covers a few memory latencies.
 constexpr int kAheadRows = 4;
 
-// Lane t of the result = the sum of the 16 lanes of a[t] (t < T; lanes >= T are 0). A reduction
-// tree over all T vectors at once (~45 ops for 16) instead of T separate horizontal sums (~8 each).
-template <int T>
-inline __m512 SumLanes(const __m512 (&a)[T]) {
-  __m512 v[16];
-  for (int t = 0; t < 16; ++t) v[t] = t < T ? a[t] : _mm512_setzero_ps();
-  __m512 s1[8], s2[4], s3[2];
-  for (int i = 0; i < 8; ++i)  // 128-bit chunks: [a0+a2, a1+a3, b0+b2, b1+b3]
-    s1[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
-                          _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
-  for (int i = 0; i < 4; ++i)  // chunk j = the 4 partial sums of token 4i + j
-    s2[i] = _mm512_add_ps(_mm512_shuffle_f32x4(s1[2 * i], s1[2 * i + 1], 0x88),
-                          _mm512_shuffle_f32x4(s1[2 * i], s1[2 * i + 1], 0xDD));
-  for (int i = 0; i < 2; ++i)  // chunk j: [e02, f02, e13, f13] of tokens e = 8i + j, f = 8i + 4 + j
-    s3[i] = _mm512_add_ps(_mm512_unpacklo_ps(s2[2 * i], s2[2 * i + 1]), _mm512_unpackhi_ps(s2[2 * i], s2[2 * i + 1]));
-  const __m512d p = _mm512_castps_pd(s3[0]), q = _mm512_castps_pd(s3[1]);
-  const __m512 s4 = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(p, q)), _mm512_castpd_ps(_mm512_unpackhi_pd(p, q)));
-  // s4 lane 4j + l holds token 4l + j.
-  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  return _mm512_permutexvar_ps(order, s4);
-}
-
 // The vectors of this plugin for the shared panel frame (kernels/common/token_panels-inl.h).
 struct Vec512 {
   using V = __m512;
   static constexpr int64_t kPanelBytes = int64_t{32} << 10;  // activations of one panel, all its tokens (L1)
+  static constexpr int64_t kFixedPanelCols = 0;              // see PanelsT
   static V Load(const float* p) { return _mm512_load_ps(p); }
   static V Fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static void Store(float* p, V v) { _mm512_store_ps(p, v); }
@@ -78,7 +57,7 @@ using dsv4_simd::FmaTokens;
 inline void Prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
 // FP8 rows over the panel [kb, ke) (kb a multiple of 128; the panel zero-padded to 16 columns).
-template <int T>
+template <class Isa, int T>
 void Fp8Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
               int64_t ldy) {
   const int64_t K = w.cols;
@@ -94,22 +73,22 @@ void Fp8Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t k
       Fp8x32(row + k, 32, a, b);
       Fp8x32(row + k + 32, 32, c, d);
       const float* xk = xp + (k - kb);
-      FmaTokens<Vec512, T>(acc, _mm512_mul_ps(a, s), xk);
-      FmaTokens<Vec512, T>(acc, _mm512_mul_ps(b, s), xk + 16);
-      FmaTokens<Vec512, T>(acc, _mm512_mul_ps(c, s), xk + 32);
-      FmaTokens<Vec512, T>(acc, _mm512_mul_ps(d, s), xk + 48);
+      FmaTokens<Isa, T>(acc, _mm512_mul_ps(a, s), xk);
+      FmaTokens<Isa, T>(acc, _mm512_mul_ps(b, s), xk + 16);
+      FmaTokens<Isa, T>(acc, _mm512_mul_ps(c, s), xk + 32);
+      FmaTokens<Isa, T>(acc, _mm512_mul_ps(d, s), xk + 48);
     }
     for (; k < ke; k += 16) {
       const __m512 wv = _mm512_mul_ps(Fp8x16(Load16(row + k, ke - k)), _mm512_set1_ps(Fp8Scale(w, r, k)));
-      FmaTokens<Vec512, T>(acc, wv, xp + (k - kb));
+      FmaTokens<Isa, T>(acc, wv, xp + (k - kb));
     }
-    Emit<Vec512, T>(acc, r, kb == 0, y, ldy);
+    Emit<Isa, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
 // BF16 rows: a 64-byte line is 32 columns, the even ones the dwords shifted left 16, the odd ones
 // the dwords with the low half cleared (de-interleaved panel, zero-padded to 32 columns).
-template <int T>
+template <class Isa, int T>
 void Bf16Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
                int64_t ldy) {
   const int64_t K = w.cols;
@@ -123,16 +102,16 @@ void Bf16Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t 
       const __m512i v = ke - k >= 32 ? _mm512_loadu_si512(row + k)
                                      : _mm512_maskz_loadu_epi16(static_cast<__mmask32>((uint64_t{1} << (ke - k)) - 1), row + k);
       const float* xk = xp + (k - kb);
-      FmaTokens<Vec512, T>(acc, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xk);
-      FmaTokens<Vec512, T>(acc, _mm512_castsi512_ps(_mm512_and_si512(v, hi)), xk + 16);
+      FmaTokens<Isa, T>(acc, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xk);
+      FmaTokens<Isa, T>(acc, _mm512_castsi512_ps(_mm512_and_si512(v, hi)), xk + 16);
     }
-    Emit<Vec512, T>(acc, r, kb == 0, y, ldy);
+    Emit<Isa, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
 // FP4 rows: per group of 32 columns, vpermps maps the low / high nibbles (even / odd columns) to
 // their fp32 values from a 16-entry table pre-multiplied by the group's scale.
-template <int T>
+template <class Isa, int T>
 void Fp4Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
               int64_t ldy) {
   const __m512 table = _mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, -0.0f, -0.5f, -1.0f, -1.5f,
@@ -148,15 +127,18 @@ void Fp4Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t k
       const __m512 ts = _mm512_mul_ps(table, _mm512_set1_ps(E8m0(scale[k / 32])));
       const __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)));
       const float* xk = xp + (k - kb);
-      FmaTokens<Vec512, T>(acc, _mm512_permutexvar_ps(d, ts), xk);  // index = the low 4 bits
-      FmaTokens<Vec512, T>(acc, _mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), ts), xk + 16);
+      FmaTokens<Isa, T>(acc, _mm512_permutexvar_ps(d, ts), xk);  // index = the low 4 bits
+      FmaTokens<Isa, T>(acc, _mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), ts), xk + 16);
     }
-    Emit<Vec512, T>(acc, r, kb == 0, y, ldy);
+    Emit<Isa, T>(acc, r, kb == 0, y, ldy);
   }
 }
 
-struct Panels512 : Vec512 {
-  static constexpr int kMinTokens = static_cast<int>(kPanelMinTokens), kMaxTokens = kMaxPanelTokens;
+// kFixed: 0 (panels as wide as T tokens fit: matmul) or one width for every T (matmul_invariant).
+template <int64_t kFixed, int kMin>
+struct PanelsT : Vec512 {
+  static constexpr int64_t kFixedPanelCols = kFixed;
+  static constexpr int kMinTokens = kMin, kMaxTokens = kMaxPanelTokens;
   static constexpr int64_t kMinBlockRows = 16;
 
   // Tokens [0, T) of x, columns [kb, ke), into the panel: plain for FP8 (zero-padded to 16
@@ -178,12 +160,19 @@ struct Panels512 : Vec512 {
   static void Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t ke, const float* xp, float* y,
                    int64_t ldy) {
     switch (w.type) {
-      case DSV4_WEIGHT_FP8_BLOCK: Fp8Rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
-      case DSV4_WEIGHT_BF16: Bf16Rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
-      default: Fp4Rows<T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      case DSV4_WEIGHT_FP8_BLOCK: Fp8Rows<PanelsT, T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      case DSV4_WEIGHT_BF16: Bf16Rows<PanelsT, T>(w, r0, r1, kb, ke, xp, y, ldy); break;
+      default: Fp4Rows<PanelsT, T>(w, r0, r1, kb, ke, xp, y, ldy); break;
     }
   }
 };
+
+using Panels512 = PanelsT<0, static_cast<int>(kPanelMinTokens)>;
+// matmul_invariant's panels: one width for every group size (2 .. 16 tokens; one token goes to
+// one_token_matmul.cpp).
+using InvariantPanels512 = PanelsT<kInvariantPanelCols, 2>;
+static_assert(kInvariantPanelCols == dsv4_simd::PanelCols(Vec512::kPanelBytes, kMaxPanelTokens),
+              "16 tokens of the invariant width fill one panel buffer");
 
 }  // namespace
 
@@ -196,6 +185,11 @@ void TokenPanelMatmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, 
                         int64_t n, float* y, int64_t ldy) {
   // n > 16: groups of more than 8 tokens, each >= kPanelMinTokens.
   dsv4_simd::TokenPanelProducts<Panels512>(w, row_begin, row_end, x, ldx, n, y, ldy);
+}
+
+void TokenPanelMatmulInvariant(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x,
+                               int64_t ldx, int64_t n, float* y, int64_t ldy) {
+  dsv4_simd::TokenPanelProducts<InvariantPanels512>(w, row_begin, row_end, x, ldx, n, y, ldy);
 }
 
 }  // namespace dsv4_avx512

@@ -17,8 +17,18 @@ constexpr int64_t kPanelMinTokens = 5;
 // True when TokenPanelMatmul serves this product (BF16, FP8 and FP4 weights, n >= kPanelMinTokens).
 bool TokenPanelServes(const dsv4_matrix& w, int64_t n);
 
+// Columns of every K panel of the batch-invariant products (matmul_invariant): the width 16
+// tokens get, for every token count; one_token_matmul.cpp reduces a token's lanes after the same
+// spans, so a token's sum is the same alone and in any batch.
+constexpr int64_t kInvariantPanelCols = 512;
+
 // y[t * ldy + r] = W[r, :] . x[t * ldx + :] for r in [row_begin, row_end), t in [0, n).
 void TokenPanelMatmul(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx,
                         int64_t n, float* y, int64_t ldy);
+
+// The same products, batch-invariant (n >= 2; one token: one_token_matmul): K panels of
+// kInvariantPanelCols for every group size.
+void TokenPanelMatmulInvariant(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x,
+                               int64_t ldx, int64_t n, float* y, int64_t ldy);
 
 }  // namespace dsv4_avx512

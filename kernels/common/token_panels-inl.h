@@ -5,6 +5,7 @@
 //
 // A plugin describes its vectors and kernels in a struct Isa:
 //   using V; static constexpr int64_t kPanelBytes;        the vector type, the panel buffer size
+//   static constexpr int64_t kFixedPanelCols;              0, or the K panel width for every T
 //   static V load(const float*); static V fmadd(V, V, V); static void store(float*, V);
 //   template <int T> static V LaneSums(const V (&)[T]);  lane t = the sum of the lanes of a[t]
 // and, for TokenPanelProducts, also
@@ -60,9 +61,11 @@ void ForTokenGroups(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, in
   }
 }
 
+// An Isa whose kFixedPanelCols is not 0 uses that width for every T: batch-invariant products
+// (matmul_invariant), where a token's sum must not be split differently at batch 1, 5 and 16.
 template <class Isa, int T>
 constexpr int64_t PanelCols() {
-  return PanelCols(Isa::kPanelBytes, T);
+  return Isa::kFixedPanelCols > 0 ? Isa::kFixedPanelCols : PanelCols(Isa::kPanelBytes, T);
 }
 
 // acc[t] += wv * the panel's activations of token t at xp (T FMAs for one decoded weight vector).

@@ -279,6 +279,11 @@ dsv4_kernel_plugin_entry(void) {
       RefSwiglu,
       RefSoftmaxPool,
       RefSinkhorn,
+      nullptr,
+      nullptr,
+      nullptr,
+      RefMatmul,  // one order for every n already: row by row, token by token, K in blocks
+      RefMatmul,  // exact products in fp32 whatever the activations
   };
   return &table;
 }

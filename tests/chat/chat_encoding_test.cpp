@@ -282,33 +282,33 @@ TEST(ReasoningEffortPrefix, reads_the_constant_from_a_python_encoder) {
             "First line.\nSecond 'quoted' line.\n\n");
 }
 
-TEST(ReasoningEffortPrefix, plain_files_are_read_verbatim_and_errors_name_the_file) {
-  const auto dir = std::filesystem::temp_directory_path();
-  const std::string txt = (dir / ("dsv4_prefix_" + std::to_string(::getpid()) + ".txt")).string();
-  std::ofstream(txt, std::ios::binary) << "exact bytes\n\n";
-  EXPECT_EQ(LoadReasoningEffortMaxPrefix(txt), "exact bytes\n\n");
-  std::filesystem::remove(txt);
-
-  const std::string py = (dir / ("dsv4_prefix_" + std::to_string(::getpid()) + ".py")).string();
+TEST(ReasoningEffortPrefix, an_encoder_with_neither_form_is_refused_naming_the_file) {
+  const auto dir = std::filesystem::temp_directory_path() / ("dsv4_model_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "encoding");
+  const std::string py = (dir / "encoding" / "encoding_dsv4.py").string();
   std::ofstream(py) << "NOTHING_HERE = 1\n";
   try {
-    LoadReasoningEffortMaxPrefix(py);
-    FAIL() << "no error";
+    LoadReasoningEffortPrompts(dir.string());
+    ADD_FAILURE() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(py), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("neither REASONING_EFFORT_PROMPTS nor REASONING_EFFORT_MAX"), std::string::npos)
+        << e.what();
   }
-  std::filesystem::remove(py);
-  EXPECT_THROW(LoadReasoningEffortMaxPrefix("/nonexistent/encoding_dsv4.py"), Error);
+  std::filesystem::remove_all(dir);
 }
 
-TEST(ReasoningEffortPrefix, model_dir_without_encoder_has_no_prefix) {
-  EXPECT_EQ(FindReasoningEffortMaxPrefix("/nonexistent/model"), std::nullopt);
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("dsv4_model_" + std::to_string(::getpid()));
+TEST(ReasoningEffortPrefix, the_preview_form_gives_max_its_text_and_high_none) {
+  const auto dir = std::filesystem::temp_directory_path() / ("dsv4_model_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir / "encoding");
   std::ofstream(dir / "encoding" / "encoding_dsv4.py") << "REASONING_EFFORT_MAX = \"P\\n\\n\"\n";
-  EXPECT_EQ(FindReasoningEffortMaxPrefix(dir.string()), "P\n\n");
+  const ReasoningEffortPrompts p = LoadReasoningEffortPrompts(dir.string());
+  EXPECT_FALSE(p.missing);
+  EXPECT_EQ(p.PromptFor(ReasoningEffort::kMax), "P\n\n");
+  EXPECT_EQ(p.PromptFor(ReasoningEffort::kHigh), "");
+  EXPECT_EQ(p.PromptFor(ReasoningEffort::kNone), "");
   std::filesystem::remove_all(dir);
+  EXPECT_TRUE(LoadReasoningEffortPrompts("/nonexistent/model").missing);
 }
 
 // Each release's own encoder constants, read from its encoding/encoding_dsv4.py (both forms),

@@ -151,7 +151,8 @@ void MakeKeys(const std::string& keys_dir) {
 
 // ---- Service ------------------------------------------------------------------------------
 
-Service::Service(const std::vector<std::string>& router_flags) : router_flags_(router_flags) {
+Service::Service(const std::vector<std::string>& router_flags, int heartbeat_ms)
+    : router_flags_(router_flags), heartbeat_ms_(std::to_string(heartbeat_ms)) {
   MakeKeys(dir.path() + "/keys");
   StartRouter("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", 0);
 }
@@ -162,7 +163,7 @@ void Service::StartRouter(const std::string& client_ep, const std::string& worke
   std::vector<std::string> argv = {BinDir() + "/dsv4-router", "--server-key", KeyFile("router"), "--allow-list",
                                    dir.path() + "/keys/allow-list", "--client-endpoint", client_ep, "--worker-endpoint",
                                    worker_ep, "--metrics-host", "127.0.0.1", "--metrics-port", std::to_string(metrics),
-                                   "--ready-file", ready, "--heartbeat-ms", "200", "--heartbeat-liveness", "3"};
+                                   "--ready-file", ready, "--heartbeat-ms", heartbeat_ms_, "--heartbeat-liveness", "3"};
   argv.insert(argv.end(), router_flags_.begin(), router_flags_.end());
   // A restarted router appends to the same log, so Logs() shows both lives.
   router = std::make_unique<Process>(argv, dir.path() + "/router.log");
@@ -188,7 +189,7 @@ Service::Worker& Service::AddWorker(const std::string& tier, const std::string& 
   const auto given = [&](const char* flag) { return std::find(flags.begin(), flags.end(), flag) != flags.end(); };
   std::vector<std::string> argv = {BinDir() + "/dsv4-worker", "--router", worker_endpoint, "--key", KeyFile(key), "--router-key",
                                    RouterPublicKey(), "--tier", tier, "--metrics-host", "127.0.0.1",
-                                   "--metrics-port", "0", "--ready-file", ready, "--heartbeat-ms", "200",
+                                   "--metrics-port", "0", "--ready-file", ready, "--heartbeat-ms", heartbeat_ms_,
                                    "--worker-id", tier + "-" + std::to_string(n)};
   if (!given("--threads")) argv.insert(argv.end(), {"--threads", "1"});
   if (model == "echo") {

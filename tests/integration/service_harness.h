@@ -73,8 +73,10 @@ void MakeKeys(const std::string& keys_dir);
 // admin); workers and clients are handed theirs.
 class Service {
  public:
-  // `router_flags` are appended to the router's command line.
-  explicit Service(const std::vector<std::string>& router_flags = {});
+  // `router_flags` are appended to the router's command line. Router and workers beat every
+  // `heartbeat_ms` (liveness 3): 200 ms lets tests see a dead worker fast; the soak uses the
+  // production default, 1000 ms.
+  explicit Service(const std::vector<std::string>& router_flags = {}, int heartbeat_ms = 200);
 
   // Key files in dir/keys: router.{key,pub}, client.key, worker.key, admin.key (all allow-listed)
   // and stranger.key (not on the list).
@@ -124,6 +126,7 @@ class Service {
  private:
   void StartRouter(const std::string& client_endpoint, const std::string& worker_endpoint, int metrics_port);
   std::vector<std::string> router_flags_;
+  std::string heartbeat_ms_;
 };
 
 // The same two questions for a router reached at any client endpoint (multi-host tests), asked

@@ -1,7 +1,8 @@
 // Deliberately broken kernel plugins for the loader tests, built from the reference kernels with
 // one defect each (BROKEN_MODE):
 //   1 wrong ABI version   2 no entry symbol   3 needs AVX-512F (play a CPU without it)
-//   4 wrong matmul results (fails the conformance self-test)
+//   4 wrong matmul results (fails the conformance self-test)   5 the ABI before this one (a plugin
+//   built before the last slots were appended)
 // Each claims a high score, so a loader that failed to refuse it would pick it.
 #define dsv4_kernel_plugin_entry dsv4_reference_entry_for_broken_plugin
 #include "kernels/reference/reference_kernels.cpp"
@@ -31,6 +32,8 @@ dsv4_kernel_table MakeTable() {
   t.required_features = DSV4_CPU_AVX512F;
 #elif BROKEN_MODE == 4
   t.matmul = WrongMatmul;
+#elif BROKEN_MODE == 5
+  t.abi_version = DSV4_KERNEL_ABI_VERSION - 1;
 #endif
   return t;
 }

@@ -60,6 +60,14 @@ TEST(PluginLoader, RefusesWrongAbiVersionNamingFileAndBothVersions) {
   EXPECT_NE(error.find("needs " + std::to_string(DSV4_KERNEL_ABI_VERSION)), std::string::npos) << error;
 }
 
+TEST(PluginLoader, RefusesAPluginOfThePreviousAbiNamingBothVersions) {
+  std::string error;
+  EXPECT_EQ(OpenPlugin(Broken("old_abi"), DetectCpuFeatures(), &error), nullptr);
+  EXPECT_NE(error.find(Broken("old_abi")), std::string::npos) << error;
+  EXPECT_NE(error.find("ABI version " + std::to_string(DSV4_KERNEL_ABI_VERSION - 1)), std::string::npos) << error;
+  EXPECT_NE(error.find("needs " + std::to_string(DSV4_KERNEL_ABI_VERSION)), std::string::npos) << error;
+}
+
 TEST(PluginLoader, RefusesMissingEntrySymbol) {
   std::string error;
   EXPECT_EQ(OpenPlugin(Broken("no_entry"), DetectCpuFeatures(), &error), nullptr);

@@ -349,6 +349,40 @@ TEST(WireValidation, RequestRangesAreCheckedOnceAtTheRouterNotOnRead) {
   }
 }
 
+TEST(WireLimits, ElementsAreCountedBeforeDecodingAndAFullPromptStillFits) {
+  // The largest prompt a client may send decodes under the client limit.
+  protocol::GenerateRequest r;
+  r.id = "full";
+  r.tokens.assign(protocol::kMaxPromptTokens, 7);
+  const std::string full = protocol::EncodeGenerate(r);
+  EXPECT_NO_THROW(Message::Decode(full.data(), full.size(), "op", protocol::kMaxRequestElements));
+  // One more array item than the limit allows is refused by count, naming it.
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_map(4);
+  pk.pack(std::string("proto")), pk.pack(std::string("dsv4")), pk.pack(std::string("v")), pk.pack(1);
+  pk.pack(std::string("op")), pk.pack(std::string("status")), pk.pack(std::string("junk"));
+  pk.pack_array(static_cast<uint32_t>(protocol::kMaxRequestElements));  // + the map's 8 entries: over by 8
+  for (size_t i = 0; i < protocol::kMaxRequestElements; ++i) pk.pack_array(0);
+  try {
+    Message::Decode(buf.data(), buf.size(), "op", protocol::kMaxRequestElements);
+    ADD_FAILURE() << "decoded";
+  } catch (const protocol::ProtocolError& e) {
+    EXPECT_NE(std::string(e.what()).find("more than " + std::to_string(protocol::kMaxRequestElements) + " elements"), std::string::npos)
+        << e.what();
+  }
+  // The default limit (workers, replies) takes it.
+  EXPECT_NO_THROW(Message::Decode(buf.data(), buf.size(), "op"));
+  // A header announcing 2^32-1 items in a few bytes is refused by count too, not by running out.
+  const std::string liar = std::string("\x82\xa5" "proto" "\xa4" "dsv4" "\xa1" "v" "\xdd\xff\xff\xff\xff", 19);
+  try {
+    Message::Decode(liar.data(), liar.size(), "op");
+    ADD_FAILURE() << "decoded";
+  } catch (const protocol::ProtocolError& e) {
+    EXPECT_NE(std::string(e.what()).find("elements"), std::string::npos) << e.what();
+  }
+}
+
 TEST(WireValidation, ToolsNeedMessages) {
   protocol::GenerateRequest r;
   r.id = std::string("t");

@@ -40,8 +40,12 @@ class SchedulerRun {
         metrics_(registry_, "flash"),
         scheduler_(*runner_, *encoder_, metrics_, cfg,
                    [this](const std::string& body) {
-                     const Message m = Message::Decode(body.data(), body.size(), "type");
                      std::lock_guard<std::mutex> lock(mu_);
+                     if (Scheduler::IsFence(body.size())) {
+                       sent_.push_back({"fence", fence_marker_});
+                       return;
+                     }
+                     const Message m = Message::Decode(body.data(), body.size(), "type");
                      sent_.push_back({m.kind(), m});
                    }) {}
 
@@ -106,6 +110,11 @@ class SchedulerRun {
   WorkerMetrics metrics_;
   std::mutex mu_;
   std::vector<Sent> sent_;
+  // Stands in for the fence's (empty) body among the decoded messages: it has no rid.
+  const Message fence_marker_ = [] {
+    const std::string b = protocol::EncodeSignal(protocol::Signal::kHeartbeat);
+    return Message::Decode(b.data(), b.size(), "type");
+  }();
   Scheduler scheduler_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -205,6 +214,40 @@ TEST(Scheduler, CancelStopsTheSequenceWithoutATerminalMessage) {
   run.scheduler().Submit(Work(1, {40}, 2));
   ASSERT_TRUE(run.WaitForEnd(1));
   EXPECT_EQ(run.MessagesOf(1).back().type, "done");
+}
+
+TEST(Scheduler, CancelAllFencesOffEverythingOfWhatItEnded) {
+  SchedulerRun run;
+  run.Start();
+  for (uint64_t rid = 1; rid <= 4; ++rid) run.scheduler().Submit(Work(rid, {1}, 1000000));
+  for (auto end = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < end && run.Streamed(4).empty();)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_FALSE(run.Streamed(4).empty());
+  // While the four stream: a reconnecting link drops them and the new connection gives rid 9.
+  run.scheduler().CancelAll();
+  run.scheduler().Submit(Work(9, {40}, 3));
+  ASSERT_TRUE(run.WaitForEnd(9));
+  ASSERT_TRUE(run.WaitIdle());
+  const std::vector<Sent> sent = run.Messages();
+  size_t fence = sent.size(), fences = 0;
+  for (size_t i = 0; i < sent.size(); ++i) {
+    if (sent[i].type != "fence") continue;
+    fence = i;
+    ++fences;
+  }
+  ASSERT_EQ(fences, 1u);
+  for (size_t i = 0; i < sent.size(); ++i) {
+    if (i == fence) continue;
+    const uint64_t rid = sent[i].m.UintOr("rid", 0);
+    if (rid == 9) {
+      EXPECT_GT(i, fence) << "rid 9 was submitted after the CancelAll";
+    } else {
+      EXPECT_LT(i, fence) << "rid " << rid << " sent '" << sent[i].type << "' after the fence";
+    }
+  }
+  EXPECT_EQ(run.Streamed(9), Count(41, 3));
+  EXPECT_EQ(run.MessagesOf(9).back().type, "done");
+  EXPECT_EQ(run.Outcome("cancelled"), 4);
 }
 
 TEST(Scheduler, VerifyKeepsTheAgreeingPrefixOfTheDraftThenContinues) {
