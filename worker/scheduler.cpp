@@ -41,6 +41,7 @@ struct Scheduler::Sequence {
   // on a block boundary (chained to the next boundary's).
   int64_t cached_tokens = 0;
   uint64_t prefix_key = 0;
+  bool prefix_counted = false;      // hit and miss tokens counted (at its first prefill chunk)
 
   explicit Sequence(const SamplingParams& p) : sampler(p) {}
 };
@@ -180,18 +181,56 @@ void Scheduler::Admit(protocol::WorkRequest w) {
 
 void Scheduler::RestorePrefix(Sequence& s) {
   s.prefix_key = prefix_cache_.RootKey();
+  Restore(s, s.state);
+}
+
+bool Scheduler::Restore(Sequence& s, const SequenceState& empty) {
   const auto t0 = Clock::now();
   // The last prompt token always runs: its logits (and a draft riding with it) start the answer.
-  auto hit = prefix_cache_.Lookup(s.prompt, static_cast<int64_t>(s.prompt.size()) - 1, s.state);
-  if (hit) {
-    s.state = std::move(hit->state);
-    s.fed = static_cast<size_t>(hit->tokens);
-    s.cached_tokens = hit->tokens;
-    s.prefix_key = hit->key;
-    m_.prefix_restore_seconds->Observe(std::chrono::duration<double>(Clock::now() - t0).count());
-    m_.prefix_disk_hit_tokens->Increment(static_cast<double>(hit->disk_tokens));
+  auto hit = prefix_cache_.Lookup(s.prompt, static_cast<int64_t>(s.prompt.size()) - 1, empty);
+  ReportPrefixCache();  // a lookup may have removed damaged files, or read some into RAM
+  if (!hit || hit->tokens <= static_cast<int64_t>(s.fed)) return false;
+  s.state = std::move(hit->state);
+  s.fed = static_cast<size_t>(hit->tokens);
+  s.cached_tokens = hit->tokens;
+  s.prefix_key = hit->key;
+  m_.prefix_restore_seconds->Observe(std::chrono::duration<double>(Clock::now() - t0).count());
+  m_.prefix_disk_hit_tokens->Increment(static_cast<double>(hit->disk_tokens));
+  return true;
+}
+
+bool Scheduler::WaitsForSharedPrefill(Sequence& s) {
+  const size_t block = static_cast<size_t>(prefix_cache_.block_tokens());
+  if (!prefix_cache_.enabled() || s.fed % block != 0 || s.cached_tokens != static_cast<int64_t>(s.fed)) return false;
+  // Blocks of s's prompt that can come from the cache: all but the one holding its last token.
+  const size_t limit = (s.prompt.size() - 1) / block * block;
+  size_t ahead = s.fed;  // how far the sequences ahead of s have run the blocks s shares with them
+  bool wait = false;
+  bool admitted_before = true;
+  for (const auto& lp : active_) {
+    const Sequence& l = *lp;
+    if (&l == &s) {
+      admitted_before = false;
+      continue;
+    }
+    // Only a sequence further along (or level and admitted earlier) leads: no two wait for each other.
+    if (l.finished || l.phase != Sequence::Phase::kPrefill || l.fed < s.fed || (l.fed == s.fed && !admitted_before)) continue;
+    const size_t end = std::min(limit, l.prompt.size());
+    const size_t common = static_cast<size_t>(std::mismatch(s.prompt.begin(), s.prompt.begin() + static_cast<std::ptrdiff_t>(end), l.prompt.begin()).first -
+                                              s.prompt.begin());
+    const size_t shared = common / block * block;
+    if (shared <= s.fed) continue;
+    ahead = std::max(ahead, std::min(l.fed, shared) / block * block);
+    wait = wait || l.fed < shared;
   }
-  ReportPrefixCache();
+  // What a leader ran is in the cache now (unless already evicted: then s runs it itself).
+  if (ahead > s.fed && Restore(s, runner_.NewSequence())) return true;  // looks again next step
+  return wait;
+}
+
+void Scheduler::CountPrefix(Sequence& s) {
+  if (s.prefix_counted) return;
+  s.prefix_counted = true;
   m_.prefix_hit_tokens->Increment(static_cast<double>(s.cached_tokens));
   m_.prefix_miss_tokens->Increment(static_cast<double>(static_cast<int64_t>(s.prompt.size()) - s.cached_tokens));
 }
@@ -360,6 +399,8 @@ bool Scheduler::BuildStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>&
     s.step_prompt_n = 0;
     if (s.phase == Sequence::Phase::kPrefill) {
       if (prefill_budget <= 0) continue;  // waits for a later step; decodes keep flowing
+      if (WaitsForSharedPrefill(s)) continue;
+      CountPrefix(s);
       size_t n = std::min<size_t>(s.prompt.size() - s.fed, static_cast<size_t>(prefill_budget));
       if (prefix_cache_.enabled()) {
         // Cut at the next block boundary, where KeepPrefix leaves a snapshot.

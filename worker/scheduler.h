@@ -117,6 +117,16 @@ class Scheduler {
   // at each block boundary the prompt's prefill reaches.
   void RestorePrefix(Sequence& s);
   void KeepPrefix(Sequence& s);
+  // Restores the longest cached prefix of s's prompt if it is longer than what s has fed
+  // (`empty`: a fresh state of the model, for the lookup to build on).
+  bool Restore(Sequence& s, const SequenceState& empty);
+  // Requests that arrive together share the prefill of their common prefix: while a sequence
+  // further along (or level and admitted first) is still running blocks s shares with it, s waits,
+  // then restores the snapshots that one left instead of computing them again. True: s skips
+  // this step.
+  bool WaitsForSharedPrefill(Sequence& s);
+  // Hit and miss tokens, counted once a sequence's prefill starts (what it restored is final then).
+  void CountPrefix(Sequence& s);
   void ReportPrefixCache();  // its gauges and eviction counters, after it changed
   void RunPrefixCacheCommand(const protocol::PrefixCacheCommand& c);
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "tests/integration/service_harness.h"
 
@@ -111,6 +112,29 @@ TEST(ServicePrefixCache, TheSecondOfTwoRequestsSharingA2000TokenPrefixPrefillsOn
   std::printf("2040-token prompt: cold ttft %.3f s, warm (1920 cached) ttft %.3f s; cache %.1f MiB in %g snapshots\n",
               ra.time_to_first_token.count(), rb.time_to_first_token.count(),
               Metric(m2, "dsv4_worker_prefix_cache_bytes", kFlash) / 1048576.0, Metric(m2, "dsv4_worker_prefix_cache_snapshots", kFlash));
+}
+
+TEST(ServicePrefixCache, TwoRequestsSentTogetherPrefillTheirShared2000TokensOnce) {
+  Service svc;
+  auto& w = svc.AddWorker("flash", FlashModel(), {"--prefix-cache-bytes", "268435456", "--prefix-cache-block", "128"});
+  ASSERT_TRUE(svc.WaitForWorkers(1, 30s)) << svc.Logs();
+  const std::vector<int32_t> shared = Tokens(2000, 5);
+  const std::vector<int32_t> a = Concat(shared, Tokens(40, 6)), b = Concat(shared, Tokens(40, 7));
+  auto ca = svc.NewClient(), cb = svc.NewClient();
+  client::Result ra, rb;
+  std::thread ta([&] { ra = ca->Generate(Request("flash", a, 4), 180s); });
+  std::thread tb([&] { rb = cb->Generate(Request("flash", b, 4), 180s); });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(ra.ok && rb.ok) << ra.error.message << rb.error.message << svc.Logs();
+  // Whichever the worker admitted second restores the first one's snapshot at 1920 (waiting for
+  // it while the first runs those blocks, if both arrived during that prefill) and runs its 120.
+  const std::string m = HttpGet(w.metrics_port, "/metrics");
+  EXPECT_EQ(Metric(m, "dsv4_worker_prefill_tokens_total", kFlash), 2040 + 120);
+  EXPECT_EQ(Metric(m, "dsv4_worker_prefix_cache_hit_tokens_total", kFlash), 1920);
+  EXPECT_EQ(ra.done.usage.cached_tokens + rb.done.usage.cached_tokens, 1920);
+  EXPECT_EQ(ra.answer.tokens, GenerateLocally(FlashModel(), a, 4));
+  EXPECT_EQ(rb.answer.tokens, GenerateLocally(FlashModel(), b, 4));
 }
 
 // The flags of a worker with a disk tier in `dir` beside its RAM tier.

@@ -337,5 +337,35 @@ TEST(Scheduler, PrefixCacheRestoresASharedPrefixAndPrefillsOnlyTheTail) {
   EXPECT_EQ(std::vector<int32_t>(streamed.begin() + 2, streamed.end()), Count(312, 4)) << "continues after the draft";
 }
 
+TEST(Scheduler, RequestsArrivingTogetherPrefillTheirSharedPrefixOnce) {
+  SchedulerConfig cfg{8, 64, "flash"};
+  cfg.prefix_cache_bytes = 1 << 20;
+  cfg.prefix_block_tokens = 128;
+  cfg.model_identity = "echo\nnone";
+  SchedulerRun run(cfg);
+  // Three prompts of 301 tokens sharing their first 300, and one that shares only 100 (less than
+  // a block): all admitted in the same pass, before the scheduler starts.
+  for (uint64_t rid = 1; rid <= 3; ++rid) {
+    std::vector<int32_t> prompt = Count(10, 300);
+    prompt.push_back(900 + static_cast<int32_t>(rid));
+    run.scheduler().Submit(Work(rid, prompt, 4));
+  }
+  std::vector<int32_t> other = Count(10, 100);
+  other.push_back(500);
+  run.scheduler().Submit(Work(4, other, 4));
+  run.Start();
+  for (uint64_t rid = 1; rid <= 4; ++rid) ASSERT_TRUE(run.WaitForEnd(rid));
+  // The first runs all 301; the other two wait for its snapshot at 256 and run 45 each; the
+  // fourth shares no whole block and runs its 101 beside them.
+  EXPECT_EQ(run.metrics().prefill_tokens->Value(), 301 + 45 + 45 + 101);
+  EXPECT_EQ(run.metrics().prefix_hit_tokens->Value(), 256 * 2);
+  EXPECT_EQ(run.metrics().prefix_miss_tokens->Value(), 301 + 45 + 45 + 101);
+  for (uint64_t rid = 1; rid <= 3; ++rid) {
+    EXPECT_EQ(run.Streamed(rid), Count(901 + static_cast<int32_t>(rid), 4)) << rid;
+    EXPECT_EQ(protocol::ParseWorkerDone(run.MessagesOf(rid).back().m).cached_prompt_tokens, rid == 1 ? 0 : 256) << rid;
+  }
+  EXPECT_EQ(run.Streamed(4), Count(501, 4));
+}
+
 }  // namespace
 }  // namespace dsv4::worker
