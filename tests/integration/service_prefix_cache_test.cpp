@@ -289,7 +289,7 @@ std::string TurnId(int conv, int turn) {
 }
 
 TEST(ServicePrefixCache, AConversationsTurnsLandOnTheSameWorker) {
-  Service svc({"--affinity-margin", "1"});
+  Service svc({"--affinity-margin", "1"}, 1000);  // production heartbeat: no retries from a slow (sanitized) worker
   const std::vector<std::string> cache{"--prefix-cache-bytes", "268435456", "--prefix-cache-block", "128"};
   svc.AddWorker("flash", FlashModel(), cache);
   svc.AddWorker("flash", FlashModel(), cache);
@@ -317,8 +317,11 @@ TEST(ServicePrefixCache, AConversationsTurnsLandOnTheSameWorker) {
       auto& prompt = prompts[static_cast<size_t>(conv)];
       const protocol::Done& d = done[TurnId(conv, turn)];
       const int64_t n = static_cast<int64_t>(prompt.size());
-      EXPECT_EQ(d.usage.cached_tokens, std::min(cached_before[static_cast<size_t>(conv)], (n - 1) / 128 * 128))
+      // At least what its previous turn left on the worker it went to (a worker without it would
+      // have none); more only if an attempt of this turn already ran on it (a retry).
+      EXPECT_GE(d.usage.cached_tokens, std::min(cached_before[static_cast<size_t>(conv)], (n - 1) / 128 * 128))
           << "conversation " << conv << ", turn " << turn;
+      EXPECT_LE(d.usage.cached_tokens, (n - 1) / 128 * 128) << "conversation " << conv << ", turn " << turn;
       cached_before[static_cast<size_t>(conv)] = n / 128 * 128;
       prompt = Concat(Concat(prompt, d.tokens), Tokens(40, 100 * conv + turn));
     }
