@@ -122,6 +122,16 @@ const char* StopReason(const Outcome& o) {
   return "end_turn";
 }
 
+// Anthropic counts cache reads apart: input_tokens are the prompt tokens that were not. (The
+// stream's message_start, sent before the worker knows, says the whole prompt; its
+// message_delta then carries the split.)
+Json Usage(const Outcome& o) {
+  return {{"input_tokens", o.prompt_tokens - o.cached_tokens},
+          {"cache_read_input_tokens", o.cached_tokens},
+          {"cache_creation_input_tokens", 0},
+          {"output_tokens", o.completion_tokens}};
+}
+
 Json ToolInput(const std::string& arguments) {
   Json j = Json::parse(arguments, nullptr, /*allow_exceptions=*/false);
   return j.is_object() ? j : Json{{"arguments", arguments}};
@@ -162,7 +172,7 @@ class MessagesFormat final : public ReplyFormat {
     std::string out = Close();
     out += SseEvent("message_delta", {{"type", "message_delta"},
                                       {"delta", {{"stop_reason", StopReason(o)}, {"stop_sequence", StopSequence(o)}}},
-                                      {"usage", {{"output_tokens", o.completion_tokens}}}});
+                                      {"usage", Usage(o)}});
     out += SseEvent("message_stop", {{"type", "message_stop"}});
     return out;
   }
@@ -180,7 +190,7 @@ class MessagesFormat final : public ReplyFormat {
     Json msg = Message(content);
     msg["stop_reason"] = StopReason(o);
     msg["stop_sequence"] = StopSequence(o);
-    msg["usage"] = {{"input_tokens", o.prompt_tokens}, {"output_tokens", o.completion_tokens}};
+    msg["usage"] = Usage(o);
     msg["dsv4"] = {{"tier", o.tier}, {"escalated", o.escalated}};
     return JsonText(msg);
   }

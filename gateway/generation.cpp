@@ -27,6 +27,7 @@ Outcome FromDone(const protocol::Done& d, bool chat) {
   o.prompt_tokens = d.usage.prompt_tokens;
   o.completion_tokens = d.usage.completion_tokens;
   o.reasoning_tokens = d.usage.reasoning_tokens;
+  o.cached_tokens = d.usage.cached_tokens;
   o.tier = protocol::NameOf(d.tier);
   o.escalated = d.escalated;
   o.escalation_reason = d.escalation_reason;

@@ -39,6 +39,7 @@ struct Outcome {
   Finish finish = Finish::kEnd;
   std::string stop_sequence;  // kStopString
   int64_t prompt_tokens = 0, completion_tokens = 0, reasoning_tokens = 0;
+  int64_t cached_tokens = 0;  // of prompt_tokens, restored from the worker's prefix cache
   std::vector<TokenLogprobs> logprobs;  // every answer token, when the request asked for logprobs
   std::string tier;
   bool escalated = false;

@@ -182,10 +182,15 @@ const char* FinishReason(const Outcome& o) {
   return "stop";
 }
 
+// Cached prompt tokens twice: OpenAI's prompt_tokens_details, and DeepSeek's own API's hit /
+// miss counts (clients written for either read theirs).
 Json Usage(const Outcome& o) {
   return {{"prompt_tokens", o.prompt_tokens},
           {"completion_tokens", o.completion_tokens},
           {"total_tokens", o.prompt_tokens + o.completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", o.cached_tokens}}},
+          {"prompt_cache_hit_tokens", o.cached_tokens},
+          {"prompt_cache_miss_tokens", o.prompt_tokens - o.cached_tokens},
           {"completion_tokens_details", {{"reasoning_tokens", o.reasoning_tokens}}}};
 }
 

@@ -180,8 +180,9 @@ void Router::HandleClient(const std::string& client, zmq::message_t& body) {
       id.clear();  // a non-string id: reported by the op's own parser below
     }
     const std::string& op = m.kind();
-    // Admin operations change or reveal the fleet (plugin files, draining, model paths).
-    if ((op == "workers" || op == "drain" || op == "swap_plugin") && peer.role != curve::Role::kAdmin) {
+    // Admin operations change or reveal the fleet (plugin files, draining, model paths, what
+    // prompts the prefix caches hold).
+    if ((op == "workers" || op == "drain" || op == "swap_plugin" || op == "prefix_cache") && peer.role != curve::Role::kAdmin) {
       auth_->Forbidden(op, peer.role).Increment();
       throw ProtocolError(ErrorCode::kBadRequest, "op '" + op + "' needs an admin key; this connection authenticated as " +
                                                       curve::RoleName(peer.role) + " '" + peer.name + "'");
@@ -193,8 +194,9 @@ void Router::HandleClient(const std::string& client, zmq::message_t& body) {
       return HandleStatus(client, protocol::ParseStatusRequest(m), peer.role == curve::Role::kAdmin);
     if (op == "drain") return HandleDrain(client, protocol::ParseDrain(m));
     if (op == "swap_plugin") return HandleSwapPlugin(client, protocol::ParseSwapPlugin(m));
+    if (op == "prefix_cache") return HandlePrefixCache(client, protocol::ParsePrefixCache(m));
     throw ProtocolError(ErrorCode::kBadRequest,
-                        "unknown op '" + op + "' (expected generate, cancel, status, workers, drain or swap_plugin)");
+                        "unknown op '" + op + "' (expected generate, cancel, status, workers, drain, swap_plugin or prefix_cache)");
   } catch (const ProtocolError& e) {
     metrics_->Requests("none", protocol::ErrorCodeName(e.code())).Increment();
     ReplyError(client, id, e.code(), e.what());
@@ -331,23 +333,34 @@ void Router::HandleDrain(const std::string& client, const protocol::DrainRequest
   SendToClient(client, protocol::EncodeAdmin({d.id, false, "no worker '" + d.worker + "'", {}}), d.id);
 }
 
-void Router::HandleSwapPlugin(const std::string& client, const protocol::SwapPluginRequest& s) {
+void Router::SendAdminCommand(const std::string& client, const std::string& id, const std::string& worker, std::optional<protocol::Tier> tier,
+                              const std::function<std::string(const std::string& admin_id)>& command) {
   PendingAdmin pa;
   pa.client = client;
-  pa.id = s.id;
+  pa.id = id;
   pa.deadline = Clock::now() + std::chrono::seconds(60);
-  const std::string admin_id = client + "/" + s.id;
+  const std::string admin_id = client + "/" + id;
   for (auto& [ident, w] : workers_) {
-    if ((!s.worker.empty() && w.info.worker_id == s.worker) || (s.tier && w.info.tier == *s.tier)) {
+    if ((!worker.empty() && w.info.worker_id == worker) || (tier && w.info.tier == *tier)) {
       pa.waiting.insert(ident);
-      SendToWorker(ident, protocol::EncodeSwapPluginCommand({admin_id, s.plugin}));
+      SendToWorker(ident, command(admin_id));
     }
   }
   if (pa.waiting.empty()) {
-    SendToClient(client, protocol::EncodeAdmin({s.id, false, "no worker matches", {}}), s.id);
+    SendToClient(client, protocol::EncodeAdmin({id, false, "no worker matches", {}}), id);
     return;
   }
   admins_[admin_id] = std::move(pa);
+}
+
+void Router::HandleSwapPlugin(const std::string& client, const protocol::SwapPluginRequest& s) {
+  SendAdminCommand(client, s.id, s.worker, s.tier,
+                   [&](const std::string& admin_id) { return protocol::EncodeSwapPluginCommand({admin_id, s.plugin}); });
+}
+
+void Router::HandlePrefixCache(const std::string& client, const protocol::PrefixCacheRequest& p) {
+  SendAdminCommand(client, p.id, p.worker, p.tier,
+                   [&](const std::string& admin_id) { return protocol::EncodePrefixCacheCommand({admin_id, p.action}); });
 }
 
 // ---- chores -------------------------------------------------------------------------------

@@ -20,8 +20,10 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -90,6 +92,10 @@ struct RouterConfig {
   // slow client's token chunks merge). Lower only to reach that state sooner (tests).
   int send_hwm = 100000;
   size_t backlog_limit = 10000;    // entries held for a peer whose queue is full (token chunks merge: PeerSender)
+  // Cache-aware routing (router/prefix_affinity.h): a request goes to the worker its leading
+  // part hashes to unless that one's load exceeds the least loaded's by more than this share of
+  // capacity; negative: least loaded always.
+  double affinity_margin = 0.25;
   TierPolicyConfig policy;
   TierPrices prices;
 };
@@ -153,7 +159,7 @@ class Router {
     bool sent_first_token = false;
   };
 
-  // An admin swap_plugin waiting for the workers' answers.
+  // An admin swap_plugin or prefix_cache waiting for the workers' answers.
   struct PendingAdmin {
     std::string client;
     std::string id;
@@ -170,6 +176,11 @@ class Router {
   void HandleStatus(const std::string& client, const protocol::StatusRequest& s, bool admin);
   void HandleDrain(const std::string& client, const protocol::DrainRequest& d);
   void HandleSwapPlugin(const std::string& client, const protocol::SwapPluginRequest& s);
+  void HandlePrefixCache(const std::string& client, const protocol::PrefixCacheRequest& p);
+  // Sends command(admin_id) to the named worker or every worker of `tier` and waits for their
+  // results (answered from Chores(): all in, or timed out), or answers at once when none matches.
+  void SendAdminCommand(const std::string& client, const std::string& id, const std::string& worker, std::optional<protocol::Tier> tier,
+                        const std::function<std::string(const std::string& admin_id)>& command);
   // `id`: the request (or op) the message answers, so a waiting token chunk of it is not merged
   // across this message (PeerSender).
   void SendToClient(const std::string& client, const std::string& body, const std::string& id);
@@ -185,6 +196,9 @@ class Router {
   void OnWorkerDone(Worker& w, const protocol::WorkerDone& d);
   void OnWorkerError(Worker& w, const protocol::WorkerError& e);
   void OnSwapResult(Worker& w, const protocol::SwapResult& s);
+  void OnPrefixCacheResult(Worker& w, const protocol::PrefixCacheResult& p);
+  // A worker's answer to a pending admin operation (ignored when nobody waits for it any more).
+  void AdminAnswered(Worker& w, const std::string& admin_id, protocol::AdminResult result);
   void RemoveWorker(const std::string& identity, const std::string& reason);
   // Disconnects a worker that broke a rule of router/worker_checks.h: counted, logged, told to
   // reset, its requests re-dispatched. `w` is gone afterwards.
@@ -198,7 +212,7 @@ class Router {
   // -- requests (router_requests.cpp)
   void Enqueue(Request& r, bool front);
   void Dispatch(protocol::Tier tier);
-  Worker* PickWorker(protocol::Tier tier);
+  Worker* PickWorker(protocol::Tier tier, uint64_t affinity);
   void Retry(uint64_t rid, const std::string& reason);
   // Hands the answer to Pro; false (and counted) when Pro cannot take it.
   bool Escalate(Request& r, const std::string& reason);

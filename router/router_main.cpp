@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
       "client-max-tokens", po::value(&c.client_max_tokens)->default_value(c.client_max_tokens),
       "tokens per client key over its requests in flight (prompt length + max_tokens); beyond: `overloaded`")(
       "max-attempts", po::value(&c.max_attempts)->default_value(c.max_attempts), "dispatches per request before `unavailable`")(
+      "affinity-margin", po::value(&c.affinity_margin)->default_value(c.affinity_margin),
+      "cache-aware routing: send a request to the worker its prompt's start hashes to unless that one is busier than the least "
+      "loaded by more than this share of capacity (negative: least loaded always)")(
       "unavailable-after-ms", po::value(&c.unavailable_after_ms)->default_value(c.unavailable_after_ms),
       "fail queued requests of a tier that had no live worker this long")(
       "escalate-mean-logprob", po::value(&p.escalate_mean_logprob)->default_value(p.escalate_mean_logprob),

@@ -2,6 +2,7 @@
 // failed attempt, escalation to Pro, and the single terminal message.
 #include <iostream>
 
+#include "router/prefix_affinity.h"
 #include "router/router.h"
 
 namespace dsv4::router {
@@ -27,19 +28,18 @@ bool Router::TierHasRoom(Tier tier) const {
   return false;
 }
 
-Router::Worker* Router::PickWorker(Tier tier) {
-  // Least loaded by fraction of capacity in use; ties go to the first in identity order.
-  Worker* best = nullptr;
-  double best_load = 2.0;
+Router::Worker* Router::PickWorker(Tier tier, uint64_t affinity) {
+  // Among the workers with room, the one the request's leading part hashes to, unless it is
+  // busier than the least loaded (by fraction of capacity in use) by more than the margin.
+  std::vector<Worker*> open;
+  std::vector<AffinityCandidate> candidates;
   for (auto& [ident, w] : workers_) {
     if (w.info.tier != tier || w.draining || static_cast<int64_t>(w.active.size()) >= w.info.capacity) continue;
-    const double load = static_cast<double>(w.active.size()) / static_cast<double>(w.info.capacity);
-    if (load < best_load) {
-      best_load = load;
-      best = &w;
-    }
+    open.push_back(&w);
+    candidates.push_back({w.info.worker_id, static_cast<double>(w.active.size()) / static_cast<double>(w.info.capacity)});
   }
-  return best;
+  if (open.empty()) return nullptr;
+  return open[PickByAffinity(candidates, affinity, cfg_.affinity_margin)];
 }
 
 void Router::Enqueue(Request& r, bool front) {
@@ -51,12 +51,12 @@ void Router::Enqueue(Request& r, bool front) {
 void Router::Dispatch(Tier tier) {
   auto& q = queues_[TierIndex(tier)];
   while (!q.empty()) {
-    Worker* w = PickWorker(tier);
-    if (!w) return;
-    const uint64_t rid = *q.Pop();
+    if (!PickWorker(tier, 0)) return;  // no worker of the tier has room
+    const uint64_t rid = *q.Pop();  // the next client's turn (router/fair_queue.h)
     auto it = requests_.find(rid);
     if (it == requests_.end()) continue;
     Request& r = it->second;
+    Worker* w = PickWorker(tier, PrefixAffinity(r.req));
     r.state = State::kRunning;
     r.worker = w->identity;
     ++r.attempts;
@@ -187,6 +187,7 @@ void Router::Finish(uint64_t rid, const protocol::WorkerDone& wd) {
   d.usage.prompt_tokens = r.prompt_tokens;
   d.usage.completion_tokens = static_cast<int64_t>(r.answer.size());
   d.usage.reasoning_tokens = wd.reasoning_tokens;
+  d.usage.cached_tokens = wd.cached_prompt_tokens;
   d.tokens = r.answer;
   d.completion = wd.completion;
   const Confidence c = Summarize(r.logprobs);

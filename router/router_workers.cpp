@@ -48,6 +48,7 @@ void Router::HandleWorker(const std::string& identity, const zmq::message_t& bod
     if (type == "done") return OnWorkerDone(w, protocol::ParseWorkerDone(m));
     if (type == "error") return OnWorkerError(w, protocol::ParseWorkerError(m));
     if (type == "swap_result") return OnSwapResult(w, protocol::ParseSwapResult(m));
+    if (type == "prefix_cache_result") return OnPrefixCacheResult(w, protocol::ParsePrefixCacheResult(m));
     if (type == "draining") {
       w.draining = true;
       return;
@@ -234,12 +235,20 @@ void Router::OnWorkerError(Worker& w, const protocol::WorkerError& e) {
 
 void Router::OnSwapResult(Worker& w, const protocol::SwapResult& s) {
   if (s.ok) w.info.plugin = s.plugin;
-  auto it = admins_.find(s.admin_id);
+  AdminAnswered(w, s.admin_id, {w.info.worker_id, s.ok, w.info.plugin, s.error, {}});
+}
+
+void Router::OnPrefixCacheResult(Worker& w, const protocol::PrefixCacheResult& p) {
+  AdminAnswered(w, p.admin_id, {w.info.worker_id, p.ok, w.info.plugin, p.error, p.snapshots});
+}
+
+void Router::AdminAnswered(Worker& w, const std::string& admin_id, protocol::AdminResult result) {
+  auto it = admins_.find(admin_id);
   if (it == admins_.end()) return;
   PendingAdmin& pa = it->second;
   pa.waiting.erase(w.identity);
-  pa.results.push_back({w.info.worker_id, s.ok, w.info.plugin, s.error});
-  if (!s.ok) pa.all_ok = false;
+  if (!result.ok) pa.all_ok = false;
+  pa.results.push_back(std::move(result));
   // The reply goes out from Chores() once nobody is left to wait for.
 }
 

@@ -2,6 +2,7 @@
 //   dsv4ctl --router tcp://127.0.0.1:5555 workers
 //   dsv4ctl --router ... drain WORKER
 //   dsv4ctl --router ... swap-plugin (--worker ID | --tier flash|pro) --plugin NAME
+//   dsv4ctl --router ... prefix-cache list|clear (--worker ID | --tier flash|pro)
 //   dsv4ctl keygen --out DIR/NAME [--role client|worker|admin --allow-list FILE [--name NAME]]
 // Router commands need an admin key (--key, --router-key). Prints the router's answer; exits 0
 // when it says ok, 1 otherwise, 2 on usage errors.
@@ -53,33 +54,42 @@ int main(int argc, char** argv) {
   int timeout_s = 60;
   dsv4::Flags flags("dsv4ctl",
                     "usage: dsv4ctl [--router ENDPOINT --key ADMIN.key --router-key ROUTER.pub] workers | drain WORKER | "
-                    "swap-plugin (--worker ID | --tier T) --plugin NAME\n"
+                    "swap-plugin (--worker ID | --tier T) --plugin NAME | prefix-cache list|clear (--worker ID | --tier T)\n"
                     "       dsv4ctl keygen --out DIR/NAME [--role client|worker|admin --allow-list FILE [--name NAME]]");
   flags.Add()("router", po::value(&router)->default_value(router), "router client endpoint")(
-      "worker", po::value(&worker), "target worker id (swap-plugin)")("tier", po::value(&tier), "target tier (swap-plugin)")(
+      "worker", po::value(&worker), "target worker id (swap-plugin, prefix-cache)")(
+      "tier", po::value(&tier), "target tier (swap-plugin, prefix-cache)")(
       "plugin", po::value(&plugin), "plugin name, looked up in each worker's plugin directory (swap-plugin)")(
       "out", po::value(&out), "keygen: write OUT.key and OUT.pub")("role", po::value(&role), "keygen: client, worker or admin")(
       "allow-list", po::value(&allow_list), "keygen: append the new public key with --role to this allow-list")(
       "name", po::value(&name), "keygen: the peer's name in the allow-list (default: the file name)")(
       "timeout", po::value(&timeout_s)->default_value(timeout_s), "seconds to wait for the answer")(
-      "command", po::value(&command), "workers | drain | swap-plugin | keygen")("args", po::value(&args), "command arguments");
+      "command", po::value(&command), "workers | drain | swap-plugin | prefix-cache | keygen")("args", po::value(&args), "command arguments");
   dsv4::ClientKeyFlags keys;
   keys.Add(flags.Add());
   flags.Positional().add("command", 1).add("args", -1);
   if (const auto rc = flags.Parse(argc, argv, [&](const po::variables_map&) {
-        if (command.empty()) throw po::error("give a command: workers, drain, swap-plugin or keygen");
+        if (command.empty()) throw po::error("give a command: workers, drain, swap-plugin, prefix-cache or keygen");
       }))
     return *rc;
   if (command == "keygen") return Keygen(out, role, allow_list, name);
   const std::string id = dsv4::client::NewRequestId("ctl");
   std::string body;
   const auto tier_choice = protocol::ParseTier(tier);
+  const bool one_target = worker.empty() != tier.empty() && (tier.empty() || tier_choice);
+  // (A plain enum and a flag: GCC 12 takes a std::optional's payload here for uninitialized.)
+  const bool cache_action_ok = args.size() == 1 && protocol::ParseName<protocol::PrefixCacheAction>(args[0]).has_value();
+  const protocol::PrefixCacheAction cache_action =
+      cache_action_ok ? protocol::ParseName<protocol::PrefixCacheAction>(args[0]).value_or(protocol::PrefixCacheAction::kList)
+                      : protocol::PrefixCacheAction::kList;
   if (command == "workers") {
     body = protocol::EncodeStatusRequest({id});
   } else if (command == "drain" && args.size() == 1) {
     body = protocol::EncodeDrain({id, args[0]});
-  } else if (command == "swap-plugin" && !plugin.empty() && worker.empty() != tier.empty() && (tier.empty() || tier_choice)) {
+  } else if (command == "swap-plugin" && !plugin.empty() && one_target) {
     body = protocol::EncodeSwapPlugin({id, plugin, worker, tier_choice});
+  } else if (command == "prefix-cache" && cache_action_ok && one_target) {
+    body = protocol::EncodePrefixCache({id, cache_action, worker, tier_choice});
   } else {
     return flags.Fail("'" + command + "' needs other arguments (see the usage line)");
   }
@@ -116,6 +126,13 @@ int main(int argc, char** argv) {
     std::cout << (a.ok ? "ok" : "FAILED") << ": " << a.message << "\n";
     for (const protocol::AdminResult& r : a.results) {
       std::cout << "worker=" << r.worker << "  ok=" << yes_no(r.ok) << "  plugin=" << r.plugin << "  error=" << r.error << "\n";
+      if (command != "prefix-cache") continue;
+      // For clear, the snapshots it dropped.
+      std::cout << "  " << r.snapshots.size() << (cache_action == protocol::PrefixCacheAction::kClear ? " snapshots cleared" : " snapshots")
+                << "\n";
+      for (const protocol::PrefixSnapshot& s : r.snapshots) {
+        std::cout << "  key=" << s.key << "  tokens=" << s.tokens << "  store=" << protocol::NameOf(s.store) << "  bytes=" << s.bytes << "\n";
+      }
     }
     return a.ok ? 0 : 1;
   } catch (const std::exception& e) {

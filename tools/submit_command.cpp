@@ -94,7 +94,7 @@ int SubmitCommand(int argc, char** argv) {
               << "\n";
     std::cout << "usage: prompt_tokens=" << d.usage.prompt_tokens << " completion_tokens=" << d.usage.completion_tokens
               << " finish_reason=" << protocol::NameOf(d.finish_reason) << " attempts=" << d.attempts << " ttft_ms=" << d.ttft_ms << " total_ms=" << d.total_ms
-              << " mean_logprob=" << d.mean_logprob << "\n";
+              << " mean_logprob=" << d.mean_logprob << " cached_tokens=" << d.usage.cached_tokens << "\n";
     std::cout << "text: " << d.completion.text << "\n";
     std::ostringstream line;
     for (size_t i = 0; i < d.tokens.size(); ++i) line << (i ? " " : "") << d.tokens[i];

@@ -245,6 +245,24 @@ SwapPluginRequest ParseSwapPlugin(const Message& m) {
   return s;
 }
 
+std::string EncodePrefixCache(const PrefixCacheRequest& p) {
+  Writer w("op", "prefix_cache");
+  w.Field("id", p.id).Enum("action", p.action);
+  if (!p.worker.empty()) w.Field("worker", p.worker);
+  if (p.tier) w.Enum("tier", *p.tier);
+  return w.Finish();
+}
+
+PrefixCacheRequest ParsePrefixCache(const Message& m) {
+  PrefixCacheRequest p;
+  p.id = m.Str("id");
+  p.action = m.Enum<PrefixCacheAction>("action");
+  p.worker = m.StrOr("worker", "");
+  if (m.Has("tier")) p.tier = m.Enum<Tier>("tier");
+  if (p.worker.empty() == !p.tier.has_value()) Bad("prefix_cache needs exactly one of 'worker' or 'tier'");
+  return p;
+}
+
 // ---- replies ------------------------------------------------------------------------------
 
 void WriteTokenRun(Writer& w, const TokenRun& t) {
@@ -351,6 +369,7 @@ std::string EncodeDone(const Done& d) {
                                 .Field("prompt_tokens", d.usage.prompt_tokens)
                                 .Field("completion_tokens", d.usage.completion_tokens)
                                 .Field("reasoning_tokens", d.usage.reasoning_tokens)
+                                .Field("cached_tokens", d.usage.cached_tokens)
                                 .Finish();
   const std::string timings =
       Writer().Field("queue_ms", d.queue_ms).Field("ttft_ms", d.ttft_ms).Field("total_ms", d.total_ms).Finish();
@@ -386,6 +405,7 @@ Done ParseDone(const Message& m) {
   d.usage.prompt_tokens = u.Int("prompt_tokens");
   d.usage.completion_tokens = u.Int("completion_tokens");
   d.usage.reasoning_tokens = u.IntOr("reasoning_tokens", 0);
+  d.usage.cached_tokens = u.IntOr("cached_tokens", 0);
   d.tokens = m.Tokens("tokens");
   if (m.Has("completion")) d.completion = ReadCompletion(m.Sub("completion"));
   d.mean_logprob = m.NumberOr("mean_logprob", 0.0);
@@ -463,10 +483,26 @@ StatusReply ParseStatus(const Message& m) {
   return s;
 }
 
+std::vector<std::string> EncodePrefixSnapshots(const std::vector<PrefixSnapshot>& list) {
+  std::vector<std::string> out;
+  for (const PrefixSnapshot& s : list)
+    out.push_back(Writer().Field("key", s.key).Field("tokens", s.tokens).Enum("store", s.store).Field("bytes", s.bytes).Finish());
+  return out;
+}
+
+std::vector<PrefixSnapshot> ParsePrefixSnapshots(const Message& m, const char* key) {
+  std::vector<PrefixSnapshot> out;
+  for (const Message& s : m.SubArray(key)) out.push_back(PrefixSnapshot{s.Str("key"), s.Int("tokens"), s.Enum<SnapshotStore>("store"), s.Int("bytes")});
+  return out;
+}
+
 std::string EncodeAdmin(const AdminReply& a) {
   std::vector<std::string> results;
   for (const AdminResult& r : a.results) {
-    results.push_back(Writer().Field("worker", r.worker).Field("ok", r.ok).Field("plugin", r.plugin).Field("error", r.error).Finish());
+    Writer w;
+    w.Field("worker", r.worker).Field("ok", r.ok).Field("plugin", r.plugin).Field("error", r.error);
+    if (!r.snapshots.empty()) w.RawArray("snapshots", EncodePrefixSnapshots(r.snapshots));
+    results.push_back(w.Finish());
   }
   return Writer("type", "admin").Field("id", a.id).Field("ok", a.ok).Field("message", a.message).RawArray("results", results).Finish();
 }
@@ -477,7 +513,7 @@ AdminReply ParseAdmin(const Message& m) {
   a.ok = m.Bool("ok");
   a.message = m.StrOr("message", "");
   for (const Message& r : m.SubArray("results")) {
-    a.results.push_back(AdminResult{r.Str("worker"), r.Bool("ok"), r.StrOr("plugin", ""), r.StrOr("error", "")});
+    a.results.push_back(AdminResult{r.Str("worker"), r.Bool("ok"), r.StrOr("plugin", ""), r.StrOr("error", ""), ParsePrefixSnapshots(r, "snapshots")});
   }
   return a;
 }

@@ -136,6 +136,19 @@ struct SwapPluginRequest {
 std::string EncodeSwapPlugin(const SwapPluginRequest& s);
 SwapPluginRequest ParseSwapPlugin(const Message& m);
 
+// `op: "prefix_cache"`: list, or clear, the prefix cache (worker/prefix_cache.h) of the named
+// worker or of every worker of a tier (exactly one of them). Answered by `admin`, each worker's
+// result listing its snapshots (for clear: those it dropped).
+struct PrefixCacheRequest {
+  std::string id;
+  PrefixCacheAction action = PrefixCacheAction::kList;
+  std::string worker;
+  std::optional<Tier> tier;
+  bool operator==(const PrefixCacheRequest&) const = default;
+};
+std::string EncodePrefixCache(const PrefixCacheRequest& p);
+PrefixCacheRequest ParsePrefixCache(const Message& m);
+
 // ---- Replies ------------------------------------------------------------------------------
 
 // One alternative of a token position (top_logprobs).
@@ -184,6 +197,9 @@ struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t reasoning_tokens = 0;  // of completion_tokens, those inside the thinking block
+  // Of prompt_tokens, those the worker restored from its prefix cache instead of prefilling
+  // (OpenAI's prompt_tokens_details.cached_tokens; DeepSeek's prompt cache hit tokens).
+  int64_t cached_tokens = 0;
   bool operator==(const Usage&) const = default;
 };
 
@@ -251,16 +267,29 @@ struct StatusReply {
   bool operator==(const StatusReply&) const = default;
 };
 
+// One snapshot of a worker's prefix cache: the prefix it holds the state after (`key`: its
+// hash-chain key, 16 hex digits, the name of its file on disk), where, and its bytes (in RAM the
+// state's own copy plus the compressed rows it sees, which it may share with others; on disk the
+// file's size).
+struct PrefixSnapshot {
+  std::string key;
+  int64_t tokens = 0;
+  SnapshotStore store = SnapshotStore::kRam;
+  int64_t bytes = 0;
+  bool operator==(const PrefixSnapshot&) const = default;
+};
+
 // One worker's answer to an admin operation.
 struct AdminResult {
   std::string worker;
   bool ok = false;
   std::string plugin;
   std::string error;
+  std::vector<PrefixSnapshot> snapshots;  // prefix_cache only
   bool operator==(const AdminResult&) const = default;
 };
 
-// `type: "admin"`: the answer to drain and swap_plugin.
+// `type: "admin"`: the answer to drain, swap_plugin and prefix_cache.
 struct AdminReply {
   std::string id;
   bool ok = false;
@@ -288,5 +317,7 @@ void WriteTokenRun(Writer& w, const TokenRun& t);
 void ReadTokenRun(const Message& m, TokenRun& t);
 void WriteCompletion(Writer& w, const Completion& c);
 Completion ReadCompletion(const Message& m);
+std::vector<std::string> EncodePrefixSnapshots(const std::vector<PrefixSnapshot>& list);
+std::vector<PrefixSnapshot> ParsePrefixSnapshots(const Message& m, const char* key);
 
 }  // namespace dsv4::protocol

@@ -20,6 +20,8 @@ constexpr EnumName<ToolChoice> kToolChoices[] = {
 constexpr EnumName<EscalationMode> kEscalationModes[] = {{EscalationMode::kVerify, "verify"}, {EscalationMode::kContinue, "continue"}};
 constexpr EnumName<Signal> kSignals[] = {
     {Signal::kHeartbeat, "heartbeat"}, {Signal::kDrain, "drain"}, {Signal::kDraining, "draining"}, {Signal::kDisconnect, "disconnect"}};
+constexpr EnumName<PrefixCacheAction> kPrefixCacheActions[] = {{PrefixCacheAction::kList, "list"}, {PrefixCacheAction::kClear, "clear"}};
+constexpr EnumName<SnapshotStore> kSnapshotStores[] = {{SnapshotStore::kRam, "ram"}, {SnapshotStore::kDisk, "disk"}};
 
 }  // namespace
 
@@ -32,6 +34,8 @@ template <> std::span<const EnumName<FinishReason>> Names<FinishReason>() { retu
 template <> std::span<const EnumName<ToolChoice>> Names<ToolChoice>() { return kToolChoices; }
 template <> std::span<const EnumName<EscalationMode>> Names<EscalationMode>() { return kEscalationModes; }
 template <> std::span<const EnumName<Signal>> Names<Signal>() { return kSignals; }
+template <> std::span<const EnumName<PrefixCacheAction>> Names<PrefixCacheAction>() { return kPrefixCacheActions; }
+template <> std::span<const EnumName<SnapshotStore>> Names<SnapshotStore>() { return kSnapshotStores; }
 
 std::optional<Tier> TierOf(ModelChoice m) {
   switch (m) {

@@ -1,5 +1,5 @@
 // The closed sets of names the wire carries (error code, tier, model choice, thinking mode, draft
-// mode, finish reason, tool choice, escalation mode), each an enum with one table of wire names.
+// mode, finish reason, tool choice, escalation mode, prefix-cache action and store), each an enum with one table of wire names.
 // NameOf/ParseName are the only way between an enum and its wire text, so a name is written once.
 //
 // Thread-safe (constant tables).
@@ -38,6 +38,10 @@ enum class ToolChoice { kAuto, kNone, kRequired, kFunction };
 enum class EscalationMode { kVerify, kContinue };
 // Messages that carry nothing but their type.
 enum class Signal { kHeartbeat, kDrain, kDraining, kDisconnect };
+// What an admin does to a worker's prefix cache: list its snapshots, or drop them all.
+enum class PrefixCacheAction { kList, kClear };
+// Where a listed prefix-cache snapshot is held.
+enum class SnapshotStore { kRam, kDisk };
 
 // One wire name of an enum value.
 template <typename E>
@@ -87,6 +91,8 @@ template <> std::span<const EnumName<FinishReason>> Names<FinishReason>();
 template <> std::span<const EnumName<ToolChoice>> Names<ToolChoice>();
 template <> std::span<const EnumName<EscalationMode>> Names<EscalationMode>();
 template <> std::span<const EnumName<Signal>> Names<Signal>();
+template <> std::span<const EnumName<PrefixCacheAction>> Names<PrefixCacheAction>();
+template <> std::span<const EnumName<SnapshotStore>> Names<SnapshotStore>();
 
 // The names most callers use, kept as plain functions.
 inline const char* ErrorCodeName(ErrorCode code) { return NameOf(code); }

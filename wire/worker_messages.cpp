@@ -89,6 +89,25 @@ SwapResult ParseSwapResult(const Message& m) {
   return SwapResult{m.Str("admin_id"), m.Bool("ok"), m.StrOr("plugin", ""), m.StrOr("error", "")};
 }
 
+std::string EncodePrefixCacheCommand(const PrefixCacheCommand& p) {
+  return Writer("type", "prefix_cache").Field("admin_id", p.admin_id).Enum("action", p.action).Finish();
+}
+PrefixCacheCommand ParsePrefixCacheCommand(const Message& m) {
+  return PrefixCacheCommand{m.Str("admin_id"), m.Enum<PrefixCacheAction>("action")};
+}
+
+std::string EncodePrefixCacheResult(const PrefixCacheResult& p) {
+  return Writer("type", "prefix_cache_result")
+      .Field("admin_id", p.admin_id)
+      .Field("ok", p.ok)
+      .Field("error", p.error)
+      .RawArray("snapshots", EncodePrefixSnapshots(p.snapshots))
+      .Finish();
+}
+PrefixCacheResult ParsePrefixCacheResult(const Message& m) {
+  return PrefixCacheResult{m.Str("admin_id"), m.Bool("ok"), m.StrOr("error", ""), ParsePrefixSnapshots(m, "snapshots")};
+}
+
 std::string EncodeWorkerToken(const WorkerToken& t) {
   Writer w("type", "token");
   w.Field("rid", t.rid);
@@ -126,6 +145,7 @@ std::string EncodeWorkerDone(const WorkerDone& d) {
       .Field("prompt_tokens", d.prompt_tokens)
       .Field("answer_tokens", d.answer_tokens)
       .Field("reasoning_tokens", d.reasoning_tokens)
+      .Field("cached_prompt_tokens", d.cached_prompt_tokens)
       .Raw("completion", completion.Finish())
       .Finish();
 }
@@ -138,6 +158,7 @@ WorkerDone ParseWorkerDone(const Message& m) {
   d.prompt_tokens = m.Int("prompt_tokens");
   d.answer_tokens = m.Int("answer_tokens");
   d.reasoning_tokens = m.IntOr("reasoning_tokens", 0);
+  d.cached_prompt_tokens = m.IntOr("cached_prompt_tokens", 0);
   if (m.Has("completion")) d.completion = ReadCompletion(m.Sub("completion"));
   return d;
 }

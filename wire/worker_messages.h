@@ -75,6 +75,26 @@ struct SwapResult {
 std::string EncodeSwapResult(const SwapResult& s);
 SwapResult ParseSwapResult(const Message& m);
 
+// `type: "prefix_cache"` (router -> worker): list or clear its prefix cache.
+struct PrefixCacheCommand {
+  std::string admin_id;  // echoed in the result, so the router can match it
+  PrefixCacheAction action = PrefixCacheAction::kList;
+  bool operator==(const PrefixCacheCommand&) const = default;
+};
+std::string EncodePrefixCacheCommand(const PrefixCacheCommand& p);
+PrefixCacheCommand ParsePrefixCacheCommand(const Message& m);
+
+// `type: "prefix_cache_result"` (worker -> router): its snapshots (for clear: those dropped).
+struct PrefixCacheResult {
+  std::string admin_id;
+  bool ok = false;
+  std::string error;  // why not (no prefix cache)
+  std::vector<PrefixSnapshot> snapshots;
+  bool operator==(const PrefixCacheResult&) const = default;
+};
+std::string EncodePrefixCacheResult(const PrefixCacheResult& p);
+PrefixCacheResult ParsePrefixCacheResult(const Message& m);
+
 // `type: "token"` (worker -> router).
 struct WorkerToken : TokenRun {
   uint64_t rid = 0;
@@ -103,6 +123,7 @@ struct WorkerDone {
   int64_t answer_tokens = 0;     // the whole answer, draft included: the router checks it holds as many
   int64_t reasoning_tokens = 0;
   Completion completion;
+  int64_t cached_prompt_tokens = 0;  // of prompt_tokens, those restored from the prefix cache
   bool operator==(const WorkerDone&) const = default;
 };
 std::string EncodeWorkerDone(const WorkerDone& d);

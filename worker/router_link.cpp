@@ -115,6 +115,7 @@ void RouterLink::HandleRouter(const zmq::message_t& body) {
     }
     if (type == "cancel") return scheduler_.Cancel(protocol::ParseCancelWork(m).rid);
     if (type == "swap_plugin") return SwapPlugin(protocol::ParseSwapPluginCommand(m));
+    if (type == "prefix_cache") return scheduler_.AdminPrefixCache(protocol::ParsePrefixCacheCommand(m));
     if (type == "drain") {
       draining_ = true;
       return;

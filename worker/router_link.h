@@ -1,6 +1,6 @@
 // The worker's side of the Majordomo-style exchange with the router, run on the main thread:
 // `ready`, heartbeats both ways, requests/cancels in, the scheduler's tokens out, plugin swaps,
-// drain. If the router goes silent past its heartbeat liveness the link rebuilds its socket,
+// prefix-cache list/clear (handed to the scheduler, which owns the cache), drain. If the router goes silent past its heartbeat liveness the link rebuilds its socket,
 // drops what it was running (the router has re-dispatched it) and registers again.
 //
 // What belonged to a connection never reaches the next one: when the link drops its work it asks

@@ -37,13 +37,25 @@ struct Scheduler::Sequence {
   bool has_deadline = false;
   std::chrono::steady_clock::time_point deadline;
   bool finished = false;
+  // Prefix cache: prompt tokens restored from it, and the key of prompt[0, fed) while fed sits
+  // on a block boundary (chained to the next boundary's).
+  int64_t cached_tokens = 0;
+  uint64_t prefix_key = 0;
+  bool prefix_counted = false;      // hit and miss tokens counted (at its first prefill chunk)
 
   explicit Sequence(const SamplingParams& p) : sampler(p) {}
 };
 
 Scheduler::Scheduler(StepRunner& runner, const PromptEncoder& encoder, WorkerMetrics& metrics, const SchedulerConfig& cfg,
                      std::function<void(const std::string&)> send)
-    : runner_(runner), encoder_(encoder), m_(metrics), cfg_(cfg), send_(std::move(send)) {}
+    : runner_(runner),
+      encoder_(encoder),
+      m_(metrics),
+      cfg_(cfg),
+      send_(std::move(send)),
+      prefix_cache_(cfg.prefix_cache_bytes, cfg.prefix_block_tokens, cfg.model_identity, cfg.prefix_cache_dir, cfg.prefix_disk_bytes) {
+  ReportPrefixCache();  // what the disk tier already holds
+}
 
 Scheduler::~Scheduler() = default;
 
@@ -52,7 +64,7 @@ Scheduler::~Scheduler() = default;
 void Scheduler::Submit(protocol::WorkRequest w) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    inbox_.push_back(Command{Command::Kind::kRequest, w.rid, std::move(w)});
+    inbox_.push_back(Command{Command::Kind::kRequest, w.rid, std::move(w), {}});
     ++load_;
   }
   cv_.notify_one();
@@ -61,7 +73,7 @@ void Scheduler::Submit(protocol::WorkRequest w) {
 void Scheduler::Cancel(uint64_t rid) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    inbox_.push_back(Command{Command::Kind::kCancel, rid, {}});
+    inbox_.push_back(Command{Command::Kind::kCancel, rid, {}, {}});
   }
   cv_.notify_one();
 }
@@ -69,7 +81,15 @@ void Scheduler::Cancel(uint64_t rid) {
 void Scheduler::CancelAll() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    inbox_.push_back(Command{Command::Kind::kCancelAll, 0, {}});
+    inbox_.push_back(Command{Command::Kind::kCancelAll, 0, {}, {}});
+  }
+  cv_.notify_one();
+}
+
+void Scheduler::AdminPrefixCache(const protocol::PrefixCacheCommand& c) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    inbox_.push_back(Command{Command::Kind::kPrefixCache, 0, {}, c});
   }
   cv_.notify_one();
 }
@@ -103,6 +123,7 @@ void Scheduler::TakeInbox() {
         for (auto& s : active_) MarkFinished(*s, "cancelled");
         send_(std::string());  // the fence: nothing of theirs comes after it
         break;
+      case Command::Kind::kPrefixCache: RunPrefixCacheCommand(c.prefix_cache); break;
     }
   }
 }
@@ -150,11 +171,116 @@ void Scheduler::Admit(protocol::WorkRequest w) {
                                                                 std::to_string(seq.req.max_tokens) + ") exceeds the model's context of " +
                                                                 std::to_string(runner_.MaxContext()));
     seq.state = runner_.NewSequence();
+    RestorePrefix(seq);
   } catch (const protocol::ProtocolError& e) {
     FailSeq(seq, e.code(), e.what());
   } catch (const Error& e) {
     FailSeq(seq, ErrorCode::kBadRequest, e.what());  // the prompt encoder's refusal, naming the field
   }
+}
+
+void Scheduler::RestorePrefix(Sequence& s) {
+  s.prefix_key = prefix_cache_.RootKey();
+  Restore(s, s.state);
+}
+
+bool Scheduler::Restore(Sequence& s, const SequenceState& empty) {
+  const auto t0 = Clock::now();
+  // The last prompt token always runs: its logits (and a draft riding with it) start the answer.
+  auto hit = prefix_cache_.Lookup(s.prompt, static_cast<int64_t>(s.prompt.size()) - 1, empty);
+  ReportPrefixCache();  // a lookup may have removed damaged files, or read some into RAM
+  if (!hit || hit->tokens <= static_cast<int64_t>(s.fed)) return false;
+  s.state = std::move(hit->state);
+  s.fed = static_cast<size_t>(hit->tokens);
+  s.cached_tokens = hit->tokens;
+  s.prefix_key = hit->key;
+  m_.prefix_restore_seconds->Observe(std::chrono::duration<double>(Clock::now() - t0).count());
+  m_.prefix_disk_hit_tokens->Increment(static_cast<double>(hit->disk_tokens));
+  return true;
+}
+
+bool Scheduler::WaitsForSharedPrefill(Sequence& s) {
+  const size_t block = static_cast<size_t>(prefix_cache_.block_tokens());
+  if (!prefix_cache_.enabled() || s.fed % block != 0 || s.cached_tokens != static_cast<int64_t>(s.fed)) return false;
+  // Blocks of s's prompt that can come from the cache: all but the one holding its last token.
+  const size_t limit = (s.prompt.size() - 1) / block * block;
+  size_t ahead = s.fed;  // how far the sequences ahead of s have run the blocks s shares with them
+  bool wait = false;
+  bool admitted_before = true;
+  for (const auto& lp : active_) {
+    const Sequence& l = *lp;
+    if (&l == &s) {
+      admitted_before = false;
+      continue;
+    }
+    // Only a sequence further along (or level and admitted earlier) leads: no two wait for each other.
+    if (l.finished || l.phase != Sequence::Phase::kPrefill || l.fed < s.fed || (l.fed == s.fed && !admitted_before)) continue;
+    const size_t end = std::min(limit, l.prompt.size());
+    const size_t common = static_cast<size_t>(std::mismatch(s.prompt.begin(), s.prompt.begin() + static_cast<std::ptrdiff_t>(end), l.prompt.begin()).first -
+                                              s.prompt.begin());
+    const size_t shared = common / block * block;
+    if (shared <= s.fed) continue;
+    ahead = std::max(ahead, std::min(l.fed, shared) / block * block);
+    wait = wait || l.fed < shared;
+  }
+  // What a leader ran is in the cache now (unless already evicted: then s runs it itself).
+  if (ahead > s.fed && Restore(s, runner_.NewSequence())) return true;  // looks again next step
+  return wait;
+}
+
+void Scheduler::CountPrefix(Sequence& s) {
+  if (s.prefix_counted) return;
+  s.prefix_counted = true;
+  m_.prefix_hit_tokens->Increment(static_cast<double>(s.cached_tokens));
+  m_.prefix_miss_tokens->Increment(static_cast<double>(static_cast<int64_t>(s.prompt.size()) - s.cached_tokens));
+}
+
+void Scheduler::KeepPrefix(Sequence& s) {
+  const int64_t block = prefix_cache_.block_tokens();
+  const int64_t fed = static_cast<int64_t>(s.fed);
+  if (!prefix_cache_.enabled() || s.draft_in_step || fed == 0 || fed % block != 0) return;
+  const uint64_t parent = s.prefix_key;
+  s.prefix_key = prefix_cache_.NextKey(parent, s.prompt.data() + (fed - block));
+  prefix_cache_.Insert(parent, s.prompt.data(), s.state);
+  ReportPrefixCache();
+}
+
+void Scheduler::ReportPrefixCache() {
+  // The cache counts its evictions; the counters catch up with it.
+  auto catch_up = [](prometheus::Counter* c, uint64_t total) {
+    const double behind = static_cast<double>(total) - c->Value();
+    if (behind > 0) c->Increment(behind);
+  };
+  m_.prefix_cache_bytes->Set(static_cast<double>(prefix_cache_.bytes()));
+  m_.prefix_snapshots->Set(static_cast<double>(prefix_cache_.snapshots()));
+  catch_up(m_.prefix_evictions, prefix_cache_.evictions());
+  if (const PrefixDisk* disk = prefix_cache_.disk()) {
+    m_.prefix_disk_bytes->Set(static_cast<double>(disk->bytes()));
+    m_.prefix_disk_files->Set(static_cast<double>(disk->files()));
+    catch_up(m_.prefix_disk_evictions, disk->evictions());
+    catch_up(m_.prefix_disk_rejected, disk->rejected());
+  }
+}
+
+void Scheduler::RunPrefixCacheCommand(const protocol::PrefixCacheCommand& c) {
+  protocol::PrefixCacheResult r{c.admin_id, prefix_cache_.enabled(), "", {}};
+  if (!r.ok) {
+    r.error = "this worker has no prefix cache (dsv4-worker --prefix-cache-bytes is 0)";
+    send_(protocol::EncodePrefixCacheResult(r));
+    return;
+  }
+  for (const PrefixCache::Listed& l : prefix_cache_.List()) {
+    r.snapshots.push_back(protocol::PrefixSnapshot{PrefixDisk::KeyName(l.key), l.tokens,
+                                                   l.on_disk ? protocol::SnapshotStore::kDisk : protocol::SnapshotStore::kRam,
+                                                   static_cast<int64_t>(l.bytes)});
+  }
+  if (c.action == protocol::PrefixCacheAction::kClear) {
+    // Running sequences keep their own states (copies); only later requests start cold.
+    prefix_cache_.Clear();
+    ReportPrefixCache();
+    std::cerr << "I: dsv4-worker: prefix cache cleared by an admin (" << r.snapshots.size() << " snapshots)\n";
+  }
+  send_(protocol::EncodePrefixCacheResult(r));
 }
 
 bool Scheduler::EndsAtEos(const Sequence& s) const {
@@ -177,6 +303,7 @@ void Scheduler::Complete(Sequence& s) {
   d.stop_sequence = s.text->matched_stop();
   d.prompt_tokens = static_cast<int64_t>(s.prompt.size());
   d.answer_tokens = static_cast<int64_t>(s.answer.size());
+  d.cached_prompt_tokens = s.cached_tokens;
   d.reasoning_tokens = s.text->reasoning_tokens();
   d.completion = s.text->Completion(/*cut_short=*/!eos);
   if (!d.completion.tool_calls.empty() && eos) d.finish_reason = protocol::FinishReason::kToolCalls;
@@ -272,7 +399,14 @@ bool Scheduler::BuildStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>&
     s.step_prompt_n = 0;
     if (s.phase == Sequence::Phase::kPrefill) {
       if (prefill_budget <= 0) continue;  // waits for a later step; decodes keep flowing
-      const size_t n = std::min<size_t>(s.prompt.size() - s.fed, static_cast<size_t>(prefill_budget));
+      if (WaitsForSharedPrefill(s)) continue;
+      CountPrefix(s);
+      size_t n = std::min<size_t>(s.prompt.size() - s.fed, static_cast<size_t>(prefill_budget));
+      if (prefix_cache_.enabled()) {
+        // Cut at the next block boundary, where KeepPrefix leaves a snapshot.
+        const size_t block = static_cast<size_t>(prefix_cache_.block_tokens());
+        n = std::min(n, block - s.fed % block);
+      }
       prefill_budget -= static_cast<int64_t>(n);
       s.feed.assign(s.prompt.begin() + static_cast<std::ptrdiff_t>(s.fed), s.prompt.begin() + static_cast<std::ptrdiff_t>(s.fed + n));
       s.step_prompt_n = n;
@@ -297,6 +431,7 @@ bool Scheduler::BuildStep(std::vector<SeqChunk>& chunks, std::vector<Sequence*>&
 void Scheduler::AfterStep(Sequence& s) {
   if (s.phase == Sequence::Phase::kPrefill) {
     s.fed += s.step_prompt_n;
+    KeepPrefix(s);
     if (s.fed < s.prompt.size()) return;
     if (s.draft_in_step) return VerifyDraft(s, s.logits.data(), static_cast<int64_t>(s.step_prompt_n) - 1);
   }

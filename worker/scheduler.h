@@ -12,6 +12,8 @@
 //    the longest prefix where its own sampler picks the same token. The state cannot be
 //    truncated, so it is copied before that pass, and if part of the draft is rejected it is
 //    restored and the kept prefix re-fed together with Pro's own next token.
+// Draft tokens never enter the prefix cache: snapshots are taken only after steps that carried
+// prompt tokens alone, at block boundaries of the prompt (prefill chunks are cut there).
 // In both cases the seeded sampler is advanced over every drafted position, so the answer is the
 // same one an uninterrupted run would have produced.
 #pragma once
@@ -31,6 +33,7 @@
 #include "wire/protocol.h"
 #include "model/sampler.h"
 #include "chat/prompt_encoder.h"
+#include "worker/prefix_cache.h"
 #include "worker/step_runner.h"
 #include "worker/worker_metrics.h"
 
@@ -44,6 +47,14 @@ struct SchedulerConfig {
   // generation_config.json; greedy without one).
   double default_temperature = 0.0;
   double default_top_p = 1.0;
+  // Prefix cache (worker/prefix_cache.h): RAM budget (0 = off), block size (a multiple of 128),
+  // what the states belong to (model id, numerics, weights fingerprint), and the optional disk
+  // tier's directory ("" = none) and budget.
+  size_t prefix_cache_bytes = 0;
+  int64_t prefix_block_tokens = 512;
+  std::string model_identity;
+  std::string prefix_cache_dir;
+  size_t prefix_disk_bytes = 0;
 };
 
 class Scheduler {
@@ -62,6 +73,9 @@ class Scheduler {
   // it opens afresh never carries what belonged to the one it left.
   void CancelAll();
   static bool IsFence(size_t message_size) { return message_size == 0; }
+  // An admin's list or clear of the prefix cache; answered (prefix_cache_result through `send`)
+  // from the scheduler thread, which owns the cache, between steps.
+  void AdminPrefixCache(const protocol::PrefixCacheCommand& c);
   // Number of sequences admitted or waiting (0 = idle). Thread-safe.
   size_t Load() const { return load_.load(); }
 
@@ -73,10 +87,11 @@ class Scheduler {
   struct Sequence;
   // What the link thread asks for, kept in arrival order.
   struct Command {
-    enum class Kind { kRequest, kCancel, kCancelAll };
+    enum class Kind { kRequest, kCancel, kCancelAll, kPrefixCache };
     Kind kind;
     uint64_t rid;
     protocol::WorkRequest request;
+    protocol::PrefixCacheCommand prefix_cache;
   };
 
   void TakeInbox();
@@ -98,12 +113,29 @@ class Scheduler {
   void MarkFinished(Sequence& s, const char* outcome);
   void FailSeq(Sequence& s, protocol::ErrorCode code, const std::string& message);
   void Reap();
+  // Prefix cache: restore the longest cached prefix of the prompt at admission; leave a snapshot
+  // at each block boundary the prompt's prefill reaches.
+  void RestorePrefix(Sequence& s);
+  void KeepPrefix(Sequence& s);
+  // Restores the longest cached prefix of s's prompt if it is longer than what s has fed
+  // (`empty`: a fresh state of the model, for the lookup to build on).
+  bool Restore(Sequence& s, const SequenceState& empty);
+  // Requests that arrive together share the prefill of their common prefix: while a sequence
+  // further along (or level and admitted first) is still running blocks s shares with it, s waits,
+  // then restores the snapshots that one left instead of computing them again. True: s skips
+  // this step.
+  bool WaitsForSharedPrefill(Sequence& s);
+  // Hit and miss tokens, counted once a sequence's prefill starts (what it restored is final then).
+  void CountPrefix(Sequence& s);
+  void ReportPrefixCache();  // its gauges and eviction counters, after it changed
+  void RunPrefixCacheCommand(const protocol::PrefixCacheCommand& c);
 
   StepRunner& runner_;
   const PromptEncoder& encoder_;
   WorkerMetrics& m_;
   SchedulerConfig cfg_;
   std::function<void(const std::string&)> send_;
+  PrefixCache prefix_cache_;  // scheduler thread only
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -12,6 +12,7 @@
 #include "worker/crash_handler.h"
 #include "chat/prompt_encoder.h"
 #include "worker/load_progress.h"
+#include "worker/model_fingerprint.h"
 #include "worker/replay_runner.h"
 #include "worker/router_link.h"
 #include "worker/scheduler.h"
@@ -72,6 +73,14 @@ int main(int argc, char** argv) {
       "capacity", po::value(&sched.capacity)->default_value(sched.capacity), "sequences run at once (batch size)")(
       "expert-series", po::bool_switch(&expert_series), "also export tokens per routed expert (one series per layer x expert)")(
       "prefill-chunk", po::value(&sched.prefill_chunk)->default_value(sched.prefill_chunk), "prompt tokens per step")(
+      "prefix-cache-bytes", po::value(&sched.prefix_cache_bytes)->default_value(sched.prefix_cache_bytes),
+      "RAM for snapshots of prompt prefixes' states (least recently used dropped first); 0 = no prefix cache")(
+      "prefix-cache-block", po::value(&sched.prefix_block_tokens)->default_value(sched.prefix_block_tokens),
+      "prompt tokens between prefix-cache snapshots (a multiple of 128)")(
+      "prefix-cache-dir", po::value(&sched.prefix_cache_dir),
+      "also keep every prefix-cache snapshot as a file here (survives restarts; workers of one model on a host may share it)")(
+      "prefix-cache-disk-bytes", po::value(&sched.prefix_disk_bytes)->default_value(sched.prefix_disk_bytes),
+      "disk budget of --prefix-cache-dir, for every worker's files in it (least recently used chain ends removed first)")(
       "heartbeat-ms", po::value(&link.heartbeat_ms)->default_value(link.heartbeat_ms), "heartbeat interval")(
       "heartbeat-liveness", po::value(&link.heartbeat_liveness)->default_value(link.heartbeat_liveness),
       "missed router heartbeats before reconnecting")(
@@ -86,6 +95,10 @@ int main(int argc, char** argv) {
         if (sched.capacity < 1 || sched.prefill_chunk < 1) throw po::error("--capacity and --prefill-chunk must be >= 1");
         if (insecure == !(key_file.empty() && router_key_file.empty()))
           throw po::error("give --key and --router-key (a worker key on the router's allow-list), or --insecure for a development router");
+        if (sched.prefix_block_tokens < 128 || sched.prefix_block_tokens % 128 != 0)
+          throw po::error("--prefix-cache-block must be a positive multiple of 128, got " + std::to_string(sched.prefix_block_tokens));
+        if (!sched.prefix_cache_dir.empty() && (sched.prefix_cache_bytes == 0 || sched.prefix_disk_bytes == 0))
+          throw po::error("--prefix-cache-dir needs --prefix-cache-bytes (RAM, in front of the disk) and --prefix-cache-disk-bytes, both > 0");
       }))
     return *rc;
   const po::variables_map& vm = flags.values();
@@ -137,6 +150,9 @@ int main(int argc, char** argv) {
     link.info.vocab_size = runner->VocabSize();
     link.info.max_context = runner->MaxContext();
     link.info.echo = vm.count("echo") > 0;
+    // Prefix-cache keys start from what the states belong to: another model, arithmetic or set of
+    // weights (a directory re-downloaded at another revision) never matches.
+    sched.model_identity = link.info.model_id + "\n" + runner->NumericsName() + "\n" + ModelFingerprint(model_dir);
 
     zmq::context_t ctx(1);
     // The scheduler thread's messages reach the link over an inproc pair (sockets are not
@@ -154,7 +170,7 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, OnTerminate);
     std::signal(SIGINT, OnTerminate);
     std::cerr << "I: dsv4-worker " << link.info.worker_id << ": " << sched.tier << " tier, " << link.info.model_id << ", plugin "
-              << runner->PluginName() << ", capacity " << sched.capacity << ", metrics on port " << endpoint.port() << ", router "
+              << runner->PluginName() << ", capacity " << sched.capacity << ", prefix cache " << sched.prefix_cache_bytes << " bytes, metrics on port " << endpoint.port() << ", router "
               << link.router << "\n";
     if (!ready_file.empty()) {
       const std::string tmp = ready_file + ".tmp";

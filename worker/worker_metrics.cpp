@@ -38,6 +38,22 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& reg, const std::string& tier,
   draft_accepted = &draft.Add({{"tier", tier}, {"result", "accepted"}});
   draft_rejected = &draft.Add({{"tier", tier}, {"result", "rejected"}});
   refeed_passes = counter("dsv4_worker_draft_refeed_passes_total", "Re-feeds of an accepted prefix after a partly rejected draft");
+  prefix_hit_tokens = counter("dsv4_worker_prefix_cache_hit_tokens_total", "Prompt tokens restored from the prefix cache instead of prefilled");
+  prefix_miss_tokens = counter("dsv4_worker_prefix_cache_miss_tokens_total", "Prompt tokens the prefix cache did not hold (prefilled)");
+  prefix_cache_bytes = gauge("dsv4_worker_prefix_cache_bytes", "Bytes of state the prefix cache holds in RAM (shared pages once)");
+  prefix_snapshots = gauge("dsv4_worker_prefix_cache_snapshots", "Sequence-state snapshots the prefix cache holds");
+  prefix_evictions = counter("dsv4_worker_prefix_cache_evictions_total", "Snapshots dropped to keep the prefix cache within its budget");
+  prefix_restore_seconds = &BuildHistogram()
+                                .Name("dsv4_worker_prefix_cache_restore_seconds")
+                                .Help("Time to find and restore a cached prefix's state at admission (hits only)")
+                                .Register(reg)
+                                .Add(t, metrics::LatencyBuckets());
+  prefix_disk_hit_tokens = counter("dsv4_worker_prefix_cache_disk_hit_tokens_total", "Of the prefix cache's hit tokens, those read from its disk files");
+  prefix_disk_bytes = gauge("dsv4_worker_prefix_cache_disk_bytes", "Bytes of the prefix cache's disk files (every worker's in its directory)");
+  prefix_disk_files = gauge("dsv4_worker_prefix_cache_disk_files", "Snapshot files in the prefix cache's directory");
+  prefix_disk_evictions = counter("dsv4_worker_prefix_cache_disk_evictions_total", "Snapshot files removed to keep the directory within its budget");
+  prefix_disk_rejected = counter("dsv4_worker_prefix_cache_disk_rejected_total",
+                                 "Snapshot files removed for failing a check (truncated, corrupt, another model's or numerics')");
   requests = &BuildCounter().Name("dsv4_worker_requests_total").Help("Requests ended on this worker, by outcome").Register(reg);
   numerics_info = &BuildGauge()
                        .Name("dsv4_worker_numerics_info")

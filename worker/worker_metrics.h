@@ -54,6 +54,21 @@ struct WorkerMetrics {
   prometheus::Counter* draft_accepted;
   prometheus::Counter* draft_rejected;
   prometheus::Counter* refeed_passes;
+  // Prefix cache (issue 15): prompt tokens restored from it (hit) and prefilled (miss), its bytes
+  // and snapshots, evictions, time to restore a state.
+  prometheus::Counter* prefix_hit_tokens;
+  prometheus::Counter* prefix_miss_tokens;
+  prometheus::Gauge* prefix_cache_bytes;
+  prometheus::Gauge* prefix_snapshots;
+  prometheus::Counter* prefix_evictions;
+  prometheus::Histogram* prefix_restore_seconds;
+  // Its disk tier: of the hit tokens, those read from files; the files' bytes and count; files
+  // removed for the budget, and for failing a check (corrupt, truncated, foreign).
+  prometheus::Counter* prefix_disk_hit_tokens;
+  prometheus::Gauge* prefix_disk_bytes;
+  prometheus::Gauge* prefix_disk_files;
+  prometheus::Counter* prefix_disk_evictions;
+  prometheus::Counter* prefix_disk_rejected;
   prometheus::Family<prometheus::Counter>* requests;  // by outcome
   prometheus::Family<prometheus::Gauge>* plugin_info;
   prometheus::Family<prometheus::Gauge>* numerics_info;

@@ -19,8 +19,9 @@ const Tokenizer& TestTokenizer() {
   return t;
 }
 
-GatewayService::GatewayService(const std::vector<std::string>& gateway_flags, const std::string& pro_replay) {
-  svc.AddWorker("flash", TextModelDir());
+GatewayService::GatewayService(const std::vector<std::string>& gateway_flags, const std::string& pro_replay,
+                               const std::vector<std::string>& flash_flags) {
+  svc.AddWorker("flash", TextModelDir(), flash_flags);
   if (pro_replay.empty()) {
     // Text comes from the workers: the echo worker gets the tokenizer for prompts and answers.
     svc.AddWorker("pro", "echo", {"--echo-vocab", "129280", "--tokenizer", TokenizerJson()});

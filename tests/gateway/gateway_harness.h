@@ -31,7 +31,9 @@ class GatewayService {
  public:
   // `gateway_flags` are appended to dsv4-gateway's command line. A non-empty `pro_replay` file
   // makes the Pro worker the text model replaying that completion instead of an echo worker.
-  explicit GatewayService(const std::vector<std::string>& gateway_flags = {}, const std::string& pro_replay = "");
+  // `flash_flags` are appended to the Flash worker's.
+  explicit GatewayService(const std::vector<std::string>& gateway_flags = {}, const std::string& pro_replay = "",
+                          const std::vector<std::string>& flash_flags = {});
 
   // curl against the gateway: `path` under the base URL (e.g. "/v1/chat/completions"), the
   // body (POST when not empty) and extra curl arguments.

@@ -348,6 +348,59 @@ TEST(GatewayRouterLost, AWaitingRequestEndsWith503WhenTheRouterIsKilled) {
   std::cerr << "after kill -9 of the router, the gateway answered 503 in " << seconds << " s\n";
 }
 
+// A Flash worker with a prefix cache: the second sending of a long prompt reports its cached
+// tokens in each API's usage (OpenAI's prompt_tokens_details and DeepSeek's hit / miss counts;
+// Anthropic's cache_read_input_tokens, input_tokens then being the rest), whole and streamed.
+TEST(GatewayCache, CachedPromptTokensAreReportedInBothApis) {
+  GatewayService gw({}, "", {"--prefix-cache-bytes", "268435456", "--prefix-cache-block", "128"});
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "The quick brown fox jumps over the lazy dog number " + std::to_string(i) + ". ";
+  const HttpReply cold = gw.Curl("/v1/chat/completions", ChatBody("deepseek-v4-flash", text, 2, false));
+  ASSERT_EQ(cold.status, 200) << cold.body << gw.Logs();
+  const Json cu = Json::parse(cold.body)["usage"];
+  const int64_t prompt = cu["prompt_tokens"];
+  ASSERT_GT(prompt, 257) << "the prompt must span two 128-token blocks";
+  EXPECT_EQ(cu["prompt_tokens_details"]["cached_tokens"], 0);
+  EXPECT_EQ(cu["prompt_cache_hit_tokens"], 0);
+  EXPECT_EQ(cu["prompt_cache_miss_tokens"], prompt);
+
+  // The last prompt token always runs: the deepest block boundary below it is restored.
+  const int64_t cached = (prompt - 1) / 128 * 128;
+  const HttpReply warm = gw.Curl("/v1/chat/completions", ChatBody("deepseek-v4-flash", text, 2, false));
+  ASSERT_EQ(warm.status, 200) << warm.body;
+  const Json wu = Json::parse(warm.body)["usage"];
+  EXPECT_EQ(wu["prompt_tokens"], prompt);
+  EXPECT_EQ(wu["prompt_tokens_details"]["cached_tokens"], cached);
+  EXPECT_EQ(wu["prompt_cache_hit_tokens"], cached);
+  EXPECT_EQ(wu["prompt_cache_miss_tokens"], prompt - cached);
+
+  const HttpReply streamed = gw.Curl("/v1/chat/completions", ChatBody("deepseek-v4-flash", text, 2, true));
+  const std::vector<std::string> lines = DataLines(streamed.body);
+  ASSERT_GE(lines.size(), 2u) << streamed.body;
+  EXPECT_EQ(Json::parse(lines[lines.size() - 2])["usage"]["prompt_tokens_details"]["cached_tokens"], cached) << streamed.body;
+
+  // Anthropic's Messages API: the same user turn (same prompt tokens with thinking off).
+  const std::string body = Json{{"model", "deepseek-v4-flash"}, {"max_tokens", 2}, {"temperature", 0},
+                                {"messages", {{{"role", "user"}, {"content", text}}}}}
+                               .dump();
+  const HttpReply a = gw.Curl("/v1/messages", body);
+  ASSERT_EQ(a.status, 200) << a.body;
+  const Json au = Json::parse(a.body)["usage"];
+  EXPECT_GT(au["cache_read_input_tokens"].get<int64_t>(), 0) << a.body;
+  EXPECT_EQ(au["cache_read_input_tokens"].get<int64_t>() % 128, 0) << a.body;
+  EXPECT_EQ(au["cache_creation_input_tokens"], 0);
+  Json stream_body = Json::parse(body);
+  stream_body["stream"] = true;
+  const HttpReply as = gw.Curl("/v1/messages", stream_body.dump());
+  ASSERT_EQ(as.status, 200) << as.body;
+  const size_t delta = as.body.find("event: message_delta\ndata: ");
+  ASSERT_NE(delta, std::string::npos) << as.body;
+  const size_t start = delta + std::string("event: message_delta\ndata: ").size();
+  const Json du = Json::parse(as.body.substr(start, as.body.find('\n', start) - start))["usage"];
+  EXPECT_EQ(du["cache_read_input_tokens"], au["cache_read_input_tokens"]) << as.body;
+  EXPECT_EQ(du["input_tokens"], au["input_tokens"]) << as.body;
+}
+
 TEST(GatewayKeys, MissingOrWrongKeysAreRefusedInEachApisShape) {
   ScratchDir dir;
   std::ofstream(dir.path() + "/keys") << "# test keys\nsk-good\n";

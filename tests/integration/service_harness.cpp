@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -184,14 +185,18 @@ Service::Worker& Service::AddWorker(const std::string& tier, const std::string& 
                                     const std::string& key) {
   const size_t n = workers.size();
   const std::string ready = dir.path() + "/worker" + std::to_string(n) + ".json";
+  // Tests run one reference-plugin thread unless `flags` say otherwise (a benchmark does).
+  const auto given = [&](const char* flag) { return std::find(flags.begin(), flags.end(), flag) != flags.end(); };
   std::vector<std::string> argv = {BinDir() + "/dsv4-worker", "--router", worker_endpoint, "--key", KeyFile(key), "--router-key",
                                    RouterPublicKey(), "--tier", tier, "--metrics-host", "127.0.0.1",
-                                   "--metrics-port", "0", "--ready-file", ready, "--heartbeat-ms", heartbeat_ms_, "--threads", "1",
+                                   "--metrics-port", "0", "--ready-file", ready, "--heartbeat-ms", heartbeat_ms_,
                                    "--worker-id", tier + "-" + std::to_string(n)};
+  if (!given("--threads")) argv.insert(argv.end(), {"--threads", "1"});
   if (model == "echo") {
     argv.push_back("--echo");
   } else {
-    argv.insert(argv.end(), {"--model", model, "--plugin", "reference"});
+    argv.insert(argv.end(), {"--model", model});
+    if (!given("--plugin")) argv.insert(argv.end(), {"--plugin", "reference"});
   }
   argv.insert(argv.end(), flags.begin(), flags.end());
   auto w = std::make_unique<Worker>();
@@ -268,6 +273,17 @@ std::string Service::Logs() const {
 }
 
 // ---- HTTP + metrics -----------------------------------------------------------------------
+
+Cli RunCli(const std::string& cmd) {
+  Cli r;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) r.out.append(buf, n);
+  const int status = pclose(p);
+  if (status != -1 && WIFEXITED(status)) r.status = WEXITSTATUS(status);
+  return r;
+}
 
 std::string HttpGet(int port, const std::string& path) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

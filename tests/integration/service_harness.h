@@ -93,6 +93,7 @@ class Service {
   };
   // Starts a worker (model dir, or "echo") and waits until it serves metrics. Flags appended;
   // `key` names the key file it presents (see KeyFile).
+  // `flags` may set --threads and --plugin (default: 1 thread, the reference plugin).
   Worker& AddWorker(const std::string& tier, const std::string& model, const std::vector<std::string>& flags = {},
                     const std::string& key = "worker");
   // Waits until the router lists `n` workers (optionally of one tier) that are not draining.
@@ -133,6 +134,14 @@ class Service {
 bool WaitForWorkersAt(const std::string& client_endpoint, const curve::ClientKeys& keys, size_t n, std::chrono::milliseconds timeout,
                       const std::string& tier = "");
 std::map<std::string, int64_t> ActiveByWorkerAt(const std::string& client_endpoint, const curve::ClientKeys& keys);
+
+// Runs a command line (dsv4ctl, dsv4 submit) to its end: its exit code (-1 when it did not exit)
+// and its stdout and stderr together.
+struct Cli {
+  int status = -1;
+  std::string out;
+};
+Cli RunCli(const std::string& cmd);
 
 // GET http://127.0.0.1:port/path; the body, or "" on failure.
 std::string HttpGet(int port, const std::string& path);

@@ -16,20 +16,6 @@
 namespace dsv4::itest {
 namespace {
 
-struct Cli {
-  int status;
-  std::string out;
-};
-Cli RunCli(const std::string& cmd) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  Cli r{-1, ""};
-  if (!p) return r;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) r.out.append(buf, n);
-  r.status = pclose(p);
-  return r;
-}
-
 // A plugin directory of the worker's own: the reference plugin, the copy under another name, and
 // the copy once more as a file anyone may write.
 std::string MakePluginDir(const Service& svc) {

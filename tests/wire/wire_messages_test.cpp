@@ -140,7 +140,7 @@ std::vector<MessageCase> AllMessages() {
   done.tier = Tier::kPro;
   done.escalated = true;
   done.escalation_reason = "low_confidence";
-  done.usage = Usage{4, 3, 1};
+  done.usage = Usage{4, 3, 1, 2};
   done.tokens = {1, 2, 3};
   done.completion = FullCompletion();
   done.mean_logprob = -0.5;
@@ -151,7 +151,9 @@ std::vector<MessageCase> AllMessages() {
   done.ttft_ms = 2.5;
   done.total_ms = 9.5;
   StatusReply status{"s-1", {{"flash-1", Tier::kFlash, "m", "avx2", 8, 3, true, false, 1024, 4096, 1.0, 0.95, "deepseek"}}, 2, 1, 5};
-  AdminReply admin{"a-1", false, "failed on some workers", {{"flash-1", true, "avx2", ""}, {"pro-1", false, "reference", "no such plugin"}}};
+  const std::vector<PrefixSnapshot> snapshots{{"00000000deadbeef", 512, SnapshotStore::kRam, 123456}, {"0123456789abcdef", 1024, SnapshotStore::kDisk, 654321}};
+  AdminReply admin{"a-1", false, "failed on some workers",
+                   {{"flash-1", true, "avx2", "", snapshots}, {"pro-1", false, "reference", "no such plugin", {}}}};
   WorkRequest work;
   work.rid = 9;
   work.req = FullGenerate();
@@ -161,7 +163,7 @@ std::vector<MessageCase> AllMessages() {
   WorkerToken wtok;
   static_cast<TokenRun&>(wtok) = FullRun();
   wtok.rid = 9;
-  WorkerDone wdone{9, FinishReason::kStop, "END", 12, 3, 1, FullCompletion()};
+  WorkerDone wdone{9, FinishReason::kStop, "END", 12, 3, 1, FullCompletion(), 8};
 
   return {
       // tools, tool_choice_name and logprobs are required by the example's tool_choice and top_logprobs.
@@ -172,6 +174,8 @@ std::vector<MessageCase> AllMessages() {
       {"drain", EncodeDrain({"d-1", "flash-1"}), "op", Via(ParseDrain, EncodeDrain), {"worker"}},
       {"swap_plugin", EncodeSwapPlugin({"p-1", "avx2", "", Tier::kFlash}), "op", Via(ParseSwapPlugin, EncodeSwapPlugin),
        {"id", "plugin", "tier"}},
+      {"prefix_cache", EncodePrefixCache({"c-1", PrefixCacheAction::kClear, "flash-1", std::nullopt}), "op", Via(ParsePrefixCache, EncodePrefixCache),
+       {"id", "action", "worker"}},
       {"token", EncodeToken(chunk), "type", Via(ParseTokenChunk, EncodeToken), {"id", "tier", "index", "tokens"}},
       {"switch", EncodeSwitch({"req-1", Tier::kFlash, Tier::kPro, "low_confidence", 2}), "type", Via(ParseSwitch, EncodeSwitch),
        {"id", "from", "to", "keep"}},
@@ -186,6 +190,10 @@ std::vector<MessageCase> AllMessages() {
       {"swap_command", EncodeSwapPluginCommand({"c/p-1", "avx2"}), "type", Via(ParseSwapPluginCommand, EncodeSwapPluginCommand),
        {"admin_id", "plugin"}},
       {"swap_result", EncodeSwapResult({"c/p-1", false, "reference", "no such plugin"}), "type", Via(ParseSwapResult, EncodeSwapResult),
+       {"admin_id", "ok"}},
+      {"prefix_cache_command", EncodePrefixCacheCommand({"c/c-1", PrefixCacheAction::kList}), "type",
+       Via(ParsePrefixCacheCommand, EncodePrefixCacheCommand), {"admin_id", "action"}},
+      {"prefix_cache_result", EncodePrefixCacheResult({"c/c-1", true, "", snapshots}), "type", Via(ParsePrefixCacheResult, EncodePrefixCacheResult),
        {"admin_id", "ok"}},
       {"worker_token", EncodeWorkerToken(wtok), "type", Via(ParseWorkerToken, EncodeWorkerToken), {"rid", "index", "tokens"}},
       {"verified", EncodeVerified({9, 2, {-0.5f, -0.25f}}), "type", Via(ParseVerified, EncodeVerified), {"rid", "accepted", "logprobs"}},
@@ -276,6 +284,32 @@ TEST(WireNested, UsageAndStatusRowsNameTheirFields) {
         }
       },
       ProtocolError);
+}
+
+// What a parser refuses `body` with ("" when it accepts it).
+template <typename T>
+std::string Refusal(T (*parse)(const Message&), const std::string& body, const char* kind_key) {
+  try {
+    parse(Message::Decode(body.data(), body.size(), kind_key));
+  } catch (const ProtocolError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(WireNested, PrefixCacheActionsAndSnapshotStoresAreTheirSets) {
+  const std::string purge = Writer("op", "prefix_cache").Field("id", "c").Field("action", "purge").Field("tier", "flash").Finish();
+  EXPECT_NE(Refusal(protocol::ParsePrefixCache, purge, "op").find(R"('action' must be "list" or "clear", got "purge")"), std::string::npos)
+      << Refusal(protocol::ParsePrefixCache, purge, "op");
+  const std::string both = Writer("op", "prefix_cache").Field("id", "c").Field("action", "list").Field("worker", "w").Field("tier", "pro").Finish();
+  EXPECT_NE(Refusal(protocol::ParsePrefixCache, both, "op").find("exactly one of 'worker' or 'tier'"), std::string::npos);
+  const std::string tape = Writer("type", "prefix_cache_result")
+                               .Field("admin_id", "a")
+                               .Field("ok", true)
+                               .RawArray("snapshots", {Writer().Field("key", "00").Field("tokens", 512).Field("store", "tape").Field("bytes", 1).Finish()})
+                               .Finish();
+  EXPECT_NE(Refusal(protocol::ParsePrefixCacheResult, tape, "type").find("'store'"), std::string::npos)
+      << Refusal(protocol::ParsePrefixCacheResult, tape, "type");
 }
 
 TEST(WireValidation, RequestRangesAreCheckedOnceAtTheRouterNotOnRead) {
@@ -443,11 +477,13 @@ TEST(Protocol, DoneRoundTrips) {
   d.tokens = {1, 2, 3};
   d.usage.prompt_tokens = 4;
   d.usage.completion_tokens = 3;
+  d.usage.cached_tokens = 2;
   d.draft_accepted = 2;
   const std::string body = protocol::EncodeDone(d);
   const auto back = protocol::ParseDone(Message::Decode(body.data(), body.size(), "type"));
   EXPECT_EQ(back.tokens, d.tokens);
   EXPECT_EQ(back.usage.prompt_tokens, 4);
+  EXPECT_EQ(back.usage.cached_tokens, 2);
   EXPECT_EQ(back.draft_accepted, 2);
   EXPECT_TRUE(back.escalated);
 }

@@ -33,11 +33,12 @@ struct Sent {
 
 class SchedulerRun {
  public:
-  explicit SchedulerRun(int64_t prefill_chunk = 64)
+  explicit SchedulerRun(int64_t prefill_chunk = 64) : SchedulerRun(SchedulerConfig{8, prefill_chunk, "flash"}) {}
+  explicit SchedulerRun(const SchedulerConfig& cfg)
       : runner_(MakeEchoRunner(kVocab)),
         encoder_(MakePromptEncoder("")),
         metrics_(registry_, "flash"),
-        scheduler_(*runner_, *encoder_, metrics_, SchedulerConfig{8, prefill_chunk, "flash"},
+        scheduler_(*runner_, *encoder_, metrics_, cfg,
                    [this](const std::string& body) {
                      std::lock_guard<std::mutex> lock(mu_);
                      if (Scheduler::IsFence(body.size())) {
@@ -59,6 +60,7 @@ class SchedulerRun {
   }
 
   Scheduler& scheduler() { return scheduler_; }
+  WorkerMetrics& metrics() { return metrics_; }
 
   // Waits until `rid` has sent its terminal message (done or error); false on timeout.
   bool WaitForEnd(uint64_t rid, std::chrono::milliseconds timeout = 10s) {
@@ -297,6 +299,72 @@ TEST(Scheduler, ResumeTakesTheDraftAsGivenEvenWhereTheModelDisagrees) {
   EXPECT_EQ(first.index, 2);
   EXPECT_EQ(first.tokens, std::vector<int32_t>{43});  // continues after 42
   EXPECT_EQ(protocol::ParseWorkerDone(sent.back().m).answer_tokens, 5);
+}
+
+TEST(Scheduler, PrefixCacheRestoresASharedPrefixAndPrefillsOnlyTheTail) {
+  SchedulerConfig cfg{8, 64, "flash"};
+  cfg.prefix_cache_bytes = 1 << 20;
+  cfg.prefix_block_tokens = 128;
+  cfg.model_identity = "echo\nnone";
+  SchedulerRun run(cfg);
+  run.Start();
+  std::vector<int32_t> first = Count(10, 300);
+  run.scheduler().Submit(Work(1, first, 4));
+  ASSERT_TRUE(run.WaitForEnd(1));
+  EXPECT_EQ(run.metrics().prefix_hit_tokens->Value(), 0);
+  EXPECT_EQ(run.metrics().prefix_miss_tokens->Value(), 300);
+  EXPECT_EQ(run.metrics().prefix_snapshots->Value(), 2) << "at 128 and 256";
+  const double prefilled = run.metrics().prefill_tokens->Value();
+
+  std::vector<int32_t> second = Count(10, 280);  // shares 280 tokens: blocks 0-1 restore
+  second.push_back(900);
+  run.scheduler().Submit(Work(2, second, 4));
+  ASSERT_TRUE(run.WaitForEnd(2));
+  EXPECT_EQ(run.metrics().prefix_hit_tokens->Value(), 256);
+  EXPECT_EQ(run.metrics().prefill_tokens->Value() - prefilled, 281 - 256) << "only the tail is prefilled";
+  EXPECT_EQ(run.Streamed(2), Count(901, 4));
+  EXPECT_EQ(protocol::ParseWorkerDone(run.MessagesOf(2).back().m).cached_prompt_tokens, 256);
+  EXPECT_EQ(protocol::ParseWorkerDone(run.MessagesOf(1).back().m).cached_prompt_tokens, 0);
+  // A forced prefix (resume draft) on top of a restored prefix still continues where it should.
+  protocol::WorkRequest resume = Work(3, first, 6);
+  resume.draft = Count(310, 2);
+  resume.draft_mode = protocol::DraftMode::kResume;
+  run.scheduler().Submit(resume);
+  ASSERT_TRUE(run.WaitForEnd(3));
+  EXPECT_EQ(run.metrics().prefix_hit_tokens->Value(), 512);
+  const std::vector<int32_t> streamed = run.Streamed(3);
+  ASSERT_EQ(streamed.size(), 6u);
+  EXPECT_EQ(std::vector<int32_t>(streamed.begin() + 2, streamed.end()), Count(312, 4)) << "continues after the draft";
+}
+
+TEST(Scheduler, RequestsArrivingTogetherPrefillTheirSharedPrefixOnce) {
+  SchedulerConfig cfg{8, 64, "flash"};
+  cfg.prefix_cache_bytes = 1 << 20;
+  cfg.prefix_block_tokens = 128;
+  cfg.model_identity = "echo\nnone";
+  SchedulerRun run(cfg);
+  // Three prompts of 301 tokens sharing their first 300, and one that shares only 100 (less than
+  // a block): all admitted in the same pass, before the scheduler starts.
+  for (uint64_t rid = 1; rid <= 3; ++rid) {
+    std::vector<int32_t> prompt = Count(10, 300);
+    prompt.push_back(900 + static_cast<int32_t>(rid));
+    run.scheduler().Submit(Work(rid, prompt, 4));
+  }
+  std::vector<int32_t> other = Count(10, 100);
+  other.push_back(500);
+  run.scheduler().Submit(Work(4, other, 4));
+  run.Start();
+  for (uint64_t rid = 1; rid <= 4; ++rid) ASSERT_TRUE(run.WaitForEnd(rid));
+  // The first runs all 301; the other two wait for its snapshot at 256 and run 45 each; the
+  // fourth shares no whole block and runs its 101 beside them.
+  EXPECT_EQ(run.metrics().prefill_tokens->Value(), 301 + 45 + 45 + 101);
+  EXPECT_EQ(run.metrics().prefix_hit_tokens->Value(), 256 * 2);
+  EXPECT_EQ(run.metrics().prefix_miss_tokens->Value(), 301 + 45 + 45 + 101);
+  for (uint64_t rid = 1; rid <= 3; ++rid) {
+    EXPECT_EQ(run.Streamed(rid), Count(901 + static_cast<int32_t>(rid), 4)) << rid;
+    EXPECT_EQ(protocol::ParseWorkerDone(run.MessagesOf(rid).back().m).cached_prompt_tokens, rid == 1 ? 0 : 256) << rid;
+  }
+  EXPECT_EQ(run.Streamed(4), Count(501, 4));
 }
 
 }  // namespace
