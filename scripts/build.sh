@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 flavour=${1:-release}
 case "$flavour" in
   release) flags=(-DCMAKE_BUILD_TYPE=Release) ;;
-  asan)    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV4_SANITIZE=ON) ;;
-  tsan)    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV4_TSAN=ON) ;;
+  asan)    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV4_SANITIZE=ON -DDSV4_BENCHMARKS=OFF) ;;
+  tsan)    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV4_TSAN=ON -DDSV4_BENCHMARKS=OFF) ;;
   fuzz)    flags=(-DCMAKE_BUILD_TYPE=Fuzz -DDSV4_FUZZ=ON -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14) ;;
   *) echo "build.sh: unknown flavour '$flavour' (release, asan, tsan, fuzz)" >&2; exit 2 ;;
 esac
