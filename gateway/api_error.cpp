@@ -38,7 +38,7 @@ ApiError FromRouterError(const protocol::ErrorReply& e) {
   switch (e.code) {
     case ErrorCode::kBadRequest: return ApiError(ErrorKind::kInvalidRequest, e.message);
     case ErrorCode::kOverloaded: return ApiError(ErrorKind::kRateLimit, "the service is at capacity: " + e.message);
-    case ErrorCode::kUnavailable: return ApiError(ErrorKind::kUnavailable, "no worker could answer: " + e.message);
+    case ErrorCode::kUnavailable: return ApiError(ErrorKind::kUnavailable, "the service is unavailable: " + e.message);
     case ErrorCode::kDeadline: return ApiError(ErrorKind::kTimeout, e.message);
     case ErrorCode::kCancelled: return ApiError(ErrorKind::kInternal, "the request was cancelled: " + e.message);
     case ErrorCode::kInternal: break;
