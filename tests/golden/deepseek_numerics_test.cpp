@@ -122,12 +122,7 @@ TEST_P(DeepSeekNumerics, ModesDiffer) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Plugins, DeepSeekNumerics, ::testing::ValuesIn(RunnablePlugins()),
-                         [](const ::testing::TestParamInfo<std::string>& i) {
-                           std::string n = i.param;
-                           for (char& ch : n)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         [](const ::testing::TestParamInfo<std::string>& i) { return PluginParamName(i.param); });
 
 TEST(DeepSeekNumericsModes, NamesParseAndUnknownIsRefused) {
   EXPECT_EQ(ParseNumerics("deepseek"), Numerics::kDeepSeek);

@@ -156,12 +156,7 @@ TEST_P(GoldenTest, PerLayerHiddenStatesMatchReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Plugins, GoldenTest, ::testing::ValuesIn(RunnablePlugins()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string n = info.param;
-                           for (char& ch : n)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         [](const ::testing::TestParamInfo<std::string>& info) { return PluginParamName(info.param); });
 
 }  // namespace
 }  // namespace dsv4::test

@@ -10,7 +10,6 @@
 // activation, 2^-9, or a lost weight scale) is far outside that.
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <cmath>
 #include <random>
 #include <string>
@@ -75,12 +74,7 @@ TEST_P(QuantizedProducts, MatchTheExactSumOverRandomShapesTailsAndMisalignment) 
 }
 
 INSTANTIATE_TEST_SUITE_P(Plugins, QuantizedProducts, ::testing::ValuesIn(RunnablePlugins()),
-                         [](const ::testing::TestParamInfo<std::string>& i) {
-                           std::string n = i.param;
-                           for (char& ch : n)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         [](const ::testing::TestParamInfo<std::string>& i) { return PluginParamName(i.param); });
 
 }  // namespace
 }  // namespace dsv4::test

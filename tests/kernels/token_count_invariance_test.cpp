@@ -8,7 +8,6 @@
 // checkpoint never has.
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <cstring>
 #include <random>
 #include <string>
@@ -73,12 +72,7 @@ TEST_P(TokenCountInvariance, ATokensProductHasTheSameBitsInEveryBatchAndRowRange
 }
 
 INSTANTIATE_TEST_SUITE_P(Plugins, TokenCountInvariance, ::testing::ValuesIn(RunnablePlugins()),
-                         [](const ::testing::TestParamInfo<std::string>& i) {
-                           std::string n = i.param;
-                           for (char& ch : n)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         [](const ::testing::TestParamInfo<std::string>& i) { return PluginParamName(i.param); });
 
 }  // namespace
 }  // namespace dsv4::test

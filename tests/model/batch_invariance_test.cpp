@@ -8,7 +8,6 @@
 // first 300 tokens crosses the window ring, the CSA overlap windows and HCA entries at 127/255.
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <cstring>
 #include <sstream>
 
@@ -137,12 +136,7 @@ TEST_P(BatchInvariance, FourSequencesSteppedTogetherAreBitIdentical) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Plugins, BatchInvariance, ::testing::ValuesIn(RunnablePlugins()),
-                         [](const ::testing::TestParamInfo<std::string>& i) {
-                           std::string n = i.param;
-                           for (char& ch : n)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         [](const ::testing::TestParamInfo<std::string>& i) { return PluginParamName(i.param); });
 
 }  // namespace
 }  // namespace dsv4::test

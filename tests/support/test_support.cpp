@@ -1,5 +1,6 @@
 #include "tests/support/test_support.h"
 
+#include <cctype>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -35,6 +36,13 @@ PluginPtr LoadPlugin(const std::string& name) {
   PluginPtr p = OpenPlugin(BinDir() + "/" + PluginFileName(name), DetectCpuFeatures(), &error);
   if (!p) throw std::runtime_error(error);
   return p;
+}
+
+std::string PluginParamName(const std::string& plugin) {
+  std::string n = plugin;
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
 }
 
 std::vector<std::string> RunnablePlugins() {

@@ -21,6 +21,8 @@ std::vector<int32_t> ReadI32(const std::string& path);
 PluginPtr LoadPlugin(const std::string& name);
 // Names of every plugin in the build directory that can run on this CPU.
 std::vector<std::string> RunnablePlugins();
+// A plugin's name as a test parameter name (gtest allows only letters, digits and '_').
+std::string PluginParamName(const std::string& plugin);
 
 // An engine over `model` with one plugin.
 std::unique_ptr<Engine> MakeEngine(std::shared_ptr<const Model> model, const std::string& plugin = "reference",
