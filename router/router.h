@@ -212,6 +212,8 @@ class Router {
   // -- requests (router_requests.cpp)
   void Enqueue(Request& r, bool front);
   void Dispatch(protocol::Tier tier);
+  static bool HasRoom(const Worker& w, protocol::Tier tier);  // of `tier`, not draining, below capacity
+  // Among the workers with room (nullptr: none), the one `affinity` picks (router/prefix_affinity.h).
   Worker* PickWorker(protocol::Tier tier, uint64_t affinity);
   void Retry(uint64_t rid, const std::string& reason);
   // Hands the answer to Pro; false (and counted) when Pro cannot take it.

@@ -1,5 +1,6 @@
 // Request lifecycle in the router: queueing, dispatch to the least-loaded worker, retries after a
 // failed attempt, escalation to Pro, and the single terminal message.
+#include <algorithm>
 #include <iostream>
 
 #include "router/prefix_affinity.h"
@@ -28,13 +29,17 @@ bool Router::TierHasRoom(Tier tier) const {
   return false;
 }
 
+bool Router::HasRoom(const Worker& w, Tier tier) {
+  return w.info.tier == tier && !w.draining && static_cast<int64_t>(w.active.size()) < w.info.capacity;
+}
+
 Router::Worker* Router::PickWorker(Tier tier, uint64_t affinity) {
   // Among the workers with room, the one the request's leading part hashes to, unless it is
   // busier than the least loaded (by fraction of capacity in use) by more than the margin.
   std::vector<Worker*> open;
   std::vector<AffinityCandidate> candidates;
   for (auto& [ident, w] : workers_) {
-    if (w.info.tier != tier || w.draining || static_cast<int64_t>(w.active.size()) >= w.info.capacity) continue;
+    if (!HasRoom(w, tier)) continue;
     open.push_back(&w);
     candidates.push_back({w.info.worker_id, static_cast<double>(w.active.size()) / static_cast<double>(w.info.capacity)});
   }
@@ -51,7 +56,7 @@ void Router::Enqueue(Request& r, bool front) {
 void Router::Dispatch(Tier tier) {
   auto& q = queues_[TierIndex(tier)];
   while (!q.empty()) {
-    if (!PickWorker(tier, 0)) return;  // no worker of the tier has room
+    if (std::none_of(workers_.begin(), workers_.end(), [&](const auto& iw) { return HasRoom(iw.second, tier); })) return;
     const uint64_t rid = *q.Pop();  // the next client's turn (router/fair_queue.h)
     auto it = requests_.find(rid);
     if (it == requests_.end()) continue;

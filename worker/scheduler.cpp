@@ -201,7 +201,7 @@ bool Scheduler::Restore(Sequence& s, const SequenceState& empty) {
 
 bool Scheduler::WaitsForSharedPrefill(Sequence& s) {
   const size_t block = static_cast<size_t>(prefix_cache_.block_tokens());
-  if (!prefix_cache_.enabled() || s.fed % block != 0 || s.cached_tokens != static_cast<int64_t>(s.fed)) return false;
+  if (!prefix_cache_.enabled() || s.prefix_counted || s.fed % block != 0) return false;  // started: runs on
   // Blocks of s's prompt that can come from the cache: all but the one holding its last token.
   const size_t limit = (s.prompt.size() - 1) / block * block;
   size_t ahead = s.fed;  // how far the sequences ahead of s have run the blocks s shares with them
