@@ -63,8 +63,8 @@ void Engine::Impl::ProjectQueries(StepContext& s, const LayerWeights& L) const {
 }
 
 // Per-head unweighted RMS of q, the latent's kv norm, and RoPE on the trailing Dr dims of both;
-// in deepseek numerics the latent's non-RoPE dims then go through FP8/64 (#3) and its RoPE dims
-// through bf16, as stored, before this step's own queries read them.
+// in deepseek numerics the latent's non-RoPE dims then go through FP8/64 (#3), before this
+// step's own queries read them.
 void Engine::Impl::RotateQueryAndLatent(StepContext& s, const LayerWeights& L) const {
   const int64_t n = s.n, H = c.num_attention_heads, Dh = c.head_dim, Dn = Dh - c.qk_rope_head_dim;
   const bool compressed = L.kind != AttnKind::kSliding;
@@ -76,11 +76,7 @@ void Engine::Impl::RotateQueryAndLatent(StepContext& s, const LayerWeights& L) c
     s.K.rope(q + t * H * Dh + Dn, H, Dh, HalfRope(), CosOf(s, compressed, t), SinOf(s, compressed, t), 0);
     s.K.rope(kv + t * Dh + Dn, 1, Dh, HalfRope(), CosOf(s, compressed, t), SinOf(s, compressed, t), 0);
   }
-  if (deepseek) {
-    s.pool.ParallelFor(n, 16, [&](int64_t b, int64_t e, int) {
-      for (int64_t t = b; t < e; ++t) QuantizeKvRow(kv + t * Dh, Dh, c.qk_rope_head_dim);
-    });
-  }
+  Quantize(s, QuantPoint::kKv, kv, n, Dh, Dn);
 }
 
 // Each sequence's compressed KV (and CSA indexer keys) grows by the entries its new tokens

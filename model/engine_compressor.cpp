@@ -85,10 +85,9 @@ void Engine::Impl::Compress(StepContext& s, const CompressorWeights& cw, QuantPo
         s.K.rmsnorm(out, d, 1, d, cw.norm.data(), static_cast<float>(c.rms_norm_eps), out, d);
         RopeAt(true, ratio * wi, cs, sn);
         s.K.rope(out + d - c.qk_rope_head_dim, 1, d, half, cs, sn, 0);
-        // deepseek numerics: KV entries FP8/64 on the non-RoPE dims (#6) and bf16 on the RoPE
-        // dims, indexer keys rotated and FP4/32 on all dims (#5), as stored and as attended.
-        if (deepseek && point == QuantPoint::kKv) QuantizeKvRow(out, d, c.qk_rope_head_dim);
-        else if (deepseek) QuantizeInPlace(point, out, d);
+        // deepseek numerics: KV entries FP8/64 on the non-RoPE dims (#6), indexer keys rotated
+        // and FP4/32 on all dims (#5), as stored and as attended.
+        if (deepseek) QuantizeInPlace(point, out, point == QuantPoint::kKv ? d - c.qk_rope_head_dim : d);
         if (rows.Compact() && !EncodeRow(rows, out, stored)) off_grid = true;
       }
     });

@@ -92,7 +92,7 @@ struct Engine::Impl {
   void GroupedOutput(StepContext& s, const LayerWeights& L) const;
 
   // ---- compressors (spec §4.5, engine_compressor.cpp) ----
-  // Entries are rounded at `point` in deepseek mode: kKv (main: QuantizeKvRow) or kIndexer.
+  // Entries are rounded at `point` in deepseek mode: kKv (main, non-RoPE dims) or kIndexer.
   void Compress(StepContext& s, const CompressorWeights& cw, QuantPoint point, CompressorBuffer& buf,
                 GrowableFloats& entries, int64_t entries_before, const float* value, const float* score, int64_t ld,
                 int64_t p0, int64_t count) const;

@@ -62,20 +62,6 @@ float PowerOfTwoScale(float amax, float floor, float inv_qmax) {
   return s;
 }
 
-float RoundToBf16(float x) {
-  uint32_t bits = 0;
-  std::memcpy(&bits, &x, sizeof bits);
-  if (std::isnan(x)) {
-    bits |= 0x400000;  // quiet, and still NaN once the low half is cut
-  } else {
-    bits += 0x7FFF + ((bits >> 16) & 1);  // carries into the upper half past the midpoint, at it when odd
-  }
-  bits &= 0xFFFF0000u;
-  float r = 0.0f;
-  std::memcpy(&r, &bits, sizeof r);
-  return r;
-}
-
 void Fp8QuantizeRow(float* x, int64_t cols, int64_t block, float* scales) {
   QuantizeRow(x, cols, block, scales, kFp8Max, kFp8AmaxFloor, RoundToE4m3);
 }
@@ -106,11 +92,6 @@ void QuantizeInPlace(QuantPoint point, float* x, int64_t cols) {
       HadamardRotate(x, cols);
       return Fp4QuantizeRow(x, cols, nullptr);
   }
-}
-
-void QuantizeKvRow(float* x, int64_t dim, int64_t rope_dims) {
-  QuantizeInPlace(QuantPoint::kKv, x, dim - rope_dims);
-  for (int64_t i = dim - rope_dims; i < dim; ++i) x[i] = RoundToBf16(x[i]);
 }
 
 }  // namespace dsv4

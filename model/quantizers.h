@@ -24,10 +24,6 @@ float RoundToE2m1(float x);
 // its IEEE bits (exponent, plus one when any mantissa bit is set) as DeepSeek's kernel does.
 float PowerOfTwoScale(float amax, float floor, float inv_qmax);
 
-// Nearest bf16 value of x, ties to even (torch's float -> bfloat16 cast): the upper 16 bits of
-// the result's fp32 pattern; the sign of a zero is kept, NaN stays NaN.
-float RoundToBf16(float x);
-
 // One row of `cols` values, quantised and dequantised in place in blocks of `block` (cols a
 // multiple of it). scales (optional): [cols / block] the scale of each block.
 void Fp8QuantizeRow(float* x, int64_t cols, int64_t block, float* scales);
@@ -49,11 +45,5 @@ void HadamardRotate(float* x, int64_t n);
 //   kIndexer    Hadamard rotation, then FP4/32 (#4 per head, #5)
 enum class QuantPoint { kGemmInput, kKv, kIndexer };
 void QuantizeInPlace(QuantPoint point, float* x, int64_t cols);
-
-// A window KV row or a compressed KV entry [dim] as deepseek numerics stores and attends it:
-// FP8/64 on the first dim - rope_dims values (#3, #6), the trailing RoPE dims rounded to bf16,
-// the dtype of the official run's KV caches (§3; the oracle sets keep them fp32). A stored row
-// then needs 2 bytes per RoPE dim (compact_kv.h).
-void QuantizeKvRow(float* x, int64_t dim, int64_t rope_dims);
 
 }  // namespace dsv4
