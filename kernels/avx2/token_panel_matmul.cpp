@@ -14,6 +14,11 @@
 // tokens than one panel takes, row blocks of kRowBlockBytes are outermost, so the later token
 // groups read the block from L2. Each weight line read prefetches the same line kAheadRows rows on.
 //
+// Batch-invariant products (matmul_invariant, deepseek numerics): panels of kInvariantPanelCols
+// columns for every group size, each format decoded as one_token_matmul.cpp decodes it and every
+// token's activations laid out in that decode's order, so a token's additions are the ones the
+// one-token kernel makes for it alone (InvariantPanels256).
+//
 // Exactness: weights decoded exactly to fp32, fp32 activations, FMA; only the order of the
 // additions differs from the reference.
 #include "kernels/avx2/token_panel_matmul.h"
