@@ -29,6 +29,11 @@ struct RowFormat {
   int64_t Bytes() const { return words * 4; }
 };
 
+// The version of how a sequence's state is held: these row formats and the arrays of
+// sequence_state.h. States saved across processes (the prefix cache's disk files) carry it in
+// their identity, so a binary of another version never restores them: change it with either.
+constexpr int kStateLayoutVersion = 1;
+
 RowFormat PlainRowFormat(int64_t dim);
 // FP8 e4m3 codes for the first dim - rope_dims values in blocks of 64, the rest fp32.
 RowFormat Fp8KvRowFormat(int64_t dim, int64_t rope_dims);

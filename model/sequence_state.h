@@ -20,7 +20,8 @@ struct CompressorBuffer {
 
 // The window, the entries and the index keys are rows in the engine's RowFormat (compact_kv.h):
 // plain fp32 rows of head_dim / index_head_dim floats in fp32 numerics, FP8 / FP4 codes in the
-// rows' words in deepseek numerics (Engine::kv_row_format, key_row_format).
+// rows' words in deepseek numerics (Engine::kv_row_format, key_row_format). A change to how these
+// arrays are held changes kStateLayoutVersion (compact_kv.h).
 struct LayerState {
   std::vector<float> window;       // [sliding_window] rows, a ring: slot = pos mod window
   CompressorBuffer compressor;     // CSA / HCA main compressor

@@ -35,12 +35,16 @@ void ForEachGrowing(const SequenceState& s, F&& f) {
 }  // namespace
 
 PrefixCache::PrefixCache(size_t budget_bytes, int64_t block_tokens, const std::string& identity, const std::string& disk_dir,
-                         size_t disk_budget_bytes)
+                         size_t disk_budget_bytes, int layout_version)
     : budget_bytes_(budget_bytes), block_tokens_(block_tokens), root_(Mix(0)) {
   if (block_tokens <= 0 || block_tokens % 128 != 0)
     throw std::invalid_argument("prefix cache block size must be a positive multiple of 128, got " + std::to_string(block_tokens));
-  for (unsigned char c : identity) root_ = Mix(root_ ^ c);
-  if (enabled() && !disk_dir.empty()) disk_ = std::make_unique<PrefixDisk>(disk_dir, disk_budget_bytes, block_tokens, identity);
+  // In the keys, not only in the files: a directory that workers of two binaries share during a
+  // restart holds both layouts' files side by side (the old ones age out), instead of each
+  // removing the other's on every hit. A RAM tier is new with its process and would not need it.
+  const std::string states = identity + "\nstate layout " + std::to_string(layout_version);
+  for (unsigned char c : states) root_ = Mix(root_ ^ c);
+  if (enabled() && !disk_dir.empty()) disk_ = std::make_unique<PrefixDisk>(disk_dir, disk_budget_bytes, block_tokens, states);
 }
 
 uint64_t PrefixCache::NextKey(uint64_t key, const int32_t* block) const {

@@ -9,8 +9,8 @@
 // many snapshots along it are kept.
 //
 // Keys: a hash chain. The key of block b is a hash of the key of block b-1 and the ids of block
-// b; block 0 chains from a hash of the model's identity and numerics, so another model or
-// arithmetic never matches. Each snapshot also keeps its block's ids and its parent key, checked
+// b; block 0 chains from a hash of the model's identity, numerics and the state layout's version,
+// so another model, arithmetic or layout never matches. Each snapshot also keeps its block's ids and its parent key, checked
 // on lookup, so a hash collision is a miss, never a wrong state.
 //
 // Goals: one walk per admission; a RAM budget in bytes with least-recently-used eviction,
@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "model/compact_kv.h"
 #include "model/sequence_state.h"
 #include "worker/prefix_disk.h"
 
@@ -38,11 +39,13 @@ namespace dsv4::worker {
 class PrefixCache {
  public:
   // `budget_bytes` 0: disabled (nothing is kept, every lookup misses). `block_tokens`: a
-  // positive multiple of 128. `identity`: the model and numerics the states belong to.
+  // positive multiple of 128. `identity`: the model and numerics the states belong to; the
+  // cache adds `layout_version`, the states' layout (another one only in tests), so files a
+  // binary of another layout wrote are under other keys, like another model's.
   // `disk_dir` non-empty: also keep snapshots there, within `disk_budget_bytes` (throws
   // std::runtime_error naming the directory when it is unusable).
   PrefixCache(size_t budget_bytes, int64_t block_tokens, const std::string& identity, const std::string& disk_dir = "",
-              size_t disk_budget_bytes = 0);
+              size_t disk_budget_bytes = 0, int layout_version = kStateLayoutVersion);
 
   bool enabled() const { return budget_bytes_ > 0; }
   int64_t block_tokens() const { return block_tokens_; }

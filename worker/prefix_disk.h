@@ -3,14 +3,15 @@
 // the same model on one host share it.
 //
 // Files: one per block boundary, named by the snapshot's hash-chain key (<16 hex digits>.snap).
-// A file holds its prefix's identity (model, numerics, weights fingerprint), all its token ids,
-// the fixed-size part of the state (window rings, open compressor rows) and only the compressed
-// rows its last block added: a prefix's files are a chain, read from the deepest snapshot already
-// in hand (a RAM hit, or an empty state) outward, so a 100K-token prefix costs its entries once
-// on disk too. Every byte after the header is checksummed; the header, ids, identity and the
-// state's layout are checked against the request before anything is copied. A file that fails a
-// check (truncated, corrupt, another model's or numerics') is removed and counts as a miss; the
-// next prefill of that block writes it again. Never a wrong state.
+// A file holds its prefix's identity (model, numerics, weights fingerprint and kStateLayoutVersion,
+// the state layout's version; the magic versions the file's own framing), all its token ids, the
+// fixed-size part of the state (window rings, open compressor rows) and only the compressed rows
+// its last block added: a prefix's files are a chain, read from the deepest snapshot already in
+// hand (a RAM hit, or an empty state) outward, so a 100K-token prefix costs its entries once on
+// disk too. Every byte after the header is checksummed; the header, ids, identity and the state's
+// layout are checked against the request before anything is copied. A file that fails a check
+// (truncated, corrupt, another model's, numerics' or layout version's) is removed and counts as a
+// miss; the next prefill of that block writes it again. Never a wrong state.
 //
 // Several workers: files are written to a temporary name and renamed into place (readers see a
 // whole file or none), are never changed in place, and are read through their own mapping (a

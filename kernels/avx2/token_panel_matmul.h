@@ -20,7 +20,8 @@ constexpr int64_t kPanelMinTokensFp4 = 4;
 bool TokenPanelServes(const dsv4_matrix& w, int64_t n);
 
 // Columns of every K panel of the batch-invariant products (matmul_invariant): the width 8 tokens
-// get, for every token count; one_token_matmul.cpp reduces a token's lanes after the same spans.
+// get, for every token count; one_token_matmul.cpp reduces a token's lanes after spans of this
+// width, and the panels make its additions.
 constexpr int64_t kInvariantPanelCols = 1024;
 
 // y[t * ldy + r] = W[r, :] . x[t * ldx + :] for r in [row_begin, row_end), t in [0, n).

@@ -17,6 +17,7 @@
 
 #include "model/parallel_matmul.h"
 #include "plugins/dsv4_formats.h"
+#include "tests/support/random_matrices.h"
 #include "tests/support/test_support.h"
 
 namespace dsv4::test {
@@ -67,75 +68,19 @@ class Conformance : public ::testing::TestWithParam<std::string> {
   PluginPtr ref_, cand_;
 };
 
-// Bytes of a random weight matrix in `type`, plus its scale grid.
+// A random weight matrix (random_matrices.h) whose bytes start `offset` bytes off alignment.
 struct RandomMatrix {
   Misaligned<uint8_t> data;
   std::vector<uint8_t> scale;
   dsv4_matrix m{};
   RandomMatrix(int type, int64_t rows, int64_t cols, std::mt19937_64& g, size_t offset)
-      : data(BytesFor(type, rows, cols), offset) {
-    std::uniform_int_distribution<int> byte(0, 255), sc(116, 132);
-    std::uniform_real_distribution<float> f(-1.0f, 1.0f);
-    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(byte(g));
-    if (type == DSV4_WEIGHT_F32) {
-      for (int64_t i = 0; i < rows * cols; ++i) {
-        const float v = f(g);
-        std::memcpy(data.data() + 4 * i, &v, 4);
-      }
-    } else if (type == DSV4_WEIGHT_BF16) {
-      for (int64_t i = 0; i < rows * cols; ++i) {
-        const uint16_t h = dsv4_f32_to_bf16(f(g));
-        std::memcpy(data.data() + 2 * i, &h, 2);
-      }
-    } else if (type == DSV4_WEIGHT_FP8_BLOCK) {
-      for (size_t i = 0; i < data.size(); ++i)
-        if ((data[i] & 0x7f) == 0x7f) data[i] = 0x3e;  // no NaN codes (never in a checkpoint)
-      scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp8_scale_grid(rows, cols))));
-    } else {
-      scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp4_scale_grid(rows, cols))));
-    }
-    for (auto& s : scale) s = static_cast<uint8_t>(sc(g));
-    m = dsv4_matrix{type, 0, rows, cols, data.data(), scale.empty() ? nullptr : scale.data()};
-  }
-  static size_t BytesFor(int type, int64_t rows, int64_t cols) {
-    switch (type) {
-      case DSV4_WEIGHT_F32: return static_cast<size_t>(rows * cols * 4);
-      case DSV4_WEIGHT_BF16: return static_cast<size_t>(rows * cols * 2);
-      case DSV4_WEIGHT_FP8_BLOCK: return static_cast<size_t>(rows * cols);
-      default: return static_cast<size_t>(rows * cols / 2);
-    }
-  }
-  float Element(int64_t r, int64_t k) const {
-    const uint8_t* p = data.data();
-    switch (m.type) {
-      case DSV4_WEIGHT_F32: {
-        float v;
-        std::memcpy(&v, p + 4 * (r * m.cols + k), 4);
-        return v;
-      }
-      case DSV4_WEIGHT_BF16: {
-        uint16_t h;
-        std::memcpy(&h, p + 2 * (r * m.cols + k), 2);
-        return dsv4_bf16_to_f32(h);
-      }
-      case DSV4_WEIGHT_FP8_BLOCK: return dsv4_fp8_element(p, scale.data(), m.cols, r, k);
-      default: return dsv4_fp4_element(p, scale.data(), m.cols, r, k);
-    }
-  }
+      : data(WeightBytes(type, rows, cols), offset), m(FillRandomWeights(type, rows, cols, data.data(), scale, g)) {}
+  float Element(int64_t r, int64_t k) const { return static_cast<float>(WeightAt(m, r, k)); }
 };
-
-const char* TypeName(int t) {
-  switch (t) {
-    case DSV4_WEIGHT_F32: return "f32";
-    case DSV4_WEIGHT_BF16: return "bf16";
-    case DSV4_WEIGHT_FP8_BLOCK: return "fp8";
-    default: return "fp4";
-  }
-}
 
 void CheckMatmul(const dsv4_kernel_table& cand, const dsv4_kernel_table& ref, int type, int64_t rows, int64_t cols,
                   int64_t n, std::mt19937_64& g, size_t misalign) {
-  SCOPED_TRACE(std::string(TypeName(type)) + " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
+  SCOPED_TRACE(std::string(WeightTypeName(type)) + " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
                " n=" + std::to_string(n) + " misalign=" + std::to_string(misalign));
   RandomMatrix w(type, rows, cols, g, misalign);
   std::uniform_real_distribution<float> f(-2.0f, 2.0f);
@@ -291,9 +236,9 @@ TEST_P(Conformance, MatrixProductsKeepFp32Activations) {
         const float want = 64.25f + static_cast<float>(t + 1) / 1024.0f;
         for (int64_t r = 0; r < rows; ++r) {
           const size_t i = static_cast<size_t>(t * rows + r);
-          ASSERT_EQ(y[i], want) << TypeName(type) << " matmul n=" << n << " t=" << t << " r=" << r;
+          ASSERT_EQ(y[i], want) << WeightTypeName(type) << " matmul n=" << n << " t=" << t << " r=" << r;
           if (bytes > 0) {
-            ASSERT_EQ(yp[i], want) << TypeName(type) << " packed n=" << n << " t=" << t << " r=" << r;
+            ASSERT_EQ(yp[i], want) << WeightTypeName(type) << " packed n=" << n << " t=" << t << " r=" << r;
           }
         }
       }
@@ -331,7 +276,7 @@ TEST_P(Conformance, GroupedProductsMatchTheReference) {
   ParallelMatmuls(C(), pool, scratch, jobs);
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
-    SCOPED_TRACE(std::string(TypeName(c.type)) + " job " + std::to_string(i));
+    SCOPED_TRACE(std::string(WeightTypeName(c.type)) + " job " + std::to_string(i));
     if (c.n > 0 && c.r1 > c.r0) R().matmul(&w[i]->m, c.r0, c.r1, x[i].data(), c.cols, c.n, yr[i].data(), c.rows);
     for (int64_t t = 0; t < std::max<int64_t>(c.n, 1); ++t) {
       for (int64_t r = 0; r < c.rows; ++r) {

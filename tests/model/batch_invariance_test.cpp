@@ -100,7 +100,7 @@ TEST_P(BatchInvariance, FourSequencesSteppedTogetherAreBitIdentical) {
   // Four sequences of different lengths and contents; each step advances every unfinished one by
   // its own chunk size (prefill chunks beside single decode tokens, positions differing).
   const std::vector<std::pair<size_t, size_t>> spans = {{0, 260}, {5, 131}, {40, 17}, {77, 200}};
-  const int64_t step_sizes[] = {16, 1, 5, 1};
+  const std::vector<int64_t> step_sizes = {16, 1, 5, 1};
   std::vector<std::vector<int32_t>> seqs;
   std::vector<std::vector<float>> alone;
   {
@@ -113,23 +113,7 @@ TEST_P(BatchInvariance, FourSequencesSteppedTogetherAreBitIdentical) {
   }
   for (int threads : {1, 2}) {
     auto e = NewEngine(threads);
-    std::vector<SequenceState> states;
-    for (size_t i = 0; i < seqs.size(); ++i) states.push_back(e->NewSequence());
-    std::vector<std::vector<float>> got(seqs.size()), part(seqs.size());
-    for (;;) {
-      std::vector<SeqChunk> chunks;
-      std::vector<size_t> who;
-      for (size_t i = 0; i < seqs.size(); ++i) {
-        const auto done = static_cast<size_t>(states[i].pos);
-        if (done >= seqs[i].size()) continue;
-        const int64_t n = std::min<int64_t>(step_sizes[i], static_cast<int64_t>(seqs[i].size() - done));
-        chunks.push_back(SeqChunk{&states[i], seqs[i].data() + done, n, true, &part[i]});
-        who.push_back(i);
-      }
-      if (chunks.empty()) break;
-      e->Forward(chunks);
-      for (size_t i : who) got[i].insert(got[i].end(), part[i].begin(), part[i].end());
-    }
+    const std::vector<std::vector<float>> got = StepTogether(*e, seqs, step_sizes);
     for (size_t i = 0; i < seqs.size(); ++i)
       EXPECT_EQ(FirstDifference(got[i], alone[i], V), "") << "sequence " << i << ", " << threads << " thread(s)";
   }

@@ -92,27 +92,8 @@ TEST_P(Consistency, BatchedSequencesEqualEachAlone) {
     SequenceState s = e->NewSequence();
     alone.push_back(PrefillAll(*e, s, seqs.back()));
   }
-  // Together: each step every unfinished sequence advances by a chunk of its own size (a mix
-  // of prefill chunks and single decode tokens), so positions differ within one step.
-  std::vector<SequenceState> states;
-  for (size_t i = 0; i < seqs.size(); ++i) states.push_back(e->NewSequence());
-  std::vector<std::vector<float>> got(seqs.size());
-  const int64_t step_sizes[] = {16, 1, 5, 1};
-  std::vector<std::vector<float>> part(seqs.size());
-  for (;;) {
-    std::vector<SeqChunk> chunks;
-    std::vector<size_t> who;
-    for (size_t i = 0; i < seqs.size(); ++i) {
-      const auto done = static_cast<size_t>(states[i].pos);
-      if (done >= seqs[i].size()) continue;
-      const int64_t n = std::min<int64_t>(step_sizes[i], static_cast<int64_t>(seqs[i].size() - done));
-      chunks.push_back(SeqChunk{&states[i], seqs[i].data() + done, n, true, &part[i]});
-      who.push_back(i);
-    }
-    if (chunks.empty()) break;
-    e->Forward(chunks);
-    for (size_t i : who) got[i].insert(got[i].end(), part[i].begin(), part[i].end());
-  }
+  // Together, each advancing by a chunk of its own size per step.
+  const std::vector<std::vector<float>> got = StepTogether(*e, seqs, {16, 1, 5, 1});
   for (size_t i = 0; i < seqs.size(); ++i) {
     ASSERT_EQ(got[i].size(), alone[i].size());
     float worst = 0.0f;

@@ -7,41 +7,54 @@
 
 namespace dsv4::test {
 
-RandomWeights MakeRandomWeights(int type, int64_t rows, int64_t cols, std::mt19937_64& g) {
-  RandomWeights w;
+size_t WeightBytes(int type, int64_t rows, int64_t cols) {
+  switch (type) {
+    case DSV4_WEIGHT_F32: return static_cast<size_t>(rows * cols * 4);
+    case DSV4_WEIGHT_BF16: return static_cast<size_t>(rows * cols * 2);
+    case DSV4_WEIGHT_FP8_BLOCK: return static_cast<size_t>(rows * cols);
+    default: return static_cast<size_t>(rows * cols / 2);
+  }
+}
+
+dsv4_matrix FillRandomWeights(int type, int64_t rows, int64_t cols, uint8_t* data, std::vector<uint8_t>& scale,
+                              std::mt19937_64& g) {
   std::uniform_int_distribution<int> byte(0, 255), exponent(118, 130);
+  const size_t bytes = WeightBytes(type, rows, cols);
+  scale.clear();
   switch (type) {
     case DSV4_WEIGHT_F32:
     case DSV4_WEIGHT_BF16: {
       std::normal_distribution<float> nd;
-      const size_t esize = type == DSV4_WEIGHT_F32 ? 4 : 2;
-      w.data.resize(static_cast<size_t>(rows * cols) * esize);
       for (int64_t i = 0; i < rows * cols; ++i) {
         const float f = nd(g);
         if (type == DSV4_WEIGHT_F32) {
-          std::memcpy(w.data.data() + 4 * i, &f, 4);
+          std::memcpy(data + 4 * i, &f, 4);
         } else {
           const uint16_t h = dsv4_f32_to_bf16(f);
-          std::memcpy(w.data.data() + 2 * i, &h, 2);
+          std::memcpy(data + 2 * i, &h, 2);
         }
       }
       break;
     }
     case DSV4_WEIGHT_FP8_BLOCK:
-      w.data.resize(static_cast<size_t>(rows * cols));
-      for (auto& b : w.data) {
-        do b = static_cast<uint8_t>(byte(g));
-        while ((b & 0x7F) == 0x7F);  // no NaN codes
+      for (size_t i = 0; i < bytes; ++i) {
+        do data[i] = static_cast<uint8_t>(byte(g));
+        while ((data[i] & 0x7F) == 0x7F);  // no NaN codes
       }
-      w.scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp8_scale_grid(rows, cols))));
+      scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp8_scale_grid(rows, cols))));
       break;
     default:
-      w.data.resize(static_cast<size_t>(rows * cols / 2));
-      for (auto& b : w.data) b = static_cast<uint8_t>(byte(g));
-      w.scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp4_scale_grid(rows, cols))));
+      for (size_t i = 0; i < bytes; ++i) data[i] = static_cast<uint8_t>(byte(g));
+      scale.resize(static_cast<size_t>(dsv4_scale_count(dsv4_fp4_scale_grid(rows, cols))));
   }
-  for (auto& s : w.scale) s = static_cast<uint8_t>(exponent(g));
-  w.m = dsv4_matrix{type, 0, rows, cols, w.data.data(), w.scale.empty() ? nullptr : w.scale.data()};
+  for (auto& s : scale) s = static_cast<uint8_t>(exponent(g));
+  return dsv4_matrix{type, 0, rows, cols, data, scale.empty() ? nullptr : scale.data()};
+}
+
+RandomWeights MakeRandomWeights(int type, int64_t rows, int64_t cols, std::mt19937_64& g) {
+  RandomWeights w;
+  w.data.resize(WeightBytes(type, rows, cols));
+  w.m = FillRandomWeights(type, rows, cols, w.data.data(), w.scale, g);
   return w;
 }
 

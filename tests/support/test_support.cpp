@@ -76,6 +76,27 @@ std::vector<float> PrefillChunked(Engine& e, SequenceState& s, const std::vector
   return all;
 }
 
+std::vector<std::vector<float>> StepTogether(Engine& e, const std::vector<std::vector<int32_t>>& seqs,
+                                             const std::vector<int64_t>& step_sizes) {
+  std::vector<SequenceState> states;
+  for (size_t i = 0; i < seqs.size(); ++i) states.push_back(e.NewSequence());
+  std::vector<std::vector<float>> got(seqs.size()), part(seqs.size());
+  for (;;) {
+    std::vector<SeqChunk> chunks;
+    std::vector<size_t> who;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      const auto done = static_cast<size_t>(states[i].pos);
+      if (done >= seqs[i].size()) continue;
+      const int64_t n = std::min<int64_t>(step_sizes[i], static_cast<int64_t>(seqs[i].size() - done));
+      chunks.push_back(SeqChunk{&states[i], seqs[i].data() + done, n, true, &part[i]});
+      who.push_back(i);
+    }
+    if (chunks.empty()) return got;
+    e.Forward(chunks);
+    for (size_t i : who) got[i].insert(got[i].end(), part[i].begin(), part[i].end());
+  }
+}
+
 float MaxAbsDiff(const float* a, const float* b, size_t n) {
   float m = 0.0f;
   for (size_t i = 0; i < n; ++i) {

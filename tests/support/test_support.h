@@ -32,6 +32,11 @@ std::unique_ptr<Engine> MakeEngine(std::shared_ptr<const Model> model, const std
 std::vector<float> PrefillAll(Engine& e, SequenceState& s, const std::vector<int32_t>& tokens);
 // Prefill `tokens` in chunks of `chunk`; returns every position's logits.
 std::vector<float> PrefillChunked(Engine& e, SequenceState& s, const std::vector<int32_t>& tokens, int64_t chunk);
+// Runs `seqs` from new states, sharing steps: each step advances every unfinished sequence i by
+// a chunk of step_sizes[i] tokens (prefill chunks beside single decode tokens, so positions
+// differ within a step). Returns each sequence's logits for every position.
+std::vector<std::vector<float>> StepTogether(Engine& e, const std::vector<std::vector<int32_t>>& seqs,
+                                             const std::vector<int64_t>& step_sizes);
 
 float MaxAbsDiff(const float* a, const float* b, size_t n);
 

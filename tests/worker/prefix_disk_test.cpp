@@ -1,7 +1,8 @@
 // The prefix cache's disk tier on hand-made sequence states: a new cache on the same directory
 // (what a restarted worker opens) restores what an earlier one wrote, byte for byte; truncated,
-// corrupt and foreign files are misses, removed and written again; two caches share a
-// directory; RAM and disk stay within their budgets under 1,000 distinct prefixes.
+// corrupt and foreign (another model's or state layout's) files are misses, removed and written
+// again; two caches share a directory; RAM and disk stay within their budgets under 1,000
+// distinct prefixes.
 #include <gtest/gtest.h>
 
 #include <dirent.h>
@@ -195,7 +196,8 @@ TEST(PrefixDisk, ListShowsRamSnapshotsAndTheDirectorysFilesAndClearDropsThem) {
   EXPECT_FALSE(cache.Lookup(a, 599, Empty()));
 }
 
-// Truncated, corrupt (one flipped byte) and foreign (another model's file under this key) files.
+// Truncated, corrupt (one flipped byte) and foreign files: another model's, or one a binary of
+// another state layout wrote, under this key.
 class BadFile : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(BadFile, IsAMissRemovedAndWrittenAgain) {
@@ -213,10 +215,12 @@ TEST_P(BadFile, IsAMissRemovedAndWrittenAgain) {
   } else if (GetParam() == "corrupt") {
     bytes[bytes.size() - 7] ^= 0x10;
   } else {
-    // Another model's snapshot of the same tokens, renamed to this model's key: a different
-    // identity in a file whose checksum is right.
+    // Another model's (or layout's) snapshot of the same tokens, renamed to this model's key: a
+    // different identity in a file whose checksum is right.
     Dir other_dir;
-    PrefixCache other(kRam, kBlock, "tiny\ndeepseek", other_dir.path, kDisk);
+    const bool layout = GetParam() == "layout";
+    PrefixCache other(kRam, kBlock, layout ? "tiny\nfp32" : "tiny\ndeepseek", other_dir.path, kDisk,
+                      layout ? kStateLayoutVersion + 1 : kStateLayoutVersion);
     const auto other_keys = Prefill(other, prompt, 512);
     bytes = Read(other_dir.File(other_keys[2]));
     // ... with the key and parent fields this model expects (bytes 8..23 of the header).
@@ -243,7 +247,7 @@ TEST_P(BadFile, IsAMissRemovedAndWrittenAgain) {
   EXPECT_EQ(again.disk()->rejected(), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Files, BadFile, ::testing::Values("truncated", "corrupt", "foreign"));
+INSTANTIATE_TEST_SUITE_P(Files, BadFile, ::testing::Values("truncated", "corrupt", "foreign", "layout"));
 
 TEST(PrefixDisk, AnotherModelsFilesAreNeverFound) {
   Dir dir;
@@ -253,6 +257,23 @@ TEST(PrefixDisk, AnotherModelsFilesAreNeverFound) {
   PrefixCache deepseek(kRam, kBlock, "tiny\ndeepseek", dir.path, kDisk);
   EXPECT_FALSE(deepseek.Lookup(prompt, 599, Empty()));
   EXPECT_EQ(deepseek.disk()->rejected(), 0u) << "other keys: not even opened";
+}
+
+// What a worker restarted with a binary of another state layout finds: not the old files (they
+// age out of the budget), which it leaves whole for a worker of the old binary on the directory.
+TEST(PrefixDisk, FilesOfAnotherStateLayoutAreNeverFound) {
+  Dir dir;
+  const std::vector<int32_t> prompt = Tokens(9, 600);
+  PrefixCache old_binary(kRam, kBlock, "tiny\nfp32", dir.path, kDisk, kStateLayoutVersion - 1);
+  Prefill(old_binary, prompt, 512);
+  PrefixCache cache(kRam, kBlock, "tiny\nfp32", dir.path, kDisk);
+  EXPECT_FALSE(cache.Lookup(prompt, 599, Empty()));
+  EXPECT_EQ(cache.disk()->rejected(), 0u) << "other keys: not even opened";
+  EXPECT_EQ(dir.Files(), 4u);
+  PrefixCache old_restarted(kRam, kBlock, "tiny\nfp32", dir.path, kDisk, kStateLayoutVersion - 1);
+  auto hit = old_restarted.Lookup(prompt, 599, Empty());
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->disk_tokens, 512);
 }
 
 TEST(PrefixDisk, TwoWorkersShareADirectory) {

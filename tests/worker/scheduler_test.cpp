@@ -130,6 +130,15 @@ protocol::WorkRequest Work(uint64_t rid, std::vector<int32_t> prompt, int64_t ma
   return w;
 }
 
+// 8 sequences, 64-token chunks and a 1 MiB prefix cache of 128-token blocks.
+SchedulerConfig WithPrefixCache() {
+  SchedulerConfig cfg{8, 64, "flash"};
+  cfg.prefix_cache_bytes = 1 << 20;
+  cfg.prefix_block_tokens = 128;
+  cfg.model_identity = "echo\nnone";
+  return cfg;
+}
+
 std::vector<int32_t> Count(int32_t from, int32_t n) {
   std::vector<int32_t> out;
   for (int32_t i = 0; i < n; ++i) out.push_back(from + i);
@@ -302,11 +311,7 @@ TEST(Scheduler, ResumeTakesTheDraftAsGivenEvenWhereTheModelDisagrees) {
 }
 
 TEST(Scheduler, PrefixCacheRestoresASharedPrefixAndPrefillsOnlyTheTail) {
-  SchedulerConfig cfg{8, 64, "flash"};
-  cfg.prefix_cache_bytes = 1 << 20;
-  cfg.prefix_block_tokens = 128;
-  cfg.model_identity = "echo\nnone";
-  SchedulerRun run(cfg);
+  SchedulerRun run(WithPrefixCache());
   run.Start();
   std::vector<int32_t> first = Count(10, 300);
   run.scheduler().Submit(Work(1, first, 4));
@@ -338,11 +343,7 @@ TEST(Scheduler, PrefixCacheRestoresASharedPrefixAndPrefillsOnlyTheTail) {
 }
 
 TEST(Scheduler, RequestsArrivingTogetherPrefillTheirSharedPrefixOnce) {
-  SchedulerConfig cfg{8, 64, "flash"};
-  cfg.prefix_cache_bytes = 1 << 20;
-  cfg.prefix_block_tokens = 128;
-  cfg.model_identity = "echo\nnone";
-  SchedulerRun run(cfg);
+  SchedulerRun run(WithPrefixCache());
   // Three prompts of 301 tokens sharing their first 300, and one that shares only 100 (less than
   // a block): all admitted in the same pass, before the scheduler starts.
   for (uint64_t rid = 1; rid <= 3; ++rid) {
