@@ -10,6 +10,8 @@
 //  Quantized/<plugin>/<format>/<rows>x<cols>/n:<1|16|64>/threads:<t>  (deepseek numerics)
 //     as Matvec, Batch and Prefill, through matmul_quantized: activations that are bf16 values (an FP8 quantiser's
 //     outputs), which the AVX-512 BF16 plugin multiplies with dot products.
+//  BatchCached/...  as Batch, one copy of the matrix (from the caches where it fits): the kernel's
+//     compute-bound rate, to hold against Batch's to see what the memory access pattern costs.
 //  Prefill/<plugin>/<format>/<rows>x<cols>/n:<tokens>/threads:<t>
 //     GFLOP/s = 2 rows cols n / time; pct_fma_peak and pct_bf16_peak against peaks measured at
 //     startup.
@@ -189,11 +191,12 @@ int main(int argc, char** argv) {
     for (int n : {4, 16}) {
       for (const Shape& s : kShapes) {
         for (int t : thread_counts) {
-          benchmark::RegisterBenchmark(
-              ("Batch/" + name + "/" + s.name + "/n:" + std::to_string(n) + "/threads:" + std::to_string(t)).c_str(),
-              [=](benchmark::State& st) { Run(st, p, s, n, t, true); })
-              ->Unit(benchmark::kMillisecond)
-              ->UseRealTime();
+          for (bool dram : {true, false})
+            benchmark::RegisterBenchmark(
+                ((dram ? "Batch/" : "BatchCached/") + name + "/" + s.name + "/n:" + std::to_string(n) + "/threads:" + std::to_string(t)).c_str(),
+                [=](benchmark::State& st) { Run(st, p, s, n, t, dram); })
+                ->Unit(benchmark::kMillisecond)
+                ->UseRealTime();
         }
       }
     }
