@@ -14,17 +14,36 @@ constexpr float kFp8AmaxFloor = 1e-4f;
 const float kFp4AmaxFloor = std::ldexp(6.0f, -126);
 
 // Nearest value of a minifloat with `mantissa_bits` and smallest normal exponent `min_exp`
-// (below it, the subnormal spacing continues that binade's): x is scaled by the spacing of its
-// binade, which is exact, and rounded to an integer with rint (ties to even in the default
-// rounding mode); the integer's parity is the code's last mantissa bit.
-// A zero of either sign gives +0, as the oracle's quantisers do (its unit vectors' zero blocks).
+// (below it, the subnormal spacing continues that binade's), ties to even, on the bits: in a
+// normal binade the fp32 mantissa is rounded to `mantissa_bits` bits (adding half an ulp less one,
+// plus the kept last bit, then truncating: a carry moves into the exponent, as it should); below
+// 2^min_exp, |x| + c - c with c = 2^(min_exp - mantissa_bits + 23), whose ulp is the spacing, rounds
+// in the FPU's default mode (ties to even). Scalar frexp/ldexp/rint cost ~6% of a deepseek prefill.
+// A zero of either sign gives +0, as the oracle's quantisers do (its unit vectors' zero blocks); a
+// negative value that rounds to zero keeps its sign.
 float RoundToMinifloat(float x, int mantissa_bits, int min_exp) {
   if (x == 0.0f) return 0.0f;
   if (!std::isfinite(x)) return x;
-  int exp = 0;
-  std::frexp(x, &exp);  // |x| = f·2^exp, f in [0.5, 1): binade 2^(exp-1)
-  const int spacing_exp = std::max(exp - 1, min_exp) - mantissa_bits;
-  return std::ldexp(std::rint(std::ldexp(x, -spacing_exp)), spacing_exp);
+  uint32_t bits = 0;
+  std::memcpy(&bits, &x, sizeof bits);
+  const uint32_t sign = bits & 0x80000000u;
+  uint32_t mag = bits & 0x7FFFFFFFu;
+  if (static_cast<int>(mag >> 23) - 127 >= min_exp) {
+    const int shift = 23 - mantissa_bits;
+    mag += ((1u << (shift - 1)) - 1) + ((mag >> shift) & 1u);
+    mag &= ~((1u << shift) - 1);
+  } else {
+    const uint32_t c_bits = static_cast<uint32_t>(min_exp - mantissa_bits + 23 + 127) << 23;
+    float a = 0.0f, c = 0.0f;
+    std::memcpy(&a, &mag, sizeof a);
+    std::memcpy(&c, &c_bits, sizeof c);
+    a = (a + c) - c;
+    std::memcpy(&mag, &a, sizeof mag);
+  }
+  bits = sign | mag;
+  float r = 0.0f;
+  std::memcpy(&r, &bits, sizeof r);
+  return r;
 }
 
 float BlockAmax(const float* x, int64_t n) {

@@ -7,16 +7,24 @@
 //  Batch/<plugin>/<format>/<rows>x<cols>/n:<4|16>/threads:<t>  (batched decode, weights from DRAM)
 //     the same two figures, and pct_fma_peak / pct_bf16_peak as for Prefill: 4-16 tokens per
 //     weight read make the products compute-bound on a core without tile units.
+//  Quantized/<plugin>/<format>/<rows>x<cols>/n:<1|16|64>/threads:<t>  (deepseek numerics)
+//     as Matvec, Batch and Prefill, through matmul_quantized: activations that are bf16 values (an FP8 quantiser's
+//     outputs), which the AVX-512 BF16 plugin multiplies with dot products.
+//  BatchCached/...  as Batch, one copy of the matrix (from the caches where it fits): the kernel's
+//     compute-bound rate, to hold against Batch's to see what the memory access pattern costs.
 //  Prefill/<plugin>/<format>/<rows>x<cols>/n:<tokens>/threads:<t>
 //     GFLOP/s = 2 rows cols n / time; pct_fma_peak and pct_bf16_peak against peaks measured at
 //     startup.
 // Figures are printed, never asserted.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <random>
+
+#include <sys/mman.h>
 
 #include "bench/common/machine_limits.h"
 #include "model/parallel_matmul.h"
@@ -66,9 +74,30 @@ size_t ScaleBytes(const Shape& s) {
   }
 }
 
+// A zeroed buffer on transparent huge pages where the kernel gives them, as the engine's weights
+// (model/safetensors.cpp asks for them): 4 KB pages would add TLB misses the engine does not see.
+struct HugeBuffer {
+  static constexpr size_t kHuge = size_t{2} << 20;
+  std::unique_ptr<uint8_t, decltype(&std::free)> p{nullptr, &std::free};
+  size_t n = 0;
+  explicit HugeBuffer(size_t bytes) : n(bytes) {
+    const size_t rounded = (std::max<size_t>(bytes, 1) + kHuge - 1) / kHuge * kHuge;
+    p.reset(static_cast<uint8_t*>(std::aligned_alloc(kHuge, rounded)));
+    if (!p) throw std::bad_alloc();
+    madvise(p.get(), rounded, MADV_HUGEPAGE);
+    std::memset(p.get(), 0, rounded);
+  }
+  uint8_t* begin() const { return p.get(); }
+  uint8_t* end() const { return p.get() + n; }
+  uint8_t* data() const { return p.get(); }
+  uint8_t& operator[](size_t i) const { return p.get()[i]; }
+  size_t size() const { return n; }
+  bool empty() const { return n == 0; }
+};
+
 // `copies` copies of one random matrix, one contiguous buffer each.
 struct Matrices {
-  std::vector<std::vector<uint8_t>> data, scale;
+  std::vector<HugeBuffer> data, scale;
   std::vector<dsv4_matrix> m;
   Matrices(const Shape& s, size_t min_total) {
     const size_t one = DataBytes(s) + ScaleBytes(s);
@@ -89,7 +118,7 @@ struct Matrices {
 };
 
 // dram: cycle through >= 1 GiB of matrix copies so the weights come from memory.
-void Run(benchmark::State& state, PluginPtr plugin, Shape s, int64_t n, int threads, bool dram) {
+void Run(benchmark::State& state, PluginPtr plugin, Shape s, int64_t n, int threads, bool dram, bool quantized = false) {
   static std::map<std::string, std::unique_ptr<Matrices>> cache;
   const std::string key = std::string(s.name) + (dram ? "/dram" : "/one");
   auto& mats = cache[key];
@@ -101,7 +130,15 @@ void Run(benchmark::State& state, PluginPtr plugin, Shape s, int64_t n, int thre
   size_t next = 0;
   for (auto _ : state) {
     const dsv4_matrix& m = mats->m[next++ % mats->m.size()];
-    ParallelMatmul(K, pool, scratch, m, x.data(), s.cols, n, y.data(), s.rows, 0, s.rows);
+    MatmulJob job;
+    job.m = &m;
+    job.x = x.data();
+    job.ldx = s.cols;
+    job.n = n;
+    job.y = y.data();
+    job.ldy = s.rows;
+    job.quantized = quantized;
+    ParallelMatmuls(K, pool, scratch, {job});
     benchmark::DoNotOptimize(y.data());
   }
   const double bytes = static_cast<double>(DataBytes(s) + ScaleBytes(s));
@@ -154,9 +191,21 @@ int main(int argc, char** argv) {
     for (int n : {4, 16}) {
       for (const Shape& s : kShapes) {
         for (int t : thread_counts) {
+          for (bool dram : {true, false})
+            benchmark::RegisterBenchmark(
+                ((dram ? "Batch/" : "BatchCached/") + name + "/" + s.name + "/n:" + std::to_string(n) + "/threads:" + std::to_string(t)).c_str(),
+                [=](benchmark::State& st) { Run(st, p, s, n, t, dram); })
+                ->Unit(benchmark::kMillisecond)
+                ->UseRealTime();
+        }
+      }
+    }
+    for (int n : {1, 16, 64}) {
+      for (const Shape& s : kShapes) {
+        for (int t : thread_counts) {
           benchmark::RegisterBenchmark(
-              ("Batch/" + name + "/" + s.name + "/n:" + std::to_string(n) + "/threads:" + std::to_string(t)).c_str(),
-              [=](benchmark::State& st) { Run(st, p, s, n, t, true); })
+              ("Quantized/" + name + "/" + s.name + "/n:" + std::to_string(n) + "/threads:" + std::to_string(t)).c_str(),
+              [=](benchmark::State& st) { Run(st, p, s, n, t, n < 64, true); })
               ->Unit(benchmark::kMillisecond)
               ->UseRealTime();
         }

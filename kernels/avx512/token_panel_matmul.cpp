@@ -35,7 +35,7 @@ namespace {
 constexpr int kMaxPanelTokens = 16;
 // A row's panel segment (256 B - 1 KB) is ~100 ns of work at 16 tokens: prefetching the row this
 // many rows on covers a few memory latencies.
-constexpr int kAheadRows = 4;
+constexpr int kAheadRows = 4;  // (unused in the experiment)
 
 // The vectors of this plugin for the shared panel frame (kernels/common/token_panels-inl.h).
 struct Vec512 {
@@ -54,7 +54,7 @@ struct Vec512 {
 using dsv4_simd::Emit;
 using dsv4_simd::FmaTokens;
 
-inline void Prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
+inline void Prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
 
 // FP8 rows over the panel [kb, ke) (kb a multiple of 128; the panel zero-padded to 16 columns).
 template <class Isa, int T>
@@ -67,7 +67,7 @@ void Fp8Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t k
     for (auto& a : acc) a = _mm512_setzero_ps();
     int64_t k = kb;
     for (; k + 64 <= ke; k += 64) {
-      Prefetch(row + kAheadRows * K + k);
+      Prefetch(row + (r1 - r0) * K + k);
       const __m512 s = _mm512_set1_ps(Fp8Scale(w, r, k));
       __m512 a, b, c, d;
       Fp8x32(row + k, 32, a, b);
@@ -98,7 +98,7 @@ void Bf16Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t 
     __m512 acc[T];
     for (auto& a : acc) a = _mm512_setzero_ps();
     for (int64_t k = kb; k < ke; k += 32) {
-      Prefetch(row + kAheadRows * K + k);
+      Prefetch(row + (r1 - r0) * K + k);
       const __m512i v = ke - k >= 32 ? _mm512_loadu_si512(row + k)
                                      : _mm512_maskz_loadu_epi16(static_cast<__mmask32>((uint64_t{1} << (ke - k)) - 1), row + k);
       const float* xk = xp + (k - kb);
@@ -123,7 +123,7 @@ void Fp4Rows(const dsv4_matrix& w, int64_t r0, int64_t r1, int64_t kb, int64_t k
     __m512 acc[T];
     for (auto& a : acc) a = _mm512_setzero_ps();
     for (int64_t k = kb; k < ke; k += 32) {
-      if ((k - kb) % 128 == 0) Prefetch(row + kAheadRows * bytes + k / 2);
+      if ((k - kb) % 128 == 0) Prefetch(row + (r1 - r0) * bytes + k / 2);
       const __m512 ts = _mm512_mul_ps(table, _mm512_set1_ps(E8m0(scale[k / 32])));
       const __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)));
       const float* xk = xp + (k - kb);

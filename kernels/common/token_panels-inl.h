@@ -51,7 +51,7 @@ template <typename Group>
 void ForTokenGroups(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, int64_t n, int max_tokens,
                       int64_t min_block_rows, Group&& group) {
   const int64_t groups = (n + max_tokens - 1) / max_tokens;
-  const int64_t block = groups == 1 ? row_end - row_begin : std::max(min_block_rows, kRowBlockBytes / RowBytes(w));
+  const int64_t block = n == 1 ? row_end - row_begin : std::max(min_block_rows, kRowBlockBytes / RowBytes(w));
   for (int64_t rb = row_begin; rb < row_end; rb += block) {
     const int64_t re = std::min(row_end, rb + block);
     for (int64_t g = 0; g < groups; ++g) {
