@@ -7,7 +7,8 @@
 // (NUMERICS.md §4), each product has <= 16 significant bits and is exact in fp32, as in the fp32
 // kernels; only the additions round. The activations are converted to bf16 once per panel (exact),
 // the weights per 32 columns (FP8: decoded to fp32 and scaled exactly, then converted exactly; FP4:
-// a 32-entry bf16 table of the two groups' values picked by vpermw). vdpbf16ps takes bf16
+// a 32-entry bf16 table of the two groups' values picked by vpermw), and past 16 tokens once per
+// row block and span into a buffer that every token's tile reads (Prefill). vdpbf16ps takes bf16
 // subnormals as zero; no operand of a checkpoint is one (activation scales >= 2^-22, weight
 // scales >= 2^-14).
 //

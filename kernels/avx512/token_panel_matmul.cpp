@@ -12,11 +12,12 @@
 // because T rows of x at a power-of-two stride would all map to the same L1 sets. BF16 and FP4
 // panels are de-interleaved (16 even then 16 odd columns per 32) to match the weights' halves and
 // nibbles, as in the one-token kernels. For each panel the rows of the range are visited in order;
-// each row's T partial sums are reduced together (LaneSums) and added into y. When there are
-// more tokens than one panel takes, row blocks of kRowBlockBytes of weights are
-// outermost, so every token group after the first reads the block from L2. Each weight line read
-// prefetches the same line kAheadRows rows on. (Streaming the next 256 KB row block into L2 in
-// address order instead measured the same at batch 16: 41-42 tok/s either way.)
+// each row's T partial sums are reduced together (LaneSums) and added into y. Row blocks of
+// kRowBlockBytes of weights are outermost (ForTokenGroups), so every token group after the first
+// reads the block from L2, and each weight line read prefetches the same line one block on (into
+// L2): the next block's rows. Prefetching 4 rows on instead left the head at batch 16 waiting on
+// its weight loads (60% of perf's samples; 25-33 against 50-88 GFLOP/s in dsv4-kernel-bench,
+// AMD EPYC Zen 5, PERFORMANCE.md round 8); on the Intel Xeon of rounds 1-5 the two measured alike.
 //
 // Exactness: as everywhere in this plugin, weights are decoded exactly to fp32 and multiplied by
 // fp32 activations with FMA; only the order of the additions differs from the reference.
@@ -33,9 +34,6 @@ namespace dsv4_avx512 {
 namespace {
 
 constexpr int kMaxPanelTokens = 16;
-// A row's panel segment (256 B - 1 KB) is ~100 ns of work at 16 tokens: prefetching the row this
-// many rows on covers a few memory latencies.
-constexpr int kAheadRows = 4;  // (unused in the experiment)
 
 // The vectors of this plugin for the shared panel frame (kernels/common/token_panels-inl.h).
 struct Vec512 {
@@ -54,6 +52,7 @@ struct Vec512 {
 using dsv4_simd::Emit;
 using dsv4_simd::FmaTokens;
 
+// A line of the next row block, a block's work ahead: to L2.
 inline void Prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
 
 // FP8 rows over the panel [kb, ke) (kb a multiple of 128; the panel zero-padded to 16 columns).

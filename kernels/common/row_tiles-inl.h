@@ -17,8 +17,8 @@ inline int64_t RowBytes(const dsv4_matrix& w) {
   return b > 0 ? b : 1;
 }
 
-// Weights per row block when several token groups multiply the same rows: the block is outermost,
-// so every group after the first reads it from L2 instead of streaming the matrix again.
+// Weights per row block when several tokens multiply the same rows: the block is outermost, so
+// every token group after the first reads it from L2 instead of streaming the matrix again.
 constexpr int64_t kRowBlockBytes = int64_t{256} << 10;
 
 // One-token FP8 rows of at most this many bytes (wq_b and the indexer's wq_b: 1024 columns) go 2

@@ -45,8 +45,9 @@ inline void EmitTokenSums(const float* s, int T, int64_t r, bool first, float* y
 }
 
 // Calls group(t0, T, rb, re) for token groups of nearly equal size (at most max_tokens each) over
-// rows [row_begin, row_end). With more than one group, row blocks of kRowBlockBytes of weights are
-// outermost, so every group after the first reads the block from L2.
+// rows [row_begin, row_end). With 2+ tokens, row blocks of kRowBlockBytes of weights are
+// outermost, so every group after the first reads the block from L2, and a kernel can prefetch
+// the next block while it works on this one (one token keeps all its rows in one range).
 template <typename Group>
 void ForTokenGroups(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, int64_t n, int max_tokens,
                       int64_t min_block_rows, Group&& group) {
