@@ -30,7 +30,6 @@
 #include <algorithm>
 #include <array>
 #include <utility>
-#include <vector>
 
 #include "kernels/avx512/avx512_decode-inl.h"
 #include "kernels/common/prefetch-inl.h"
@@ -364,9 +363,10 @@ void TileTokens(const uint16_t* wb, const uint16_t* xp, int tokens, int64_t word
 
 void Prefill(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const float* x, int64_t ldx, int64_t n,
              float* y, int64_t ldy) {
-  thread_local std::vector<uint16_t> panel(static_cast<size_t>(kPrefillTokens * kSpanCols));
+  // On the stack (128 + 16 KB; threads here have the default 8 MB): a thread_local buffer with a
+  // destructor would pin the plugin in memory after a hot swap's dlclose until the thread exits.
+  alignas(64) uint16_t xp[kPrefillTokens * kSpanCols];
   alignas(64) uint16_t wb[kSubRows * kSpanCols];
-  uint16_t* xp = panel.data();
   const int64_t block = std::max<int64_t>(kSubRows, dsv4_simd::kRowBlockBytes / dsv4_simd::RowBytes(w) / kSubRows * kSubRows);
   for (int64_t t0 = 0; t0 < n; t0 += kPrefillTokens) {
     const int tokens = static_cast<int>(std::min<int64_t>(kPrefillTokens, n - t0));
