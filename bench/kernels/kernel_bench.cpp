@@ -8,8 +8,8 @@
 //     the same two figures, and pct_fma_peak / pct_bf16_peak as for Prefill: 4-16 tokens per
 //     weight read make the products compute-bound on a core without tile units.
 //  Quantized/<plugin>/<format>/<rows>x<cols>/n:<1|16|64>/threads:<t>  (deepseek numerics)
-//     as Matvec, Batch and Prefill, through matmul_quantized: activations that are bf16 values (an FP8 quantiser's
-//     outputs), which the AVX-512 BF16 plugin multiplies with dot products.
+//     as Matvec, Batch and Prefill, through matmul_quantized: activations that are bf16 values (an FP8
+//     quantiser's outputs), which the AVX-512 BF16 plugin multiplies with dot products.
 //  BatchCached/...  as Batch, one copy of the matrix (from the caches where it fits): the kernel's
 //     compute-bound rate, to hold against Batch's to see what the memory access pattern costs.
 //  Prefill/<plugin>/<format>/<rows>x<cols>/n:<tokens>/threads:<t>
@@ -130,13 +130,7 @@ void Run(benchmark::State& state, PluginPtr plugin, Shape s, int64_t n, int thre
   size_t next = 0;
   for (auto _ : state) {
     const dsv4_matrix& m = mats->m[next++ % mats->m.size()];
-    MatmulJob job;
-    job.m = &m;
-    job.x = x.data();
-    job.ldx = s.cols;
-    job.n = n;
-    job.y = y.data();
-    job.ldy = s.rows;
+    MatmulJob job{&m, x.data(), s.cols, n, y.data(), s.rows};
     job.quantized = quantized;
     ParallelMatmuls(K, pool, scratch, {job});
     benchmark::DoNotOptimize(y.data());
@@ -192,9 +186,10 @@ int main(int argc, char** argv) {
       for (const Shape& s : kShapes) {
         for (int t : thread_counts) {
           for (bool dram : {true, false})
-            benchmark::RegisterBenchmark(
-                ((dram ? "Batch/" : "BatchCached/") + name + "/" + s.name + "/n:" + std::to_string(n) + "/threads:" + std::to_string(t)).c_str(),
-                [=](benchmark::State& st) { Run(st, p, s, n, t, dram); })
+            benchmark::RegisterBenchmark((std::string(dram ? "Batch/" : "BatchCached/") + name + "/" + s.name +
+                                          "/n:" + std::to_string(n) + "/threads:" + std::to_string(t))
+                                             .c_str(),
+                                         [=](benchmark::State& st) { Run(st, p, s, n, t, dram); })
                 ->Unit(benchmark::kMillisecond)
                 ->UseRealTime();
         }

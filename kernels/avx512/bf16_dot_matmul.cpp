@@ -307,7 +307,8 @@ void DecodeRows(const dsv4_matrix& w, int64_t r0, int rows, int64_t kb, int64_t 
         const int64_t bytes = K / 2, groups = K / 32;
         const uint8_t* row = static_cast<const uint8_t*>(w.data) + r * bytes;
         for (int64_t k = kb; k < ke; k += 64) {
-          if ((k - kb) % 128 == 0) _mm_prefetch(reinterpret_cast<const char*>(row + ahead * bytes + k / 2), _MM_HINT_T1);
+          if ((k - kb) % 128 == 0)
+            _mm_prefetch(reinterpret_cast<const char*>(row + ahead * bytes + k / 2), _MM_HINT_T1);
           __m512i even, odd;
           dec.Chunk(row + k / 2, w.scale + r * groups + k / 32, ke - k >= 64, even, odd);
           _mm512_storeu_si512(out + (k - kb), even);
@@ -323,33 +324,25 @@ void DecodeRows(const dsv4_matrix& w, int64_t r0, int rows, int64_t kb, int64_t 
 // (token t at y + t * ldy), rows from r0.
 template <int R, int T>
 void Tile(const uint16_t* wb, const uint16_t* xp, int64_t words, int64_t r0, bool first, float* y, int64_t ldy) {
-  __m512 acc[R][T];
-  for (auto& row : acc)
-    for (auto& a : row) a = _mm512_setzero_ps();
+  __m512 acc[R * T];  // (row r, token t) at r * T + t: the order the tile's one SumLanes reads
+  for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t c = 0; c < words; c += 32) {
     __m512i wv[R];
     for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_si512(wb + r * kSpanCols + c);
     for (int t = 0; t < T; ++t) {
       const __m512i xv = _mm512_loadu_si512(xp + t * kSpanCols + c);
-      for (int r = 0; r < R; ++r) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], AsBh(wv[r]), AsBh(xv));
+      for (int r = 0; r < R; ++r) acc[r * T + t] = _mm512_dpbf16_ps(acc[r * T + t], AsBh(wv[r]), AsBh(xv));
     }
   }
   // All R x T sums by one reduction tree (lane r * T + t), the panels' additions for each.
   static_assert(R * T <= 16, "one SumLanes for the tile");
-  __m512 flat[R * T];
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) flat[r * T + t] = acc[r][t];
   alignas(64) float sums[16];
   if constexpr (R * T == 1) {
-    sums[0] = PanelHsum(flat[0]);
+    sums[0] = PanelHsum(acc[0]);
   } else {
-    _mm512_store_ps(sums, SumLanes<R * T>(flat));
+    _mm512_store_ps(sums, SumLanes<R * T>(acc));
   }
-  for (int t = 0; t < T; ++t)
-    for (int r = 0; r < R; ++r) {
-      float& out = y[t * ldy + r0 + r];
-      out = first ? sums[r * T + t] : out + sums[r * T + t];
-    }
+  for (int r = 0; r < R; ++r) dsv4_simd::EmitTokenSums(sums + r * T, T, r0 + r, first, y, ldy);
 }
 
 template <int R>
@@ -367,7 +360,8 @@ void Prefill(const dsv4_matrix& w, int64_t row_begin, int64_t row_end, const flo
   // destructor would pin the plugin in memory after a hot swap's dlclose until the thread exits.
   alignas(64) uint16_t xp[kPrefillTokens * kSpanCols];
   alignas(64) uint16_t wb[kSubRows * kSpanCols];
-  const int64_t block = std::max<int64_t>(kSubRows, dsv4_simd::kRowBlockBytes / dsv4_simd::RowBytes(w) / kSubRows * kSubRows);
+  const int64_t block =
+      std::max<int64_t>(kSubRows, dsv4_simd::kRowBlockBytes / dsv4_simd::RowBytes(w) / kSubRows * kSubRows);
   for (int64_t t0 = 0; t0 < n; t0 += kPrefillTokens) {
     const int tokens = static_cast<int>(std::min<int64_t>(kPrefillTokens, n - t0));
     for (int64_t b0 = row_begin; b0 < row_end; b0 += block) {
